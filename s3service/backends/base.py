@@ -1,0 +1,104 @@
+"""The small interfaces the middleware asks of a gateway's store.
+
+A gateway brings its own store by implementing these protocols; nothing needs
+to inherit from them.  A method that cannot reach its store raises
+:class:`BackendUnavailable` (answered as ``503 ServiceUnavailable``); any other
+exception is answered as ``500 InternalError``.  Either way the client never
+sees the exception's text, and the log records it under the request id.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from ..identity import Identity
+
+
+class BackendUnavailable(Exception):
+    """The store cannot be reached just now; the client may retry (503)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """An access key and everything the middleware needs to know about it."""
+
+    access_key: str
+    secret_key: str
+    account_id: str
+    display_name: str
+    user: str | None = None
+    active: bool = True
+    session_token: str | None = None
+    expires: datetime | None = None  # aware datetime; only for session keys
+
+    def __repr__(self) -> str:  # never print the secret or the token
+        return (f"Credential(access_key={self.access_key!r}, account_id={self.account_id!r}, "
+                f"user={self.user!r}, active={self.active!r})")
+
+
+@dataclass(frozen=True, slots=True)
+class BucketInfo:
+    """One bucket as ListBuckets shows it."""
+
+    name: str
+    created: datetime  # aware datetime, rendered in UTC
+    region: str = "us-east-1"
+
+
+@runtime_checkable
+class CredentialStore(Protocol):
+    def get_credential(self, access_key: str) -> Credential | None:
+        """Return the credential for ``access_key``, or ``None`` if no such key exists.
+
+        Inactive keys may be returned with ``active=False`` or as ``None``;
+        both are refused with ``InvalidAccessKeyId``.
+        """
+
+
+@runtime_checkable
+class BucketStore(Protocol):
+    def list_buckets(self, account_id: str, *, prefix: str = "", after: str | None = None,
+                     region: str | None = None, limit: int | None = None) -> Iterable[BucketInfo]:
+        """Yield the buckets owned by ``account_id``, sorted by name.
+
+        Only names starting with ``prefix``, strictly greater than ``after``
+        (when given) and in ``region`` (when given) are yielded, at most
+        ``limit`` of them (all when ``None``).  The result may be a lazy
+        iterator: the middleware streams it and stops early if the client goes
+        away.  Buckets of other accounts are never yielded.
+        """
+
+
+@runtime_checkable
+class Authorizer(Protocol):
+    def is_allowed(self, identity: Identity, action: str, resource: str) -> bool:
+        """Whether ``identity`` may do ``action`` (e.g. ``s3:ListAllMyBuckets``) on ``resource``.
+
+        ``resource`` is an ARN-like string (``arn:aws:s3:::*`` for the service).
+        """
+
+
+class AllowAuthenticated:
+    """The default authorizer: every authenticated identity may do everything."""
+
+    def is_allowed(self, identity: Identity, action: str, resource: str) -> bool:
+        return True
+
+
+class NoSuchAccount(LookupError):
+    """An admin call named an account that does not exist."""
+
+
+class NoSuchBucket(LookupError):
+    """An admin call named a bucket that does not exist."""
+
+
+class BucketAlreadyExists(Exception):
+    """A bucket name is taken (bucket names are global); ``owner`` is the owning account."""
+
+    def __init__(self, name: str, owner: str) -> None:
+        super().__init__(name)
+        self.name = name
+        self.owner = owner

@@ -1,0 +1,131 @@
+"""An in-memory store: for tests, demos and as a model for writing your own.
+
+Example::
+
+    store = MemoryBackend()
+    store.add_account("79a59df9...", display_name="Test")
+    store.add_key("79a59df9...", "AKIDEXAMPLE", "secret")
+    store.add_bucket("79a59df9...", "photos")
+    app = S3ServiceMiddleware(gateway_app, credentials=store, buckets=store)
+"""
+from __future__ import annotations
+
+import threading
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime, timezone
+
+from .base import BucketAlreadyExists, BucketInfo, Credential, NoSuchAccount, NoSuchBucket
+
+_CHUNK = 1000
+
+
+class MemoryBackend:
+    """Accounts, keys and buckets held in dicts; safe to share between threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._accounts: dict[str, str] = {}
+        self._keys: dict[str, Credential] = {}
+        self._owners: dict[str, str] = {}            # bucket name -> account id
+        self._names: dict[str, list[str]] = {}       # account id -> sorted bucket names
+        self._buckets: dict[str, BucketInfo] = {}    # bucket name -> info
+
+    # -- administration -----------------------------------------------------
+
+    def add_account(self, account_id: str, display_name: str = "") -> None:
+        """Create (or rename) an account identified by its canonical user ID."""
+        with self._lock:
+            self._accounts[account_id] = display_name
+            self._names.setdefault(account_id, [])
+            for key, cred in self._keys.items():
+                if cred.account_id == account_id:
+                    self._keys[key] = replace(cred, display_name=display_name)
+
+    def add_key(self, account_id: str, access_key: str, secret_key: str, *, user: str | None = None,
+                active: bool = True, session_token: str | None = None,
+                expires: datetime | None = None) -> Credential:
+        """Give the account (or its IAM ``user``) an access key."""
+        with self._lock:
+            if account_id not in self._accounts:
+                raise NoSuchAccount(account_id)
+            cred = Credential(access_key=access_key, secret_key=secret_key, account_id=account_id,
+                              display_name=self._accounts[account_id], user=user, active=active,
+                              session_token=session_token, expires=expires)
+            self._keys[access_key] = cred
+            return cred
+
+    def set_key_active(self, access_key: str, active: bool) -> None:
+        """Enable or disable a key (a disabled key is refused as ``InvalidAccessKeyId``)."""
+        with self._lock:
+            self._keys[access_key] = replace(self._keys[access_key], active=active)
+
+    def add_bucket(self, account_id: str, name: str, *, created: datetime | None = None,
+                   region: str = "us-east-1") -> BucketInfo:
+        """Create a bucket; raises :class:`BucketAlreadyExists` if the name is taken by anyone."""
+        info = BucketInfo(name=name, created=created or datetime.now(timezone.utc), region=region)
+        with self._lock:
+            if account_id not in self._accounts:
+                raise NoSuchAccount(account_id)
+            if name in self._owners:
+                raise BucketAlreadyExists(name, self._owners[name])
+            self._owners[name] = account_id
+            self._buckets[name] = info
+            insort(self._names[account_id], name)
+        return info
+
+    def delete_bucket(self, name: str) -> None:
+        with self._lock:
+            owner = self._owners.pop(name, None)
+            if owner is None:
+                raise NoSuchBucket(name)
+            del self._buckets[name]
+            names = self._names[owner]
+            del names[bisect_left(names, name)]
+
+    def get_bucket(self, name: str) -> tuple[str, BucketInfo] | None:
+        """The owner and info of a bucket, or ``None``."""
+        with self._lock:
+            owner = self._owners.get(name)
+            return None if owner is None else (owner, self._buckets[name])
+
+    # -- the protocols --------------------------------------------------------
+
+    def get_credential(self, access_key: str) -> Credential | None:
+        return self._keys.get(access_key)
+
+    def list_buckets(self, account_id: str, *, prefix: str = "", after: str | None = None,
+                     region: str | None = None, limit: int | None = None) -> Iterator[BucketInfo]:
+        remaining = limit
+        while remaining is None or remaining > 0:
+            size = _CHUNK if remaining is None else min(remaining, _CHUNK)
+            chunk, after, done = self._chunk(account_id, prefix, after, region, size)
+            yield from chunk
+            if done:
+                return
+            if remaining is not None:
+                remaining -= len(chunk)
+
+    def _chunk(self, account_id: str, prefix: str, after: str | None, region: str | None,
+               size: int) -> tuple[list[BucketInfo], str | None, bool]:
+        # One lock hold per chunk; the next chunk resumes after the last name
+        # looked at, so concurrent creates and deletes never repeat a name.
+        out: list[BucketInfo] = []
+        with self._lock:
+            names = self._names.get(account_id, ())
+            if after is not None and after >= prefix:
+                i = bisect_right(names, after)
+            else:
+                i = bisect_left(names, prefix)
+            end = min(len(names), i + size)
+            buckets = self._buckets
+            for i in range(i, end):
+                name = names[i]
+                if not name.startswith(prefix):
+                    return out, after, True
+                info = buckets[name]
+                if region is None or info.region == region:
+                    out.append(info)
+                after = name
+            return out, after, end >= len(names)

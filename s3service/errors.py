@@ -1,0 +1,122 @@
+"""S3 errors: one class per error code, each rendering S3's ``<Error>`` document.
+
+Raise an instance anywhere in request handling; the middleware answers it with
+the code's HTTP status and XML body, adding ``RequestId`` and ``HostId``::
+
+    raise SignatureDoesNotMatch(AWSAccessKeyId=key, StringToSign=sts)
+
+Keyword arguments become extra child elements of ``<Error>``, in order.  Never
+pass a secret: everything given here is sent to the client.
+"""
+from __future__ import annotations
+
+from typing import ClassVar
+
+from .xmltext import element
+
+XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
+
+
+class S3Error(Exception):
+    """Base class: an error answered to the client as S3 answers it."""
+
+    code: ClassVar[str] = "InternalError"
+    status: ClassVar[int] = 500
+    message: ClassVar[str] = "We encountered an internal error. Please try again."
+
+    def __init__(self, message: str | None = None, **fields: object) -> None:
+        self.text = message or self.message
+        self.fields = {k: "" if v is None else str(v) for k, v in fields.items()}
+        super().__init__(f"{self.code}: {self.text}")
+
+    @property
+    def status_line(self) -> str:
+        return f"{self.status} {_REASONS.get(self.status, 'Error')}"
+
+    def to_xml(self, request_id: str, host_id: str) -> bytes:
+        """The ``<Error>`` document for this error, as UTF-8 bytes."""
+        parts = [XML_DECLARATION, "<Error>", element("Code", self.code),
+                 element("Message", self.text)]
+        parts.extend(element(name, value) for name, value in self.fields.items())
+        parts.append(element("RequestId", request_id))
+        parts.append(element("HostId", host_id))
+        parts.append("</Error>")
+        return "".join(parts).encode("utf-8")
+
+
+_REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+            409: "Conflict", 411: "Length Required", 413: "Request Entity Too Large",
+            500: "Internal Server Error", 501: "Not Implemented", 503: "Service Unavailable"}
+
+
+def _error(code: str, status: int, message: str) -> type[S3Error]:
+    return type(code, (S3Error,), {"code": code, "status": status, "message": message,
+                                   "__doc__": f"``{status} {code}``: {message}",
+                                   "__module__": __name__})
+
+
+# Authentication and authorization.
+AccessDenied = _error("AccessDenied", 403, "Access Denied")
+InvalidAccessKeyId = _error(
+    "InvalidAccessKeyId", 403,
+    "The AWS Access Key Id you provided does not exist in our records.")
+SignatureDoesNotMatch = _error(
+    "SignatureDoesNotMatch", 403,
+    "The request signature we calculated does not match the signature you provided. "
+    "Check your key and signing method.")
+AuthorizationHeaderMalformed = _error(
+    "AuthorizationHeaderMalformed", 400, "The authorization header is malformed.")
+AuthorizationQueryParametersError = _error(
+    "AuthorizationQueryParametersError", 400,
+    "Error parsing the X-Amz-Credential parameter.")
+RequestTimeTooSkewed = _error(
+    "RequestTimeTooSkewed", 403,
+    "The difference between the request time and the current time is too large.")
+InvalidToken = _error("InvalidToken", 400,
+                      "The provided token is malformed or otherwise invalid.")
+ExpiredToken = _error("ExpiredToken", 400, "The provided token has expired.")
+MissingSecurityHeader = _error("MissingSecurityHeader", 400,
+                               "Your request was missing a required header.")
+XAmzContentSHA256Mismatch = _error(
+    "XAmzContentSHA256Mismatch", 400,
+    "The provided 'x-amz-content-sha256' header does not match what was computed.")
+
+# Malformed requests.
+InvalidArgument = _error("InvalidArgument", 400, "Invalid Argument")
+InvalidRequest = _error("InvalidRequest", 400, "Invalid Request")
+MalformedXML = _error(
+    "MalformedXML", 400,
+    "The XML you provided was not well-formed or did not validate against our published schema")
+MethodNotAllowed = _error("MethodNotAllowed", 405,
+                          "The specified method is not allowed against this resource.")
+NotImplemented_ = _error("NotImplemented", 501,
+                         "A header you provided implies functionality that is not implemented.")
+MissingContentLength = _error("MissingContentLength", 411,
+                              "You must provide the Content-Length HTTP header.")
+EntityTooLarge = _error("EntityTooLarge", 400,
+                        "Your proposed upload exceeds the maximum allowed object size.")
+
+# Buckets.
+InvalidBucketName = _error("InvalidBucketName", 400, "The specified bucket is not valid.")
+NoSuchBucket = _error("NoSuchBucket", 404, "The specified bucket does not exist")
+BucketAlreadyExists = _error(
+    "BucketAlreadyExists", 409,
+    "The requested bucket name is not available. The bucket namespace is shared by all users "
+    "of the system. Please select a different name and try again.")
+BucketAlreadyOwnedByYou = _error(
+    "BucketAlreadyOwnedByYou", 409,
+    "Your previous request to create the named bucket succeeded and you already own it.")
+BucketNotEmpty = _error("BucketNotEmpty", 409,
+                        "The bucket you tried to delete is not empty")
+InvalidLocationConstraint = _error("InvalidLocationConstraint", 400,
+                                   "The specified location-constraint is not valid")
+IllegalLocationConstraintException = _error(
+    "IllegalLocationConstraintException", 400,
+    "The unspecified location constraint is incompatible for the region specific endpoint "
+    "this request was sent to.")
+
+# The service itself.
+InternalError = _error("InternalError", 500,
+                       "We encountered an internal error. Please try again.")
+ServiceUnavailable = _error("ServiceUnavailable", 503,
+                            "Please reduce your request rate.")
