@@ -1,0 +1,305 @@
+"""Parsing and checks shared by both signature versions.
+
+Everything here is defensive: the input comes straight off the wire, so every
+parser returns ``None`` (or raises an :class:`~s3service.errors.S3Error`) on
+bad input instead of letting a ``ValueError`` or ``UnicodeError`` escape.
+"""
+from __future__ import annotations
+
+import hmac
+import re
+from calendar import timegm
+from collections.abc import Mapping
+from datetime import datetime
+from time import gmtime, strftime
+from urllib.parse import quote_from_bytes, unquote_to_bytes
+
+from ..backends.base import Credential, CredentialStore
+from ..errors import (AccessDenied, ExpiredToken, InvalidAccessKeyId, InvalidToken, S3Error,
+                      RequestTimeTooSkewed)
+from ..identity import Identity
+
+__all__ = [
+    "DATE_REQUIRED", "check_skew", "check_token", "constant_time_equal", "date_required",
+    "environ_key", "format_iso8601", "header", "header_text", "hex_bytes", "http_host",
+    "identity_for",
+    "lookup_credential", "parse_amz_date", "parse_http_date", "parse_query", "request_path",
+    "split_host", "uri_encode", "uri_encode_path", "wire_text", "wsgi_bytes",
+]
+
+#: The message S3 gives when a signed request carries no usable date.
+DATE_REQUIRED = "AWS authentication requires a valid Date or x-amz-date header"
+
+# Access keys are printable ASCII and at most 128 characters (IAM's limit);
+# anything else is refused without bothering the credential store.
+_ACCESS_KEY = re.compile(r"[!-~]{1,128}", re.ASCII)
+
+
+# -- bytes and text ------------------------------------------------------------
+
+def wsgi_bytes(text: str) -> bytes:
+    """The raw bytes behind a WSGI string (PEP 3333 strings are latin-1 decoded bytes).
+
+    A string that is not valid WSGI (characters above U+00FF) is UTF-8 encoded
+    instead, so this never raises.
+    """
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
+
+
+def wire_text(text: str) -> str:
+    """A WSGI header value as the text the client meant: its bytes decoded as UTF-8.
+
+    Bytes that are not UTF-8 are kept as surrogate escapes, so encoding the
+    result with ``("utf-8", "surrogateescape")`` gives back the exact bytes
+    that were sent (which is what the client's signature covers).
+    """
+    if text.isascii():
+        return text
+    return wsgi_bytes(text).decode("utf-8", "surrogateescape")
+
+
+def hex_bytes(data: bytes) -> str:
+    """``data`` as space separated two-digit hex, as S3 shows ``StringToSignBytes``."""
+    return data.hex(" ")
+
+
+def constant_time_equal(a: str, b: str) -> bool:
+    """Compare two strings in time independent of where they differ."""
+    return hmac.compare_digest(a.encode("utf-8", "surrogatepass"),
+                               b.encode("utf-8", "surrogatepass"))
+
+
+# -- URI encoding and the request target --------------------------------------
+
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*", re.ASCII).fullmatch
+_UNRESERVED_PATH = re.compile(r"[A-Za-z0-9_.~/-]*", re.ASCII).fullmatch
+
+
+def uri_encode(text: str) -> str:
+    """S3-encode text from its UTF-8 bytes: all but ``A-Za-z0-9-_.~`` as ``%XX`` (``/`` too).
+
+    Lone surrogates (from :func:`wire_text`) stand for the raw bytes they escape.
+    """
+    if _UNRESERVED(text) is not None:  # the common case: nothing to escape
+        return text
+    return quote_from_bytes(text.encode("utf-8", "surrogateescape"), "")
+
+
+def uri_encode_path(path: str) -> str:
+    """S3-encode a decoded path: like :func:`uri_encode` but keeping ``/``."""
+    if _UNRESERVED_PATH(path) is not None:
+        return path
+    return quote_from_bytes(path.encode("utf-8", "surrogateescape"), "/")
+
+
+def request_path(environ: Mapping[str, object]) -> str:
+    """The decoded request path (``SCRIPT_NAME`` + ``PATH_INFO``, see :func:`wire_text`).
+
+    ``/`` when both are empty.
+    """
+    path = f"{environ.get('SCRIPT_NAME') or ''}{environ.get('PATH_INFO') or ''}"
+    return wire_text(path) if path else "/"
+
+
+def split_host(host: str) -> str:
+    """``host`` without its port (and trailing dot), lowercased; IPv6 brackets are kept."""
+    if host.startswith("["):
+        end = host.find("]")
+        host = host if end < 0 else host[:end + 1]
+    else:
+        name, colon, port = host.rpartition(":")
+        if colon and port.isdigit():
+            host = name
+    return host.rstrip(".").lower()
+
+
+def parse_query(query_string: str | None) -> list[tuple[str, str]]:
+    """Split a raw ``QUERY_STRING`` into decoded ``(name, value)`` pairs, in order.
+
+    Duplicates and blank values are kept (``acl`` and ``acl=`` both give
+    ``("acl", "")``); empty segments (``a&&b``) are dropped.  Names and values
+    are percent-decoded with ``unquote`` semantics -- a ``+`` stays a ``+``, as
+    SDKs always send a space as ``%20`` -- and decoded as UTF-8 (invalid
+    sequences become U+FFFD).
+    """
+    if not query_string:
+        return []
+    pairs = []
+    for segment in query_string.split("&"):
+        if not segment:
+            continue
+        name, _, value = segment.partition("=")
+        pairs.append((_unquote(name), _unquote(value)))
+    return pairs
+
+
+def _unquote(text: str) -> str:
+    if "%" not in text and text.isascii():
+        return text
+    return unquote_to_bytes(wsgi_bytes(text)).decode("utf-8", "replace")
+
+
+# -- headers --------------------------------------------------------------------
+
+_ENVIRON_KEYS = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
+
+
+def environ_key(name: str) -> str:
+    """The WSGI environ key of request header ``name`` (lowercase): ``HTTP_X_AMZ_DATE``..."""
+    key = _ENVIRON_KEYS.get(name)
+    if key is None:
+        key = "HTTP_" + name.upper().replace("-", "_")
+        if len(_ENVIRON_KEYS) < 4096:  # remember the usual names; don't grow without bound
+            _ENVIRON_KEYS[name] = key
+    return key
+
+
+def header(environ: Mapping[str, object], name: str) -> str | None:
+    """The value of request header ``name`` (lowercase, e.g. ``"x-amz-date"``), or ``None``."""
+    value = environ.get(environ_key(name))
+    return value if isinstance(value, str) else None
+
+
+def header_text(environ: Mapping[str, object], name: str) -> str | None:
+    """Like :func:`header`, but the value decoded as the client meant it (:func:`wire_text`)."""
+    value = header(environ, name)
+    return None if value is None else wire_text(value)
+
+
+def http_host(environ: Mapping[str, object]) -> str:
+    """The ``Host`` the client sent, or ``SERVER_NAME[:SERVER_PORT]`` when it sent none."""
+    host = environ.get("HTTP_HOST")
+    if isinstance(host, str):
+        return host
+    name = str(environ.get("SERVER_NAME") or "")
+    port = str(environ.get("SERVER_PORT") or "")
+    default = "443" if environ.get("wsgi.url_scheme") == "https" else "80"
+    return f"{name}:{port}" if port and port != default else name
+
+
+# -- dates ------------------------------------------------------------------------
+
+_MONTHS = {m: i for i, m in enumerate(
+    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
+_DAYS = "Mon|Tue|Wed|Thu|Fri|Sat|Sun"
+_LONG_DAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+_MONTH_RE = "|".join(_MONTHS)
+_ZONE = r"(GMT|UTC|UT|Z|[+-]\d{4})"
+_TIME = r"(\d{2}):(\d{2}):(\d{2})"
+# RFC 1123 (``Sun, 06 Nov 1994 08:49:37 GMT``; also the numeric zones of RFC 2822,
+# which is what ``email.utils.formatdate`` writes), RFC 850 and asctime.
+_RFC1123 = re.compile(rf"(?:{_DAYS}), (\d{{1,2}}) ({_MONTH_RE}) (\d{{4}}) {_TIME} {_ZONE}",
+                      re.ASCII)
+_RFC850 = re.compile(rf"(?:{_LONG_DAYS}), (\d{{2}})-({_MONTH_RE})-(\d{{2}}) {_TIME} {_ZONE}",
+                     re.ASCII)
+_ASCTIME = re.compile(rf"(?:{_DAYS}) ({_MONTH_RE}) ([ \d]\d) {_TIME} (\d{{4}})", re.ASCII)
+
+
+def _epoch(year: int, month: int, day: int, hour: int, minute: int, second: int) -> int | None:
+    try:
+        datetime(year, month, day, hour, minute, second)  # validates every field
+    except ValueError:
+        return None
+    return timegm((year, month, day, hour, minute, second, 0, 0, 0))
+
+
+def _zone_offset(zone: str) -> int:
+    if zone[0] in "+-":
+        minutes = int(zone[1:3]) * 60 + int(zone[3:5])
+        return minutes * 60 if zone[0] == "+" else -minutes * 60
+    return 0
+
+
+def parse_http_date(text: str) -> int | None:
+    """Epoch seconds of an HTTP date (RFC 1123, RFC 850 or asctime), or ``None`` if invalid."""
+    text = text.strip()
+    m = _RFC1123.fullmatch(text)
+    if m is not None:
+        day, month, year, hh, mm, ss, zone = m.groups()
+        t = _epoch(int(year), _MONTHS[month], int(day), int(hh), int(mm), int(ss))
+        return None if t is None else t - _zone_offset(zone)
+    m = _RFC850.fullmatch(text)
+    if m is not None:
+        day, month, yy, hh, mm, ss, zone = m.groups()
+        year = int(yy) + (2000 if int(yy) < 70 else 1900)
+        t = _epoch(year, _MONTHS[month], int(day), int(hh), int(mm), int(ss))
+        return None if t is None else t - _zone_offset(zone)
+    m = _ASCTIME.fullmatch(text)
+    if m is not None:
+        month, day, hh, mm, ss, year = m.groups()
+        return _epoch(int(year), _MONTHS[month], int(day), int(hh), int(mm), int(ss))
+    return None
+
+
+def parse_amz_date(text: str) -> int | None:
+    """Epoch seconds of an ISO 8601 basic timestamp (``20130524T000000Z``), or ``None``."""
+    if (len(text) != 16 or text[8] != "T" or text[15] != "Z" or not text.isascii()
+            or not text[:8].isdigit() or not text[9:15].isdigit()):
+        return None
+    return _epoch(int(text[0:4]), int(text[4:6]), int(text[6:8]),
+                  int(text[9:11]), int(text[11:13]), int(text[13:15]))
+
+
+def format_iso8601(epoch: float) -> str:
+    """``2024-01-02T00:00:00Z``: how S3 shows times such as ``ServerTime``."""
+    try:
+        return strftime("%Y-%m-%dT%H:%M:%SZ", gmtime(epoch))
+    except (OverflowError, OSError, ValueError):
+        return str(int(epoch))
+
+
+def check_skew(request_time: int, request_time_text: str, now: float, max_skew: float) -> None:
+    """Raise ``RequestTimeTooSkewed`` if ``request_time`` is more than ``max_skew`` from ``now``."""
+    if abs(request_time - now) > max_skew:
+        raise RequestTimeTooSkewed(
+            RequestTime=request_time_text, ServerTime=format_iso8601(now),
+            MaxAllowedSkewMilliseconds=int(max_skew * 1000))
+
+
+# -- credentials --------------------------------------------------------------------
+
+def lookup_credential(credentials: CredentialStore, access_key: str) -> Credential:
+    """The active credential for ``access_key``; raises ``InvalidAccessKeyId`` otherwise.
+
+    Exceptions raised by the store propagate unchanged.
+    """
+    if _ACCESS_KEY.fullmatch(access_key) is None:
+        raise InvalidAccessKeyId(AWSAccessKeyId=access_key)
+    cred = credentials.get_credential(access_key)
+    if cred is None or not cred.active:
+        raise InvalidAccessKeyId(AWSAccessKeyId=access_key)
+    return cred
+
+
+def check_token(cred: Credential, token: str | None, now: float) -> None:
+    """Check the session token a request carried (``None`` if none) against ``cred``.
+
+    Raises ``InvalidToken`` if a session key came without its token (or with
+    another one) or a long-term key came with a token, and ``ExpiredToken`` if
+    the session has expired.
+    """
+    expected = cred.session_token
+    if expected is None:
+        if token is not None:
+            raise InvalidToken()
+        return
+    if token is None or not constant_time_equal(token, expected):
+        raise InvalidToken()
+    if cred.expires is not None and cred.expires.timestamp() <= now:
+        raise ExpiredToken()
+
+
+def identity_for(cred: Credential, signature_version: str) -> Identity:
+    """The :class:`Identity` a request signed with ``cred`` is made by."""
+    return Identity(account_id=cred.account_id, display_name=cred.display_name,
+                    access_key=cred.access_key, user=cred.user,
+                    signature_version=signature_version)
+
+
+def date_required() -> S3Error:
+    """The error for a signed request without a usable date."""
+    return AccessDenied(DATE_REQUIRED)
+

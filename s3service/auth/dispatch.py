@@ -1,0 +1,67 @@
+"""Which signature a request carries, and who signed it."""
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+
+from ..backends.base import CredentialStore
+from ..errors import InvalidArgument
+from ..identity import Identity
+from . import sigv2, sigv4
+from .common import parse_query, wire_text
+
+__all__ = ["authenticate"]
+
+_ONLY_ONE = ("Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, "
+             "Signature query string parameter or the Authorization header should be specified")
+# Query parameters that make a request query-signed.
+_V4_PARAMS = frozenset({"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature"})
+_V2_PARAMS = frozenset({"AWSAccessKeyId", "Signature"})
+_QUERY_AUTH = _V4_PARAMS | _V2_PARAMS
+
+
+def authenticate(environ: Mapping[str, object], credentials: CredentialStore, *, region: str,
+                 max_skew: float = 900.0, now: float | None = None,
+                 service_hosts: Sequence[str] = ()) -> Identity | None:
+    """Check the request's AWS signature (V2 or V4, header or presigned URL).
+
+    Returns the signer's :class:`Identity`, or ``None`` for an anonymous
+    request (no ``Authorization`` header and no authentication query
+    parameters).  Raises the :class:`~s3service.errors.S3Error` S3 would
+    answer; exceptions from ``credentials`` propagate unchanged.
+
+    ``region`` is the region this endpoint serves, ``max_skew`` the allowed
+    clock difference in seconds, ``now`` the current time in epoch seconds
+    (default :func:`time.time`), and ``service_hosts`` the endpoint's host
+    names, used to recognise virtual-hosted-style requests for V2.
+    """
+    if now is None:
+        now = time.time()
+    authorization = environ.get("HTTP_AUTHORIZATION")
+    query_string = environ.get("QUERY_STRING")
+    query = parse_query(query_string) if isinstance(query_string, str) else []
+    if authorization is not None:
+        # Echoed in errors and parsed as the client meant it: its bytes read as UTF-8.
+        authorization = wire_text(str(authorization))
+        if query and any(name in _QUERY_AUTH for name, _ in query):
+            raise InvalidArgument(_ONLY_ONE, ArgumentName="Authorization",
+                                  ArgumentValue=authorization)
+        scheme = authorization.partition(" ")[0]
+        if scheme == sigv4.ALGORITHM:
+            return sigv4.verify_header(environ, authorization, query, credentials,
+                                       region=region, now=now, max_skew=max_skew)
+        if scheme == "AWS":
+            return sigv2.verify_header(environ, authorization, query, credentials, now=now,
+                                       max_skew=max_skew, service_hosts=service_hosts)
+        raise InvalidArgument("Unsupported Authorization Type", ArgumentName="Authorization",
+                              ArgumentValue=authorization)
+    if not query:
+        return None
+    names = {name for name, _ in query}
+    if not names.isdisjoint(_V4_PARAMS):
+        return sigv4.verify_presigned(environ, query, credentials, region=region, now=now,
+                                      max_skew=max_skew)
+    if not names.isdisjoint(_V2_PARAMS):
+        return sigv2.verify_presigned(environ, query, credentials, now=now,
+                                      service_hosts=service_hosts)
+    return None

@@ -1,0 +1,313 @@
+"""AWS Signature Version 4 for S3: the signing algorithm and its two request forms.
+
+The first half is pure functions of strings (the canonical request, the string
+to sign, the key derivation and the signature); the second half checks a WSGI
+request signed in the ``Authorization`` header (:func:`verify_header`) or in
+the query string of a presigned URL (:func:`verify_presigned`).
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
+
+from ..backends.base import CredentialStore
+from ..errors import (AccessDenied, AuthorizationHeaderMalformed,
+                      AuthorizationQueryParametersError, InvalidArgument, InvalidRequest,
+                      S3Error, SignatureDoesNotMatch)
+from ..identity import Identity
+from .common import (check_skew, check_token, constant_time_equal, date_required,
+                     format_iso8601, header, header_text, hex_bytes, http_host, identity_for,
+                     lookup_credential, parse_amz_date, parse_http_date, request_path,
+                     uri_encode, uri_encode_path, wire_text)
+
+__all__ = [
+    "ALGORITHM", "MAX_EXPIRES", "UNSIGNED_PAYLOAD", "canonical_query", "canonical_request",
+    "signature", "signing_key", "string_to_sign", "verify_header", "verify_presigned",
+]
+
+ALGORITHM = "AWS4-HMAC-SHA256"
+SERVICE = "s3"
+TERMINATOR = "aws4_request"
+UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+#: The longest a presigned URL may live: one week, in seconds.
+MAX_EXPIRES = 604800
+
+#: The values of ``x-amz-content-sha256`` other than a SHA-256 in hex.
+PAYLOAD_KEYWORDS = frozenset({
+    UNSIGNED_PAYLOAD, "STREAMING-UNSIGNED-PAYLOAD-TRAILER", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+    "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"})
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}", re.ASCII)
+
+_MALFORMED = "The authorization header is malformed; "
+_BAD_QUERY = "Error parsing the X-Amz-Credential parameter; "
+_THREE_PARTS = ("the authorization header requires three components: "
+                "Credential, SignedHeaders, and Signature.")
+_BAD_CREDENTIAL = ('the Credential is mal-formed; expecting '
+                   '"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".')
+_BAD_SHA256 = ("x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, "
+               "STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER "
+               "or a valid sha256 value.")
+_QUERY_PARAMS = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-Date",
+                 "X-Amz-SignedHeaders", "X-Amz-Expires")
+_MISSING_PARAMS = ("Query-string authentication version 4 requires the X-Amz-Algorithm, "
+                   "X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, "
+                   "and X-Amz-Expires parameters.")
+#: The query parameters of a presigned URL (``X-Amz-Security-Token`` is optional).
+QUERY_AUTH_PARAMS = frozenset(_QUERY_PARAMS + ("X-Amz-Security-Token",))
+
+
+# -- the algorithm (pure) ---------------------------------------------------------
+
+def canonical_query(query_pairs: Iterable[tuple[str, str]]) -> str:
+    """The canonical query string: each name and value S3-encoded, sorted, joined by ``&``."""
+    encoded = sorted([(uri_encode(name), uri_encode(value)) for name, value in query_pairs])
+    return "&".join([f"{name}={value}" for name, value in encoded])
+
+
+def _canonical_value(value: str) -> str:
+    # Trim, and collapse inner runs of whitespace to one space (as the SDKs do).
+    return " ".join(value.split())
+
+
+def canonical_request(method: str, path: str, query_pairs: Iterable[tuple[str, str]],
+                      headers: Mapping[str, str], signed_headers: Sequence[str],
+                      payload_hash: str) -> str:
+    """The canonical request a SigV4 signature covers.
+
+    All text is decoded (what the client signed): ``path`` is the unescaped
+    path, ``query_pairs`` the unescaped ``(name, value)`` pairs (for a
+    presigned URL, without ``X-Amz-Signature``), ``headers`` maps lowercase
+    names to values; a signed header missing from it counts as empty.  Bytes
+    that are not UTF-8 travel as lone surrogates (``surrogateescape``), which
+    is also how the result is hashed.
+    """
+    lines = [method, uri_encode_path(path), canonical_query(query_pairs)]
+    for name in signed_headers:
+        lines.append(f"{name}:{_canonical_value(headers.get(name, ''))}")
+    lines.append("")
+    lines.append(";".join(signed_headers))
+    lines.append(payload_hash)
+    return "\n".join(lines)
+
+
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
+
+
+def string_to_sign(amz_date: str, scope: str, canonical_request: str) -> str:
+    """The string to sign: algorithm, timestamp, scope (``date/region/s3/aws4_request``), hash."""
+    digest = hashlib.sha256(_utf8(canonical_request)).hexdigest()
+    return f"{ALGORITHM}\n{amz_date}\n{scope}\n{digest}"
+
+
+@lru_cache(maxsize=1024)
+def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    """The key derived from ``secret`` for one day, region and service (cached)."""
+    key = hmac.digest(_utf8("AWS4" + secret), _utf8(date), "sha256")
+    key = hmac.digest(key, _utf8(region), "sha256")
+    key = hmac.digest(key, _utf8(service), "sha256")
+    return hmac.digest(key, b"aws4_request", "sha256")
+
+
+def signature(key: bytes, string_to_sign: str) -> str:
+    """The signature of ``string_to_sign`` under a derived ``key``, in lowercase hex."""
+    return hmac.digest(key, _utf8(string_to_sign), "sha256").hex()
+
+
+# -- checking a request ---------------------------------------------------------------
+
+def _parse_credential(credential: str, region: str, error: type[S3Error],
+                      prefix: str) -> tuple[str, str]:
+    """``(access_key, date)`` of a credential ``AK/date/region/s3/aws4_request``."""
+    parts = credential.split("/")
+    if len(parts) != 5 or not all(parts):
+        raise error(prefix + _BAD_CREDENTIAL)
+    access_key, date, cred_region, service, terminal = parts
+    if cred_region != region:
+        raise error(f"{prefix}the region '{cred_region}' is wrong; expecting '{region}'",
+                    Region=region)
+    if service != SERVICE:
+        raise error(f'{prefix}incorrect service "{service}". This endpoint belongs to "{SERVICE}".')
+    if terminal != TERMINATOR:
+        raise error(f'{prefix}incorrect terminal "{terminal}". '
+                    f'This endpoint uses "{TERMINATOR}".')
+    return access_key, date
+
+
+def _check_date(scope_date: str, amz_date: str, error: type[S3Error], prefix: str) -> None:
+    if scope_date != amz_date[:8]:
+        raise error(f'{prefix}Invalid credential date "{scope_date}". '
+                    f'This date is not the same as X-Amz-Date: "{amz_date[:8]}".')
+
+
+def _check_signed_headers(environ: Mapping[str, object], signed: Sequence[str]) -> None:
+    """Refuse a request whose ``host`` or any ``x-amz-*`` header is not signed."""
+    names = set(signed)
+    missing = [] if "host" in names else ["host"]
+    for key in environ:
+        if key.startswith("HTTP_X_AMZ_"):
+            name = wire_text(key[5:].lower().replace("_", "-"))
+            if name not in names:
+                missing.append(name)
+    if missing:
+        raise AccessDenied("There were headers present in the request which were not signed",
+                           HeadersNotSigned=", ".join(sorted(missing)))
+
+
+def _payload_hash(environ: Mapping[str, object], default: str | None) -> str:
+    value = header(environ, "x-amz-content-sha256")
+    if value is None:
+        if default is None:
+            raise InvalidRequest("Missing required header for this request: x-amz-content-sha256")
+        return default
+    if value not in PAYLOAD_KEYWORDS and _HEX64.fullmatch(value) is None:
+        raise InvalidArgument(_BAD_SHA256, ArgumentName="x-amz-content-sha256",
+                              ArgumentValue=wire_text(value))
+    return value
+
+
+def _signed_header_values(environ: Mapping[str, object], signed: Sequence[str]) -> dict[str, str]:
+    values = {}
+    for name in signed:
+        value = http_host(environ) if name == "host" else header(environ, name)
+        if value is not None:
+            values[name] = wire_text(value)
+    return values
+
+
+def _verify(environ: Mapping[str, object], credentials: CredentialStore, *, access_key: str,
+            amz_date: str, scope_date: str, region: str, query_pairs: Iterable[tuple[str, str]],
+            signed: Sequence[str], payload_hash: str, provided: str, token: str | None,
+            now: float) -> Identity:
+    """Look the key up, check its token, and compare the signatures."""
+    cred = lookup_credential(credentials, access_key)
+    check_token(cred, token, now)
+    creq = canonical_request(wire_text(str(environ.get("REQUEST_METHOD") or "")),
+                             request_path(environ),
+                             query_pairs, _signed_header_values(environ, signed), signed,
+                             payload_hash)
+    scope = f"{scope_date}/{region}/{SERVICE}/{TERMINATOR}"
+    sts = string_to_sign(amz_date, scope, creq)
+    expected = signature(signing_key(cred.secret_key, scope_date, region, SERVICE), sts)
+    if not constant_time_equal(provided, expected):
+        raise SignatureDoesNotMatch(
+            AWSAccessKeyId=access_key, StringToSign=sts, SignatureProvided=provided,
+            StringToSignBytes=hex_bytes(_utf8(sts)), CanonicalRequest=creq,
+            CanonicalRequestBytes=hex_bytes(_utf8(creq)))
+    return identity_for(cred, "v4")
+
+
+def _parse_authorization(authorization: str) -> tuple[str, str, str]:
+    """``(Credential, SignedHeaders, Signature)`` of a SigV4 ``Authorization`` header."""
+    if not authorization.startswith(ALGORITHM):
+        raise AuthorizationHeaderMalformed(_MALFORMED + _THREE_PARTS)
+    fields: dict[str, str] = {}
+    for part in authorization[len(ALGORITHM):].split(","):
+        name, eq, value = part.strip().partition("=")
+        if not eq or name not in ("Credential", "SignedHeaders", "Signature") or name in fields:
+            raise AuthorizationHeaderMalformed(_MALFORMED + _THREE_PARTS)
+        fields[name] = value
+    if len(fields) != 3:
+        raise AuthorizationHeaderMalformed(_MALFORMED + _THREE_PARTS)
+    return fields["Credential"], fields["SignedHeaders"], fields["Signature"]
+
+
+def verify_header(environ: Mapping[str, object], authorization: str,
+                  query_pairs: Sequence[tuple[str, str]], credentials: CredentialStore, *,
+                  region: str, now: float, max_skew: float) -> Identity:
+    """Check a request signed in its ``Authorization: AWS4-HMAC-SHA256 ...`` header.
+
+    ``query_pairs`` is the parsed query string.  Returns the signer's identity
+    or raises the :class:`~s3service.errors.S3Error` S3 would answer.
+    """
+    credential, signed_text, provided = _parse_authorization(authorization)
+    access_key, scope_date = _parse_credential(credential, region, AuthorizationHeaderMalformed,
+                                               _MALFORMED)
+    if _HEX64.fullmatch(provided) is None:
+        raise AuthorizationHeaderMalformed(
+            _MALFORMED + "the Signature must be 64 hexadecimal characters.")
+    payload_hash = _payload_hash(environ, None)
+
+    amz_date = header(environ, "x-amz-date")
+    if amz_date is not None:
+        request_time = parse_amz_date(amz_date)
+        date_text = amz_date
+    else:
+        date_text = header(environ, "date") or ""
+        request_time = parse_http_date(date_text) if date_text else None
+        if request_time is not None:
+            amz_date = format_iso8601(request_time).replace("-", "").replace(":", "")
+    if request_time is None or amz_date is None:
+        raise date_required()
+    _check_date(scope_date, amz_date, AuthorizationHeaderMalformed, _MALFORMED)
+
+    signed = signed_text.split(";")
+    _check_signed_headers(environ, signed)
+    check_skew(request_time, wire_text(date_text), now, max_skew)
+    return _verify(environ, credentials, access_key=access_key, amz_date=amz_date,
+                   scope_date=scope_date, region=region, query_pairs=query_pairs, signed=signed,
+                   payload_hash=payload_hash, provided=provided,
+                   token=header_text(environ, "x-amz-security-token"), now=now)
+
+
+def verify_presigned(environ: Mapping[str, object], query_pairs: Sequence[tuple[str, str]],
+                     credentials: CredentialStore, *, region: str, now: float,
+                     max_skew: float) -> Identity:
+    """Check a presigned URL (``X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=...``).
+
+    ``query_pairs`` is the parsed query string.  Returns the signer's identity
+    or raises the :class:`~s3service.errors.S3Error` S3 would answer.
+    """
+    params: dict[str, str] = {}
+    for name, value in query_pairs:
+        if name in QUERY_AUTH_PARAMS:
+            if name in params:
+                raise AuthorizationQueryParametersError(
+                    f"Query-string authentication version 4 requires exactly one {name} "
+                    "parameter.")
+            params[name] = value
+    algorithm = params.get("X-Amz-Algorithm")
+    if algorithm is not None and algorithm != ALGORITHM:
+        raise AuthorizationQueryParametersError(f'X-Amz-Algorithm only supports "{ALGORITHM}"')
+    if any(name not in params for name in _QUERY_PARAMS):
+        raise AuthorizationQueryParametersError(_MISSING_PARAMS)
+
+    access_key, scope_date = _parse_credential(params["X-Amz-Credential"], region,
+                                               AuthorizationQueryParametersError, _BAD_QUERY)
+    amz_date = params["X-Amz-Date"]
+    request_time = parse_amz_date(amz_date)
+    if request_time is None:
+        raise AuthorizationQueryParametersError(
+            "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"")
+    _check_date(scope_date, amz_date, AuthorizationQueryParametersError, _BAD_QUERY)
+
+    expires_text = params["X-Amz-Expires"]
+    digits = expires_text[1:] if expires_text[:1] == "-" else expires_text
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 18:
+        raise AuthorizationQueryParametersError("X-Amz-Expires should be a number")
+    expires = int(expires_text)
+    if expires <= 0:
+        raise AuthorizationQueryParametersError("X-Amz-Expires must be non-negative")
+    if expires > MAX_EXPIRES:
+        raise AuthorizationQueryParametersError(
+            f"X-Amz-Expires must be less than a week (in seconds) that is {MAX_EXPIRES}")
+    if now > request_time + expires:
+        raise AccessDenied("Request has expired", **{
+            "X-Amz-Expires": expires_text, "Expires": format_iso8601(request_time + expires),
+            "ServerTime": format_iso8601(now)})
+    if request_time > now + max_skew:
+        raise AccessDenied("Request is not yet valid")
+
+    signed = params["X-Amz-SignedHeaders"].split(";")
+    _check_signed_headers(environ, signed)
+    token = params.get("X-Amz-Security-Token")
+    if token is None:
+        token = header_text(environ, "x-amz-security-token")
+    return _verify(environ, credentials, access_key=access_key, amz_date=amz_date,
+                   scope_date=scope_date, region=region,
+                   query_pairs=[p for p in query_pairs if p[0] != "X-Amz-Signature"],
+                   signed=signed, payload_hash=_payload_hash(environ, UNSIGNED_PAYLOAD),
+                   provided=params["X-Amz-Signature"], token=token, now=now)

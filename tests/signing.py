@@ -1,0 +1,175 @@
+"""Requests signed by real botocore, turned into WSGI environs (nothing goes on the network).
+
+Two ways in:
+
+* :func:`signed_environ` signs one request with botocore's signers directly::
+
+      environ = signed_environ("GET", "http://s3.example.com/bucket/key", "AK", "secret")
+
+* :func:`client_environ` runs a boto3 client call and captures the request it
+  would have sent (a ``before-send`` hook stops it), for exactly what an SDK
+  sends for a given operation::
+
+      client = make_client("AK", "secret", signature_version="s3")
+      environ = client_environ(client, "list_objects_v2", Bucket="photos")
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Iterator, Mapping
+from datetime import datetime, timezone
+from typing import Any
+from unittest import mock
+from urllib.parse import unquote_to_bytes, urlsplit
+
+import boto3
+import botocore.auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
+
+DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+def wsgi_str(value: str | bytes) -> str:
+    """A header value as a WSGI server gives it: the UTF-8 bytes decoded as latin-1."""
+    if isinstance(value, str):
+        value = value.encode("utf-8")
+    return value.decode("latin-1")
+
+
+def environ_from_request(method: str, url: str, headers: Mapping[str, Any],
+                         body: bytes = b"") -> dict[str, Any]:
+    """The WSGI environ a server would build for this (already signed) request."""
+    parts = urlsplit(url)
+    scheme = parts.scheme or "http"
+    port = str(parts.port) if parts.port else DEFAULT_PORTS[scheme]
+    host = parts.hostname or ""
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": method,
+        "SCRIPT_NAME": "",
+        "PATH_INFO": unquote_to_bytes(parts.path or "/").decode("latin-1"),
+        "QUERY_STRING": parts.query,
+        "SERVER_NAME": host,
+        "SERVER_PORT": port,
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": host if port == DEFAULT_PORTS[scheme] else f"{host}:{port}",
+        "wsgi.url_scheme": scheme,
+        "wsgi.input": io.BytesIO(body),
+    }
+    for name, value in headers.items():
+        if value is None:
+            continue
+        lower = name.lower()
+        if lower == "content-type":
+            key = "CONTENT_TYPE"
+        elif lower == "content-length":
+            key = "CONTENT_LENGTH"
+        else:
+            key = "HTTP_" + name.upper().replace("-", "_")
+        value = wsgi_str(value)
+        environ[key] = f"{environ[key]},{value}" if key in environ and key != "HTTP_HOST" else value
+    if body and "CONTENT_LENGTH" not in environ:
+        environ["CONTENT_LENGTH"] = str(len(body))
+    return environ
+
+
+@contextlib.contextmanager
+def frozen_time(at: float | None) -> Iterator[None]:
+    """Make botocore sign as if it were ``at`` (epoch seconds); no-op for ``None``."""
+    if at is None:
+        yield
+        return
+    moment = datetime.fromtimestamp(at, timezone.utc).replace(tzinfo=None)
+    with mock.patch.object(botocore.auth, "get_current_datetime", return_value=moment), \
+            mock.patch("time.time", return_value=at):
+        yield
+
+
+def signed_environ(method: str, url: str, access_key: str, secret: str, *,
+                   version: str = "v4", presign: bool = False, expires: int = 3600,
+                   headers: Mapping[str, str] | None = None, region: str = "us-east-1",
+                   session_token: str | None = None, body: bytes = b"",
+                   auth_path: str | None = None, at: float | None = None) -> dict[str, Any]:
+    """Sign a request with botocore and return the WSGI environ a server would see.
+
+    ``url`` is sent as given (so percent-encode it as an SDK would);
+    ``version`` is ``"v4"`` or ``"v2"``; ``presign`` signs the query string
+    instead of adding an ``Authorization`` header; ``auth_path`` is the V2
+    resource path for virtual-hosted-style URLs (``/bucket/key``); ``at``
+    signs as of that time (epoch seconds) instead of now.
+    """
+    credentials = Credentials(access_key, secret, session_token)
+    request = AWSRequest(method=method, url=url, headers=dict(headers or {}), data=body)
+    if auth_path is not None:
+        request.auth_path = auth_path
+    signer: Any
+    if version == "v4":
+        signer = (botocore.auth.S3SigV4QueryAuth(credentials, "s3", region, expires=expires)
+                  if presign else botocore.auth.S3SigV4Auth(credentials, "s3", region))
+    elif version == "v2":
+        signer = (botocore.auth.HmacV1QueryAuth(credentials, expires=expires)
+                  if presign else botocore.auth.HmacV1Auth(credentials))
+    else:
+        raise ValueError(f"unknown signature version {version!r}")
+    with frozen_time(at):
+        signer.add_auth(request)
+    # Whoever uses a presigned URL sends only the headers it was made for, not the
+    # ones botocore added while signing (Date, X-Amz-Security-Token...).
+    sent = dict(headers or {}) if presign else request.headers
+    return environ_from_request(method, request.url, sent, body)
+
+
+# -- boto3 clients --------------------------------------------------------------------
+
+class _Captured(Exception):
+    def __init__(self, request: Any) -> None:
+        super().__init__("captured")
+        self.request = request
+
+
+def _capture(request: Any, **kwargs: Any) -> None:
+    raise _Captured(request)
+
+
+def make_client(access_key: str, secret: str, *, signature_version: str = "s3v4",
+                region: str = "us-east-1", endpoint: str = "http://s3.example.com",
+                addressing_style: str = "path", session_token: str | None = None) -> Any:
+    """A boto3 S3 client whose requests are captured, not sent (see :func:`client_environ`)."""
+    client = boto3.client(
+        "s3", region_name=region, endpoint_url=endpoint, aws_access_key_id=access_key,
+        aws_secret_access_key=secret, aws_session_token=session_token,
+        config=Config(signature_version=signature_version, retries={"max_attempts": 0},
+                      s3={"addressing_style": addressing_style}))
+    client.meta.events.register("before-send.s3", _capture)
+    return client
+
+
+def client_environ(client: Any, operation: str, *, at: float | None = None,
+                   **params: Any) -> dict[str, Any]:
+    """The WSGI environ for what ``client.<operation>(**params)`` would send."""
+    try:
+        with frozen_time(at):
+            getattr(client, operation)(**params)
+    except _Captured as captured:
+        request = captured.request
+        body = request.body
+        if body is None:
+            body = b""
+        elif hasattr(body, "read"):
+            body = body.read()
+        elif isinstance(body, str):
+            body = body.encode("utf-8")
+        return environ_from_request(request.method, request.url, request.headers, body)
+    raise AssertionError(f"{operation} sent no request")
+
+
+def presigned_environ(client: Any, operation: str, params: Mapping[str, Any], *,
+                      method: str = "GET", expires: int = 3600, at: float | None = None,
+                      headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The WSGI environ for fetching a URL made by ``client.generate_presigned_url``."""
+    with frozen_time(at):
+        url = client.generate_presigned_url(operation, Params=dict(params), ExpiresIn=expires,
+                                            HttpMethod=method)
+    return environ_from_request(method, url, headers or {})

@@ -1,0 +1,175 @@
+"""The SigV4 building blocks against what real botocore computes and sends."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import botocore.auth
+import pytest
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from s3service.auth import sigv4
+from s3service.auth.common import parse_query, request_path, wire_text
+
+from signing import environ_from_request, frozen_time
+
+AK, SECRET = "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+AT = 1_369_353_600.0  # 2013-05-24T00:00:00Z, the date of AWS's published examples
+
+
+class RecordingSigV4(botocore.auth.S3SigV4Auth):
+    """botocore's header signer, remembering its canonical request and string to sign."""
+
+    def canonical_request(self, request):
+        self.recorded_creq = super().canonical_request(request)
+        return self.recorded_creq
+
+    def string_to_sign(self, request, canonical_request):
+        self.recorded_sts = super().string_to_sign(request, canonical_request)
+        return self.recorded_sts
+
+
+class RecordingSigV4Query(botocore.auth.S3SigV4QueryAuth):
+    def canonical_request(self, request):
+        self.recorded_creq = super().canonical_request(request)
+        return self.recorded_creq
+
+    def string_to_sign(self, request, canonical_request):
+        self.recorded_sts = super().string_to_sign(request, canonical_request)
+        return self.recorded_sts
+
+
+def sign(method, url, *, headers=None, body=b"", token=None, presign=False, region="us-east-1"):
+    creds = Credentials(AK, SECRET, token)
+    signer = (RecordingSigV4Query(creds, "s3", region, expires=3600) if presign
+              else RecordingSigV4(creds, "s3", region))
+    request = AWSRequest(method=method, url=url, headers=dict(headers or {}), data=body)
+    with frozen_time(AT):
+        signer.add_auth(request)
+    return signer, environ_from_request(method, request.url, request.headers, body)
+
+
+def ours(environ, signed_headers, payload_hash, *, presigned=False):
+    """Our canonical request for a WSGI environ, as the verifier builds it."""
+    pairs = parse_query(environ["QUERY_STRING"])
+    if presigned:
+        pairs = [p for p in pairs if p[0] != "X-Amz-Signature"]
+    headers = {}
+    for name in signed_headers:
+        if name == "host":
+            headers[name] = environ["HTTP_HOST"]
+        else:
+            key = ("CONTENT_TYPE" if name == "content-type" else
+                   "HTTP_" + name.upper().replace("-", "_"))
+            headers[name] = wire_text(environ[key])
+    return sigv4.canonical_request(environ["REQUEST_METHOD"], request_path(environ), pairs,
+                                   headers, signed_headers, payload_hash)
+
+
+def header_parts(environ):
+    auth = environ["HTTP_AUTHORIZATION"]
+    fields = dict(part.strip().split("=", 1) for part in auth[len("AWS4-HMAC-SHA256 "):].split(","))
+    return fields["SignedHeaders"].split(";"), fields["Signature"]
+
+
+URLS = [
+    "http://s3.example.com/bucket/key",
+    "http://s3.example.com/",
+    "http://s3.example.com/bucket/with%20space/and~tilde",
+    "http://s3.example.com/bucket/caf%C3%A9/%E2%82%AC%F0%9F%98%80",
+    "http://s3.example.com/bucket/%21%27%28%29%2A%2B%2C%3A%3B%3D%40%24%26",
+    "http://s3.example.com/bucket/a//b/./c/../d",
+    "http://s3.example.com/bucket?list-type=2&prefix=a%20b%2Fc&delimiter=%2F",
+    "http://s3.example.com/bucket/key?versionId=3%2B4&acl=&tagging",
+    "http://s3.example.com/bucket?z=1&a=2&a=1&A=0&a=",
+    "http://s3.example.com/bucket?prefix=%E2%82%AC~%2A&encoding-type=url",
+    "http://s3.example.com:8080/bucket/key",
+    "http://bucket.s3.example.com/key%20with%20space",
+]
+
+
+@pytest.mark.parametrize("url", URLS)
+def test_canonical_request_matches_botocore(url):
+    signer, environ = sign("GET", url)
+    signed, provided = header_parts(environ)
+    creq = ours(environ, signed, environ["HTTP_X_AMZ_CONTENT_SHA256"])
+    assert creq == signer.recorded_creq
+    scope = "20130524/us-east-1/s3/aws4_request"
+    sts = sigv4.string_to_sign(environ["HTTP_X_AMZ_DATE"], scope, creq)
+    assert sts == signer.recorded_sts
+    key = sigv4.signing_key(SECRET, "20130524", "us-east-1", "s3")
+    assert sigv4.signature(key, sts) == provided
+
+
+@pytest.mark.parametrize("url", URLS)
+def test_presigned_canonical_request_matches_botocore(url):
+    signer, environ = sign("GET", url, presign=True, token="session/token+=")
+    pairs = dict(parse_query(environ["QUERY_STRING"]))
+    signed = pairs["X-Amz-SignedHeaders"].split(";")
+    creq = ours(environ, signed, sigv4.UNSIGNED_PAYLOAD, presigned=True)
+    assert creq == signer.recorded_creq
+    sts = sigv4.string_to_sign(pairs["X-Amz-Date"], pairs["X-Amz-Credential"].split("/", 1)[1],
+                               creq)
+    assert sts == signer.recorded_sts
+    key = sigv4.signing_key(SECRET, "20130524", "us-east-1", "s3")
+    assert sigv4.signature(key, sts) == pairs["X-Amz-Signature"]
+
+
+def test_signed_headers_with_unicode_spaces_and_tokens():
+    headers = {"x-amz-meta-name": "  caf\u00e9   au  lait ", "Content-Type": "text/plain",
+               "x-amz-meta-empty": ""}
+    signer, environ = sign("PUT", "http://s3.example.com/bucket/k", headers=headers,
+                           body=b"hello", token="tok")
+    signed, provided = header_parts(environ)
+    assert "x-amz-security-token" in signed and "content-type" in signed
+    creq = ours(environ, signed, environ["HTTP_X_AMZ_CONTENT_SHA256"])
+    assert creq == signer.recorded_creq
+    assert "x-amz-meta-name:caf\u00e9 au lait\n" in creq
+    assert environ["HTTP_X_AMZ_CONTENT_SHA256"] == hashlib.sha256(b"hello").hexdigest()
+
+
+def test_aws_documented_example():
+    # GET Object example from the S3 SigV4 documentation (header form).
+    headers = {"host": "examplebucket.s3.amazonaws.com", "range": "bytes=0-9",
+               "x-amz-content-sha256": hashlib.sha256(b"").hexdigest(),
+               "x-amz-date": "20130524T000000Z"}
+    signed = sorted(headers)
+    creq = sigv4.canonical_request("GET", "/test.txt", [], headers, signed,
+                                   headers["x-amz-content-sha256"])
+    sts = sigv4.string_to_sign("20130524T000000Z", "20130524/us-east-1/s3/aws4_request", creq)
+    key = sigv4.signing_key(SECRET, "20130524", "us-east-1", "s3")
+    assert sigv4.signature(key, sts) == (
+        "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41")
+
+
+def test_signing_key_derivation_and_cache():
+    def h(key, msg):
+        return hmac.new(key, msg.encode(), hashlib.sha256).digest()
+    expected = h(h(h(h(b"AWS4secret", "20240102"), "eu-west-1"), "s3"), "aws4_request")
+    sigv4.signing_key.cache_clear()
+    assert sigv4.signing_key("secret", "20240102", "eu-west-1", "s3") == expected
+    assert sigv4.signing_key("secret", "20240102", "eu-west-1", "s3") == expected
+    assert sigv4.signing_key.cache_info().hits == 1
+    assert sigv4.signing_key("secret", "20240103", "eu-west-1", "s3") != expected
+
+
+def test_canonical_query_encoding_and_order():
+    pairs = [("b", "2"), ("a", "z"), ("a", "y"), ("sp ace", "x/y+z~"), ("e", ""), ("\u20ac", "=")]
+    assert sigv4.canonical_query(pairs) == (
+        "%E2%82%AC=%3D&a=y&a=z&b=2&e=&sp%20ace=x%2Fy%2Bz~")
+    assert sigv4.canonical_query([]) == ""
+
+
+def test_canonical_request_trims_headers_and_keeps_path_slashes():
+    creq = sigv4.canonical_request("GET", "/b/a b//c", [("acl", "")],
+                                   {"host": "h", "x-amz-date": "  1   2  "},
+                                   ["host", "x-amz-date", "x-amz-missing"], "UNSIGNED-PAYLOAD")
+    assert creq == ("GET\n/b/a%20b//c\nacl=\nhost:h\nx-amz-date:1 2\nx-amz-missing:\n\n"
+                    "host;x-amz-date;x-amz-missing\nUNSIGNED-PAYLOAD")
+
+
+def test_raw_non_utf8_path_bytes_survive():
+    environ = {"PATH_INFO": "/b/\xff\xfe", "SCRIPT_NAME": ""}
+    creq = sigv4.canonical_request("GET", request_path(environ), [], {}, [], "x")
+    assert creq.split("\n")[1] == "/b/%FF%FE"
