@@ -16,17 +16,24 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timezone
 
+from ..metrics.memory import MemoryMetrics
 from .base import BucketAlreadyExists, BucketInfo, Credential, NoSuchAccount, NoSuchBucket
 
 _CHUNK = 1000
 
 
-class MemoryBackend:
-    """Accounts, keys and buckets held in dicts; safe to share between threads."""
+class MemoryBackend(MemoryMetrics):
+    """Accounts, keys and buckets held in dicts; safe to share between threads.
+
+    Also a metrics store (:class:`~s3service.metrics.memory.MemoryMetrics`):
+    ``S3ServiceMiddleware(app, credentials=store, buckets=store, metrics=store)``.
+    """
 
     def __init__(self) -> None:
+        MemoryMetrics.__init__(self)
         self._lock = threading.Lock()
         self._accounts: dict[str, str] = {}
+        self._users: dict[str, set[str]] = {}        # account id -> IAM user names
         self._keys: dict[str, Credential] = {}
         self._owners: dict[str, str] = {}            # bucket name -> account id
         self._names: dict[str, list[str]] = {}       # account id -> sorted bucket names
@@ -39,17 +46,42 @@ class MemoryBackend:
         with self._lock:
             self._accounts[account_id] = display_name
             self._names.setdefault(account_id, [])
+            self._users.setdefault(account_id, set())
             for key, cred in self._keys.items():
                 if cred.account_id == account_id:
                     self._keys[key] = replace(cred, display_name=display_name)
 
-    def add_key(self, account_id: str, access_key: str, secret_key: str, *, user: str | None = None,
-                active: bool = True, session_token: str | None = None,
-                expires: datetime | None = None) -> Credential:
-        """Give the account (or its IAM ``user``) an access key."""
+    def list_accounts(self) -> list[tuple[str, str]]:
+        """All accounts as ``(account_id, display_name)``, sorted by id."""
+        with self._lock:
+            return sorted(self._accounts.items())
+
+    def add_user(self, account_id: str, user: str) -> None:
+        """Create the IAM user ``user`` under the account (no-op if it exists)."""
         with self._lock:
             if account_id not in self._accounts:
                 raise NoSuchAccount(account_id)
+            self._users[account_id].add(user)
+
+    def list_users(self, account_id: str) -> list[str]:
+        """The names of the account's IAM users, sorted."""
+        with self._lock:
+            if account_id not in self._accounts:
+                raise NoSuchAccount(account_id)
+            return sorted(self._users[account_id])
+
+    def add_key(self, account_id: str, access_key: str, secret_key: str, *, user: str | None = None,
+                active: bool = True, session_token: str | None = None,
+                expires: datetime | None = None) -> Credential:
+        """Give the account (or its IAM ``user``, created if need be) an access key.
+
+        An existing key of the same name is replaced.
+        """
+        with self._lock:
+            if account_id not in self._accounts:
+                raise NoSuchAccount(account_id)
+            if user is not None:
+                self._users[account_id].add(user)
             cred = Credential(access_key=access_key, secret_key=secret_key, account_id=account_id,
                               display_name=self._accounts[account_id], user=user, active=active,
                               session_token=session_token, expires=expires)
@@ -57,9 +89,20 @@ class MemoryBackend:
             return cred
 
     def set_key_active(self, access_key: str, active: bool) -> None:
-        """Enable or disable a key (a disabled key is refused as ``InvalidAccessKeyId``)."""
+        """Enable or disable a key (a disabled key is refused as ``InvalidAccessKeyId``).
+
+        Raises :class:`KeyError` for an unknown key.
+        """
         with self._lock:
             self._keys[access_key] = replace(self._keys[access_key], active=active)
+
+    def list_keys(self, account_id: str) -> list[Credential]:
+        """The keys of the account and of its IAM users, sorted by access key."""
+        with self._lock:
+            if account_id not in self._accounts:
+                raise NoSuchAccount(account_id)
+            return sorted((c for c in self._keys.values() if c.account_id == account_id),
+                          key=lambda c: c.access_key)
 
     def add_bucket(self, account_id: str, name: str, *, created: datetime | None = None,
                    region: str = "us-east-1") -> BucketInfo:

@@ -1,0 +1,158 @@
+"""Tables of the SQL store and the tiny migration runner that keeps them current.
+
+The same tables serve SQLite and PostgreSQL.  Names that are listed in order
+(bucket names, account ids, user names, access keys) compare bytewise on both:
+SQLite's default ``BINARY`` collation already does, and on PostgreSQL the
+columns carry ``COLLATE "C"``, so ``ORDER BY name`` agrees with Python's
+``sorted()`` whatever the database's locale is.
+
+Migrations: ``MIGRATIONS[i]`` brings a database from version ``i`` to
+``i + 1``; :func:`upgrade` runs those above the version stored in the
+``schema_version`` table, inside the caller's transaction.  A migration must
+spell out its own DDL (not ``metadata.create_all()``), because the table
+objects below always describe the newest version.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.types import TypeDecorator
+
+
+def _name(length: int) -> String:
+    """A string column compared bytewise on every database."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores datetimes in UTC (microseconds kept); always returns them aware in UTC.
+
+    A naive datetime handed in is taken to be UTC already.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:          # SQLite keeps no offset; we wrote UTC
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+metadata = MetaData()
+
+schema_version = Table(
+    "s3service_schema_version", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),   # always 1: one row
+    Column("version", Integer, nullable=False),
+)
+
+accounts = Table(
+    "s3service_accounts", metadata,
+    Column("account_id", _name(128), primary_key=True),             # canonical user ID
+    Column("display_name", String(255), nullable=False, default=""),
+)
+
+users = Table(
+    "s3service_users", metadata,
+    Column("account_id", _name(128), ForeignKey(accounts.c.account_id, ondelete="CASCADE"),
+           primary_key=True),
+    Column("name", _name(128), primary_key=True),
+)
+
+access_keys = Table(
+    "s3service_access_keys", metadata,
+    Column("access_key", _name(128), primary_key=True),
+    Column("secret_key", String(255), nullable=False),
+    Column("account_id", _name(128), ForeignKey(accounts.c.account_id, ondelete="CASCADE"),
+           nullable=False),
+    Column("user_name", _name(128), nullable=True),                 # NULL: the account's own key
+    Column("active", Boolean, nullable=False, default=True),
+    Column("session_token", Text, nullable=True),
+    Column("expires", UTCDateTime, nullable=True),
+    ForeignKeyConstraint(["account_id", "user_name"], [users.c.account_id, users.c.name],
+                         ondelete="CASCADE"),
+    Index("ix_s3service_access_keys_account", "account_id", "access_key"),
+)
+
+buckets = Table(
+    "s3service_buckets", metadata,
+    Column("name", _name(255), primary_key=True),                   # bucket names are global
+    Column("owner", _name(128), ForeignKey(accounts.c.account_id), nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    Column("region", String(64), nullable=False, default="us-east-1"),
+    Index("ix_s3service_buckets_owner_name", "owner", "name"),      # keyset listing
+)
+
+
+# -- migrations ---------------------------------------------------------------
+
+def _v1_initial(conn: Connection) -> None:
+    for table in (accounts, users, access_keys, buckets):
+        table.create(conn, checkfirst=True)
+
+
+MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
+    _v1_initial,       # 0 -> 1
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was migrated by a newer s3service than this one."""
+
+
+def current_version(conn: Connection) -> int:
+    """The stored schema version (0 when the version table has no row yet)."""
+    stored = conn.execute(select(schema_version.c.version)
+                          .where(schema_version.c.id == 1)).scalar()
+    return 0 if stored is None else int(stored)
+
+
+def upgrade(conn: Connection) -> int:
+    """Bring the schema up to :data:`SCHEMA_VERSION` within ``conn``'s transaction.
+
+    Returns the version found before upgrading.  A process racing us may make
+    a statement fail with "already exists" or a duplicate key; the caller
+    rolls back and calls again, and then finds the work done.
+    """
+    schema_version.create(conn, checkfirst=True)
+    found = current_version(conn)
+    if found > SCHEMA_VERSION:
+        raise SchemaTooNew(f"database schema version {found} is newer than the "
+                           f"supported version {SCHEMA_VERSION}")
+    for version in range(found, SCHEMA_VERSION):
+        MIGRATIONS[version](conn)
+    if found == 0:
+        conn.execute(insert(schema_version).values(id=1, version=SCHEMA_VERSION))
+    elif found < SCHEMA_VERSION:
+        conn.execute(update(schema_version).where(schema_version.c.id == 1)
+                     .values(version=SCHEMA_VERSION))
+    return found

@@ -1,0 +1,528 @@
+"""A store kept in SQLite (embedded default) or PostgreSQL, through SQLAlchemy Core.
+
+Example::
+
+    store = SQLBackend("sqlite:///s3service.db")        # or postgresql+psycopg://user@host/db
+    store.add_account("79a59df9...", display_name="Test")
+    store.add_key("79a59df9...", "AKIDEXAMPLE", "secret")
+    app = S3ServiceMiddleware(gateway_app, credentials=store, buckets=store)
+
+The tables live in :mod:`.schema` and are created on first use.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, and_, create_engine, delete, event, exists, insert, literal, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.pool import StaticPool
+
+from . import schema
+from ..metrics.sql import SQLMetrics
+from .base import BackendUnavailable, BucketAlreadyExists, BucketInfo, Credential, NoSuchAccount, NoSuchBucket
+from .schema import access_keys, accounts, buckets, users
+
+__all__ = ["SQLBackend"]
+
+T = TypeVar("T")
+
+PAGE_SIZE = 1000                 # rows per keyset query of list_buckets
+CACHE_ENTRIES = 10_000           # bound of the per-process credential cache
+NEGATIVE_CACHE_SECONDS = 1.0     # upper bound for remembering "no such key"
+PG_CONNECT_TIMEOUT = 5           # seconds; psycopg's connect_timeout
+PG_TCP_OPTIONS = {               # notice a silently vanished server (no RST) on pooled connections
+    "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3,
+    "tcp_user_timeout": 30_000,  # ms of unacknowledged sends before giving up
+}
+SQLITE_BUSY_MS = 5000            # how long SQLite waits for another writer
+_RETRIES = 3
+_MAX_CODE_POINT = 0x10FFFF
+
+_fork_lock = threading.Lock()
+
+
+def _new_fork_lock() -> None:
+    global _fork_lock
+    _fork_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_fork_lock)
+
+
+@dataclass
+class _ProcessState:
+    """Everything that must not cross a fork: the pool and the cache."""
+
+    pid: int
+    engine: Engine
+    cache: OrderedDict = field(default_factory=OrderedDict)   # access key -> (deadline, Credential|None)
+    cache_lock: threading.Lock = field(default_factory=threading.Lock)
+    schema_lock: threading.Lock = field(default_factory=threading.Lock)
+    schema_ready: bool = False
+
+
+def _sqlite_on_connect(dbapi_conn: Any, record: Any) -> None:
+    # Take transaction control away from the sqlite3 module (it would not
+    # BEGIN before DDL or SELECT); SQLAlchemy's "begin" event emits BEGIN.
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    try:
+        cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cur.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN")
+
+
+def _prefix_end(prefix: str) -> str | None:
+    """The least string greater than every string starting with ``prefix`` (None: no bound)."""
+    chars = list(prefix)
+    while chars:
+        code = ord(chars.pop())
+        if code < _MAX_CODE_POINT:
+            code += 1
+            if 0xD800 <= code <= 0xDFFF:      # surrogates cannot be stored; skip them
+                code = 0xE000
+            return "".join(chars) + chr(code)
+    return None
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+class SQLBackend:
+    """Accounts, IAM users, access keys and buckets in an SQL database.
+
+    ``url`` is an SQLAlchemy URL: ``sqlite:///s3service.db`` (embedded; WAL
+    journal, busy timeout of 5 s) or ``postgresql+psycopg://user@host:port/db``
+    (pre-pinged pool, 5 s connect timeout and TCP keepalives unless the URL's
+    query sets ``connect_timeout``, ``keepalives*`` or ``tcp_user_timeout``).  ``engine_kwargs`` go to
+    :func:`sqlalchemy.create_engine` and override these defaults.
+
+    Safe to share between threads, and between gunicorn's pre-forked workers:
+    each process builds its own engine (connection pool) on first use, and
+    rebuilds it when it finds itself in a forked child.
+
+    Credentials are cached in each process for ``credential_cache_seconds``
+    (0 disables the cache); unknown keys are remembered for at most
+    ``min(1 s, credential_cache_seconds / 5)``.  **A key disabled or changed
+    through another process (or another SQLBackend instance) may therefore
+    keep working for up to ``credential_cache_seconds``**; changes made through
+    this instance take effect at once in this process.
+
+    When the database cannot be reached, every method raises
+    :class:`~.base.BackendUnavailable` (no password in the message); service
+    resumes by itself once the database is back.
+
+    Users: an IAM user is a name under an account.  :meth:`add_key` with a
+    ``user`` that does not exist yet creates the user implicitly.
+    """
+
+    def __init__(self, url: str, *, credential_cache_seconds: float = 5.0, **engine_kwargs: Any) -> None:
+        self._url = make_url(url)
+        self._safe_url = self._url.render_as_string(hide_password=True)
+        self._cache_ttl = max(0.0, float(credential_cache_seconds))
+        self._negative_ttl = min(NEGATIVE_CACHE_SECONDS, self._cache_ttl / 5)
+        self._engine_kwargs = engine_kwargs
+        self._state: _ProcessState | None = None
+        self._metrics = SQLMetrics(self._transaction)
+
+    def __repr__(self) -> str:
+        return f"SQLBackend({self._safe_url!r})"
+
+    # -- engine, schema, errors ------------------------------------------------
+
+    def _process_state(self) -> _ProcessState:
+        state = self._state
+        pid = os.getpid()
+        if state is not None and state.pid == pid:
+            return state
+        with _fork_lock:
+            state = self._state
+            if state is None or state.pid != pid:
+                if state is not None:
+                    # Inherited from the parent: forget its connections
+                    # without closing them under the parent's feet.
+                    state.engine.dispose(close=False)
+                state = _ProcessState(pid=pid, engine=self._create_engine())
+                self._state = state
+            return state
+
+    def _create_engine(self) -> Engine:
+        kwargs: dict[str, Any] = {"hide_parameters": True}
+        extra = dict(self._engine_kwargs)
+        connect_args = dict(extra.pop("connect_args", {}))
+        backend = self._url.get_backend_name()
+        if backend == "sqlite":
+            connect_args.setdefault("check_same_thread", False)
+            if self._url.database in (None, "", ":memory:"):
+                kwargs["poolclass"] = StaticPool    # one shared in-memory database
+        else:
+            kwargs["pool_pre_ping"] = True
+            if backend == "postgresql":
+                defaults = {"connect_timeout": PG_CONNECT_TIMEOUT, **PG_TCP_OPTIONS}
+                for option, value in defaults.items():
+                    if option not in self._url.query:
+                        connect_args.setdefault(option, value)
+        kwargs.update(extra)
+        kwargs["connect_args"] = connect_args
+        engine = create_engine(self._url, **kwargs)
+        if backend == "sqlite":
+            event.listen(engine, "connect", _sqlite_on_connect)
+            event.listen(engine, "begin", _sqlite_on_begin)
+        return engine
+
+    @property
+    def engine(self) -> Engine:
+        """This process's SQLAlchemy engine (built on first use)."""
+        return self._process_state().engine
+
+    def close(self) -> None:
+        """Close this process's pooled connections (the backend stays usable)."""
+        state = self._state
+        if state is not None and state.pid == os.getpid():
+            state.engine.dispose()
+
+    def _unavailable(self, exc: Exception) -> BackendUnavailable:
+        orig = getattr(exc, "orig", None) or exc
+        text = str(orig).strip().splitlines()[0] if str(orig).strip() else ""
+        if self._url.password:
+            text = text.replace(str(self._url.password), "***")
+        return BackendUnavailable(f"database {self._safe_url} unavailable: {type(orig).__name__}: {text}")
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Turn "cannot reach the database" into BackendUnavailable."""
+        try:
+            yield
+        except (OperationalError, InterfaceError, PoolTimeout) as exc:
+            raise self._unavailable(exc) from exc
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise self._unavailable(exc) from exc
+            raise
+
+    def _ready_engine(self) -> Engine:
+        state = self._process_state()
+        if not state.schema_ready:
+            with state.schema_lock:
+                if not state.schema_ready:
+                    self._ensure_schema(state.engine)
+                    state.schema_ready = True
+        return state.engine
+
+    @staticmethod
+    def _ensure_schema(engine: Engine) -> None:
+        attempts = 6
+        with engine.connect() as conn:       # a dead database fails here, once
+            for attempt in range(attempts):
+                try:
+                    with conn.begin():
+                        schema.upgrade(conn)
+                    return
+                except DBAPIError as exc:
+                    # Another process creating the same tables at the same
+                    # moment: roll back and look again.
+                    if attempt == attempts - 1 or conn.invalidated or exc.connection_invalidated:
+                        raise
+                    time.sleep(0.05 * (attempt + 1))
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        """One short transaction on a pooled connection."""
+        with self._guard():
+            with self._ready_engine().begin() as conn:
+                yield conn
+
+    def _write(self, work: Callable[[Connection], T], account_id: str) -> T:
+        """Run a write that starts with a write; retry on a race, diagnose a missing account."""
+        for attempt in range(_RETRIES):
+            try:
+                with self._transaction() as conn:
+                    return work(conn)
+            except IntegrityError:
+                if not self._account_exists(account_id):
+                    raise NoSuchAccount(account_id) from None
+                if attempt == _RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _account_exists(self, account_id: str) -> bool:
+        with self._transaction() as conn:
+            return conn.execute(select(accounts.c.account_id)
+                                .where(accounts.c.account_id == account_id)).first() is not None
+
+    # -- credential cache --------------------------------------------------------
+
+    def _cache_get(self, state: _ProcessState, access_key: str) -> tuple[bool, Credential | None]:
+        with state.cache_lock:
+            hit = state.cache.get(access_key)
+            if hit is None:
+                return False, None
+            if hit[0] <= time.monotonic():
+                del state.cache[access_key]
+                return False, None
+            state.cache.move_to_end(access_key)
+            return True, hit[1]
+
+    def _cache_put(self, state: _ProcessState, access_key: str, cred: Credential | None) -> None:
+        ttl = self._cache_ttl if cred is not None else self._negative_ttl
+        if ttl <= 0:
+            return
+        with state.cache_lock:
+            state.cache[access_key] = (time.monotonic() + ttl, cred)
+            state.cache.move_to_end(access_key)
+            while len(state.cache) > CACHE_ENTRIES:
+                state.cache.popitem(last=False)
+
+    def _cache_drop(self, access_key: str | None = None) -> None:
+        state = self._process_state()
+        with state.cache_lock:
+            if access_key is None:
+                state.cache.clear()
+            else:
+                state.cache.pop(access_key, None)
+
+    # -- administration ----------------------------------------------------------
+
+    def add_account(self, account_id: str, display_name: str = "") -> None:
+        """Create (or rename) an account identified by its canonical user ID."""
+        for attempt in range(_RETRIES):
+            try:
+                with self._transaction() as conn:
+                    done = conn.execute(update(accounts).where(accounts.c.account_id == account_id)
+                                        .values(display_name=display_name)).rowcount
+                    if not done:
+                        conn.execute(insert(accounts).values(account_id=account_id,
+                                                             display_name=display_name))
+                break
+            except IntegrityError:      # created meanwhile by someone else: rename it
+                if attempt == _RETRIES - 1:
+                    raise
+        self._cache_drop()
+
+    def list_accounts(self) -> list[tuple[str, str]]:
+        """All accounts as ``(account_id, display_name)``, sorted by id."""
+        with self._transaction() as conn:
+            rows = conn.execute(select(accounts.c.account_id, accounts.c.display_name)
+                                .order_by(accounts.c.account_id)).all()
+        return [(row.account_id, row.display_name) for row in rows]
+
+    def add_user(self, account_id: str, user: str) -> None:
+        """Create the IAM user ``user`` under the account (no-op if it exists)."""
+        self._write(lambda conn: conn.execute(self._insert_user(account_id, user)), account_id)
+
+    @staticmethod
+    def _insert_user(account_id: str, user: str):
+        # INSERT ... SELECT ... WHERE NOT EXISTS: a single statement that
+        # writes first (SQLite then holds the write lock from the start).
+        missing = ~exists().where(users.c.account_id == account_id, users.c.name == user)
+        return insert(users).from_select(["account_id", "name"],
+                                         select(literal(account_id, users.c.account_id.type),
+                                                literal(user, users.c.name.type)).where(missing))
+
+    def list_users(self, account_id: str) -> list[str]:
+        """The names of the account's IAM users, sorted."""
+        with self._transaction() as conn:
+            self._require_account(conn, account_id)
+            return list(conn.execute(select(users.c.name).where(users.c.account_id == account_id)
+                                     .order_by(users.c.name)).scalars())
+
+    def add_key(self, account_id: str, access_key: str, secret_key: str, *, user: str | None = None,
+                active: bool = True, session_token: str | None = None,
+                expires: datetime | None = None) -> Credential:
+        """Give the account (or its IAM ``user``, created if need be) an access key.
+
+        An existing key of the same name is replaced.
+        """
+        expires = _utc(expires)
+
+        def work(conn: Connection) -> str:
+            if user is not None:
+                conn.execute(self._insert_user(account_id, user))
+            conn.execute(delete(access_keys).where(access_keys.c.access_key == access_key))
+            conn.execute(insert(access_keys).values(
+                access_key=access_key, secret_key=secret_key, account_id=account_id,
+                user_name=user, active=active, session_token=session_token, expires=expires))
+            return conn.execute(select(accounts.c.display_name)
+                                .where(accounts.c.account_id == account_id)).scalar_one()
+
+        failure = None
+        try:
+            display_name = self._write(work, account_id)
+        except (OperationalError, InterfaceError, PoolTimeout):
+            raise
+        except DBAPIError as exc:
+            # The database's own message may quote the row (secret, token):
+            # raise without it, and outside this block so it is not chained.
+            failure = (f"could not store access key {access_key!r}: "
+                       f"{type(getattr(exc, 'orig', None) or exc).__name__} (details withheld)")
+        if failure is not None:
+            raise RuntimeError(failure)
+        self._cache_drop(access_key)
+        return Credential(access_key=access_key, secret_key=secret_key, account_id=account_id,
+                          display_name=display_name, user=user, active=active,
+                          session_token=session_token, expires=expires)
+
+    def set_key_active(self, access_key: str, active: bool) -> None:
+        """Enable or disable a key (a disabled key is refused as ``InvalidAccessKeyId``).
+
+        Raises :class:`KeyError` for an unknown key.
+        """
+        with self._transaction() as conn:
+            done = conn.execute(update(access_keys).where(access_keys.c.access_key == access_key)
+                                .values(active=bool(active))).rowcount
+        self._cache_drop(access_key)
+        if not done:
+            raise KeyError(access_key)
+
+    def list_keys(self, account_id: str) -> list[Credential]:
+        """The keys of the account and of its IAM users, sorted by access key."""
+        with self._transaction() as conn:
+            self._require_account(conn, account_id)
+            rows = conn.execute(self._credential_query()
+                                .where(access_keys.c.account_id == account_id)
+                                .order_by(access_keys.c.access_key)).all()
+        return [self._credential(row) for row in rows]
+
+    def add_bucket(self, account_id: str, name: str, *, created: datetime | None = None,
+                   region: str = "us-east-1") -> BucketInfo:
+        """Create a bucket; raises :class:`BucketAlreadyExists` if the name is taken by anyone."""
+        info = BucketInfo(name=name, created=_utc(created) or datetime.now(timezone.utc), region=region)
+        for _attempt in range(_RETRIES):
+            try:
+                with self._transaction() as conn:
+                    conn.execute(insert(buckets).values(name=name, owner=account_id,
+                                                        created=info.created, region=region))
+                return info
+            except IntegrityError:
+                # Taken (the primary key) or no such account (the foreign key).
+                with self._transaction() as conn:
+                    self._require_account(conn, account_id)
+                    owner = conn.execute(select(buckets.c.owner)
+                                         .where(buckets.c.name == name)).scalar()
+                if owner is not None:
+                    raise BucketAlreadyExists(name, owner) from None
+                # Deleted again in between: try once more.
+        raise BackendUnavailable(f"bucket {name!r} keeps changing; try again")
+
+    def delete_bucket(self, name: str) -> None:
+        with self._transaction() as conn:
+            done = conn.execute(delete(buckets).where(buckets.c.name == name)).rowcount
+        if not done:
+            raise NoSuchBucket(name)
+
+    def get_bucket(self, name: str) -> tuple[str, BucketInfo] | None:
+        """The owner and info of a bucket, or ``None``."""
+        with self._transaction() as conn:
+            row = conn.execute(select(buckets.c.owner, buckets.c.name, buckets.c.created,
+                                      buckets.c.region).where(buckets.c.name == name)).first()
+        if row is None:
+            return None
+        return row.owner, BucketInfo(name=row.name, created=row.created, region=row.region)
+
+    @staticmethod
+    def _require_account(conn: Connection, account_id: str) -> None:
+        if conn.execute(select(accounts.c.account_id)
+                        .where(accounts.c.account_id == account_id)).first() is None:
+            raise NoSuchAccount(account_id)
+
+    # -- metrics (a MetricsStore: see s3service.metrics.sql) ---------------------------
+
+    def add_metrics(self, operations: Any, storage: Any) -> None:
+        """Add a batch of metered counters (:class:`~s3service.metrics.MetricsStore`)."""
+        self._metrics.add_metrics(operations, storage)
+
+    def get_metrics(self, start: int, end: int) -> Any:
+        """Metrics totals of the intervals starting in ``[start, end]`` (epoch ms)."""
+        return self._metrics.get_metrics(start, end)
+
+    # -- the protocols --------------------------------------------------------------
+
+    @staticmethod
+    def _credential_query():
+        return (select(access_keys, accounts.c.display_name)
+                .join(accounts, accounts.c.account_id == access_keys.c.account_id))
+
+    @staticmethod
+    def _credential(row: Any) -> Credential:
+        return Credential(access_key=row.access_key, secret_key=row.secret_key,
+                          account_id=row.account_id, display_name=row.display_name,
+                          user=row.user_name, active=bool(row.active),
+                          session_token=row.session_token, expires=row.expires)
+
+    def get_credential(self, access_key: str) -> Credential | None:
+        state = self._process_state()
+        if self._cache_ttl > 0:
+            hit, cred = self._cache_get(state, access_key)
+            if hit:
+                return cred
+        if "\x00" in access_key:
+            return None
+        with self._transaction() as conn:
+            row = conn.execute(self._credential_query()
+                               .where(access_keys.c.access_key == access_key)).first()
+        cred = None if row is None else self._credential(row)
+        self._cache_put(state, access_key, cred)
+        return cred
+
+    def list_buckets(self, account_id: str, *, prefix: str = "", after: str | None = None,
+                     region: str | None = None, limit: int | None = None) -> Iterator[BucketInfo]:
+        """See :meth:`.base.BucketStore.list_buckets`.
+
+        A generator: pages of :data:`PAGE_SIZE` rows, each fetched by a keyset
+        query (``name > last ORDER BY name LIMIT n``) in its own short
+        transaction, so no connection is held while the consumer works.
+        """
+        # Bucket names never contain NUL (PostgreSQL cannot even store it):
+        # no name starts with such a prefix, and for names without NUL,
+        # "name > after" equals "name > after-cut-at-the-NUL".
+        if "\x00" in prefix:
+            return
+        if after is not None and "\x00" in after:
+            after = after[:after.index("\x00")]
+        upper = _prefix_end(prefix)
+        remaining = limit
+        while remaining is None or remaining > 0:
+            size = PAGE_SIZE if remaining is None else min(remaining, PAGE_SIZE)
+            conds = [buckets.c.owner == account_id]
+            if after is not None and after >= prefix:
+                conds.append(buckets.c.name > after)
+            elif prefix:
+                conds.append(buckets.c.name >= prefix)
+            if upper is not None:
+                conds.append(buckets.c.name < upper)
+            if region is not None:
+                conds.append(buckets.c.region == region)
+            query = (select(buckets.c.name, buckets.c.created, buckets.c.region)
+                     .where(and_(*conds)).order_by(buckets.c.name).limit(size))
+            # A fresh short transaction per page: nothing is held between pages.
+            with self._transaction() as conn:
+                rows = conn.execute(query).all()
+            for row in rows:
+                yield BucketInfo(name=row.name, created=row.created, region=row.region)
+            if len(rows) < size:
+                return
+            after = rows[-1].name
+            if remaining is not None:
+                remaining -= len(rows)

@@ -1,0 +1,74 @@
+"""Shared pytest fixtures.  Keep each group in its own marked section."""
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))     # so tests can `import pg`
+
+
+# =============================================================================
+# SQL store / PostgreSQL fixtures (owner: s3service.backends.sql)
+#
+#   postgres_server  session-wide throw-away PostgreSQL (tests/pg.py); skips
+#                    when no binaries are found, fails instead when CI=true
+#   sql_url          parametrized: "sqlite" (a temp file) and "postgresql"
+#                    (a fresh database on postgres_server per test)
+#   make_sql_url     the same as a function: make_sql_url("sqlite"|"postgresql")
+# =============================================================================
+
+def _no_postgres(reason: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"PostgreSQL is required in CI: {reason}")
+    pytest.skip(f"PostgreSQL not available: {reason}")
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    import pg
+
+    server = pg.PostgresServer.from_env()
+    if server is not None:
+        yield server
+        return
+    if pg.find_bindir() is None:
+        _no_postgres("no initdb/pg_ctl/postgres found (set S3SERVICE_TEST_PG_URL or install postgresql)")
+    try:
+        server = pg.PostgresServer.create()
+    except pg.PostgresUnavailable as exc:
+        _no_postgres(str(exc))
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture
+def make_sql_url(request, tmp_path):
+    """``make_sql_url(kind)``: the URL of a new, empty database of that kind."""
+    made: list[tuple[object, str]] = []
+
+    def make(kind: str) -> str:
+        if kind == "sqlite":
+            return f"sqlite:///{tmp_path / f's3service-{uuid.uuid4().hex[:8]}.db'}"
+        if kind == "postgresql":
+            server = request.getfixturevalue("postgres_server")
+            url = server.create_database()
+            made.append((server, url))
+            return url
+        raise ValueError(kind)
+
+    yield make
+    for server, url in made:
+        server.drop_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sql_url(request, make_sql_url):
+    return make_sql_url(request.param)
+
+# ============================ end of SQL section ==============================

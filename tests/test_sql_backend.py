@@ -1,0 +1,383 @@
+"""SQLBackend specifics: schema, sharing between instances, concurrency, outages, paging.
+
+Everything runs against real SQLite files and a real throw-away PostgreSQL.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import time
+import traceback
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import create_engine, event, func, insert, inspect, select, text, update
+from sqlalchemy.pool import NullPool
+
+from s3service.backends import BackendUnavailable, BucketAlreadyExists
+from s3service.backends import schema
+from s3service.backends import sql as sqlmod
+from s3service.backends.sql import SQLBackend
+
+A = "a" * 64
+B = "b" * 64
+
+
+def _peek(url: str):
+    """A separate engine for looking at the database behind the backend's back."""
+    return create_engine(url, poolclass=NullPool)
+
+
+@pytest.fixture
+def backends():
+    made: list[SQLBackend] = []
+
+    def make(url: str, **kw) -> SQLBackend:
+        backend = SQLBackend(url, **kw)
+        made.append(backend)
+        return backend
+
+    yield make
+    for backend in made:
+        backend.close()
+
+
+# -- schema ----------------------------------------------------------------------------
+
+def test_schema_created_on_first_use_and_versioned(sql_url, backends):
+    peek = _peek(sql_url)
+    store = backends(sql_url)
+    assert inspect(peek).get_table_names() == []          # constructing does not touch the DB
+    assert store.list_accounts() == []
+    tables = set(inspect(peek).get_table_names())
+    assert {t.name for t in schema.metadata.sorted_tables} == tables
+    indexes = {ix["name"]: ix["column_names"] for ix in inspect(peek).get_indexes("s3service_buckets")}
+    assert indexes["ix_s3service_buckets_owner_name"] == ["owner", "name"]
+    with peek.connect() as conn:
+        assert conn.execute(select(schema.schema_version)).all() == [(1, 1)]
+        if peek.dialect.name == "postgresql":
+            collation = conn.execute(text(
+                "SELECT collation_name FROM information_schema.columns "
+                "WHERE table_name = 's3service_buckets' AND column_name = 'name'")).scalar()
+            assert collation == "C"
+    store.add_account(A, "kept")
+    store.add_bucket(A, "kept-bucket")
+    store.close()
+
+    again = backends(sql_url)
+    assert again.list_accounts() == [(A, "kept")]
+    assert [b.name for b in again.list_buckets(A)] == ["kept-bucket"]
+    with peek.connect() as conn:
+        assert conn.execute(select(schema.schema_version)).all() == [(1, 1)]
+    peek.dispose()
+
+
+def test_newer_schema_is_refused(sql_url, backends):
+    backends(sql_url).list_accounts()
+    peek = _peek(sql_url)
+    with peek.begin() as conn:
+        conn.execute(update(schema.schema_version).values(version=99))
+    peek.dispose()
+    with pytest.raises(schema.SchemaTooNew):
+        backends(sql_url).list_accounts()
+
+
+def test_schema_creation_race(sql_url, backends):
+    stores = [backends(sql_url) for _ in range(8)]
+    barrier = threading.Barrier(len(stores))
+    errors: list[BaseException] = []
+
+    def first_use(store: SQLBackend) -> None:
+        try:
+            barrier.wait()
+            store.list_accounts()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=first_use, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    peek = _peek(sql_url)
+    with peek.connect() as conn:
+        assert conn.execute(select(schema.schema_version)).all() == [(1, 1)]
+    peek.dispose()
+
+
+# -- several instances (as several processes would be) -------------------------------------
+
+def test_instances_see_each_others_writes(sql_url, backends):
+    ttl = 0.5
+    one = backends(sql_url, credential_cache_seconds=ttl)
+    two = backends(sql_url, credential_cache_seconds=ttl)
+    one.add_account(A, "Alice")
+    one.add_key(A, "AKIAONE", "secret")
+    for i in range(3):
+        one.add_bucket(A, f"from-one-{i}")
+    two.add_bucket(A, "from-two")
+    assert [b.name for b in two.list_buckets(A)] == ["from-one-0", "from-one-1", "from-one-2", "from-two"]
+    assert [b.name for b in one.list_buckets(A)] == ["from-one-0", "from-one-1", "from-one-2", "from-two"]
+
+    assert two.get_credential("AKIAONE").active
+    one.set_key_active("AKIAONE", False)
+    assert not one.get_credential("AKIAONE").active          # the writer's cache is dropped at once
+    deadline = time.monotonic() + ttl + 0.5
+    while (cred := two.get_credential("AKIAONE")).active and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not cred.active, "a disabled key must be refused once the cache time is over"
+
+    # unknown keys are remembered only briefly
+    assert two.get_credential("AKIALATE") is None
+    one.add_key(A, "AKIALATE", "s")
+    time.sleep(ttl / 5 + 0.05)
+    assert two.get_credential("AKIALATE") is not None
+
+
+def test_cache_is_bounded(sql_url, backends, monkeypatch):
+    monkeypatch.setattr(sqlmod, "CACHE_ENTRIES", 5)
+    store = backends(sql_url, credential_cache_seconds=60)
+    store.add_account(A)
+    for i in range(20):
+        store.add_key(A, f"AK{i:02d}", "s")
+    for i in range(20):
+        assert store.get_credential(f"AK{i:02d}").access_key == f"AK{i:02d}"
+        assert store.get_credential(f"NOPE{i:02d}") is None
+    assert len(store._process_state().cache) <= 5
+
+
+def test_fork_builds_a_new_engine(tmp_path, backends):
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork")
+    store = backends(f"sqlite:///{tmp_path / 'fork.db'}")
+    store.add_account(A)
+    store.add_bucket(A, "parent")
+    parent_engine = store.engine
+    pid = os.fork()
+    if pid == 0:                                   # the child: never return into pytest
+        code = 1
+        try:
+            assert store.engine is not parent_engine
+            assert [b.name for b in store.list_buckets(A)] == ["parent"]
+            store.add_bucket(A, "child")
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert store.engine is parent_engine
+    assert [b.name for b in store.list_buckets(A)] == ["child", "parent"]
+
+
+def test_in_memory_sqlite(backends):
+    store = backends("sqlite://")
+    store.add_account(A)
+    worker = threading.Thread(target=store.add_bucket, args=(A, "threaded"))
+    worker.start()
+    worker.join()
+    assert [b.name for b in store.list_buckets(A)] == ["threaded"]
+
+
+# -- concurrency -------------------------------------------------------------------------
+
+def _run_threads(n: int, target) -> list[BaseException]:
+    errors: list[BaseException] = []
+
+    def wrapped(i: int) -> None:
+        try:
+            target(i)
+        except BaseException as exc:  # noqa: BLE001 - reported by the caller
+            errors.append(exc)
+
+    threads = [threading.Thread(target=wrapped, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    return errors
+
+
+def test_threads_create_distinct_buckets_while_listing(sql_url, backends):
+    store = backends(sql_url)
+    store.add_account(A)
+    store.add_account(B)
+    per_thread = 25
+
+    def work(i: int) -> None:
+        for j in range(per_thread):
+            store.add_bucket(A if i % 2 else B, f"t{i:02d}-{j:03d}")
+            listed = [b.name for b in store.list_buckets(A if i % 2 else B, limit=50)]
+            assert listed == sorted(listed)
+            assert all(int(n[1:3]) % 2 == i % 2 for n in listed)   # never the other account's
+
+    assert _run_threads(16, work) == []
+    expected_a = sorted(f"t{i:02d}-{j:03d}" for i in range(1, 16, 2) for j in range(per_thread))
+    assert [b.name for b in store.list_buckets(A)] == expected_a
+    assert len(list(store.list_buckets(B))) == 8 * per_thread
+
+
+def test_racing_for_the_same_bucket_one_wins(sql_url, backends):
+    stores = [backends(sql_url) for _ in range(4)]          # as if from several processes
+    stores[0].add_account(A)
+    stores[0].add_account(B)
+    n = 12
+    for round_ in range(5):
+        name = f"contested-{round_}"
+        barrier = threading.Barrier(n)
+        winners: list[str] = []
+        losers: list[str] = []
+
+        def work(i: int) -> None:
+            account = A if i % 2 else B
+            barrier.wait()
+            try:
+                stores[i % len(stores)].add_bucket(account, name)
+                winners.append(account)
+            except BucketAlreadyExists as exc:
+                losers.append(exc.owner)
+
+        assert _run_threads(n, work) == []
+        assert len(winners) == 1, winners
+        assert losers == [winners[0]] * (n - 1)
+        assert stores[1].get_bucket(name)[0] == winners[0]
+
+
+# -- paging ------------------------------------------------------------------------------
+
+def test_listing_is_paged_with_keyset_queries(sql_url, backends):
+    store = backends(sql_url)
+    store.add_account(A)
+    store.add_account(B)
+    created = datetime(2022, 1, 1, tzinfo=timezone.utc)
+    rows = [{"name": f"bulk-{i:05d}", "owner": A, "created": created, "region": "us-east-1"}
+            for i in range(5000)]
+    rows += [{"name": f"bulk-{i:05d}x", "owner": B, "created": created, "region": "us-east-1"}
+             for i in range(100)]
+    with store.engine.begin() as conn:
+        conn.execute(insert(schema.buckets), rows)
+
+    statements: list[str] = []
+
+    @event.listens_for(store.engine, "before_cursor_execute")
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if "s3service_buckets" in statement:
+            statements.append(statement)
+            if "OFFSET" in statement.upper():
+                # SQLAlchemy's SQLite dialect always appends "OFFSET ?" bound to 0
+                assert statement.rstrip().upper().endswith("OFFSET ?") and parameters[-1] == 0
+                statements[-1] = statement.rstrip()[:-len("OFFSET ?")]
+
+    listing = store.list_buckets(A)
+    first = next(listing)
+    assert first.name == "bulk-00000"
+    assert store.engine.pool.checkedout() == 0, "no connection may be held between pages"
+    rest = list(listing)
+    assert [b.name for b in rest] == [f"bulk-{i:05d}" for i in range(1, 5000)]
+    assert len(statements) >= 5
+    assert not any("OFFSET" in s.upper() for s in statements)
+    assert all("ORDER BY" in s.upper() and "LIMIT" in s.upper() for s in statements)
+
+    statements.clear()
+    assert len(list(itertools.islice(store.list_buckets(A), 1500))) == 1500
+    assert len(statements) == 2, "the listing stops when its consumer stops"
+
+    statements.clear()
+    assert len(list(store.list_buckets(A, limit=2000))) == 2000
+    assert len(statements) == 2
+
+
+# -- errors ------------------------------------------------------------------------------
+
+def test_unreachable_sqlite_is_unavailable(tmp_path):
+    store = SQLBackend(f"sqlite:///{tmp_path / 'no' / 'such' / 'dir.db'}")
+    with pytest.raises(BackendUnavailable):
+        store.list_accounts()
+    with pytest.raises(BackendUnavailable):
+        store.get_credential("AKIA")
+    with pytest.raises(BackendUnavailable):
+        list(store.list_buckets(A))
+
+
+def test_secrets_kept_out_of_errors(sql_url, backends):
+    store = backends(sql_url)
+    assert store.engine.hide_parameters
+    store.add_account(A)
+    # a NOT NULL violation: PostgreSQL would quote the failing row, token included
+    token = "-".join(["TOPSECRET", "TOKEN"])     # not spelled out in the traceback's source lines
+    with pytest.raises(Exception) as info:
+        store.add_key(A, "AKIABAD", None, session_token=token)
+    shown = "".join(traceback.format_exception(info.value))
+    assert "TOPSECRET" not in shown
+    assert "AKIABAD" in shown
+
+
+@pytest.fixture
+def private_postgres():
+    """A PostgreSQL cluster of this test's own, to stop and start at will."""
+    import pg
+
+    if os.environ.get(pg.ENV_URL):
+        pytest.skip("external PostgreSQL (S3SERVICE_TEST_PG_URL) cannot be stopped")
+    if pg.find_bindir() is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("PostgreSQL is required in CI")
+        pytest.skip("PostgreSQL not available")
+    server = pg.PostgresServer.create()
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+def test_postgres_outage_and_recovery(private_postgres, backends):
+    server = private_postgres
+    # trust authentication ignores the password; it must never be shown
+    url = server.url.replace("postgres@", "postgres:hunter2@")
+    store = backends(url, credential_cache_seconds=0)
+    assert "hunter2" not in repr(store)
+    store.add_account(A, "Alice")
+    store.add_key(A, "AKIAPG", "secret")
+    for i in range(3):
+        store.add_bucket(A, f"b{i:04d}")
+    with store.engine.begin() as conn:
+        conn.execute(insert(schema.buckets), [
+            {"name": f"b{i:04d}", "owner": A, "created": datetime.now(timezone.utc),
+             "region": "us-east-1"} for i in range(3, 1500)])
+    assert store.get_credential("AKIAPG").active
+
+    listing = store.list_buckets(A)
+    assert next(listing).name == "b0000"               # the first page is in hand
+
+    server.stop()
+    timings = {}
+    for name, call in [("get_credential", lambda: store.get_credential("AKIAPG")),
+                       ("list_buckets", lambda: list(store.list_buckets(A))),
+                       ("add_bucket", lambda: store.add_bucket(A, "during-outage")),
+                       ("next page", lambda: list(listing))]:
+        started = time.monotonic()
+        with pytest.raises(BackendUnavailable) as info:
+            call()
+        timings[name] = time.monotonic() - started
+        assert "hunter2" not in str(info.value)
+        assert "hunter2" not in repr(info.value.__cause__)
+        assert timings[name] < 10, timings
+    print(f"\noutage detected in: {', '.join(f'{k} {v * 1000:.1f} ms' for k, v in timings.items())}")
+
+    server.start()
+    started = time.monotonic()
+    assert store.get_credential("AKIAPG").account_id == A   # the same backend object recovers
+    print(f"first call after restart: {(time.monotonic() - started) * 1000:.1f} ms")
+    assert len(list(store.list_buckets(A))) == 1500
+    store.add_bucket(A, "after-outage")
+    assert store.get_bucket("after-outage")[0] == A
+
+    # and once more, with the server killed rather than shut down
+    server.stop("immediate")
+    with pytest.raises(BackendUnavailable):
+        store.get_credential("AKIAPG")
+    server.start()
+    assert store.get_credential("AKIAPG") is not None
+    with store.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(schema.buckets)).scalar() == 1501
