@@ -1,0 +1,122 @@
+"""The ListBuckets answer: request parameters in, ``ListAllMyBucketsResult`` XML out.
+
+Everything here is pure: :func:`parse_params` validates the query string and
+:func:`render` turns an iterator of buckets into an iterator of XML chunks, so
+the middleware can stream a listing of any size without holding it in memory.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from .backends.base import BucketInfo
+from .errors import XML_DECLARATION, InvalidArgument
+from .xmltext import escape
+
+S3_XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
+MAX_BUCKETS = 10000          # the largest page a client may ask for
+DEFAULT_PAGE = 10000         # page size when a parameter is sent without max-buckets
+CHUNK = 500                  # buckets rendered per body chunk
+
+_PARAMS = ("max-buckets", "continuation-token", "prefix", "bucket-region")
+
+
+@dataclass(frozen=True, slots=True)
+class ListParams:
+    """What the client asked of ListBuckets.  ``paged`` is true when any parameter was sent."""
+
+    paged: bool = False
+    max_buckets: int | None = None
+    continuation_token: str | None = None
+    prefix: str | None = None
+    region: str | None = None
+
+    @property
+    def page_size(self) -> int | None:
+        if self.max_buckets is not None:
+            return self.max_buckets
+        return DEFAULT_PAGE if self.paged else None
+
+
+UNPAGED = ListParams()
+
+
+def parse_params(query: Iterable[tuple[str, str]]) -> ListParams:
+    """Validate ListBuckets' query parameters; unknown parameters are ignored, as S3 does."""
+    seen: dict[str, str] = {}
+    for name, value in query:
+        if name in _PARAMS:
+            if name in seen:
+                raise InvalidArgument(f"Duplicate parameter {name}", ArgumentName=name,
+                                      ArgumentValue=value)
+            seen[name] = value
+    if not seen:
+        return UNPAGED
+    max_buckets = None
+    if "max-buckets" in seen:
+        raw = seen["max-buckets"]
+        if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_BUCKETS):
+            raise InvalidArgument(
+                f"Argument max-buckets must be an integer between 1 and {MAX_BUCKETS}",
+                ArgumentName="max-buckets", ArgumentValue=raw)
+        max_buckets = int(raw)
+    token = seen.get("continuation-token")
+    if token is not None and not token:
+        raise InvalidArgument("The continuation token provided is incorrect",
+                              ArgumentName="continuation-token", ArgumentValue=token)
+    return ListParams(paged=True, max_buckets=max_buckets, continuation_token=token,
+                      prefix=seen.get("prefix"), region=seen.get("bucket-region"))
+
+
+def creation_date(when: datetime) -> str:
+    """``2009-02-03T16:45:09.000Z``: UTC, milliseconds, as S3 writes it."""
+    if when.tzinfo is not None and when.utcoffset():
+        when = when.astimezone(timezone.utc)
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (
+        when.year, when.month, when.day, when.hour, when.minute, when.second,
+        when.microsecond // 1000)
+
+
+def render(owner_id: str, display_name: str, buckets: Iterable[BucketInfo],
+           params: ListParams = UNPAGED,
+           next_token: Callable[[str], str] | None = None) -> Iterator[bytes]:
+    """Yield the ``ListAllMyBucketsResult`` document in chunks of UTF-8 bytes.
+
+    ``buckets`` must already be filtered and sorted.  For a paged listing it
+    may hold one bucket more than the page: that one is not listed, it only
+    tells that a ``ContinuationToken`` (made by ``next_token(last_name)``) is due.
+    """
+    head = (f'{XML_DECLARATION}<ListAllMyBucketsResult xmlns="{S3_XMLNS}">'
+            f"<Owner><ID>{escape(owner_id)}</ID>"
+            f"<DisplayName>{escape(display_name)}</DisplayName></Owner><Buckets>")
+    page = params.page_size
+    with_region = params.paged
+    parts = [head]
+    count = 0
+    last = None
+    more = False
+    for bucket in buckets:
+        if page is not None and count == page:
+            more = True
+            break
+        name = bucket.name
+        if with_region:
+            parts.append(f"<Bucket><Name>{escape(name)}</Name><CreationDate>"
+                         f"{creation_date(bucket.created)}</CreationDate><BucketRegion>"
+                         f"{escape(bucket.region)}</BucketRegion></Bucket>")
+        else:
+            parts.append(f"<Bucket><Name>{escape(name)}</Name><CreationDate>"
+                         f"{creation_date(bucket.created)}</CreationDate></Bucket>")
+        last = name
+        count += 1
+        if len(parts) >= CHUNK:
+            yield "".join(parts).encode("utf-8")
+            parts = []
+    parts.append("</Buckets>")
+    if more and last is not None and next_token is not None:
+        parts.append(f"<ContinuationToken>{escape(next_token(last))}</ContinuationToken>")
+    if params.prefix is not None:
+        parts.append(f"<Prefix>{escape(params.prefix)}</Prefix>")
+    parts.append("</ListAllMyBucketsResult>")
+    yield "".join(parts).encode("utf-8")

@@ -1,0 +1,116 @@
+"""PasteDeploy entry point: ``egg:s3service#s3service``.
+
+Example ``paste.ini``::
+
+    [pipeline:main]
+    pipeline = s3service gateway
+
+    [filter:s3service]
+    use = egg:s3service#s3service
+    db = sqlite:///s3service.db
+    region = us-east-1
+    service_hosts = s3.example.com s3.internal
+    clock_skew = 900
+    authenticate_all = true
+
+    [app:gateway]
+    use = egg:mygateway#main
+
+Options:
+
+``db``
+    Store URL for :class:`~s3service.backends.sql.SQLBackend` (``sqlite:///...``,
+    ``postgresql+psycopg://...``), or ``memory`` for an empty in-memory store.
+``backend``
+    Instead of ``db``: ``package.module:factory``, called with no arguments, returning
+    an object with ``get_credential`` and ``list_buckets``.
+``authorizer``
+    ``package.module:factory`` returning an authorizer (default: allow all
+    authenticated callers).
+``metrics``
+    ``true`` to meter every request and answer ``POST /?Action=ListMetrics``
+    with the store of ``db``/``backend`` as the metrics store (both bundled
+    stores are one), or ``package.module:factory`` for a metrics store of its
+    own; ``false`` (the default) for neither.  See :mod:`s3service.metrics`.
+``metrics_flush_interval``
+    Seconds between writes of the metered counts to the store (default 10).
+``region``, ``service_hosts`` (spaces or commas), ``clock_skew`` (seconds),
+``authenticate_all`` (true/false), ``token_secret``
+    As the :class:`~s3service.S3ServiceMiddleware` parameters of the same names.
+"""
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from .middleware import S3ServiceMiddleware
+
+TRUE = {"1", "true", "yes", "on"}
+FALSE = {"0", "false", "no", "off", ""}
+
+
+def as_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in TRUE:
+        return True
+    if text in FALSE:
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+def as_list(value: Any) -> list[str]:
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value]
+    return str(value).replace(",", " ").split()
+
+
+def load_object(spec: str) -> Any:
+    """``package.module:attribute`` → the attribute."""
+    module, _, attribute = spec.partition(":")
+    if not module or not attribute:
+        raise ValueError(f"expected 'package.module:name', got {spec!r}")
+    obj: Any = importlib.import_module(module)
+    for part in attribute.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def make_store(db: str | None = None, backend: str | None = None) -> Any:
+    """The store named by a ``db`` URL or a ``backend`` factory path."""
+    if backend:
+        return load_object(backend)()
+    if not db or db == "memory":
+        from .backends.memory import MemoryBackend
+        return MemoryBackend()
+    from .backends.sql import SQLBackend
+    return SQLBackend(db)
+
+
+def filter_factory(global_conf: dict, **local_conf: Any) -> Callable[[Any], S3ServiceMiddleware]:
+    """Build the middleware from a paste ``[filter:...]`` section."""
+    conf = {**global_conf, **local_conf}
+    store = make_store(conf.get("db"), conf.get("backend"))
+    authorizer = load_object(conf["authorizer"])() if conf.get("authorizer") else None
+    options: dict[str, Any] = {
+        "region": conf.get("region", "us-east-1"),
+        "service_hosts": as_list(conf.get("service_hosts", "")),
+        "clock_skew": float(conf.get("clock_skew", 900)),
+        "authenticate_all": as_bool(conf.get("authenticate_all", False)),
+        "token_secret": conf.get("token_secret") or None,
+    }
+    metrics = str(conf.get("metrics", "")).strip()
+    if metrics and ":" in metrics:
+        options["metrics"] = load_object(metrics)()
+    elif metrics and as_bool(metrics):
+        options["metrics"] = store
+    if "metrics_flush_interval" in conf:
+        options["metrics_flush_interval"] = float(conf["metrics_flush_interval"])
+
+    def make(app: Any) -> S3ServiceMiddleware:
+        return S3ServiceMiddleware(app, credentials=store, buckets=store, authorizer=authorizer,
+                                   **options)
+
+    return make
