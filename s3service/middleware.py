@@ -1,0 +1,282 @@
+"""The WSGI middleware: answers S3's service-level requests, passes the rest on.
+
+Example::
+
+    from s3service import S3ServiceMiddleware
+    from s3service.backends.memory import MemoryBackend
+
+    store = MemoryBackend()
+    app = S3ServiceMiddleware(gateway_app, credentials=store, buckets=store,
+                              region="us-east-1", service_hosts=["s3.example.com"])
+
+``GET /`` on a service host is ListBuckets; every other request goes to
+``gateway_app`` with its environ and body untouched (unless
+``authenticate_all`` is set, in which case its signature is checked first and
+the caller's :class:`~s3service.identity.Identity`, or ``None`` for an
+anonymous request, is put in ``environ["s3service.identity"]``).
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import partial
+from typing import Any
+
+from . import listing, tokens
+from .auth import authenticate
+from .auth.common import parse_query
+from .backends.base import AllowAuthenticated, Authorizer, BackendUnavailable, BucketStore, \
+    CredentialStore
+from .errors import (AccessDenied, InternalError, InvalidArgument, MethodNotAllowed, S3Error,
+                     ServiceUnavailable)
+from .identity import Identity
+from .metrics.api import MetricsAPI
+from .metrics.meter import Meter
+from .metrics.operations import LIST_ALL_MY_BUCKETS, classify
+from .metrics.store import MetricsStore
+from .response import common_headers, error_response, new_host_id, new_request_id
+
+log = logging.getLogger("s3service")
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict, StartResponse], Iterable[bytes]]
+
+IDENTITY_KEY = "s3service.identity"
+REQUEST_ID_KEY = "s3service.request_id"
+SERVICE_RESOURCE = "arn:aws:s3:::*"
+
+
+class S3ServiceMiddleware:
+    """Serve S3's service level (``GET /``) in front of a storage gateway.
+
+    :param app: the gateway's WSGI app; gets every request this does not answer.
+    :param credentials: looks up access keys (:class:`~s3service.backends.base.CredentialStore`).
+    :param buckets: lists an account's buckets (:class:`~s3service.backends.base.BucketStore`).
+    :param authorizer: decides ``s3:ListAllMyBuckets``; by default every authenticated caller may.
+    :param region: the region this endpoint signs for (SigV4 credential scope).
+    :param service_hosts: host names of the service; ``<bucket>.<host>`` is virtual-hosted
+        bucket addressing and passes through.  Requests to any other host are path-style.
+    :param clock_skew: seconds a signed request's date may differ from the server's.
+    :param authenticate_all: also authenticate the requests passed on to ``app``.
+    :param token_secret: key sealing ListBuckets continuation tokens; by default a key
+        derived from the caller's own secret (so every process of a fleet agrees).
+    :param metrics: a :class:`~s3service.metrics.MetricsStore` (``MemoryBackend`` and
+        ``SQLBackend`` are ones): meter every request, and answer the Service
+        Utilization API's ``POST /?Action=ListMetrics`` (see :mod:`s3service.metrics`).
+        Without it ``POST /`` goes to ``app``.
+    :param metrics_flush_interval: seconds between writes of the metered counts to
+        ``metrics`` (they are also written every 10000 requests and at exit).
+
+    Metrics example::
+
+        store = MemoryBackend()
+        app = S3ServiceMiddleware(gateway_app, credentials=store, buckets=store, metrics=store)
+    """
+
+    def __init__(self, app: WSGIApp, *, credentials: CredentialStore, buckets: BucketStore,
+                 authorizer: Authorizer | None = None, region: str = "us-east-1",
+                 service_hosts: Sequence[str] = (), clock_skew: float = 900.0,
+                 authenticate_all: bool = False, token_secret: str | bytes | None = None,
+                 metrics: MetricsStore | None = None,
+                 metrics_flush_interval: float | None = 10.0) -> None:
+        self.app = app
+        self.credentials = credentials
+        self.buckets = buckets
+        self.authorizer = authorizer or AllowAuthenticated()
+        self.region = region
+        self.service_hosts = tuple(h.strip().lower().rstrip(".") for h in service_hosts if h.strip())
+        self._host_suffixes = tuple("." + h for h in self.service_hosts)
+        self.clock_skew = float(clock_skew)
+        self.authenticate_all = authenticate_all
+        if isinstance(token_secret, str):
+            token_secret = token_secret.encode("utf-8")
+        self.token_secret = token_secret
+        self.metrics = metrics
+        self.meter: Meter | None = None
+        self.metrics_api: MetricsAPI | None = None
+        if metrics is not None:
+            self.meter = Meter(metrics, flush_interval=metrics_flush_interval)
+            self.metrics_api = MetricsAPI(self, metrics, self.meter)
+
+    # -- routing ---------------------------------------------------------------
+
+    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") in ("/", "") and not self.is_bucket_host(environ):
+            method = environ.get("REQUEST_METHOD", "GET")
+            if method == "GET":
+                if self.meter is not None:
+                    return self.meter.call(self._list_buckets_app, environ, start_response,
+                                           LIST_ALL_MY_BUCKETS)
+                return self._handle(environ, start_response, self._list_buckets)
+            if method == "POST" and self.metrics_api is not None:
+                return self.metrics_api(environ, start_response)
+            if method != "POST":
+                return self._handle(environ, start_response, _method_not_allowed)
+        if self.meter is not None:
+            return self.meter.call(self._pass_on, environ, start_response,
+                                   self.operation_of(environ))
+        return self._pass_on(environ, start_response)
+
+    def _pass_on(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        if self.authenticate_all:
+            return self._handle(environ, start_response, self._authenticate_and_pass)
+        return self.app(environ, start_response)
+
+    def _list_buckets_app(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        return self._handle(environ, start_response, self._list_buckets)
+
+    def operation_of(self, environ: dict) -> str | None:
+        """The UTAPI name of a request's S3 operation (``s3:GetObject``...), or ``None``."""
+        return classify(environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO") or "/",
+                        environ.get("QUERY_STRING") or "",
+                        bucket_in_host=self.is_bucket_host(environ),
+                        copy_source="HTTP_X_AMZ_COPY_SOURCE" in environ)
+
+    def is_bucket_host(self, environ: dict) -> bool:
+        """Whether the request addresses a bucket by its host name (``photos.s3.example.com``)."""
+        if not self._host_suffixes:
+            return False
+        host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+        host = _strip_port(host).lower().rstrip(".")
+        return host.endswith(self._host_suffixes) and host not in self.service_hosts
+
+    def authenticate(self, environ: dict) -> Identity | None:
+        """Check the request's signature: its identity, ``None`` if anonymous; raises S3Error."""
+        return authenticate(environ, self.credentials, region=self.region,
+                            max_skew=self.clock_skew, service_hosts=self.service_hosts)
+
+    # -- answering ---------------------------------------------------------------
+
+    def _handle(self, environ: dict, start_response: StartResponse,
+                handler: Callable[[dict, StartResponse, str, str], Iterable[bytes]]
+                ) -> Iterable[bytes]:
+        """Run ``handler``; answer whatever it raises as S3 would, and log the request."""
+        request_id, host_id = new_request_id(), new_host_id()
+        method = environ.get("REQUEST_METHOD", "")
+        try:
+            return handler(environ, start_response, request_id, host_id)
+        except S3Error as exc:
+            error = exc
+        except BackendUnavailable as exc:
+            log.warning("%s backend unavailable: %s", request_id, exc)
+            error = ServiceUnavailable()
+        except Exception:
+            log.exception("%s internal error", request_id)
+            error = InternalError()
+        status, headers, body = error_response(error, request_id, host_id, head=method == "HEAD")
+        log_request(request_id, method, error.status, error.code,
+                    error.fields.get("AWSAccessKeyId"))
+        start_response(status, headers)
+        return [body]
+
+    def _authenticate_and_pass(self, environ: dict, start_response: StartResponse,
+                               request_id: str, host_id: str) -> Iterable[bytes]:
+        environ[IDENTITY_KEY] = self.authenticate(environ)
+        environ[REQUEST_ID_KEY] = request_id
+        return self.app(environ, start_response)
+
+    def _list_buckets(self, environ: dict, start_response: StartResponse,
+                      request_id: str, host_id: str) -> Iterable[bytes]:
+        identity = self.authenticate(environ)
+        if identity is None:
+            raise AccessDenied()
+        if not self.authorizer.is_allowed(identity, "s3:ListAllMyBuckets", SERVICE_RESOURCE):
+            raise AccessDenied(AWSAccessKeyId=identity.access_key)
+        query = environ.get("QUERY_STRING")
+        params = listing.parse_params(parse_query(query)) if query else listing.UNPAGED
+        after = next_token = None
+        if params.paged:
+            key = self._token_key(identity)
+            next_token = partial(tokens.encode, key, identity.account_id, params.prefix or "",
+                                 params.region)
+            if params.continuation_token is not None:
+                try:
+                    after = tokens.decode(key, params.continuation_token, identity.account_id,
+                                          params.prefix or "", params.region)
+                except tokens.BadToken:
+                    raise InvalidArgument("The continuation token provided is incorrect",
+                                          ArgumentName="continuation-token",
+                                          ArgumentValue=params.continuation_token) from None
+        page = params.page_size
+        found = self.buckets.list_buckets(identity.account_id, prefix=params.prefix or "",
+                                          after=after, region=params.region,
+                                          limit=None if page is None else page + 1)
+        chunks = listing.render(identity.account_id, identity.display_name, found, params,
+                                next_token)
+        # Render the first chunks before answering, so a failing store still
+        # gets a proper error; small listings go out whole with a length.
+        first = next(chunks)
+        try:
+            second = next(chunks)
+        except StopIteration:
+            body: Iterable[bytes] = [first]
+            length: int | None = len(first)
+        else:
+            body = _Stream(request_id, (first, second), chunks, found)
+            length = None
+        headers = common_headers(request_id, host_id)
+        headers.append(("Content-Type", "application/xml"))
+        if length is not None:
+            headers.append(("Content-Length", str(length)))
+        log_request(request_id, "GET", 200, None, identity.access_key)
+        start_response("200 OK", headers)
+        return body
+
+    def _token_key(self, identity: Identity) -> bytes:
+        if self.token_secret is not None:
+            return self.token_secret
+        credential = self.credentials.get_credential(identity.access_key)
+        if credential is None:  # the key vanished between the two look-ups
+            raise AccessDenied()
+        return hmac.new(credential.secret_key.encode("utf-8"), b"s3service-continuation-token",
+                        hashlib.sha256).digest()
+
+
+def _method_not_allowed(environ: dict, start_response: StartResponse, request_id: str,
+                        host_id: str) -> Iterable[bytes]:
+    raise MethodNotAllowed(Method=environ.get("REQUEST_METHOD", ""), ResourceType="SERVICE")
+
+
+class _Stream:
+    """The body of a large listing: chunks rendered as the server sends them.
+
+    ``close()`` (called by the server when the response ends or the client
+    goes away) stops the rendering and the store's iterator with it.
+    """
+
+    def __init__(self, request_id: str, ready: tuple[bytes, ...], rest: Iterator[bytes],
+                 source: Iterable[Any]) -> None:
+        self.request_id, self.ready, self.rest, self.source = request_id, ready, rest, source
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self.ready
+        try:
+            yield from self.rest
+        except Exception:
+            # Headers are gone: all that is left is to cut the body short, so
+            # the client sees a broken document rather than a short listing.
+            log.exception("%s listing failed while streaming", self.request_id)
+            raise
+
+    def close(self) -> None:
+        self.rest.close()  # type: ignore[attr-defined]
+        close = getattr(self.source, "close", None)
+        if close is not None:
+            close()
+
+
+def log_request(request_id: str, method: str, status: int, code: str | None,
+                access_key: str | None) -> None:
+    """The one line logged for each request the middleware answers."""
+    if log.isEnabledFor(logging.INFO):
+        log.info("%s %s %d %s %s", request_id, method, status, code or "-", access_key or "-")
+
+
+def _strip_port(host: str) -> str:
+    if host.startswith("["):  # [::1]:8080
+        end = host.find("]")
+        return host[1:end] if end > 0 else host
+    head, sep, tail = host.rpartition(":")
+    return head if sep and tail.isdigit() else host
