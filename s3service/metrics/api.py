@@ -1,0 +1,310 @@
+"""``POST /?Action=ListMetrics``: the Service Utilization API's service-level request.
+
+The pure parts -- :func:`parse_request_body`, :func:`validate_time_range`,
+:func:`render_metrics`, :func:`json_error` -- are usable alone; :class:`MetricsAPI`
+is the WSGI handler the middleware routes ``POST /`` to when it has a metrics
+store.  Every answer, errors included, is JSON; errors are
+``{"code": ..., "message": ...}`` with the code's HTTP status.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ..auth.common import parse_query
+from ..backends.base import BackendUnavailable
+from ..errors import (AccessDenied, InternalError, InvalidArgument, InvalidRequest,
+                      MissingContentLength, S3Error, ServiceUnavailable,
+                      XAmzContentSHA256Mismatch)
+from ..response import common_headers, new_host_id, new_request_id
+from .meter import Meter
+from .operations import OPERATIONS
+from .store import INTERVAL_MS, MetricsStore, MetricsTotals, interval_start
+
+log = logging.getLogger("s3service.metrics")
+
+#: The action the authorizer is asked about.
+LIST_METRICS_ACTION = "utapi:ListMetrics"
+#: The resource the authorizer is asked about, per service (``{service}``).
+SERVICE_RESOURCE = "arn:scality:utapi:::service/{service}"
+#: The services this endpoint reports on.
+SERVICES = ("s3",)
+#: Bodies longer than this are refused before being read.
+MAX_BODY = 64 * 1024
+ACTIONS = ("ListMetrics", "ListRecentMetrics")
+
+_READ_CHUNK = 16 * 1024
+_UNSIGNED = "UNSIGNED-PAYLOAD"
+
+
+def _error(code: str, status: int, message: str) -> type[S3Error]:
+    return type(code, (S3Error,), {"code": code, "status": status, "message": message,
+                                   "__doc__": f"``{status} {code}``: {message}",
+                                   "__module__": __name__})
+
+
+InvalidParameterValue = _error(
+    "InvalidParameterValue", 400,
+    "An invalid or out-of-range value was supplied for the input parameter.")
+WrongFormat = _error("WrongFormat", 400, "Data entered by the user has a wrong format.")
+InvalidAction = _error("InvalidAction", 400,
+                       "The action or operation requested is invalid. "
+                       "Verify that the action is typed correctly.")
+NotImplementedError_ = _error("NotImplemented", 501,
+                              "This operation has yet to be implemented.")
+MaxMessageLengthExceeded = _error("MaxMessageLengthExceeded", 400, "Your request was too big.")
+IncompleteBody = _error("IncompleteBody", 400,
+                        "You did not provide the number of bytes specified by the "
+                        "Content-Length HTTP header.")
+
+V4_ONLY = "Must use Auth V4 for this request."
+
+
+# -- the pure parts -------------------------------------------------------------
+
+def _timestamp(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidParameterValue(f"The {what} timestamp must be a number of milliseconds.")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise InvalidParameterValue(f"The {what} timestamp must be a whole number.")
+        value = int(value)
+    if value < 0:
+        raise InvalidParameterValue(f"The {what} timestamp must not be negative.")
+    return value
+
+
+def validate_time_range(value: Any, now_ms: int) -> tuple[int, int]:
+    """``[start, end]`` (end optional) from a request body, checked; returns ``(start, end)``.
+
+    ``start`` must be the first millisecond of a 15-minute interval (minute 0,
+    15, 30 or 45), ``end`` the last millisecond of one (minute 14, 29, 44 or
+    59, 59.999 s) and after ``start``.  A missing (or ``null``) end is ``now_ms``;
+    an end in the future is allowed.  Raises ``InvalidParameterValue``.
+    """
+    if not isinstance(value, list) or not 1 <= len(value) <= 2:
+        raise InvalidParameterValue("timeRange must be a list of a start and an optional end.")
+    start = _timestamp(value[0], "start")
+    if start % INTERVAL_MS:
+        raise InvalidParameterValue(
+            "The start timestamp must be the beginning of a 15-minute interval "
+            "(minute 0, 15, 30 or 45, 0 seconds, 0 milliseconds).")
+    if len(value) < 2 or value[1] is None:
+        end = now_ms
+        if end < start:
+            raise InvalidParameterValue("The start timestamp is in the future.")
+        return start, end
+    end = _timestamp(value[1], "end")
+    if (end + 1) % INTERVAL_MS:
+        raise InvalidParameterValue(
+            "The end timestamp must be the end of a 15-minute interval "
+            "(minute 14, 29, 44 or 59, 59 seconds, 999 milliseconds).")
+    if end < start:
+        raise InvalidParameterValue("The end timestamp must be after the start timestamp.")
+    return start, end
+
+
+def parse_request_body(body: bytes, action: str) -> dict[str, Any]:
+    """The JSON object of a request body, with its keys checked for ``action``.
+
+    Raises ``InvalidParameterValue`` (not JSON, not an object, unknown service),
+    ``WrongFormat`` (a required key missing) or ``NotImplemented`` (bucket,
+    account or user level, which this endpoint does not serve).
+    """
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        raise InvalidParameterValue("The request body is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise InvalidParameterValue("The request body must be a JSON object.")
+    if "service" not in data:
+        if any(level in data for level in ("buckets", "accounts", "users")):
+            raise NotImplementedError_("Only service-level metrics are available here.")
+        raise WrongFormat("The request body must name the service (\"service\": [\"s3\"]).")
+    if action == "ListMetrics" and "timeRange" not in data:
+        raise WrongFormat("The request body must have a timeRange.")
+    services = data["service"]
+    if isinstance(services, str):
+        services = [services]
+    if (not isinstance(services, list) or not services
+            or not all(isinstance(s, str) for s in services)):
+        raise InvalidParameterValue("service must be a list of service names.")
+    for service in services:
+        if service not in SERVICES:
+            raise InvalidParameterValue(f"Unknown service: {service[:64]!r}.")
+    data["service"] = list(dict.fromkeys(services))
+    return data
+
+
+def render_metrics(service: str, time_range: tuple[int, int], totals: MetricsTotals,
+                   operations: Iterable[str] = OPERATIONS) -> dict[str, Any]:
+    """One service's entry of the answer; every operation listed, zero where none happened."""
+    ops = {name: 0 for name in operations}
+    ops.update(totals.operations)
+    return {
+        "serviceName": service,
+        "timeRange": [time_range[0], time_range[1]],
+        "storageUtilized": list(totals.storage_utilized),
+        "incomingBytes": totals.incoming_bytes,
+        "outgoingBytes": totals.outgoing_bytes,
+        "numberOfObjects": list(totals.number_of_objects),
+        "operations": ops,
+    }
+
+
+def json_error(error: S3Error) -> bytes:
+    """The JSON body answering ``error``: ``{"code": ..., "message": ...}``."""
+    return json.dumps({"code": error.code, "message": error.text}).encode("utf-8")
+
+
+def read_body(environ: dict, limit: int = MAX_BODY) -> bytes:
+    """The request body, by its ``Content-Length``, refused if over ``limit`` bytes.
+
+    Never reads more than ``Content-Length`` (nor more than ``limit``) bytes.
+    """
+    length = environ.get("CONTENT_LENGTH")
+    if length is None or length == "":  # chunked or unknown: refused, not read
+        raise MissingContentLength()
+    try:
+        size = int(length)
+    except ValueError:
+        raise InvalidArgument("Content-Length must be a number of bytes.",
+                              ArgumentName="Content-Length", ArgumentValue=length) from None
+    if size < 0:
+        raise InvalidArgument("Content-Length must be a number of bytes.",
+                              ArgumentName="Content-Length", ArgumentValue=length)
+    if size > limit:
+        raise MaxMessageLengthExceeded(
+            f"The request body is {size} bytes; at most {limit} are accepted.")
+    stream = environ.get("wsgi.input")
+    chunks, remaining = [], size
+    while remaining > 0 and stream is not None:
+        chunk = stream.read(min(remaining, _READ_CHUNK))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    if remaining > 0:
+        raise IncompleteBody()
+    return b"".join(chunks)
+
+
+class _WithPayloadHash(dict):
+    """A copy of the environ whose ``x-amz-content-sha256`` *look-ups* give the body's hash.
+
+    The header is not among its keys, so the signature check, which refuses
+    ``x-amz-*`` headers that were not signed, does not see an extra header.
+    """
+
+    _KEY = "HTTP_X_AMZ_CONTENT_SHA256"
+
+    def __init__(self, environ: dict, digest: str) -> None:
+        super().__init__(environ)
+        self.digest = digest
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return self.digest if key == self._KEY else super().get(key, default)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.digest if key == self._KEY else super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key == self._KEY or super().__contains__(key)
+
+
+# -- the WSGI handler -------------------------------------------------------------
+
+class MetricsAPI:
+    """Answers ``POST /?Action=ListMetrics`` and ``ListRecentMetrics`` for ``middleware``.
+
+    Authentication, the authorizer and the region are the middleware's
+    (looked up on each request, so replacing ``middleware.authorizer`` works).
+    """
+
+    def __init__(self, middleware: Any, store: MetricsStore, meter: Meter | None, *,
+                 max_body: int = MAX_BODY, clock: Callable[[], float] = time.time) -> None:
+        self.middleware = middleware
+        self.store = store
+        self.meter = meter
+        self.max_body = max_body
+        self.clock = clock
+
+    def __call__(self, environ: dict, start_response: Callable[..., Any]) -> list[bytes]:
+        request_id, host_id = new_request_id(), new_host_id()
+        try:
+            status, body = "200 OK", self.answer(environ)
+        except S3Error as exc:
+            error = exc
+        except BackendUnavailable as exc:
+            log.warning("%s metrics backend unavailable: %s", request_id, exc)
+            error = ServiceUnavailable()
+        except Exception:
+            log.exception("%s internal error in ListMetrics", request_id)
+            error = InternalError()
+        else:
+            error = None
+        if error is not None:
+            status, body = error.status_line, json_error(error)
+        log.info("%s POST %s %s", request_id, status.partition(" ")[0],
+                 "-" if error is None else error.code)
+        headers = common_headers(request_id, host_id)
+        headers.append(("Content-Type", "application/json"))
+        headers.append(("Content-Length", str(len(body))))
+        start_response(status, headers)
+        return [body]
+
+    def answer(self, environ: dict) -> bytes:
+        """The JSON answer of a request; raises the :class:`S3Error` to answer instead."""
+        params: dict[str, str] = {}
+        for name, value in parse_query(environ.get("QUERY_STRING") or ""):
+            params.setdefault(name, value)
+        action = params.get("Action")
+        if action not in ACTIONS:
+            raise InvalidAction()
+        authorization = environ.get("HTTP_AUTHORIZATION")
+        if (isinstance(authorization, str) and authorization.startswith("AWS ")) \
+                or "Signature" in params or "AWSAccessKeyId" in params:
+            raise InvalidRequest(V4_ONLY)
+        body = read_body(environ, self.max_body)
+        digest = hashlib.sha256(body).hexdigest()
+        claimed = environ.get("HTTP_X_AMZ_CONTENT_SHA256")
+        signed: dict = environ
+        if claimed is None and authorization is not None:
+            # Clients signing with a plain SigV4 signer send no x-amz-content-sha256:
+            # the body's own hash then goes into the canonical request, so the
+            # signature only matches if the body is the one that was signed.
+            signed = _WithPayloadHash(environ, digest)
+        identity = self.middleware.authenticate(signed)
+        if identity is None:
+            raise AccessDenied()
+        if identity.signature_version != "v4":
+            raise InvalidRequest(V4_ONLY)
+        if claimed is not None and claimed != _UNSIGNED:
+            if claimed.startswith("STREAMING-"):
+                raise InvalidRequest("Streaming uploads are not accepted for this request.")
+            if not hmac.compare_digest(claimed.lower().encode("latin-1", "replace"),
+                                       digest.encode("ascii")):
+                raise XAmzContentSHA256Mismatch()
+        request = parse_request_body(body, action)
+        authorizer = self.middleware.authorizer
+        for service in request["service"]:
+            if not authorizer.is_allowed(identity, LIST_METRICS_ACTION,
+                                         SERVICE_RESOURCE.format(service=service)):
+                raise AccessDenied()
+        now_ms = int(self.clock() * 1000)
+        if action == "ListRecentMetrics":
+            time_range = (now_ms - INTERVAL_MS, now_ms)
+            query = (interval_start(time_range[0]), now_ms)
+        else:
+            time_range = validate_time_range(request["timeRange"], now_ms)
+            query = time_range
+        if self.meter is not None:
+            self.meter.flush()  # this process's own counts are visible at once
+        totals = self.store.get_metrics(*query)
+        answer = [render_metrics(service, time_range, totals) for service in request["service"]]
+        return json.dumps(answer, separators=(",", ":")).encode("utf-8")

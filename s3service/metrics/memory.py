@@ -1,0 +1,57 @@
+"""Metrics kept in process memory: for tests, demos and single-process gateways."""
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+
+from .store import UNCLASSIFIED, MetricsTotals, interval_start
+
+
+class MemoryMetrics:
+    """A :class:`~.store.MetricsStore` in dicts; safe to share between threads.
+
+    Usable alone or mixed into a store class (as
+    :class:`~s3service.backends.memory.MemoryBackend` does); its attributes
+    all start with ``_metrics``.
+    """
+
+    def __init__(self) -> None:
+        self._metrics_lock = threading.Lock()
+        self._metrics_ops: dict[tuple[int, str], list[int]] = {}
+        self._metrics_storage: dict[int, list[int]] = {}
+
+    def add_metrics(self, operations: Mapping[tuple[int, str], Sequence[int]],
+                    storage: Mapping[int, Sequence[int]]) -> None:
+        with self._metrics_lock:
+            for key, (requests, incoming, outgoing) in operations.items():
+                have = self._metrics_ops.setdefault(key, [0, 0, 0])
+                have[0] += requests
+                have[1] += incoming
+                have[2] += outgoing
+            for key, (nbytes, objects) in storage.items():
+                level = self._metrics_storage.setdefault(key, [0, 0])
+                level[0] += nbytes
+                level[1] += objects
+
+    def get_metrics(self, start: int, end: int) -> MetricsTotals:
+        operations: dict[str, int] = {}
+        incoming = outgoing = 0
+        first = interval_start(start)
+        bytes_start = bytes_end = objects_start = objects_end = 0
+        with self._metrics_lock:
+            for (interval, op), (requests, inc, out) in self._metrics_ops.items():
+                if start <= interval <= end:
+                    if op != UNCLASSIFIED:
+                        operations[op] = operations.get(op, 0) + requests
+                    incoming += inc
+                    outgoing += out
+            for interval, (nbytes, objects) in self._metrics_storage.items():
+                if interval < first:
+                    bytes_start += nbytes
+                    objects_start += objects
+                if interval <= end:
+                    bytes_end += nbytes
+                    objects_end += objects
+        return MetricsTotals(operations=operations, incoming_bytes=incoming,
+                             outgoing_bytes=outgoing, storage_utilized=(bytes_start, bytes_end),
+                             number_of_objects=(objects_start, objects_end))

@@ -1,0 +1,348 @@
+"""Counting traffic in-process and handing it to the metrics store in batches.
+
+A :class:`Meter` appends each request to a queue (a ``deque.append``: no lock
+on the request path), adds the queue up into a dict keyed by ``(interval,
+operation)`` when it flushes, and writes that dict to its
+:class:`~.store.MetricsStore` in one call:
+
+* every ``flush_interval`` seconds (default 10), from a daemon thread started
+  on the first request counted in a process (so a meter created before a
+  fork, e.g. in a preloading gunicorn master, counts and flushes in each
+  worker; counts pending at the fork are dropped in the child, the parent
+  keeps them);
+* as soon as ``flush_requests`` requests (default 10000) are pending;
+* when :meth:`Meter.flush` or :meth:`Meter.close` is called, and at
+  interpreter exit (``atexit``; gunicorn workers exit through ``sys.exit``,
+  so a worker's counts survive a graceful stop or restart -- not a SIGKILL).
+
+If the store fails, the batch is kept and merged into the next one.
+"""
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from .store import INTERVAL_MS, UNCLASSIFIED, MetricsStore
+
+log = logging.getLogger("s3service.metrics")
+
+#: The environ key under which the gateway finds the :class:`Meter` (to call
+#: :meth:`Meter.record_storage`).
+METER_KEY = "s3service.metrics"
+
+_INTERVAL_S = INTERVAL_MS // 1000
+_meters: weakref.WeakSet[Meter] = weakref.WeakSet()
+
+
+class Meter:
+    """Aggregates request counters and storage deltas; flushes them to ``store`` in batches.
+
+    :param store: where the totals go (:class:`~.store.MetricsStore`).
+    :param flush_interval: seconds between background flushes; ``None`` or ``0``
+        for no background thread (then only ``flush_requests``, :meth:`flush`
+        and exit write).
+    :param flush_requests: flush once this many requests are pending.
+    :param clock: the time in epoch seconds (for tests).
+    """
+
+    def __init__(self, store: MetricsStore, *, flush_interval: float | None = 10.0,
+                 flush_requests: int = 10000, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.flush_interval = flush_interval or None
+        self.flush_requests = max(1, int(flush_requests))
+        self.clock = clock
+        self._closed = False
+        self._reset()
+        _meters.add(self)
+
+    def _reset(self) -> None:
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._ops: dict[tuple[int, str], list[int]] = {}
+        self._storage: dict[int, list[int]] = {}
+        self._pending = 0
+        self._events: deque[tuple[float, str | None, int, int]] = deque()
+        self._thread: threading.Thread | None = None
+        self._wake = threading.Event()
+
+    # -- counting ------------------------------------------------------------
+
+    def count(self, operation: str | None, incoming: int = 0, outgoing: int = 0,
+              when: float | None = None) -> None:
+        """Count one request of ``operation`` (``None``: bytes only) with its body sizes."""
+        events = self._events
+        events.append((self.clock() if when is None else when, operation, incoming, outgoing))
+        if self._thread is None and self.flush_interval is not None:
+            self._start()
+        if len(events) >= self.flush_requests:
+            if self._thread is not None:
+                self._wake.set()
+            else:
+                self.flush()
+
+    def record_storage(self, bytes_delta: int, objects_delta: int = 0,
+                       when: float | None = None) -> None:
+        """Report a change of the bytes stored and the number of objects (may be negative).
+
+        ``storageUtilized`` and ``numberOfObjects`` of an answer are the sums of
+        every change recorded before the start and before the end of its range.
+        """
+        t = self.clock() if when is None else when
+        key = int(t // _INTERVAL_S) * INTERVAL_MS
+        with self._lock:
+            delta = self._storage.get(key)
+            if delta is None:
+                self._storage[key] = [int(bytes_delta), int(objects_delta)]
+            else:
+                delta[0] += int(bytes_delta)
+                delta[1] += int(objects_delta)
+        if self._thread is None and self.flush_interval is not None:
+            self._start()
+
+    @property
+    def pending(self) -> int:
+        """Requests counted since the last successful flush."""
+        return self._pending + len(self._events)
+
+    def _drain(self) -> None:
+        """Add the queued requests up into ``_ops`` (under ``_lock``)."""
+        events, ops = self._events, self._ops
+        popleft = events.popleft
+        for _ in range(len(events)):  # only those queued now; appends may go on meanwhile
+            t, operation, incoming, outgoing = popleft()
+            key = (int(t // _INTERVAL_S) * INTERVAL_MS, operation or UNCLASSIFIED)
+            counter = ops.get(key)
+            if counter is None:
+                ops[key] = [1, incoming, outgoing]
+            else:
+                counter[0] += 1
+                counter[1] += incoming
+                counter[2] += outgoing
+            self._pending += 1
+
+    # -- flushing -------------------------------------------------------------
+
+    def flush(self) -> bool:
+        """Write everything pending to the store; ``False`` (batch kept) if the store failed."""
+        with self._flush_lock:
+            with self._lock:
+                self._drain()
+                ops, storage, pending = self._ops, self._storage, self._pending
+                if not ops and not storage:
+                    return True
+                self._ops, self._storage, self._pending = {}, {}, 0
+            try:
+                self.store.add_metrics(ops, storage)
+            except Exception as exc:
+                log.warning("metrics flush failed (%d requests kept for the next one): %s",
+                            pending, exc)
+                with self._lock:
+                    _merge(self._ops, ops)
+                    _merge(self._storage, storage)
+                    self._pending += pending
+                return False
+            return True
+
+    def close(self) -> None:
+        """Stop the background thread and flush what is pending."""
+        self._closed = True
+        self._wake.set()
+        self.flush()
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is not None or self._closed:
+                return
+            thread = threading.Thread(target=_run, args=(weakref.ref(self), self._wake,
+                                                         self.flush_interval),
+                                      name="s3service-metrics-flush", daemon=True)
+            self._thread = thread
+        thread.start()
+
+    # -- metering a WSGI call -------------------------------------------------------
+
+    def call(self, app: Callable[..., Iterable[bytes]], environ: dict,
+             start_response: Callable[..., Any], operation: str | None) -> Iterable[bytes]:
+        """Call ``app`` counting the body bytes it reads and the bytes it answers.
+
+        A response body that is a list, or a ``wsgi.file_wrapper`` with a
+        ``Content-Length`` (so the server can still use ``sendfile``), is passed
+        on untouched and counted when the app returns; any other is wrapped and
+        counted once it is all sent or closed.
+        """
+        stream = environ.get("wsgi.input")
+        reader = None
+        if stream is not None:
+            reader = environ["wsgi.input"] = CountingInput(stream)
+        environ[METER_KEY] = self
+        metered = _MeteredResponse(self, operation, reader, start_response)
+        try:
+            result = app(environ, metered.start_response)
+        except BaseException:
+            metered.finish()
+            raise
+        if type(result) is list:
+            # Fully produced already (the common case): count it now, hand it on as is.
+            metered.sent += sum(map(len, result))
+            metered.finish()
+            return result
+        wrapper = environ.get("wsgi.file_wrapper")
+        if (type(wrapper) is type and isinstance(result, wrapper)
+                and metered.headers is not None):
+            length = _content_length(metered.headers)
+            if length is not None:
+                if environ.get("REQUEST_METHOD") != "HEAD":
+                    metered.sent += length
+                metered.finish()
+                return result
+        metered.result = result
+        return metered
+
+
+def _merge(into: dict, batch: dict) -> None:
+    for key, values in batch.items():
+        have = into.get(key)
+        if have is None:
+            into[key] = values
+        else:
+            for i, v in enumerate(values):
+                have[i] += v
+
+
+def _run(ref: weakref.ref[Meter], wake: threading.Event, interval: float) -> None:
+    while True:
+        wake.wait(interval)
+        wake.clear()
+        meter = ref()
+        if meter is None:
+            return
+        try:
+            meter.flush()
+        except Exception:  # never let the flusher die
+            log.exception("metrics flush failed")
+        if meter._closed or meter._thread is not threading.current_thread():
+            return
+        del meter
+
+
+def _flush_all() -> None:
+    for meter in list(_meters):
+        try:
+            meter.close()
+        except Exception:
+            log.exception("metrics flush at exit failed")
+
+
+def _after_fork() -> None:
+    # The child starts with nothing pending (the parent flushes its own) and
+    # with no flusher thread (threads do not survive a fork).
+    for meter in list(_meters):
+        meter._reset()
+
+
+atexit.register(_flush_all)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
+
+
+def _content_length(headers: list[tuple[str, str]]) -> int | None:
+    for name, value in headers:
+        if name.lower() == "content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+class CountingInput:
+    """``wsgi.input`` counting the bytes read through it; nothing is buffered."""
+
+    __slots__ = ("stream", "count")
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.count = 0
+
+    def read(self, *args: Any) -> bytes:
+        data = self.stream.read(*args)
+        self.count += len(data)
+        return data
+
+    def readline(self, *args: Any) -> bytes:
+        data = self.stream.readline(*args)
+        self.count += len(data)
+        return data
+
+    def readlines(self, *args: Any) -> list[bytes]:
+        lines = self.stream.readlines(*args)
+        self.count += sum(map(len, lines))
+        return lines
+
+    def __iter__(self) -> Iterator[bytes]:
+        for line in self.stream:
+            self.count += len(line)
+            yield line
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+class _MeteredResponse:
+    """The response of one metered request: counts what is sent, then reports on close."""
+
+    __slots__ = ("meter", "operation", "reader", "server_start_response", "server_write",
+                 "headers", "result", "sent", "done")
+
+    def __init__(self, meter: Meter, operation: str | None, reader: CountingInput | None,
+                 start_response: Callable[..., Any]) -> None:
+        self.meter = meter
+        self.operation = operation
+        self.reader = reader
+        self.server_start_response = start_response
+        self.server_write: Callable[[bytes], Any] | None = None
+        self.headers: list[tuple[str, str]] | None = None
+        self.result: Iterable[bytes] = ()
+        self.sent = 0
+        self.done = False
+
+    def start_response(self, status: str, headers: list[tuple[str, str]],
+                       exc_info: Any = None) -> Callable[[bytes], Any]:
+        self.headers = headers
+        if exc_info is None:
+            self.server_write = self.server_start_response(status, headers)
+        else:
+            self.server_write = self.server_start_response(status, headers, exc_info)
+        return self.write
+
+    def write(self, data: bytes) -> Any:
+        self.sent += len(data)
+        return self.server_write(data)  # type: ignore[misc]
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self.result:
+            self.sent += len(chunk)
+            yield chunk
+        self.finish()  # all sent: no need to wait for close() (which a server might forget)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self.result, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self.finish()
+
+    def finish(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        reader = self.reader
+        self.meter.count(self.operation, 0 if reader is None else reader.count, self.sent)

@@ -1,0 +1,163 @@
+"""Metrics in an SQL database (SQLite or PostgreSQL), shared by every process of a fleet.
+
+Two tables, created on first use if missing:
+
+``s3service_metrics``
+    one row per ``(interval_start, operation)`` (interval starts in epoch ms)
+    with ``requests``, ``incoming_bytes`` and ``outgoing_bytes``;
+``s3service_metrics_storage``
+    one row per interval with the ``bytes_delta`` and ``objects_delta`` recorded in it.
+
+A flush adds a whole batch in one transaction with one
+``INSERT ... ON CONFLICT (...) DO UPDATE SET n = n + excluded.n`` statement per
+table (SQLite >= 3.24 and PostgreSQL), so any number of processes add to the
+same rows without reading them first, and nothing is ever counted twice or lost
+to a race.  Rows are written in key order so concurrent flushes cannot deadlock.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
+
+from sqlalchemy import (BigInteger, Column, Connection, Engine, MetaData, String, Table, case,
+                        func, select)
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from ..backends.base import BackendUnavailable
+from .store import UNCLASSIFIED, MetricsTotals, interval_start
+
+metadata = MetaData()
+
+counters = Table(
+    "s3service_metrics", metadata,
+    Column("interval_start", BigInteger, primary_key=True, autoincrement=False),
+    Column("operation", String(64), primary_key=True),
+    Column("requests", BigInteger, nullable=False),
+    Column("incoming_bytes", BigInteger, nullable=False),
+    Column("outgoing_bytes", BigInteger, nullable=False),
+)
+
+storage_deltas = Table(
+    "s3service_metrics_storage", metadata,
+    Column("interval_start", BigInteger, primary_key=True, autoincrement=False),
+    Column("bytes_delta", BigInteger, nullable=False),
+    Column("objects_delta", BigInteger, nullable=False),
+)
+
+_ATTEMPTS = 6
+
+
+def _upsert(conn: Connection, table: Table, keys: Sequence[str], rows: list[dict[str, Any]]
+            ) -> None:
+    """Add ``rows`` to ``table``: insert new keys, add the counters of existing ones."""
+    name = conn.dialect.name
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        raise NotImplementedError(f"metrics are not supported on {name}")
+    stmt = insert(table)
+    values = [c.name for c in table.columns if c.name not in keys]
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c[k] for k in keys],
+        set_={v: table.c[v] + stmt.excluded[v] for v in values})
+    conn.execute(stmt, rows)
+
+
+class SQLMetrics:
+    """A :class:`~s3service.metrics.MetricsStore` on SQLAlchemy.
+
+    :param connect: an :class:`~sqlalchemy.Engine`, or a callable returning a
+        context manager that yields a :class:`~sqlalchemy.Connection` inside a
+        transaction (committed on exit) and raises
+        :class:`~s3service.backends.base.BackendUnavailable` when the database
+        cannot be reached (what :class:`~s3service.backends.sql.SQLBackend`
+        hands it).
+    """
+
+    def __init__(self, connect: Engine | Callable[[], AbstractContextManager[Connection]]) -> None:
+        if isinstance(connect, Engine):
+            engine = connect
+            self._begin: Callable[[], AbstractContextManager[Connection]] = \
+                lambda: _guarded(engine)
+        else:
+            self._begin = connect
+        self._ready = False
+        self._ready_lock = threading.Lock()
+
+    def _ensure_tables(self) -> None:
+        if self._ready:
+            return
+        with self._ready_lock:
+            if self._ready:
+                return
+            for attempt in range(_ATTEMPTS):
+                try:
+                    with self._begin() as conn:
+                        metadata.create_all(conn, checkfirst=True)
+                    break
+                except DBAPIError:
+                    # Another process creating them at the same moment: look again.
+                    if attempt == _ATTEMPTS - 1:
+                        raise
+                    time.sleep(0.05 * (attempt + 1))
+            self._ready = True
+
+    def add_metrics(self, operations: Mapping[tuple[int, str], Sequence[int]],
+                    storage: Mapping[int, Sequence[int]]) -> None:
+        if not operations and not storage:
+            return
+        self._ensure_tables()
+        op_rows = [{"interval_start": k[0], "operation": k[1], "requests": v[0],
+                    "incoming_bytes": v[1], "outgoing_bytes": v[2]}
+                   for k, v in sorted(operations.items())]
+        storage_rows = [{"interval_start": k, "bytes_delta": v[0], "objects_delta": v[1]}
+                        for k, v in sorted(storage.items())]
+        with self._begin() as conn:
+            if op_rows:
+                _upsert(conn, counters, ("interval_start", "operation"), op_rows)
+            if storage_rows:
+                _upsert(conn, storage_deltas, ("interval_start",), storage_rows)
+
+    def get_metrics(self, start: int, end: int) -> MetricsTotals:
+        self._ensure_tables()
+        c, s = counters.c, storage_deltas.c
+        first = interval_start(start)
+        ops_query = (select(c.operation, func.sum(c.requests), func.sum(c.incoming_bytes),
+                            func.sum(c.outgoing_bytes))
+                     .where(c.interval_start >= start, c.interval_start <= end)
+                     .group_by(c.operation))
+        before = s.interval_start < first
+        levels_query = (select(func.sum(case((before, s.bytes_delta), else_=0)),
+                               func.sum(case((before, s.objects_delta), else_=0)),
+                               func.sum(s.bytes_delta), func.sum(s.objects_delta))
+                        .where(s.interval_start <= end))
+        operations: dict[str, int] = {}
+        incoming = outgoing = 0
+        with self._begin() as conn:
+            for op, requests, inc, out in conn.execute(ops_query):
+                if op != UNCLASSIFIED:
+                    operations[op] = int(requests or 0)
+                incoming += int(inc or 0)
+                outgoing += int(out or 0)
+            levels = conn.execute(levels_query).one()
+        b0, o0, b1, o1 = (int(x or 0) for x in levels)
+        return MetricsTotals(operations=operations, incoming_bytes=incoming,
+                             outgoing_bytes=outgoing, storage_utilized=(b0, b1),
+                             number_of_objects=(o0, o1))
+
+
+@contextmanager
+def _guarded(engine: Engine) -> Iterator[Connection]:
+    try:
+        with engine.begin() as conn:
+            yield conn
+    except (OperationalError, InterfaceError, PoolTimeout) as exc:
+        raise BackendUnavailable(f"metrics database unavailable: {type(exc.orig).__name__}"
+                                 if getattr(exc, "orig", None) is not None
+                                 else "metrics database unavailable") from exc

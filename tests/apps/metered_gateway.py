@@ -1,0 +1,43 @@
+"""A stand-in storage gateway with metering on, on the SQL store: for the metrics HTTP tests.
+
+``gunicorn metered_gateway:app`` (with this directory and the repository root on
+``sys.path``).  The gateway reads and drops PUT bodies (reporting them as stored
+objects) and answers ``GET /<bucket>/<name>-<n>`` with ``n`` bytes.
+
+Environment:
+
+``S3SERVICE_TEST_METRICS_DB``
+    the SQLAlchemy URL of the (already seeded) store, shared by every server.
+``S3SERVICE_TEST_METRICS_FLUSH``
+    seconds between metrics flushes (default 10).
+"""
+from __future__ import annotations
+
+import os
+
+from s3service import S3ServiceMiddleware
+from s3service.backends.sql import SQLBackend
+
+
+def gateway(environ, start_response):
+    method, path = environ["REQUEST_METHOD"], environ["PATH_INFO"]
+    if method == "PUT":
+        data = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        if path.count("/") > 1:
+            environ["s3service.metrics"].record_storage(len(data), 1)
+        start_response("200 OK", [("Content-Length", "0")])
+        return [b""]
+    if method == "GET":
+        _, _, size = path.rpartition("-")
+        body = b"g" * (int(size) if size.isdigit() else 0)
+        start_response("200 OK", [("Content-Type", "application/octet-stream"),
+                                  ("Content-Length", str(len(body)))])
+        return [body]
+    start_response("204 No Content", [])
+    return []
+
+
+store = SQLBackend(os.environ["S3SERVICE_TEST_METRICS_DB"])
+app = S3ServiceMiddleware(gateway, credentials=store, buckets=store, metrics=store,
+                          metrics_flush_interval=float(
+                              os.environ.get("S3SERVICE_TEST_METRICS_FLUSH", "10")))

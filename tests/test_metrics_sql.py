@@ -1,0 +1,105 @@
+"""The SQL metrics store, on SQLite and PostgreSQL: additive batches, shared totals."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import create_engine, func, select
+
+from s3service.backends.base import BackendUnavailable
+from s3service.backends.sql import SQLBackend
+from s3service.metrics import INTERVAL_MS, Meter, MetricsStore
+from s3service.metrics.sql import SQLMetrics, counters
+from s3service.paste import filter_factory
+
+T0 = 1704190500000
+
+
+def test_sql_backend_is_a_metrics_store(sql_url):
+    store = SQLBackend(sql_url)
+    assert isinstance(store, MetricsStore)
+    empty = store.get_metrics(T0, T0 + INTERVAL_MS - 1)
+    assert empty.operations == {} and empty.storage_utilized == (0, 0)
+
+
+def test_batches_add_up(sql_url):
+    store = SQLBackend(sql_url)
+    store.add_metrics({(T0, "s3:PutObject"): (2, 100, 0), (T0, ""): (1, 7, 9),
+                       (T0 + INTERVAL_MS, "s3:GetObject"): (1, 0, 50)},
+                      {T0 - INTERVAL_MS: (1000, 2), T0: (100, 1), T0 + INTERVAL_MS: (-50, -1)})
+    store.add_metrics({(T0, "s3:PutObject"): (1, 10, 0)}, {T0: (1, 0)})
+    store.add_metrics({}, {})
+    first = store.get_metrics(T0, T0 + INTERVAL_MS - 1)
+    assert first.operations == {"s3:PutObject": 3}
+    assert (first.incoming_bytes, first.outgoing_bytes) == (117, 9)
+    assert first.storage_utilized == (1000, 1101) and first.number_of_objects == (2, 3)
+    both = store.get_metrics(T0, T0 + 2 * INTERVAL_MS - 1)
+    assert both.operations == {"s3:PutObject": 3, "s3:GetObject": 1}
+    assert both.storage_utilized == (1000, 1051) and both.number_of_objects == (2, 2)
+    # a second backend on the same database (another process of the fleet) sees the same
+    other = SQLBackend(sql_url)
+    assert other.get_metrics(T0, T0 + 2 * INTERVAL_MS - 1) == both
+
+
+def test_big_counters(sql_url):
+    store = SQLBackend(sql_url)
+    big = 5 * 2 ** 40                                    # 5 TiB in one interval
+    store.add_metrics({(T0, "s3:PutObject"): (1, big, 0)}, {T0: (big, 1)})
+    store.add_metrics({(T0, "s3:PutObject"): (1, big, 0)}, {T0: (big, 1)})
+    totals = store.get_metrics(T0, T0)
+    assert totals.incoming_bytes == 2 * big and totals.storage_utilized == (0, 2 * big)
+
+
+def test_concurrent_meters_lose_nothing(sql_url):
+    """Several meters (as several processes would) flushing the same keys at once."""
+    stores = [SQLBackend(sql_url) for _ in range(4)]
+    stores[0].get_metrics(T0, T0)                        # tables exist before the race
+    meters = [Meter(s, flush_interval=None, flush_requests=25, clock=lambda: T0 / 1000)
+              for s in stores]
+
+    def work(meter):
+        for i in range(200):
+            meter.count("s3:GetObject" if i % 2 else "s3:PutObject", 3, 5)
+        meter.flush()
+
+    threads = [threading.Thread(target=work, args=(m,)) for m in meters]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    totals = stores[0].get_metrics(T0, T0)
+    assert totals.operations == {"s3:GetObject": 400, "s3:PutObject": 400}
+    assert (totals.incoming_bytes, totals.outgoing_bytes) == (2400, 4000)
+
+
+def test_batches_are_one_row_per_key(sql_url):
+    store = SQLBackend(sql_url)
+    meter = Meter(store, flush_interval=None, clock=lambda: T0 / 1000)
+    for _ in range(500):
+        meter.count("s3:HeadObject")
+    meter.flush()
+    engine = create_engine(sql_url)
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(counters)).scalar() == 1
+    engine.dispose()
+
+
+def test_unreachable_database_keeps_the_batch(tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path}/missing-dir/x.db")
+    store = SQLMetrics(engine)
+    with pytest.raises(BackendUnavailable):
+        store.add_metrics({(T0, "s3:GetObject"): (1, 0, 0)}, {})
+    meter = Meter(store, flush_interval=None, clock=lambda: T0 / 1000)
+    meter.count("s3:GetObject")
+    assert not meter.flush() and meter.pending == 1
+
+
+def test_paste_metrics_option(tmp_path):
+    url = f"sqlite:///{tmp_path}/paste.db"
+    make = filter_factory({}, db=url, metrics="true", metrics_flush_interval="0.5")
+    mw = make(lambda environ, start_response: [])
+    assert isinstance(mw.metrics, SQLBackend) and mw.meter.flush_interval == 0.5
+    assert filter_factory({}, db="memory")(lambda e, s: []).metrics is None
+    custom = filter_factory({}, db="memory",
+                            metrics="s3service.metrics.memory:MemoryMetrics")(lambda e, s: [])
+    assert type(custom.metrics).__name__ == "MemoryMetrics"
