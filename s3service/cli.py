@@ -1,0 +1,425 @@
+"""The ``s3service`` command: run the gateway, and administer its store.
+
+Usage::
+
+    s3service [--db URL] [--json] COMMAND ...
+
+    s3service serve [--host H] [--port P] [--workers N] [--region R]
+                    [--service-host NAME]... [--demo]
+    s3service account create [ID] [--name NAME]
+    s3service account list
+    s3service user create ACCOUNT NAME
+    s3service user list ACCOUNT
+    s3service key create ACCOUNT [--user NAME]
+    s3service key list ACCOUNT
+    s3service key disable ACCESS_KEY
+    s3service key enable ACCESS_KEY
+    s3service bucket create ACCOUNT NAME [--region R]
+    s3service bucket list [ACCOUNT]
+    s3service bucket delete NAME
+
+The store is the database at ``--db`` (or ``$S3SERVICE_DB``, by default
+``sqlite:///s3service.db``).  ``--json`` (before or after the command) prints
+machine-readable output.  Errors are one line on stderr
+(``s3service: error: ...``) with exit status 1 (failed: unknown account,
+bucket taken...), 2 (bad arguments: an invalid bucket name...) or 3 (the
+database cannot be reached).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import logging
+import os
+import re
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from . import __version__
+
+PROG = "s3service"
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_UNAVAILABLE = 3
+
+
+class CommandError(Exception):
+    def __init__(self, message: str, exit_code: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+# -- the parser ------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    from .server import DEFAULT_DB, ENV_DB
+
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Run an S3 service-level gateway and administer its store.",
+        epilog=f"The database is --db, else ${ENV_DB}, else {DEFAULT_DB}. "
+               "Exit status: 0 ok, 1 failed, 2 bad arguments, 3 database unreachable.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--db", metavar="URL", default=None,
+                        help=f"store URL: sqlite:///PATH, postgresql+psycopg://..., or memory "
+                             f"(default: ${ENV_DB} or {DEFAULT_DB})")
+    parser.add_argument("--json", action="store_true", default=False,
+                        help="print JSON (one document) instead of text")
+    # The same options after the command; SUPPRESS keeps the value given before it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", metavar="URL", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="print JSON instead of text")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(group: Any, name: str, handler: Any, help_text: str) -> argparse.ArgumentParser:
+        sub = group.add_parser(name, parents=[common], help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    serve = command(commands, "serve", cmd_serve, "run the gateway under gunicorn")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    serve.add_argument("--port", type=_port, default=8000, help="port (default: %(default)s)")
+    serve.add_argument("--workers", type=_positive, default=1,
+                       help="worker processes (default: %(default)s)")
+    serve.add_argument("--region", default="us-east-1",
+                       help="the region clients sign for and buckets are created in "
+                            "(default: %(default)s)")
+    serve.add_argument("--service-host", action="append", default=[], metavar="NAME",
+                       help="host name of the service, for virtual-hosted buckets "
+                            "(BUCKET.NAME); repeatable")
+    serve.add_argument("--demo", action="store_true",
+                       help="create a demo account, key and two buckets (once) and print them")
+    serve.add_argument("--log-level", default="info",
+                       choices=["debug", "info", "warning", "error", "critical"])
+    serve.add_argument("--access-log", action="store_true", help="log every request (gunicorn)")
+
+    account = _group(commands, "account", "manage accounts")
+    sub = command(account, "create", cmd_account_create, "create an account")
+    sub.add_argument("account_id", nargs="?", metavar="ID",
+                     help="canonical user ID (default: 64 random hex digits)")
+    sub.add_argument("--name", default="", help="display name")
+    command(account, "list", cmd_account_list, "list accounts")
+
+    user = _group(commands, "user", "manage IAM users of an account")
+    sub = command(user, "create", cmd_user_create, "create a user")
+    sub.add_argument("account_id", metavar="ACCOUNT")
+    sub.add_argument("user", metavar="NAME")
+    sub = command(user, "list", cmd_user_list, "list an account's users")
+    sub.add_argument("account_id", metavar="ACCOUNT")
+
+    key = _group(commands, "key", "manage access keys")
+    sub = command(key, "create", cmd_key_create,
+                  "create an access key (its secret is printed this once only)")
+    sub.add_argument("account_id", metavar="ACCOUNT")
+    sub.add_argument("--user", default=None, metavar="NAME", help="the key of this IAM user")
+    sub = command(key, "list", cmd_key_list, "list an account's keys (never the secrets)")
+    sub.add_argument("account_id", metavar="ACCOUNT")
+    sub = command(key, "disable", cmd_key_disable, "disable an access key")
+    sub.add_argument("access_key", metavar="ACCESS_KEY")
+    sub = command(key, "enable", cmd_key_enable, "enable a disabled access key")
+    sub.add_argument("access_key", metavar="ACCESS_KEY")
+
+    bucket = _group(commands, "bucket", "manage buckets")
+    sub = command(bucket, "create", cmd_bucket_create, "create a bucket")
+    sub.add_argument("account_id", metavar="ACCOUNT")
+    sub.add_argument("name", metavar="NAME")
+    sub.add_argument("--region", default="us-east-1", help="(default: %(default)s)")
+    sub = command(bucket, "list", cmd_bucket_list, "list buckets (of one account, or all)")
+    sub.add_argument("account_id", nargs="?", metavar="ACCOUNT")
+    sub = command(bucket, "delete", cmd_bucket_delete, "delete a bucket")
+    sub.add_argument("name", metavar="NAME")
+    return parser
+
+
+def _group(commands: Any, name: str, help_text: str) -> Any:
+    sub = commands.add_parser(name, help=help_text, description=help_text)
+    return sub.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+
+def _port(text: str) -> int:
+    value = _int(text)
+    if not 0 < value < 65536:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = _int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+
+
+# -- output -------------------------------------------------------------------------------
+
+def emit(args: argparse.Namespace, data: Any, text: str) -> None:
+    """Print ``data`` as JSON with ``--json``, else ``text``."""
+    if args.json:
+        print(json.dumps(data, indent=None, sort_keys=False))
+    elif text:
+        print(text)
+
+
+def table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]],
+          empty: str) -> str:
+    """Rows as aligned text columns (``columns``: (key, heading) pairs)."""
+    if not rows:
+        return empty
+    cells = [[heading for _, heading in columns]]
+    for row in rows:
+        cells.append(["-" if row[key] is None else str(row[key]) for key, _ in columns])
+    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip()
+                     for line in cells)
+
+
+# -- commands -------------------------------------------------------------------------------
+
+def cmd_account_create(args: argparse.Namespace, store: Any) -> None:
+    from . import admin
+
+    account = admin.create_account(store, args.account_id, args.name)
+    emit(args, account, f"created account {account['account_id']}")
+
+
+def cmd_account_list(args: argparse.Namespace, store: Any) -> None:
+    from . import admin
+
+    accounts = admin.list_accounts(store)
+    emit(args, accounts, table(accounts, [("account_id", "ACCOUNT"), ("display_name", "NAME")],
+                               "no accounts"))
+
+
+def cmd_user_create(args: argparse.Namespace, store: Any) -> None:
+    from . import admin
+
+    user = admin.create_user(store, args.account_id, args.user)
+    emit(args, user, f"created user {user['user']} in account {user['account_id']}")
+
+
+def cmd_user_list(args: argparse.Namespace, store: Any) -> None:
+    from . import admin
+
+    users = admin.list_users(store, args.account_id)
+    emit(args, users, table(users, [("user", "USER")], "no users"))
+
+
+def cmd_key_create(args: argparse.Namespace, store: Any) -> None:
+    from . import admin
+
+    key = admin.create_key(store, args.account_id, args.user)
+    emit(args, key, f"access key: {key['access_key']}\nsecret key: {key['secret_key']}")
+    if not args.json:
+        print("The secret key is shown this once only: store it now.", file=sys.stderr)
+
+
+def cmd_key_list(args: argparse.Namespace, store: Any) -> None:
+    from . import admin
+
+    keys = admin.list_keys(store, args.account_id)
+    rows = [{**key, "status": "active" if key["active"] else "disabled"} for key in keys]
+    emit(args, keys, table(rows, [("access_key", "ACCESS KEY"), ("user", "USER"),
+                                  ("status", "STATUS")], "no keys"))
+
+
+def cmd_key_disable(args: argparse.Namespace, store: Any) -> None:
+    from . import admin
+
+    emit(args, admin.set_key_active(store, args.access_key, False),
+         f"disabled key {args.access_key}")
+
+
+def cmd_key_enable(args: argparse.Namespace, store: Any) -> None:
+    from . import admin
+
+    emit(args, admin.set_key_active(store, args.access_key, True),
+         f"enabled key {args.access_key}")
+
+
+def cmd_bucket_create(args: argparse.Namespace, store: Any) -> None:
+    from . import admin
+
+    bucket = admin.create_bucket(store, args.account_id, args.name, args.region)
+    emit(args, bucket, f"created bucket {bucket['name']} in {bucket['region']}")
+
+
+def cmd_bucket_list(args: argparse.Namespace, store: Any) -> None:
+    from . import admin
+
+    buckets = admin.list_buckets(store, args.account_id)
+    columns = [("name", "BUCKET"), ("region", "REGION"), ("created", "CREATED")]
+    if args.account_id is None:
+        columns.append(("owner", "OWNER"))
+    emit(args, buckets, table(buckets, columns, "no buckets"))
+
+
+def cmd_bucket_delete(args: argparse.Namespace, store: Any) -> None:
+    from . import admin
+
+    emit(args, admin.delete_bucket(store, args.name), f"deleted bucket {args.name}")
+
+
+def cmd_serve(args: argparse.Namespace, store: Any) -> None:
+    from . import admin, server
+
+    if importlib.util.find_spec("gunicorn") is None:
+        raise CommandError("gunicorn is not installed: pip install 's3service[server]'")
+    if args.db == "memory" and args.workers != 1:
+        raise CommandError("an in-memory store needs --workers 1", EXIT_USAGE)
+    admin.check_region(args.region)
+    try:
+        server.check_bind(args.host, args.port)
+    except OSError as exc:
+        raise CommandError(f"cannot listen on {args.host}:{args.port}: "
+                           f"{exc.strerror or exc}") from None
+    if args.demo:
+        demo = admin.ensure_demo(store, region=args.region)
+        show_demo(args, demo)
+    elif hasattr(store, "list_accounts"):
+        store.list_accounts()             # fail now, with one line, if the database is down
+    close = getattr(store, "close", None)
+    if close is not None:
+        close()                           # workers open their own connections
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s")
+    server.serve(store, host=args.host, port=args.port, workers=args.workers,
+                 region=args.region, service_hosts=args.service_host, log_level=args.log_level,
+                 access_log=args.access_log)
+
+
+def show_demo(args: argparse.Namespace, demo: dict[str, Any]) -> None:
+    host = args.host
+    if host in ("0.0.0.0", ""):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    endpoint = f"http://[{host}]:{args.port}" if ":" in host else f"http://{host}:{args.port}"
+    info = {"endpoint": endpoint, **demo}
+    if args.json:
+        print(json.dumps(info), flush=True)
+        return
+    print(f"""\
+s3service demo gateway at {endpoint} (region {demo['region']})
+  account:    {demo['account_id']} ({demo['display_name']})
+  access key: {demo['access_key']}
+  secret key: {demo['secret_key']}
+  buckets:    {', '.join(demo['buckets']) or '-'}
+
+Try it:
+  export AWS_ACCESS_KEY_ID={demo['access_key']}
+  export AWS_SECRET_ACCESS_KEY={demo['secret_key']}
+  export AWS_DEFAULT_REGION={demo['region']}
+  aws --endpoint-url {endpoint} s3 ls
+""", flush=True)
+
+
+# -- running a command ---------------------------------------------------------------------
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from .server import DEFAULT_DB, ENV_DB
+
+    db = args.db or os.environ.get(ENV_DB) or DEFAULT_DB
+    args.db = db
+    if db == "memory" and args.handler is not cmd_serve:
+        print(f"{PROG}: error: admin commands need a database (--db memory keeps nothing)",
+              file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        store = open_store(db)
+        try:
+            args.handler(args, store)
+        finally:
+            close = getattr(store, "close", None)
+            if close is not None:
+                close()
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_FAILED
+    except Exception as exc:  # every failure becomes one line, never a traceback
+        message, code = describe(exc, db)
+        print(f"{PROG}: error: {message}", file=sys.stderr)
+        return code
+    return 0
+
+
+def open_store(db: str) -> Any:
+    from .server import open_store as open_db
+
+    return open_db(db)
+
+
+def describe(exc: Exception, db: str) -> tuple[str, int]:
+    """A one-line message and exit status for a failed command (no password in it)."""
+    from .admin import AdminError
+    from .backends.base import BackendUnavailable
+
+    if isinstance(exc, (AdminError, CommandError)):
+        message, code = str(exc), exc.exit_code
+    elif isinstance(exc, BackendUnavailable):
+        message, code = str(exc), EXIT_UNAVAILABLE
+    elif isinstance(exc, ImportError):
+        message = (f"a module the database {_safe_url(db)} needs is not installed: "
+                   f"{exc.name or exc}")
+        code = EXIT_UNAVAILABLE
+    else:
+        message, code = _library_error(exc, db)
+    return _scrub(" ".join(message.split()), db), code
+
+
+def _library_error(exc: Exception, db: str) -> tuple[str, int]:
+    try:
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+    except ImportError:
+        return f"{type(exc).__name__}: {exc}", EXIT_FAILED
+    if isinstance(exc, (ArgumentError, NoSuchModuleError)):
+        return f"invalid database URL {_safe_url(db)}: {exc}", EXIT_USAGE
+    if isinstance(exc, SQLAlchemyError):
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        return (f"database {_safe_url(db)} failed: {type(exc).__name__}"
+                + (f": {detail[0]}" if detail else ""), EXIT_FAILED)
+    return f"{type(exc).__name__}: {exc}", EXIT_FAILED
+
+
+_URL_PASSWORD = re.compile(r"://[^:/@]*:([^@]*)@")
+
+
+def _password(db: str) -> str | None:
+    try:
+        from sqlalchemy.engine import make_url
+
+        password = make_url(db).password
+        if password:
+            return str(password)
+    except Exception:
+        pass
+    found = _URL_PASSWORD.search(db)    # a URL SQLAlchemy cannot parse may still hold one
+    return found.group(1) if found and found.group(1) else None
+
+
+def _safe_url(db: str) -> str:
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(db).render_as_string(hide_password=True)
+    except Exception:
+        return "(unparsable URL)"
+
+
+def _scrub(text: str, db: str) -> str:
+    password = _password(db)
+    if password:
+        text = text.replace(password, "***")
+    return text

@@ -1,0 +1,383 @@
+"""A small storage gateway: S3's bucket-level operations on the middleware's store.
+
+It keeps no objects, only buckets, in the same store the middleware lists
+them from (anything with ``add_bucket``, ``delete_bucket`` and ``get_bucket``,
+like :class:`~s3service.backends.memory.MemoryBackend` or
+:class:`~s3service.backends.sql.SQLBackend`).  ``s3service serve`` runs it;
+it is also a worked example of a gateway behind :class:`~s3service.S3ServiceMiddleware`.
+
+Example::
+
+    from s3service.backends.memory import MemoryBackend
+    from s3service.gateway import make_app
+
+    store = MemoryBackend()
+    store.add_account("79a59df9...", display_name="Test")
+    store.add_key("79a59df9...", "AKIDEXAMPLE", "secret")
+    app = make_app(store, region="us-east-1", service_hosts=["s3.example.com"])
+
+Operations: CreateBucket (``PUT /bucket``, with an optional
+``CreateBucketConfiguration``), DeleteBucket, HeadBucket, GetBucketLocation
+(``?location``), ListObjects (v1 and ``list-type=2``) and ListObjectVersions
+(``?versions``), the listings always empty.  Buckets are addressed path-style
+(``/bucket``) or virtual-hosted (``bucket.s3.example.com``, for the given
+``service_hosts``).  Everything else is answered ``501 NotImplemented``.
+
+The gateway trusts the caller identity the middleware (``authenticate_all=True``)
+leaves in ``environ["s3service.identity"]``: anonymous requests are refused
+with ``AccessDenied``, as are requests on another account's bucket.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+from urllib.parse import parse_qsl, quote
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import ParseError, fromstring
+
+from .backends.base import BackendUnavailable
+from .backends.base import BucketAlreadyExists as BucketTaken
+from .backends.base import NoSuchAccount
+from .backends.base import NoSuchBucket as BucketGone
+from .bucketnames import validate_bucket_name
+from .errors import (XML_DECLARATION, AccessDenied, BucketAlreadyExists, BucketAlreadyOwnedByYou,
+                     IllegalLocationConstraintException, InternalError, InvalidArgument,
+                     InvalidLocationConstraint, MalformedXML, NoSuchBucket, NotImplemented_,
+                     S3Error, ServiceUnavailable)
+from .identity import Identity
+from .middleware import IDENTITY_KEY, REQUEST_ID_KEY, S3ServiceMiddleware, log_request
+from .response import common_headers, error_response, new_host_id, new_request_id
+from .xmltext import element
+
+log = logging.getLogger("s3service.gateway")
+
+S3_XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
+DEFAULT_REGION = "us-east-1"
+MAX_KEYS = 1000
+MAX_BODY = 64 * 1024            # a CreateBucketConfiguration is a few hundred bytes
+
+#: Query parameters each listing understands (anything else is a sub-resource).
+LIST_V1_PARAMS = frozenset({"prefix", "delimiter", "marker", "max-keys", "encoding-type"})
+LIST_V2_PARAMS = frozenset({"list-type", "prefix", "delimiter", "max-keys", "encoding-type",
+                            "continuation-token", "fetch-owner", "start-after"})
+VERSIONS_PARAMS = frozenset({"versions", "prefix", "delimiter", "max-keys", "encoding-type",
+                             "key-marker", "version-id-marker"})
+# Authentication and SDK bookkeeping parameters, never a sub-resource.
+_IGNORED_PARAMS = frozenset({"x-id", "awsaccesskeyid", "signature", "expires"})
+
+_REGION_NAME = re.compile(r"[a-z]{2,}(?:-[a-z0-9]+)*-\d+")
+_LEGACY_REGIONS = {"EU": "eu-west-1"}
+
+StartResponse = Callable[..., Any]
+
+
+class Gateway:
+    """The WSGI app; see the module documentation.  Wrap it with the middleware."""
+
+    def __init__(self, store: Any, region: str = DEFAULT_REGION,
+                 service_hosts: Sequence[str] = ()) -> None:
+        self.store = store
+        self.region = region
+        self.service_hosts = tuple(h.strip().lower().rstrip(".") for h in service_hosts
+                                   if h.strip())
+
+    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        request_id = environ.get(REQUEST_ID_KEY) or new_request_id()
+        host_id = new_host_id()
+        method = environ.get("REQUEST_METHOD", "GET")
+        identity: Identity | None = environ.get(IDENTITY_KEY)
+        try:
+            status, headers, body = self.handle(environ, method, identity)
+        except S3Error as exc:
+            error = exc
+        except BackendUnavailable as exc:
+            log.warning("%s backend unavailable: %s", request_id, exc)
+            error = ServiceUnavailable()
+        except Exception:
+            log.exception("%s internal error", request_id)
+            error = InternalError()
+        else:
+            out = common_headers(request_id, host_id) + headers
+            out.append(("Content-Length", str(len(body))))
+            log_request(request_id, method, int(status[:3]), None,
+                        identity.access_key if identity else None)
+            start_response(status, out)
+            return [b"" if method == "HEAD" else body]
+        status, out, body = error_response(error, request_id, host_id, head=method == "HEAD")
+        log_request(request_id, method, error.status, error.code,
+                    identity.access_key if identity else None)
+        start_response(status, out)
+        return [body]
+
+    # -- routing ---------------------------------------------------------------
+
+    def handle(self, environ: dict, method: str, identity: Identity | None
+               ) -> tuple[str, list[tuple[str, str]], bytes]:
+        """Answer one request: ``(status, headers, body)``; raises S3Error."""
+        bucket, key = self.address(environ)
+        query = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        params = dict(query)
+        if identity is None:
+            raise AccessDenied()
+        if not bucket or key:
+            raise NotImplemented_("This gateway implements bucket operations only.")
+        names = {name for name in params
+                 if name.lower() not in _IGNORED_PARAMS and not name.lower().startswith("x-amz-")}
+        if method == "PUT" and not names:
+            return self.create_bucket(environ, identity, bucket)
+        if method == "DELETE" and not names:
+            return self.delete_bucket(identity, bucket)
+        if method == "HEAD":
+            return self.head_bucket(identity, bucket)
+        if method == "GET":
+            if names == {"location"}:
+                return self.get_bucket_location(identity, bucket)
+            if "versions" in names and names <= VERSIONS_PARAMS:
+                return self.list_object_versions(identity, bucket, params)
+            if "list-type" in names and names <= LIST_V2_PARAMS:
+                return self.list_objects_v2(identity, bucket, params)
+            if names <= LIST_V1_PARAMS:
+                return self.list_objects(identity, bucket, params)
+        raise NotImplemented_("This gateway does not implement that operation.")
+
+    def address(self, environ: dict) -> tuple[str, str]:
+        """``(bucket, key)`` addressed by the request, virtual-hosted or path-style."""
+        path = environ.get("PATH_INFO", "") or "/"
+        host = _strip_port(environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""))
+        host = host.lower().rstrip(".")
+        for service_host in self.service_hosts:
+            if host.endswith("." + service_host):
+                return host[:-len(service_host) - 1], path[1:]
+        bucket, _, key = path[1:].partition("/")
+        return bucket, key
+
+    # -- operations ------------------------------------------------------------
+
+    def create_bucket(self, environ: dict, identity: Identity, bucket: str
+                      ) -> tuple[str, list[tuple[str, str]], bytes]:
+        validate_bucket_name(bucket)
+        region = self.check_location(parse_location(read_body(environ)))
+        try:
+            self.store.add_bucket(identity.account_id, bucket, region=region)
+        except BucketTaken as exc:
+            if exc.owner == identity.account_id:
+                raise BucketAlreadyOwnedByYou(BucketName=bucket) from None
+            raise BucketAlreadyExists(BucketName=bucket) from None
+        except NoSuchAccount:        # the caller's account was removed meanwhile
+            raise AccessDenied() from None
+        return "200 OK", [("Location", "/" + bucket)], b""
+
+    def check_location(self, constraint: str) -> str:
+        """The region to create a bucket in, given its ``LocationConstraint`` ("" if none)."""
+        constraint = _LEGACY_REGIONS.get(constraint, constraint)
+        if not constraint:
+            if self.region == DEFAULT_REGION:
+                return DEFAULT_REGION
+            raise IllegalLocationConstraintException()
+        if constraint == DEFAULT_REGION:  # S3: us-east-1 is never spelled out
+            raise InvalidLocationConstraint(LocationConstraint=constraint)
+        if constraint == self.region:
+            return constraint
+        if _REGION_NAME.fullmatch(constraint) is None:
+            raise InvalidLocationConstraint(LocationConstraint=constraint)
+        raise IllegalLocationConstraintException(
+            f"The {constraint} location constraint is incompatible for the region specific "
+            "endpoint this request was sent to.")
+
+    def owned_bucket(self, identity: Identity, bucket: str):
+        """The bucket's info if the caller owns it; NoSuchBucket or AccessDenied otherwise."""
+        found = self.store.get_bucket(bucket)
+        if found is None:
+            raise NoSuchBucket(BucketName=bucket)
+        owner, info = found
+        if owner != identity.account_id:
+            raise AccessDenied()
+        return info
+
+    def delete_bucket(self, identity: Identity, bucket: str
+                      ) -> tuple[str, list[tuple[str, str]], bytes]:
+        self.owned_bucket(identity, bucket)
+        try:
+            self.store.delete_bucket(bucket)
+        except BucketGone:
+            raise NoSuchBucket(BucketName=bucket) from None
+        return "204 No Content", [], b""
+
+    def head_bucket(self, identity: Identity, bucket: str
+                    ) -> tuple[str, list[tuple[str, str]], bytes]:
+        info = self.owned_bucket(identity, bucket)
+        return "200 OK", [("x-amz-bucket-region", info.region),
+                          ("x-amz-access-point-alias", "false"),
+                          ("Content-Type", "application/xml")], b""
+
+    def get_bucket_location(self, identity: Identity, bucket: str
+                            ) -> tuple[str, list[tuple[str, str]], bytes]:
+        info = self.owned_bucket(identity, bucket)
+        location = "" if info.region == DEFAULT_REGION else info.region
+        return xml_document("LocationConstraint", [location] if location else [])
+
+    def list_objects(self, identity: Identity, bucket: str, params: dict[str, str]
+                     ) -> tuple[str, list[tuple[str, str]], bytes]:
+        self.owned_bucket(identity, bucket)
+        max_keys, encode = listing_options(params)
+        parts = [element("Name", bucket), element("Prefix", encode(params.get("prefix", ""))),
+                 element("Marker", encode(params.get("marker", ""))),
+                 element("MaxKeys", str(max_keys))]
+        parts += optional_echo(params, encode)
+        parts.append(element("IsTruncated", "false"))
+        return xml_document("ListBucketResult", parts)
+
+    def list_objects_v2(self, identity: Identity, bucket: str, params: dict[str, str]
+                        ) -> tuple[str, list[tuple[str, str]], bytes]:
+        if params["list-type"] != "2":
+            raise InvalidArgument("Invalid List Type specified in Request",
+                                  ArgumentName="list-type", ArgumentValue=params["list-type"])
+        self.owned_bucket(identity, bucket)
+        max_keys, encode = listing_options(params)
+        if "continuation-token" in params:   # this gateway never hands one out
+            raise InvalidArgument("The continuation token provided is incorrect",
+                                  ArgumentName="continuation-token",
+                                  ArgumentValue=params["continuation-token"])
+        parts = [element("Name", bucket), element("Prefix", encode(params.get("prefix", ""))),
+                 element("KeyCount", "0"), element("MaxKeys", str(max_keys))]
+        parts += optional_echo(params, encode)
+        if "start-after" in params:
+            parts.append(element("StartAfter", encode(params["start-after"])))
+        parts.append(element("IsTruncated", "false"))
+        return xml_document("ListBucketResult", parts)
+
+    def list_object_versions(self, identity: Identity, bucket: str, params: dict[str, str]
+                             ) -> tuple[str, list[tuple[str, str]], bytes]:
+        self.owned_bucket(identity, bucket)
+        max_keys, encode = listing_options(params)
+        if params.get("version-id-marker") and not params.get("key-marker"):
+            raise InvalidArgument("A version-id marker cannot be specified without a key marker.",
+                                  ArgumentName="version-id-marker",
+                                  ArgumentValue=params["version-id-marker"])
+        parts = [element("Name", bucket), element("Prefix", encode(params.get("prefix", ""))),
+                 element("KeyMarker", encode(params.get("key-marker", ""))),
+                 element("VersionIdMarker", params.get("version-id-marker", "")),
+                 element("MaxKeys", str(max_keys))]
+        parts += optional_echo(params, encode)
+        parts.append(element("IsTruncated", "false"))
+        return xml_document("ListVersionsResult", parts)
+
+
+# -- helpers ---------------------------------------------------------------------
+
+def read_body(environ: dict) -> bytes:
+    """The request body (at most :data:`MAX_BODY` + 1 bytes of it)."""
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return b""
+    length = environ.get("CONTENT_LENGTH") or ""
+    if length.strip():
+        try:
+            size = int(length)
+        except ValueError:
+            raise InvalidArgument("Invalid Content-Length") from None
+        return stream.read(min(size, MAX_BODY + 1)) if size > 0 else b""
+    if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+        return stream.read(MAX_BODY + 1)
+    return b""
+
+
+def parse_location(body: bytes) -> str:
+    """The ``LocationConstraint`` of a ``CreateBucketConfiguration`` body ("" if none)."""
+    if not body.strip():
+        return ""
+    if len(body) > MAX_BODY:
+        raise MalformedXML()
+    try:
+        root = fromstring(body, forbid_dtd=True)
+    except (ParseError, DefusedXmlException, ValueError):
+        raise MalformedXML() from None
+    if _local(root.tag) != "CreateBucketConfiguration":
+        raise MalformedXML()
+    constraint = ""
+    for child in root:
+        if _local(child.tag) == "LocationConstraint":
+            constraint = (child.text or "").strip()
+    return constraint
+
+
+def listing_options(params: dict[str, str]) -> tuple[int, Callable[[str], str]]:
+    """``(MaxKeys to report, how to encode echoed keys)`` from a listing's parameters."""
+    raw = params.get("max-keys")
+    max_keys = MAX_KEYS
+    if raw is not None:
+        if not (raw.isascii() and raw.isdigit() and int(raw) <= 2**31 - 1):
+            raise InvalidArgument("Provided max-keys not an integer or within integer range",
+                                  ArgumentName="max-keys", ArgumentValue=raw)
+        max_keys = min(int(raw), MAX_KEYS)
+    encoding = params.get("encoding-type")
+    if encoding is None:
+        return max_keys, str
+    if encoding.lower() != "url":
+        raise InvalidArgument("Invalid Encoding Method specified in Request",
+                              ArgumentName="encoding-type", ArgumentValue=encoding)
+    return max_keys, lambda text: quote(text, safe="/")
+
+
+def optional_echo(params: dict[str, str], encode: Callable[[str], str]) -> list[str]:
+    parts = []
+    if "delimiter" in params:
+        parts.append(element("Delimiter", encode(params["delimiter"])))
+    if "encoding-type" in params:
+        parts.append(element("EncodingType", "url"))
+    return parts
+
+
+def xml_document(root: str, children: list[str]) -> tuple[str, list[tuple[str, str]], bytes]:
+    """A ``200 OK`` answer carrying ``<root xmlns=S3>children</root>``."""
+    if children:
+        text = f'{XML_DECLARATION}<{root} xmlns="{S3_XMLNS}">{"".join(children)}</{root}>'
+    else:
+        text = f'{XML_DECLARATION}<{root} xmlns="{S3_XMLNS}"/>'
+    return "200 OK", [("Content-Type", "application/xml")], text.encode("utf-8")
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def _strip_port(host: str) -> str:
+    if host.startswith("["):
+        end = host.find("]")
+        return host[1:end] if end > 0 else host
+    head, sep, tail = host.rpartition(":")
+    return head if sep and tail.isdigit() else host
+
+
+# -- factories -------------------------------------------------------------------
+
+def make_app(store: Any, region: str = DEFAULT_REGION, service_hosts: Sequence[str] = (),
+             **middleware_options: Any) -> S3ServiceMiddleware:
+    """The gateway wrapped by the middleware (``authenticate_all=True``), both on ``store``.
+
+    ``middleware_options`` go to :class:`~s3service.S3ServiceMiddleware`
+    (``authorizer``, ``clock_skew``, ``token_secret``).
+    """
+    gateway = Gateway(store, region=region, service_hosts=service_hosts)
+    return S3ServiceMiddleware(gateway, credentials=store, buckets=store, region=region,
+                               service_hosts=service_hosts, authenticate_all=True,
+                               **middleware_options)
+
+
+def app_factory(global_conf: dict, **local_conf: Any) -> Gateway:
+    """PasteDeploy app factory for the bare gateway (put ``egg:s3service#s3service`` in front).
+
+    Options (in the app section or ``[DEFAULT]``): ``db`` (or ``backend``),
+    ``region``, ``service_hosts``, as for the filter.  Gateway and filter each
+    open the store, so they must name the same database: ``db = memory`` would
+    give them two different stores.
+    """
+    from .paste import as_list, make_store
+
+    conf = {**global_conf, **local_conf}
+    store = make_store(conf.get("db"), conf.get("backend"))
+    return Gateway(store, region=conf.get("region", DEFAULT_REGION),
+                   service_hosts=as_list(conf.get("service_hosts", "")))

@@ -1,0 +1,104 @@
+"""Running the gateway (:mod:`s3service.gateway`) under gunicorn.
+
+``s3service serve`` uses :func:`serve`; a plain ``gunicorn`` command can use
+:func:`create_app`, configured from the environment::
+
+    S3SERVICE_DB=sqlite:///s3service.db S3SERVICE_REGION=us-east-1 \\
+    S3SERVICE_SERVICE_HOSTS="s3.example.com" gunicorn 's3service.server:create_app()'
+
+(``examples/gunicorn.conf.py`` does the same from a config file.)
+"""
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .gateway import DEFAULT_REGION, make_app
+
+DEFAULT_DB = "sqlite:///s3service.db"
+ENV_DB = "S3SERVICE_DB"
+ENV_REGION = "S3SERVICE_REGION"
+ENV_SERVICE_HOSTS = "S3SERVICE_SERVICE_HOSTS"
+
+
+def open_store(db: str | None = None) -> Any:
+    """The store for a database URL (``memory`` for a throw-away in-memory one)."""
+    from .paste import make_store
+
+    return make_store(db or os.environ.get(ENV_DB) or DEFAULT_DB)
+
+
+def create_app(db: str | None = None, region: str | None = None,
+               service_hosts: Sequence[str] | None = None) -> Any:
+    """The gateway behind the middleware, on the store at ``db``.
+
+    Arguments left out come from ``S3SERVICE_DB``, ``S3SERVICE_REGION`` and
+    ``S3SERVICE_SERVICE_HOSTS`` (spaces or commas), then the defaults.
+    """
+    if region is None:
+        region = os.environ.get(ENV_REGION) or DEFAULT_REGION
+    if service_hosts is None:
+        service_hosts = os.environ.get(ENV_SERVICE_HOSTS, "").replace(",", " ").split()
+    return make_app(open_store(db), region=region, service_hosts=service_hosts)
+
+
+def check_bind(host: str, port: int) -> None:
+    """Raise :class:`OSError` now if ``host:port`` cannot be listened on (taken, no such address).
+
+    gunicorn would find out too, but only after retrying for seconds, in log lines.
+    """
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as gunicorn does
+        sock.bind(address)
+
+
+def run_gunicorn(app_factory: Callable[[], Any], options: dict[str, Any]) -> None:
+    """Serve the app ``app_factory()`` makes under gunicorn, with gunicorn ``options``.
+
+    Blocks until gunicorn stops (SIGINT/SIGTERM); exits the process if
+    gunicorn fails to start (e.g. the port is taken).
+    """
+    from gunicorn.app.base import BaseApplication
+
+    class Server(BaseApplication):
+        def load_config(self) -> None:
+            for name, value in options.items():
+                # Skip settings this gunicorn does not know (newer or older version).
+                if value is not None and name in self.cfg.settings:
+                    self.cfg.set(name, value)
+
+        def load(self) -> Any:
+            return app_factory()
+
+    Server(prog="s3service serve").run()
+
+
+def serve(store: Any, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
+          region: str = DEFAULT_REGION, service_hosts: Sequence[str] = (),
+          log_level: str = "info", access_log: bool = False, timeout: int = 30) -> None:
+    """Serve the gateway on ``store`` at ``host:port`` with ``workers`` processes.
+
+    The store is opened once in gunicorn's master and inherited by the
+    workers: the SQL store opens its own connections in each worker; an
+    in-memory store must run with one worker (its buckets live in that one).
+    """
+    def factory() -> Any:
+        return make_app(store, region=region, service_hosts=service_hosts)
+
+    options = {
+        "bind": [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"],
+        "workers": workers,
+        "worker_class": "sync",
+        "timeout": timeout,
+        "loglevel": log_level,
+        "accesslog": "-" if access_log else None,
+        "proc_name": "s3service",
+        # gunicorn >= 25.1 opens a control socket at a fixed per-user path by
+        # default; several servers on one machine would fight over it.
+        "control_socket_disable": True,
+    }
+    run_gunicorn(factory, options)

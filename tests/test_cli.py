@@ -1,0 +1,314 @@
+"""The ``s3service`` command, run for real (``python -m s3service``) on a temporary SQLite store."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+TIMEOUT = 60
+UNREACHABLE_PG = "postgresql+psycopg://u:SECRETPW@127.0.0.1:1/x"
+
+
+def command_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "S3SERVICE_"))}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def db(tmp_path):
+    return f"sqlite:///{tmp_path / 'cli.db'}"
+
+
+@pytest.fixture
+def cli(db, tmp_path):
+    """``cli(*args)``: run ``s3service --db DB args`` and return the CompletedProcess."""
+    def run(*args: str, db_url: str | None = db, timeout: float = TIMEOUT):
+        argv = [sys.executable, "-m", "s3service"]
+        if db_url is not None:
+            argv += ["--db", db_url]
+        return subprocess.run(argv + list(args), capture_output=True, text=True,
+                              timeout=timeout, cwd=tmp_path, env=command_env())
+    return run
+
+
+def ok(result) -> str:
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def as_json(result):
+    return json.loads(ok(result))
+
+
+def assert_error(result, code: int, *fragments: str) -> str:
+    """The command failed with ``code`` and one line ``s3service: error: ...`` on stderr."""
+    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("s3service: error: ")
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+    return lines[0]
+
+
+# -- accounts, users, keys, buckets ------------------------------------------------------
+
+def test_accounts(cli):
+    generated = as_json(cli("account", "create", "--name", "Alice", "--json"))
+    assert re.fullmatch(r"[0-9a-f]{64}", generated["account_id"])
+    assert generated["display_name"] == "Alice"
+    assert as_json(cli("--json", "account", "create", "bob-id", "--name", "Bob")) == \
+        {"account_id": "bob-id", "display_name": "Bob"}
+    assert "created account" in ok(cli("account", "create", "carol-id"))
+
+    accounts = as_json(cli("account", "list", "--json"))
+    assert {(a["account_id"], a["display_name"]) for a in accounts} == {
+        (generated["account_id"], "Alice"), ("bob-id", "Bob"), ("carol-id", "")}
+    text = ok(cli("account", "list"))
+    assert "bob-id" in text and "Alice" in text
+
+    assert_error(cli("account", "create", "bob-id"), 1, "already exists")
+    assert_error(cli("account", "create", "has space"), 2, "invalid account ID")
+
+
+def test_users_and_keys(cli):
+    ok(cli("account", "create", "acct"))
+    assert as_json(cli("user", "create", "acct", "carol", "--json")) == \
+        {"account_id": "acct", "user": "carol"}
+    assert [u["user"] for u in as_json(cli("user", "list", "acct", "--json"))] == ["carol"]
+    assert_error(cli("user", "create", "acct", "carol"), 1, "already exists")
+    assert_error(cli("user", "create", "nobody", "dave"), 1, "unknown account 'nobody'")
+
+    root = as_json(cli("key", "create", "acct", "--json"))
+    assert re.fullmatch(r"AKIA[A-Z0-9]{16}", root["access_key"])
+    assert len(root["secret_key"]) == 40 and root["user"] is None
+    text = cli("key", "create", "acct", "--user", "carol")
+    user_key = re.search(r"access key: (AKIA[A-Z0-9]{16})", ok(text)).group(1)
+    user_secret = re.search(r"secret key: (\S{40})", text.stdout).group(1)
+    assert "only" in text.stderr                        # the secret is shown once
+
+    keys = cli("key", "list", "acct", "--json")
+    assert root["secret_key"] not in keys.stdout and user_secret not in keys.stdout
+    assert {(k["access_key"], k["user"], k["active"]) for k in as_json(keys)} == {
+        (root["access_key"], None, True), (user_key, "carol", True)}
+
+    assert as_json(cli("key", "disable", user_key, "--json")) == \
+        {"access_key": user_key, "active": False}
+    listed = ok(cli("key", "list", "acct"))
+    assert re.search(rf"{user_key}\s+carol\s+disabled", listed)
+    ok(cli("key", "enable", user_key))
+    assert all(k["active"] for k in as_json(cli("key", "list", "acct", "--json")))
+
+    assert_error(cli("key", "disable", "AKIANOSUCHKEY0000000"), 1, "unknown access key")
+    assert_error(cli("key", "create", "acct", "--user", "nobody"), 1, "unknown user 'nobody'")
+    assert_error(cli("key", "create", "nobody"), 1, "unknown account 'nobody'")
+    assert_error(cli("key", "list", "nobody"), 1, "unknown account 'nobody'")
+
+
+def test_buckets(cli):
+    ok(cli("account", "create", "alice"))
+    ok(cli("account", "create", "bob"))
+    created = as_json(cli("bucket", "create", "alice", "photos", "--json"))
+    assert created["name"] == "photos" and created["owner"] == "alice"
+    assert created["region"] == "us-east-1"
+    ok(cli("bucket", "create", "alice", "eu-photos", "--region", "eu-west-1"))
+    ok(cli("bucket", "create", "bob", "bobs-bucket"))
+
+    alice = as_json(cli("bucket", "list", "alice", "--json"))
+    assert [(b["name"], b["region"]) for b in alice] == [("eu-photos", "eu-west-1"),
+                                                         ("photos", "us-east-1")]
+    everyone = as_json(cli("bucket", "list", "--json"))
+    assert [(b["name"], b["owner"]) for b in everyone] == [
+        ("bobs-bucket", "bob"), ("eu-photos", "alice"), ("photos", "alice")]
+    assert "bobs-bucket" in ok(cli("bucket", "list"))
+
+    assert_error(cli("bucket", "create", "alice", "photos"), 1, "already exists", "by you")
+    assert_error(cli("bucket", "create", "bob", "photos"), 1, "already exists",
+                 "another account")
+    assert_error(cli("bucket", "create", "alice", "Bad_Name"), 2, "invalid bucket name",
+                 "'Bad_Name'")
+    assert_error(cli("bucket", "create", "alice", "192.168.1.1"), 2, "IP address")
+    assert_error(cli("bucket", "create", "nobody", "free-name"), 1, "unknown account 'nobody'")
+    assert_error(cli("bucket", "list", "nobody"), 1, "unknown account")
+
+    assert as_json(cli("bucket", "delete", "photos", "--json")) == \
+        {"name": "photos", "deleted": True}
+    assert_error(cli("bucket", "delete", "photos"), 1, "no such bucket 'photos'")
+    assert [b["name"] for b in as_json(cli("bucket", "list", "alice", "--json"))] == \
+        ["eu-photos"]
+
+
+def test_db_from_environment(tmp_path):
+    url = f"sqlite:///{tmp_path / 'env.db'}"
+    run = subprocess.run([sys.executable, "-m", "s3service", "account", "create", "x1"],
+                         capture_output=True, text=True, timeout=TIMEOUT, cwd=tmp_path,
+                         env=command_env(S3SERVICE_DB=url))
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "env.db").exists()
+
+
+@pytest.mark.parametrize("args", [["account", "list"], ["bucket", "create", "a", "bucket"],
+                                  ["serve", "--demo"]])
+def test_unreachable_database(cli, args):
+    if args[0] == "serve":                  # fails before it listens
+        args = args + ["--port", str(free_port())]
+    result = cli(*args, db_url=UNREACHABLE_PG, timeout=60)
+    line = assert_error(result, 3, "unavailable")
+    assert "SECRETPW" not in result.stdout + result.stderr
+    assert "u:***@127.0.0.1:1" in line
+
+
+def test_bad_database_url(cli):
+    result = cli("account", "list", db_url="nosuchdialect://u:SECRETPW@h/x")
+    assert_error(result, 2, "invalid database URL")
+    assert "SECRETPW" not in result.stdout + result.stderr
+
+
+def test_usage_errors(cli):
+    assert cli().returncode == 2                               # no command
+    assert cli("bucket").returncode == 2                       # no action
+    assert cli("serve", "--port", "http").returncode == 2
+    result = cli("account", "list", db_url="memory")
+    assert_error(result, 2, "need a database")
+    assert_error(cli("serve", "--region", "Not A Region"), 2, "invalid region")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        assert_error(cli("serve", "--port", port), 1, "cannot listen on", port)
+    assert ok(cli("--help")).startswith("usage: s3service")
+
+
+# -- serve ----------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """``s3service serve`` as a subprocess; always stopped by ``stop()``."""
+
+    def __init__(self, tmp_path: Path, db: str, *args: str) -> None:
+        self.port = free_port()
+        self.out = tmp_path / f"serve-{self.port}.out"
+        self.err = tmp_path / f"serve-{self.port}.err"
+        with open(self.out, "w") as out, open(self.err, "w") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "s3service", "--db", db, "serve", "--host", "127.0.0.1",
+                 "--port", str(self.port), *args],
+                stdout=out, stderr=err, cwd=tmp_path, env=command_env(), start_new_session=True)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def wait_ready(self, timeout: float = 30) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"server exited with {self.proc.returncode}: {self.err.read_text()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return self.out.read_text()
+            except OSError:
+                time.sleep(0.1)
+        pytest.fail(f"server did not start: {self.err.read_text()}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)     # its own session: only its workers
+                self.proc.wait(timeout=15)
+
+
+@pytest.fixture
+def start_server(tmp_path):
+    servers: list[Server] = []
+
+    def start(db: str, *args: str) -> Server:
+        server = Server(tmp_path, db, *args)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def aws_command() -> str:
+    beside = Path(sys.executable).with_name("aws")
+    found = str(beside) if beside.exists() else shutil.which("aws")
+    if found is None:
+        pytest.skip("the AWS CLI (aws) is not installed")
+    return found
+
+
+def test_serve_demo_with_the_aws_cli(cli, db, start_server, tmp_path):
+    aws = aws_command()
+    server = start_server(db, "--demo")
+    printed = server.wait_ready()
+    assert f"aws --endpoint-url {server.endpoint} s3 ls" in printed
+    exports = dict(re.findall(r"export (AWS_[A-Z_]+)=(\S+)", printed))
+    assert set(exports) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"}
+    account_id = re.search(r"account:\s+([0-9a-f]{64})", printed).group(1)
+
+    env = command_env(**exports, AWS_CONFIG_FILE=os.devnull,
+                      AWS_SHARED_CREDENTIALS_FILE=os.devnull, AWS_EC2_METADATA_DISABLED="true")
+
+    def aws_run(*args: str, check: bool = True):
+        result = subprocess.run([aws, "--endpoint-url", server.endpoint, *args],
+                                capture_output=True, text=True, timeout=TIMEOUT, env=env,
+                                cwd=tmp_path)
+        if check:
+            assert result.returncode == 0, result.stderr
+        return result
+
+    def bucket_names() -> list[str]:
+        return [line.split()[-1] for line in aws_run("s3", "ls").stdout.splitlines()]
+
+    assert bucket_names() == ["demo-bucket", "demo-photos"]
+    assert "make_bucket: newbucket" in aws_run("s3", "mb", "s3://newbucket").stdout
+    head = json.loads(aws_run("s3api", "head-bucket", "--bucket", "newbucket").stdout)
+    assert head["BucketRegion"] == "us-east-1"
+    location = json.loads(aws_run("s3api", "get-bucket-location", "--bucket", "newbucket").stdout)
+    assert location["LocationConstraint"] is None                  # us-east-1
+    listing = json.loads(aws_run("s3api", "list-objects-v2", "--bucket", "newbucket").stdout)
+    assert "Contents" not in listing
+    assert "newbucket" in bucket_names()
+    failed = aws_run("s3", "mb", "s3://demo-bucket", check=False)
+    assert failed.returncode != 0 and "BucketAlreadyOwnedByYou" in failed.stderr
+    assert "remove_bucket: newbucket" in aws_run("s3", "rb", "s3://newbucket").stdout
+    gone = aws_run("s3api", "head-bucket", "--bucket", "newbucket", check=False)
+    assert gone.returncode != 0 and "404" in gone.stderr
+
+    ok(cli("bucket", "create", account_id, "from-the-cli"))          # same database
+    assert bucket_names() == ["demo-bucket", "demo-photos", "from-the-cli"]
+
+    # --demo again on the same database: nothing new, the same key.
+    server.stop()
+    again = start_server(db, "--demo", "--json")
+    demo = json.loads(again.wait_ready().splitlines()[0])
+    assert demo["access_key"] == exports["AWS_ACCESS_KEY_ID"]
+    assert demo["secret_key"] == exports["AWS_SECRET_ACCESS_KEY"]
+    assert demo["endpoint"] == again.endpoint
+    assert demo["buckets"] == ["demo-bucket", "demo-photos"]
+    assert len(as_json(cli("key", "list", account_id, "--json"))) == 1
+
