@@ -1,0 +1,1 @@
+"""Importable WSGI apps used by the test suites."""

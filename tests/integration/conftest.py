@@ -1,0 +1,177 @@
+"""Fixtures: the echo gateway behind the middleware, served by real gunicorn processes.
+
+One server per configuration per session.  Each binds 127.0.0.1 on a port
+the kernel picks (``:0``, read back from gunicorn's log, so two runs never
+race for a port), runs two sync workers that each seed the same
+MemoryBackend from a JSON file, and is always stopped at the end.
+"""
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from . import seed
+
+ROOT = Path(__file__).resolve().parents[2]
+APPS = ROOT / "tests" / "apps"
+START_TIMEOUT = 20.0
+_LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
+
+
+class Server:
+    """A running gunicorn: its URL, port and log."""
+
+    def __init__(self, proc: subprocess.Popen, port: int, log_path: Path) -> None:
+        self.proc, self.port, self.log_path = proc, port, log_path
+        self.url = f"http://127.0.0.1:{port}"
+        self.netloc = f"127.0.0.1:{port}"
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+
+def _answers(port: int) -> bool:
+    """Whether a worker answers a pass-through request (the gateway's own 200)."""
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        try:
+            conn.request("GET", "/__ready__", headers={"Host": f"127.0.0.1:{port}"})
+            resp = conn.getresponse()
+            resp.read()
+            return resp.status in (200, 403)  # 403: authenticate_all refuses anonymous
+        finally:
+            conn.close()
+    except OSError:
+        return False
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def start_server(tmp: Path, name: str, **options: str):
+    """Start gunicorn serving ``echo_gateway:app``; a generator yielding the :class:`Server`."""
+    seed_file = seed.write_seed(tmp / f"{name}-seed.json")
+    log_path = tmp / f"{name}-gunicorn.log"
+    env = dict(os.environ)
+    env.update({
+        "S3SERVICE_TEST_SEED": str(seed_file),
+        "S3SERVICE_TEST_SERVICE_HOSTS": seed.SERVICE_HOST,
+        "S3SERVICE_TEST_REGION": seed.REGION,
+        "PYTHONPATH": os.pathsep.join(
+            [str(ROOT), str(APPS)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])),
+        "PYTHONUNBUFFERED": "1",
+    })
+    env.update(options)
+    cmd = [sys.executable, "-m", "gunicorn", "--bind", "127.0.0.1:0", "--workers", "2",
+           "--worker-class", "sync", "--timeout", "30", "--graceful-timeout", "3",
+           "--no-control-socket", "--chdir", str(ROOT), "--log-level", "info",
+           "echo_gateway:app"]
+    with open(log_path, "wb") as log_file:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log_file,
+                                stderr=subprocess.STDOUT, env=env, cwd=str(ROOT))
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        port = None
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                break
+            if port is None:
+                m = _LISTENING.search(log_path.read_text(errors="replace"))
+                if m:
+                    port = int(m.group(1))
+            if port is not None and _answers(port):
+                break
+            time.sleep(0.1)
+        else:
+            port = None
+        if proc.poll() is not None or port is None:
+            _stop(proc)
+            pytest.fail(f"gunicorn ({name}) did not come up within {START_TIMEOUT:.0f} s "
+                        f"(exit status {proc.returncode}); its log:\n"
+                        + log_path.read_text(errors="replace")[-6000:], pytrace=False)
+        yield Server(proc, port, log_path)
+    finally:
+        _stop(proc)
+    # Nothing a client sent may have made the app or the server fail.
+    log = log_path.read_text(errors="replace")
+    bad = [line for line in log.splitlines()
+           if "Traceback" in line or "[ERROR]" in line or "[CRITICAL]" in line]
+    if bad:
+        pytest.fail(f"gunicorn ({name}) logged errors:\n" + log[-8000:], pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    """The default configuration: only ``GET /`` is authenticated."""
+    yield from start_server(tmp_path_factory.mktemp("server"), "default")
+
+
+@pytest.fixture(scope="session")
+def server_auth_all(tmp_path_factory):
+    """``authenticate_all`` on: every pass-through request is authenticated first."""
+    yield from start_server(tmp_path_factory.mktemp("server-auth-all"), "auth-all",
+                            S3SERVICE_TEST_AUTH_ALL="1")
+
+
+@pytest.fixture(scope="session")
+def empty_aws_config(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("aws") / "empty"
+    path.write_text("")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def no_aws_config(monkeypatch, empty_aws_config):
+    """boto3 must use exactly the credentials and settings given, nothing from ~/.aws."""
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty_aws_config))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty_aws_config))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3",
+                 "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+
+
+_BOTO3_SESSION = None
+
+
+def _boto3_session():
+    """One boto3 session for the whole run: its loaded service models are reused by every client."""
+    global _BOTO3_SESSION
+    if _BOTO3_SESSION is None:
+        import boto3
+
+        _BOTO3_SESSION = boto3.session.Session()
+    return _BOTO3_SESSION
+
+
+def boto3_client(server: Server, access_key: str, secret_key: str, *, token: str | None = None,
+                 signature_version: str = "s3v4", region: str = seed.REGION, **config):
+    """A boto3 S3 client for ``server``, path-style, no retries, no other credential source."""
+    from botocore.config import Config
+
+    config.setdefault("s3", {"addressing_style": "path"})
+    cfg = Config(signature_version=signature_version,
+                 retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5,
+                 read_timeout=10, **config)
+    return _boto3_session().client("s3", endpoint_url=server.url, region_name=region,
+                                   aws_access_key_id=access_key, aws_secret_access_key=secret_key,
+                                   aws_session_token=token, config=cfg)
