@@ -309,10 +309,11 @@ def listing_options(params: dict[str, str]) -> tuple[int, Callable[[str], str]]:
     raw = params.get("max-keys")
     max_keys = MAX_KEYS
     if raw is not None:
-        if not (raw.isascii() and raw.isdigit() and int(raw) <= 2**31 - 1):
+        if not (raw.isascii() and raw.isdigit() and len(raw.lstrip("0")) <= 10
+                and int(raw.lstrip("0") or "0") <= 2**31 - 1):
             raise InvalidArgument("Provided max-keys not an integer or within integer range",
                                   ArgumentName="max-keys", ArgumentValue=raw)
-        max_keys = min(int(raw), MAX_KEYS)
+        max_keys = min(int(raw.lstrip("0") or "0"), MAX_KEYS)
     encoding = params.get("encoding-type")
     if encoding is None:
         return max_keys, str

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import partial
 from typing import Any
 
-from . import listing, tokens
+from . import listing, timeouts, tokens
 from .auth import authenticate
 from .auth.common import parse_query
 from .backends.base import AllowAuthenticated, Authorizer, BackendUnavailable, BucketStore, \
@@ -68,6 +68,10 @@ class S3ServiceMiddleware:
         Without it ``POST /`` goes to ``app``.
     :param metrics_flush_interval: seconds between writes of the metered counts to
         ``metrics`` (they are also written every 10000 requests and at exit).
+    :param backend_timeout: seconds a request may wait for the credential look-up and
+        for the first page of a listing; past it the client gets ``503
+        ServiceUnavailable`` and the call is abandoned (see :mod:`s3service.timeouts`).
+        ``None`` (the default): no bound, the calls run inline.
 
     Metrics example::
 
@@ -80,7 +84,8 @@ class S3ServiceMiddleware:
                  service_hosts: Sequence[str] = (), clock_skew: float = 900.0,
                  authenticate_all: bool = False, token_secret: str | bytes | None = None,
                  metrics: MetricsStore | None = None,
-                 metrics_flush_interval: float | None = 10.0) -> None:
+                 metrics_flush_interval: float | None = 10.0,
+                 backend_timeout: float | None = None) -> None:
         self.app = app
         self.credentials = credentials
         self.buckets = buckets
@@ -93,6 +98,9 @@ class S3ServiceMiddleware:
         if isinstance(token_secret, str):
             token_secret = token_secret.encode("utf-8")
         self.token_secret = token_secret
+        if backend_timeout is not None and not float(backend_timeout) > 0:
+            raise ValueError("backend_timeout must be a positive number of seconds or None")
+        self.backend_timeout = None if backend_timeout is None else float(backend_timeout)
         self.metrics = metrics
         self.meter: Meter | None = None
         self.metrics_api: MetricsAPI | None = None
@@ -144,7 +152,10 @@ class S3ServiceMiddleware:
 
     def authenticate(self, environ: dict) -> Identity | None:
         """Check the request's signature: its identity, ``None`` if anonymous; raises S3Error."""
-        return authenticate(environ, self.credentials, region=self.region,
+        credentials = self.credentials
+        if self.backend_timeout is not None:
+            credentials = timeouts.BoundedCredentials(credentials, self.backend_timeout)
+        return authenticate(environ, credentials, region=self.region,
                             max_skew=self.clock_skew, service_hosts=self.service_hosts)
 
     # -- answering ---------------------------------------------------------------
@@ -199,22 +210,19 @@ class S3ServiceMiddleware:
                     raise InvalidArgument("The continuation token provided is incorrect",
                                           ArgumentName="continuation-token",
                                           ArgumentValue=params.continuation_token) from None
-        page = params.page_size
-        found = self.buckets.list_buckets(identity.account_id, prefix=params.prefix or "",
-                                          after=after, region=params.region,
-                                          limit=None if page is None else page + 1)
-        chunks = listing.render(identity.account_id, identity.display_name, found, params,
-                                next_token)
         # Render the first chunks before answering, so a failing store still
         # gets a proper error; small listings go out whole with a length.
-        first = next(chunks)
-        try:
-            second = next(chunks)
-        except StopIteration:
-            body: Iterable[bytes] = [first]
-            length: int | None = len(first)
+        if self.backend_timeout is None:
+            found, chunks, ready = self._first_chunks(identity, params, after, next_token)
         else:
-            body = _Stream(request_id, (first, second), chunks, found)
+            found, chunks, ready = timeouts.call_with_timeout(
+                self.backend_timeout, self._first_chunks, identity, params, after, next_token,
+                what="bucket listing")
+        if len(ready) == 1:
+            body: Iterable[bytes] = ready
+            length: int | None = len(ready[0])
+        else:
+            body = _Stream(request_id, tuple(ready), chunks, found)
             length = None
         headers = common_headers(request_id, host_id)
         headers.append(("Content-Type", "application/xml"))
@@ -224,10 +232,33 @@ class S3ServiceMiddleware:
         start_response("200 OK", headers)
         return body
 
+    def _first_chunks(self, identity: Identity, params: listing.ListParams, after: str | None,
+                      next_token: Callable[[str], str] | None
+                      ) -> tuple[Iterable[Any], Iterator[bytes], list[bytes]]:
+        """Ask the store, render the first two chunks: ``(found, chunks, ready)``.
+
+        ``ready`` holds one chunk when that is the whole document.
+        """
+        page = params.page_size
+        found = self.buckets.list_buckets(identity.account_id, prefix=params.prefix or "",
+                                          after=after, region=params.region,
+                                          limit=None if page is None else page + 1)
+        chunks = listing.render(identity.account_id, identity.display_name, found, params,
+                                next_token)
+        ready = [next(chunks)]
+        try:
+            ready.append(next(chunks))
+        except StopIteration:
+            pass
+        return found, chunks, ready
+
     def _token_key(self, identity: Identity) -> bytes:
         if self.token_secret is not None:
             return self.token_secret
-        credential = self.credentials.get_credential(identity.access_key)
+        credentials = self.credentials
+        if self.backend_timeout is not None:
+            credentials = timeouts.BoundedCredentials(credentials, self.backend_timeout)
+        credential = credentials.get_credential(identity.access_key)
         if credential is None:  # the key vanished between the two look-ups
             raise AccessDenied()
         return hmac.new(credential.secret_key.encode("utf-8"), b"s3service-continuation-token",

@@ -34,6 +34,10 @@ Options:
     own; ``false`` (the default) for neither.  See :mod:`s3service.metrics`.
 ``metrics_flush_interval``
     Seconds between writes of the metered counts to the store (default 10).
+``backend_timeout``
+    Seconds a request may wait for the store (credential look-up, first page of
+    a listing) before it is answered ``503 ServiceUnavailable``; unset or empty
+    (the default) for no bound.  See :mod:`s3service.timeouts`.
 ``region``, ``service_hosts`` (spaces or commas), ``clock_skew`` (seconds),
 ``authenticate_all`` (true/false), ``token_secret``
     As the :class:`~s3service.S3ServiceMiddleware` parameters of the same names.
@@ -106,6 +110,8 @@ def filter_factory(global_conf: dict, **local_conf: Any) -> Callable[[Any], S3Se
         options["metrics"] = load_object(metrics)()
     elif metrics and as_bool(metrics):
         options["metrics"] = store
+    if str(conf.get("backend_timeout") or "").strip():
+        options["backend_timeout"] = float(conf["backend_timeout"])
     if "metrics_flush_interval" in conf:
         options["metrics_flush_interval"] = float(conf["metrics_flush_interval"])
 

@@ -40,6 +40,8 @@ PAGE_SIZE = 1000                 # rows per keyset query of list_buckets
 CACHE_ENTRIES = 10_000           # bound of the per-process credential cache
 NEGATIVE_CACHE_SECONDS = 1.0     # upper bound for remembering "no such key"
 PG_CONNECT_TIMEOUT = 5           # seconds; psycopg's connect_timeout
+PG_STATEMENT_TIMEOUT = 30.0      # seconds; server-side statement_timeout (None: the server's)
+POOL_TIMEOUT = 10                # seconds to wait for a pooled connection (SQLAlchemy: 30)
 PG_TCP_OPTIONS = {               # notice a silently vanished server (no RST) on pooled connections
     "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3,
     "tcp_user_timeout": 30_000,  # ms of unacknowledged sends before giving up
@@ -119,6 +121,13 @@ class SQLBackend:
     query sets ``connect_timeout``, ``keepalives*`` or ``tcp_user_timeout``).  ``engine_kwargs`` go to
     :func:`sqlalchemy.create_engine` and override these defaults.
 
+    Nothing waits on PostgreSQL for ever: besides the connect timeout and the
+    keepalives, each connection sets the server-side ``statement_timeout`` to
+    ``statement_timeout`` seconds (default 30; ``None`` keeps the server's
+    setting; ignored when the URL's query or ``connect_args`` set ``options``),
+    and a request waits at most :data:`POOL_TIMEOUT` seconds for a pooled
+    connection (``pool_timeout`` in ``engine_kwargs`` overrides it).
+
     Safe to share between threads, and between gunicorn's pre-forked workers:
     each process builds its own engine (connection pool) on first use, and
     rebuilds it when it finds itself in a forked child.
@@ -138,8 +147,10 @@ class SQLBackend:
     ``user`` that does not exist yet creates the user implicitly.
     """
 
-    def __init__(self, url: str, *, credential_cache_seconds: float = 5.0, **engine_kwargs: Any) -> None:
+    def __init__(self, url: str, *, credential_cache_seconds: float = 5.0,
+                 statement_timeout: float | None = PG_STATEMENT_TIMEOUT, **engine_kwargs: Any) -> None:
         self._url = make_url(url)
+        self._statement_timeout = statement_timeout
         self._safe_url = self._url.render_as_string(hide_password=True)
         self._cache_ttl = max(0.0, float(credential_cache_seconds))
         self._negative_ttl = min(NEGATIVE_CACHE_SECONDS, self._cache_ttl / 5)
@@ -184,6 +195,11 @@ class SQLBackend:
                 for option, value in defaults.items():
                     if option not in self._url.query:
                         connect_args.setdefault(option, value)
+                if self._statement_timeout and "options" not in self._url.query:
+                    ms = max(1, int(float(self._statement_timeout) * 1000))
+                    connect_args.setdefault("options", f"-c statement_timeout={ms}")
+            if "poolclass" not in extra:        # a QueuePool: bound the wait for a connection
+                kwargs["pool_timeout"] = POOL_TIMEOUT
         kwargs.update(extra)
         kwargs["connect_args"] = connect_args
         engine = create_engine(self._url, **kwargs)
@@ -496,8 +512,8 @@ class SQLBackend:
         """
         # Bucket names never contain NUL (PostgreSQL cannot even store it):
         # no name starts with such a prefix, and for names without NUL,
-        # "name > after" equals "name > after-cut-at-the-NUL".
-        if "\x00" in prefix:
+        # "name > after" equals "name > after-cut-at-the-NUL".  No region has one either.
+        if "\x00" in prefix or (region is not None and "\x00" in region):
             return
         if after is not None and "\x00" in after:
             after = after[:after.index("\x00")]
