@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
+from functools import cached_property
 from typing import Protocol, runtime_checkable
 
 from ..identity import Identity
@@ -38,13 +39,31 @@ class Credential:
                 f"user={self.user!r}, active={self.active!r})")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class BucketInfo:
     """One bucket as ListBuckets shows it."""
 
     name: str
-    created: datetime  # aware datetime, rendered in UTC
+    created: datetime  # aware datetime (naive ones are taken as UTC)
     region: str = "us-east-1"
+
+    @cached_property
+    def creation_date(self) -> str:
+        """``created`` as S3 shows it (see :func:`s3_timestamp`), worked out once per object.
+
+        A store that keeps its ``BucketInfo`` objects, as ``MemoryBackend``
+        does, so pays for the formatting once rather than on every listing.
+        """
+        return s3_timestamp(self.created)
+
+
+def s3_timestamp(when: datetime) -> str:
+    """``2009-02-03T16:45:09.000Z``: UTC with milliseconds, as S3 writes dates."""
+    if when.tzinfo is not None and when.utcoffset():
+        when = when.astimezone(timezone.utc)
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (
+        when.year, when.month, when.day, when.hour, when.minute, when.second,
+        when.microsecond // 1000)
 
 
 @runtime_checkable

@@ -154,21 +154,21 @@ class MemoryBackend(MemoryMetrics):
                size: int) -> tuple[list[BucketInfo], str | None, bool]:
         # One lock hold per chunk; the next chunk resumes after the last name
         # looked at, so concurrent creates and deletes never repeat a name.
-        out: list[BucketInfo] = []
         with self._lock:
-            names = self._names.get(account_id, ())
+            names = self._names.get(account_id, [])
             if after is not None and after >= prefix:
-                i = bisect_right(names, after)
+                start = bisect_right(names, after)
             else:
-                i = bisect_left(names, prefix)
-            end = min(len(names), i + size)
+                start = bisect_left(names, prefix)
+            window = names[start:start + size]
+            done = start + size >= len(names)
+            if prefix and window and not window[-1].startswith(prefix):
+                # Sorted names sharing the prefix form one run: cut where it ends.
+                window = window[:bisect_left(window, True,
+                                             key=lambda name: not name.startswith(prefix))]
+                done = True
             buckets = self._buckets
-            for i in range(i, end):
-                name = names[i]
-                if not name.startswith(prefix):
-                    return out, after, True
-                info = buckets[name]
-                if region is None or info.region == region:
-                    out.append(info)
-                after = name
-            return out, after, end >= len(names)
+            found = [buckets[name] for name in window]
+        if region is not None:
+            found = [info for info in found if info.region == region]
+        return found, window[-1] if window else after, done
