@@ -18,8 +18,8 @@ AK, SECRET = "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 AT = 1_369_353_600.0  # 2013-05-24T00:00:00Z, the date of AWS's published examples
 
 
-class RecordingSigV4(botocore.auth.S3SigV4Auth):
-    """botocore's header signer, remembering its canonical request and string to sign."""
+class _Recording:
+    """Mixed into botocore's signers: remember the canonical request and string to sign."""
 
     def canonical_request(self, request):
         self.recorded_creq = super().canonical_request(request)
@@ -30,14 +30,12 @@ class RecordingSigV4(botocore.auth.S3SigV4Auth):
         return self.recorded_sts
 
 
-class RecordingSigV4Query(botocore.auth.S3SigV4QueryAuth):
-    def canonical_request(self, request):
-        self.recorded_creq = super().canonical_request(request)
-        return self.recorded_creq
+class RecordingSigV4(_Recording, botocore.auth.S3SigV4Auth):
+    """botocore's header signer, recording."""
 
-    def string_to_sign(self, request, canonical_request):
-        self.recorded_sts = super().string_to_sign(request, canonical_request)
-        return self.recorded_sts
+
+class RecordingSigV4Query(_Recording, botocore.auth.S3SigV4QueryAuth):
+    """botocore's presigned-URL signer, recording."""
 
 
 def sign(method, url, *, headers=None, body=b"", token=None, presign=False, region="us-east-1"):
