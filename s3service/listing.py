@@ -87,34 +87,29 @@ def render(owner_id: str, display_name: str, buckets: Iterable[BucketInfo],
             f"<Owner><ID>{escape(owner_id)}</ID>"
             f"<DisplayName>{escape(display_name)}</DisplayName></Owner><Buckets>")
     page = params.page_size
-    # The per-bucket work is what a long listing costs: one f-string, the date
-    # cached on the BucketInfo, and an escape that returns at once for the
-    # characters bucket names are made of.
-    if params.paged:
-        template = ("<Bucket><Name>{}</Name><CreationDate>{}</CreationDate>"
-                    "<BucketRegion>{}</BucketRegion></Bucket>").format
-    else:
-        template = "<Bucket><Name>{}</Name><CreationDate>{}</CreationDate>{}</Bucket>".format
     with_region = params.paged
     parts = [head]
     append = parts.append
     count = 0
-    last = None
+    last: BucketInfo | None = None
     more = False
+    # This loop is what a long listing costs, so it stays lean: each bucket's
+    # entry is made once per BucketInfo object (see BucketInfo.listing_xml).
     for bucket in buckets:
         if count == page:
             more = True
             break
-        last = bucket.name
-        append(template(escape(last), bucket.creation_date,
-                        escape(bucket.region) if with_region else ""))
+        append(bucket.listing_xml)
+        append(f"<BucketRegion>{escape(bucket.region)}</BucketRegion></Bucket>"
+               if with_region else "</Bucket>")
+        last = bucket
         count += 1
         if count % CHUNK == 0:
             yield "".join(parts).encode("utf-8")
             parts.clear()
     parts.append("</Buckets>")
     if more and last is not None and next_token is not None:
-        parts.append(f"<ContinuationToken>{escape(next_token(last))}</ContinuationToken>")
+        parts.append(f"<ContinuationToken>{escape(next_token(last.name))}</ContinuationToken>")
     if params.prefix is not None:
         parts.append(f"<Prefix>{escape(params.prefix)}</Prefix>")
     parts.append("</ListAllMyBucketsResult>")
