@@ -38,18 +38,16 @@ from urllib.parse import parse_qsl, quote
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
 
-from .backends.base import BackendUnavailable
 from .backends.base import BucketAlreadyExists as BucketTaken
 from .backends.base import NoSuchAccount
 from .backends.base import NoSuchBucket as BucketGone
 from .bucketnames import validate_bucket_name
 from .errors import (XML_DECLARATION, AccessDenied, BucketAlreadyExists, BucketAlreadyOwnedByYou,
-                     IllegalLocationConstraintException, InternalError, InvalidArgument,
-                     InvalidLocationConstraint, MalformedXML, NoSuchBucket, NotImplemented_,
-                     S3Error, ServiceUnavailable)
+                     IllegalLocationConstraintException, InvalidArgument,
+                     InvalidLocationConstraint, MalformedXML, NoSuchBucket, NotImplemented_)
 from .identity import Identity
 from .middleware import IDENTITY_KEY, REQUEST_ID_KEY, S3ServiceMiddleware, log_request
-from .response import common_headers, error_response, new_host_id, new_request_id
+from .response import common_headers, error_for, error_response, new_ids
 from .xmltext import element
 
 log = logging.getLogger("s3service.gateway")
@@ -85,20 +83,14 @@ class Gateway:
                                    if h.strip())
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
-        request_id = environ.get(REQUEST_ID_KEY) or new_request_id()
-        host_id = new_host_id()
+        fresh_id, host_id = new_ids()
+        request_id = environ.get(REQUEST_ID_KEY) or fresh_id
         method = environ.get("REQUEST_METHOD", "GET")
         identity: Identity | None = environ.get(IDENTITY_KEY)
         try:
             status, headers, body = self.handle(environ, method, identity)
-        except S3Error as exc:
-            error = exc
-        except BackendUnavailable as exc:
-            log.warning("%s backend unavailable: %s", request_id, exc)
-            error = ServiceUnavailable()
-        except Exception:
-            log.exception("%s internal error", request_id)
-            error = InternalError()
+        except Exception as exc:
+            error = error_for(exc, request_id, log)
         else:
             out = common_headers(request_id, host_id) + headers
             out.append(("Content-Length", str(len(body))))

@@ -27,16 +27,14 @@ from typing import Any
 from . import listing, timeouts, tokens
 from .auth import authenticate
 from .auth.common import parse_query
-from .backends.base import AllowAuthenticated, Authorizer, BackendUnavailable, BucketStore, \
-    CredentialStore
-from .errors import (AccessDenied, InternalError, InvalidArgument, MethodNotAllowed, S3Error,
-                     ServiceUnavailable)
+from .backends.base import AllowAuthenticated, Authorizer, BucketStore, CredentialStore
+from .errors import AccessDenied, InvalidArgument, MethodNotAllowed
 from .identity import Identity
 from .metrics.api import MetricsAPI
 from .metrics.meter import Meter
 from .metrics.operations import LIST_ALL_MY_BUCKETS, classify
 from .metrics.store import MetricsStore
-from .response import common_headers, error_response, new_host_id, new_request_id
+from .response import common_headers, error_for, error_response, new_ids
 
 log = logging.getLogger("s3service")
 
@@ -164,18 +162,12 @@ class S3ServiceMiddleware:
                 handler: Callable[[dict, StartResponse, str, str], Iterable[bytes]]
                 ) -> Iterable[bytes]:
         """Run ``handler``; answer whatever it raises as S3 would, and log the request."""
-        request_id, host_id = new_request_id(), new_host_id()
+        request_id, host_id = new_ids()
         method = environ.get("REQUEST_METHOD", "")
         try:
             return handler(environ, start_response, request_id, host_id)
-        except S3Error as exc:
-            error = exc
-        except BackendUnavailable as exc:
-            log.warning("%s backend unavailable: %s", request_id, exc)
-            error = ServiceUnavailable()
-        except Exception:
-            log.exception("%s internal error", request_id)
-            error = InternalError()
+        except Exception as exc:
+            error = error_for(exc, request_id, log)
         status, headers, body = error_response(error, request_id, host_id, head=method == "HEAD")
         log_request(request_id, method, error.status, error.code,
                     error.fields.get("AWSAccessKeyId"))

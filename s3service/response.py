@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import time
 from email.utils import formatdate
 
-from .errors import S3Error
+from .backends.base import BackendUnavailable
+from .errors import InternalError, S3Error, ServiceUnavailable
 
 SERVER = "s3service"
 
@@ -30,6 +32,29 @@ def new_request_id() -> str:
 def new_host_id() -> str:
     """An opaque ``x-amz-id-2`` value."""
     return base64.b64encode(os.urandom(24)).decode("ascii")
+
+
+def new_ids() -> tuple[str, str]:
+    """A new request id and ``x-amz-id-2`` value, from one read of the system's randomness."""
+    raw = os.urandom(32)
+    return raw[:8].hex().upper(), base64.b64encode(raw[8:]).decode("ascii")
+
+
+def error_for(exc: Exception, request_id: str, log: logging.Logger, what: str = "") -> S3Error:
+    """The S3 error answering ``exc``.
+
+    An :class:`~s3service.errors.S3Error` answers itself; a store that cannot be
+    reached (:class:`~s3service.backends.base.BackendUnavailable`) is ``503
+    ServiceUnavailable``; anything else is ``500 InternalError``.  The last two
+    are logged with ``request_id`` (the traceback for a 500), never sent.
+    """
+    if isinstance(exc, S3Error):
+        return exc
+    if isinstance(exc, BackendUnavailable):
+        log.warning("%s %sbackend unavailable: %s", request_id, what and what + " ", exc)
+        return ServiceUnavailable()
+    log.error("%s internal error%s", request_id, what and " in " + what, exc_info=exc)
+    return InternalError()
 
 
 def common_headers(request_id: str, host_id: str) -> list[tuple[str, str]]:

@@ -17,11 +17,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..auth.common import parse_query
-from ..backends.base import BackendUnavailable
-from ..errors import (AccessDenied, InternalError, InvalidArgument, InvalidRequest,
-                      MissingContentLength, S3Error, ServiceUnavailable,
-                      XAmzContentSHA256Mismatch)
-from ..response import common_headers, new_host_id, new_request_id
+from ..errors import (AccessDenied, InvalidArgument, InvalidRequest, MissingContentLength,
+                      S3Error, XAmzContentSHA256Mismatch)
+from ..response import common_headers, error_for, new_ids
 from .meter import Meter
 from .operations import OPERATIONS
 from .store import INTERVAL_MS, MetricsStore, MetricsTotals, interval_start
@@ -235,19 +233,12 @@ class MetricsAPI:
         self.clock = clock
 
     def __call__(self, environ: dict, start_response: Callable[..., Any]) -> list[bytes]:
-        request_id, host_id = new_request_id(), new_host_id()
+        request_id, host_id = new_ids()
+        error: S3Error | None = None
         try:
             status, body = "200 OK", self.answer(environ)
-        except S3Error as exc:
-            error = exc
-        except BackendUnavailable as exc:
-            log.warning("%s metrics backend unavailable: %s", request_id, exc)
-            error = ServiceUnavailable()
-        except Exception:
-            log.exception("%s internal error in ListMetrics", request_id)
-            error = InternalError()
-        else:
-            error = None
+        except Exception as exc:
+            error = error_for(exc, request_id, log, "ListMetrics")
         if error is not None:
             status, body = error.status_line, json_error(error)
         log.info("%s POST %s %s", request_id, status.partition(" ")[0],
