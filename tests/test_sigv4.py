@@ -171,3 +171,15 @@ def test_raw_non_utf8_path_bytes_survive():
     environ = {"PATH_INFO": "/b/\xff\xfe", "SCRIPT_NAME": ""}
     creq = sigv4.canonical_request("GET", request_path(environ), [], {}, [], "x")
     assert creq.split("\n")[1] == "/b/%FF%FE"
+
+
+def test_without_token_blanks_only_the_token():
+    from s3service.auth.common import without_token
+
+    creq = ("GET\n/\nX-Amz-Date=1&X-Amz-Security-Token=abc%2Fdef&x=X-Amz-Security-Token\n"
+            "host:h\nx-amz-security-token:abc/def\n\nhost;x-amz-security-token\nUNSIGNED-PAYLOAD")
+    shown = without_token(creq)
+    assert "abc" not in shown
+    assert shown == ("GET\n/\nX-Amz-Date=1&X-Amz-Security-Token=<redacted>&x=X-Amz-Security-Token\n"
+                     "host:h\nx-amz-security-token:<redacted>\n\nhost;x-amz-security-token\n"
+                     "UNSIGNED-PAYLOAD")

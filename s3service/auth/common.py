@@ -292,6 +292,22 @@ def check_token(cred: Credential, token: str | None, now: float) -> None:
         raise ExpiredToken()
 
 
+_TOKEN_HEADER = re.compile(r"^(x-amz-security-token:).*$", re.IGNORECASE | re.MULTILINE)
+_TOKEN_PARAM = re.compile(r"(^|&)(X-Amz-Security-Token=)[^&\n]*", re.IGNORECASE | re.MULTILINE)
+REDACTED = "<redacted>"
+
+
+def without_token(text: str) -> str:
+    """A canonical request or string to sign with any session token's value blanked out.
+
+    S3 echoes these to help a client find why its signature differs; the
+    token is a credential, so it is never sent back (nor seen by proxies and
+    logs on the way).
+    """
+    text = _TOKEN_HEADER.sub(r"\g<1>" + REDACTED, text)
+    return _TOKEN_PARAM.sub(r"\g<1>\g<2>" + REDACTED, text)
+
+
 def identity_for(cred: Credential, signature_version: str) -> Identity:
     """The :class:`Identity` a request signed with ``cred`` is made by."""
     return Identity(account_id=cred.account_id, display_name=cred.display_name,

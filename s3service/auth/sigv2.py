@@ -16,7 +16,7 @@ from ..identity import Identity
 from .common import (check_skew, check_token, constant_time_equal, date_required,
                      format_iso8601, header, header_text, hex_bytes, http_host, identity_for,
                      lookup_credential, parse_amz_date, parse_http_date, request_path,
-                     split_host, uri_encode_path, wire_text)
+                     split_host, uri_encode_path, wire_text, without_token)
 
 __all__ = ["SUBRESOURCES", "bucket_from_host", "canonical_resource", "signature",
            "string_to_sign", "verify_header", "verify_presigned"]
@@ -133,9 +133,10 @@ def _verify(environ: Mapping[str, object], credentials: CredentialStore, *, acce
                                      resource)
         if constant_time_equal(provided, signature(cred.secret_key, alternative)):
             return identity_for(cred, "v2")
+    shown = without_token(sts)
     raise SignatureDoesNotMatch(
-            AWSAccessKeyId=access_key, StringToSign=sts, SignatureProvided=provided,
-            StringToSignBytes=hex_bytes(sts.encode("utf-8", "surrogateescape")))
+            AWSAccessKeyId=access_key, StringToSign=shown, SignatureProvided=provided,
+            StringToSignBytes=hex_bytes(shown.encode("utf-8", "surrogateescape")))
 
 
 def verify_header(environ: Mapping[str, object], authorization: str,

@@ -21,7 +21,7 @@ from ..identity import Identity
 from .common import (check_skew, check_token, constant_time_equal, date_required,
                      format_iso8601, header, header_text, hex_bytes, http_host, identity_for,
                      lookup_credential, parse_amz_date, parse_http_date, request_path,
-                     uri_encode, uri_encode_path, wire_text)
+                     uri_encode, uri_encode_path, wire_text, without_token)
 
 __all__ = [
     "ALGORITHM", "MAX_EXPIRES", "UNSIGNED_PAYLOAD", "canonical_query", "canonical_request",
@@ -193,10 +193,11 @@ def _verify(environ: Mapping[str, object], credentials: CredentialStore, *, acce
     sts = string_to_sign(amz_date, scope, creq)
     expected = signature(signing_key(cred.secret_key, scope_date, region, SERVICE), sts)
     if not constant_time_equal(provided, expected):
+        shown = without_token(creq)
         raise SignatureDoesNotMatch(
             AWSAccessKeyId=access_key, StringToSign=sts, SignatureProvided=provided,
-            StringToSignBytes=hex_bytes(_utf8(sts)), CanonicalRequest=creq,
-            CanonicalRequestBytes=hex_bytes(_utf8(creq)))
+            StringToSignBytes=hex_bytes(_utf8(sts)), CanonicalRequest=shown,
+            CanonicalRequestBytes=hex_bytes(_utf8(shown)))
     return identity_for(cred, "v4")
 
 
