@@ -11,6 +11,7 @@ import re
 from calendar import timegm
 from collections.abc import Mapping
 from datetime import datetime
+from functools import lru_cache
 from time import gmtime, strftime
 from urllib.parse import quote_from_bytes, unquote_to_bytes
 
@@ -213,6 +214,7 @@ def _zone_offset(zone: str) -> int:
     return 0
 
 
+@lru_cache(maxsize=256)
 def parse_http_date(text: str) -> int | None:
     """Epoch seconds of an HTTP date (RFC 1123, RFC 850 or asctime), or ``None`` if invalid."""
     text = text.strip()
@@ -234,6 +236,7 @@ def parse_http_date(text: str) -> int | None:
     return None
 
 
+@lru_cache(maxsize=256)  # requests signed in the same second share their date
 def parse_amz_date(text: str) -> int | None:
     """Epoch seconds of an ISO 8601 basic timestamp (``20130524T000000Z``), or ``None``."""
     if (len(text) != 16 or text[8] != "T" or text[15] != "Z" or not text.isascii()
