@@ -58,13 +58,7 @@ class Server:
         pytest.fail(f"server did not start: {self.err.read_text()}")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)     # its own session: only its workers
-                self.proc.wait(timeout=15)
+        stop_process(self.proc, group=True)  # its own session: only its workers
 
 
 @pytest.fixture
@@ -87,3 +81,18 @@ def aws_command() -> str:
     if found is None:
         pytest.skip("the AWS CLI (aws) is not installed")
     return found
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 15, *, group: bool = False) -> None:
+    """SIGTERM (a graceful stop), then SIGKILL -- of its process group when ``group`` -- if need be."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        if group:
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
+        proc.wait(timeout=timeout)

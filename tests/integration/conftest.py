@@ -10,13 +10,14 @@ from __future__ import annotations
 import http.client
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+
+from cliserver import stop_process
 
 from . import seed
 
@@ -56,17 +57,6 @@ def _answers(port: int) -> bool:
         return False
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
-
-
 def start_server(tmp: Path, name: str, **options: str):
     """Start gunicorn serving ``echo_gateway:app``; a generator yielding the :class:`Server`."""
     seed_file = seed.write_seed(tmp / f"{name}-seed.json")
@@ -104,13 +94,13 @@ def start_server(tmp: Path, name: str, **options: str):
         else:
             port = None
         if proc.poll() is not None or port is None:
-            _stop(proc)
+            stop_process(proc)
             pytest.fail(f"gunicorn ({name}) did not come up within {START_TIMEOUT:.0f} s "
                         f"(exit status {proc.returncode}); its log:\n"
                         + log_path.read_text(errors="replace")[-6000:], pytrace=False)
         yield Server(proc, port, log_path)
     finally:
-        _stop(proc)
+        stop_process(proc)
     # Nothing a client sent may have made the app or the server fail.
     log = log_path.read_text(errors="replace")
     bad = [line for line in log.splitlines()

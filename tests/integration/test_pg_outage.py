@@ -29,7 +29,9 @@ import pytest
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from .conftest import ROOT, _stop
+from cliserver import stop_process
+
+from .conftest import ROOT
 
 pg = pytest.importorskip("pg")
 
@@ -91,7 +93,7 @@ def start_gateway(tmp: Path, db_url: str, name: str):
         if m:
             return proc, int(m.group(1)), log_path
         time.sleep(0.05)
-    _stop(proc)
+    stop_process(proc)
     pytest.fail("gunicorn did not start:\n" + log_path.read_text(errors="replace"))
 
 
@@ -193,7 +195,7 @@ def test_postgres_outage_under_load(database, tmp_path):
             c.join(MAX_LATENCY + 10)
             assert not c.is_alive(), "a client is stuck"
     finally:
-        _stop(proc)
+        stop_process(proc)
     log = log_path.read_text(errors="replace")
 
     results = sorted(r for c in clients for r in c.results)
@@ -225,7 +227,7 @@ def test_created_bucket_survives_restart_of_gateway_and_database(database, tmp_p
         assert status == 200, body
         conn.close()
     finally:
-        _stop(proc)
+        stop_process(proc)
     database.stop("fast")
     database.start()
     proc, port, log_path = start_gateway(tmp_path, database.url, "gateway-3")
@@ -234,7 +236,7 @@ def test_created_bucket_survives_restart_of_gateway_and_database(database, tmp_p
         status, _, body = send(conn, port)
         conn.close()
     finally:
-        _stop(proc)
+        stop_process(proc)
     assert status == 200, body
     assert b"<Name>made-then-restarted</Name>" in body
     assert not log_problems(log_path.read_text(errors="replace"))
