@@ -43,6 +43,9 @@ def backends():
         backend.close()
 
 
+METRICS_TABLES = {"s3service_metrics", "s3service_metrics_storage"}
+
+
 # -- schema ----------------------------------------------------------------------------
 
 def test_schema_created_on_first_use_and_versioned(sql_url, backends):
@@ -51,11 +54,11 @@ def test_schema_created_on_first_use_and_versioned(sql_url, backends):
     assert inspect(peek).get_table_names() == []          # constructing does not touch the DB
     assert store.list_accounts() == []
     tables = set(inspect(peek).get_table_names())
-    assert {t.name for t in schema.metadata.sorted_tables} == tables
+    assert {t.name for t in schema.metadata.sorted_tables} | METRICS_TABLES == tables
     indexes = {ix["name"]: ix["column_names"] for ix in inspect(peek).get_indexes("s3service_buckets")}
     assert indexes["ix_s3service_buckets_owner_name"] == ["owner", "name"]
     with peek.connect() as conn:
-        assert conn.execute(select(schema.schema_version)).all() == [(1, 1)]
+        assert conn.execute(select(schema.schema_version)).all() == [(1, schema.SCHEMA_VERSION)]
         if peek.dialect.name == "postgresql":
             collation = conn.execute(text(
                 "SELECT collation_name FROM information_schema.columns "
@@ -69,7 +72,23 @@ def test_schema_created_on_first_use_and_versioned(sql_url, backends):
     assert again.list_accounts() == [(A, "kept")]
     assert [b.name for b in again.list_buckets(A)] == ["kept-bucket"]
     with peek.connect() as conn:
-        assert conn.execute(select(schema.schema_version)).all() == [(1, 1)]
+        assert conn.execute(select(schema.schema_version)).all() == [(1, schema.SCHEMA_VERSION)]
+    peek.dispose()
+
+
+def test_version_1_database_is_migrated(sql_url, backends):
+    peek = _peek(sql_url)
+    with peek.begin() as conn:   # a database as the first release left it
+        schema.schema_version.create(conn)
+        schema.MIGRATIONS[0](conn)
+        conn.execute(schema.schema_version.insert().values(id=1, version=1))
+    assert not METRICS_TABLES & set(inspect(peek).get_table_names())
+    store = backends(sql_url)
+    store.add_account(A, "old")
+    assert METRICS_TABLES <= set(inspect(peek).get_table_names())
+    with peek.connect() as conn:
+        assert conn.execute(select(schema.schema_version)).all() == [(1, 2)]
+    assert store.list_accounts() == [(A, "old")]
     peek.dispose()
 
 
@@ -103,7 +122,7 @@ def test_schema_creation_race(sql_url, backends):
     assert errors == []
     peek = _peek(sql_url)
     with peek.connect() as conn:
-        assert conn.execute(select(schema.schema_version)).all() == [(1, 1)]
+        assert conn.execute(select(schema.schema_version)).all() == [(1, schema.SCHEMA_VERSION)]
     peek.dispose()
 
 

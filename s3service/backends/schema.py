@@ -119,8 +119,14 @@ def _v1_initial(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _v2_metrics(conn: Connection) -> None:
+    from ..metrics.sql import metadata as metrics_tables  # the metrics feature owns them
+    metrics_tables.create_all(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
     _v1_initial,       # 0 -> 1
+    _v2_metrics,       # 1 -> 2: the utilization metrics' counters
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -1,6 +1,8 @@
 """Metrics in an SQL database (SQLite or PostgreSQL), shared by every process of a fleet.
 
-Two tables, created on first use if missing:
+Two tables, part of the store's versioned schema (version 2, see
+:mod:`s3service.backends.schema`) and also created on first use if missing,
+for an ``SQLMetrics`` on an engine of its own:
 
 ``s3service_metrics``
     one row per ``(interval_start, operation)`` (interval starts in epoch ms)
