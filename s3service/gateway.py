@@ -45,6 +45,7 @@ from .bucketnames import validate_bucket_name
 from .errors import (XML_DECLARATION, AccessDenied, BucketAlreadyExists, BucketAlreadyOwnedByYou,
                      IllegalLocationConstraintException, InvalidArgument,
                      InvalidLocationConstraint, MalformedXML, NoSuchBucket, NotImplemented_)
+from .hosts import bucket_from_host, service_host_names
 from .identity import Identity
 from .middleware import IDENTITY_KEY, REQUEST_ID_KEY, S3ServiceMiddleware, log_request
 from .response import common_headers, error_for, error_response, new_ids
@@ -79,8 +80,7 @@ class Gateway:
                  service_hosts: Sequence[str] = ()) -> None:
         self.store = store
         self.region = region
-        self.service_hosts = tuple(h.strip().lower().rstrip(".") for h in service_hosts
-                                   if h.strip())
+        self.service_hosts = service_host_names(service_hosts)
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         fresh_id, host_id = new_ids()
@@ -138,11 +138,10 @@ class Gateway:
     def address(self, environ: dict) -> tuple[str, str]:
         """``(bucket, key)`` addressed by the request, virtual-hosted or path-style."""
         path = environ.get("PATH_INFO", "") or "/"
-        host = _strip_port(environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""))
-        host = host.lower().rstrip(".")
-        for service_host in self.service_hosts:
-            if host.endswith("." + service_host):
-                return host[:-len(service_host) - 1], path[1:]
+        bucket = bucket_from_host(environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""),
+                                  self.service_hosts)
+        if bucket is not None:
+            return bucket, path[1:]
         bucket, _, key = path[1:].partition("/")
         return bucket, key
 
@@ -335,14 +334,6 @@ def xml_document(root: str, children: list[str]) -> tuple[str, list[tuple[str, s
 
 def _local(tag: str) -> str:
     return tag.rpartition("}")[2]
-
-
-def _strip_port(host: str) -> str:
-    if host.startswith("["):
-        end = host.find("]")
-        return host[1:end] if end > 0 else host
-    head, sep, tail = host.rpartition(":")
-    return head if sep and tail.isdigit() else host
 
 
 # -- factories -------------------------------------------------------------------

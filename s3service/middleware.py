@@ -29,6 +29,7 @@ from .auth import authenticate
 from .auth.common import parse_query
 from .backends.base import AllowAuthenticated, Authorizer, BucketStore, CredentialStore
 from .errors import AccessDenied, InvalidArgument, MethodNotAllowed
+from .hosts import bucket_from_host, service_host_names
 from .identity import Identity
 from .metrics.api import MetricsAPI
 from .metrics.meter import Meter
@@ -89,8 +90,7 @@ class S3ServiceMiddleware:
         self.buckets = buckets
         self.authorizer = authorizer or AllowAuthenticated()
         self.region = region
-        self.service_hosts = tuple(h.strip().lower().rstrip(".") for h in service_hosts if h.strip())
-        self._host_suffixes = tuple("." + h for h in self.service_hosts)
+        self.service_hosts = service_host_names(service_hosts)
         self.clock_skew = float(clock_skew)
         self.authenticate_all = authenticate_all
         if isinstance(token_secret, str):
@@ -142,11 +142,10 @@ class S3ServiceMiddleware:
 
     def is_bucket_host(self, environ: dict) -> bool:
         """Whether the request addresses a bucket by its host name (``photos.s3.example.com``)."""
-        if not self._host_suffixes:
+        if not self.service_hosts:
             return False
         host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
-        host = _strip_port(host).lower().rstrip(".")
-        return host.endswith(self._host_suffixes) and host not in self.service_hosts
+        return bucket_from_host(host, self.service_hosts) is not None
 
     def authenticate(self, environ: dict) -> Identity | None:
         """Check the request's signature: its identity, ``None`` if anonymous; raises S3Error."""
@@ -295,11 +294,3 @@ def log_request(request_id: str, method: str, status: int, code: str | None,
     """The one line logged for each request the middleware answers."""
     if log.isEnabledFor(logging.INFO):
         log.info("%s %s %d %s %s", request_id, method, status, code or "-", access_key or "-")
-
-
-def _strip_port(host: str) -> str:
-    if host.startswith("["):  # [::1]:8080
-        end = host.find("]")
-        return host[1:end] if end > 0 else host
-    head, sep, tail = host.rpartition(":")
-    return head if sep and tail.isdigit() else host

@@ -361,3 +361,14 @@ def test_paste_filter_factory(gateway):
     assert mw.app is gateway
     assert (mw.region, mw.service_hosts, mw.clock_skew, mw.authenticate_all) == \
         ("eu-west-1", ("s3.example.com", "s3.internal"), 60.0, True)
+
+
+@pytest.mark.parametrize("version", ["v2", "v4"])
+def test_service_host_under_another_service_host(store, gateway, version):
+    # s3.example.com is a service host even though it also ends in ".example.com".
+    app = make(store, gateway, service_hosts=["example.com", "s3.example.com"])
+    resp = send(app, signed(version=version))
+    assert resp.status_int == 200, resp.body
+    assert names(resp) == ["archive", "photos"]
+    send(app, signed(url="http://photos.s3.example.com/", version=version))
+    assert len(gateway.seen) == 1, "a virtual-hosted bucket request passes through"

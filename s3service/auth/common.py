@@ -16,6 +16,7 @@ from time import gmtime, strftime
 from urllib.parse import quote_from_bytes, unquote_to_bytes
 
 from ..backends.base import Credential, CredentialStore
+from ..hosts import split_host
 from ..errors import (AccessDenied, ExpiredToken, InvalidAccessKeyId, InvalidToken, S3Error,
                       RequestTimeTooSkewed)
 from ..identity import Identity
@@ -103,18 +104,6 @@ def request_path(environ: Mapping[str, object]) -> str:
     """
     path = f"{environ.get('SCRIPT_NAME') or ''}{environ.get('PATH_INFO') or ''}"
     return wire_text(path) if path else "/"
-
-
-def split_host(host: str) -> str:
-    """``host`` without its port (and trailing dot), lowercased; IPv6 brackets are kept."""
-    if host.startswith("["):
-        end = host.find("]")
-        host = host if end < 0 else host[:end + 1]
-    else:
-        name, colon, port = host.rpartition(":")
-        if colon and port.isdigit():
-            host = name
-    return host.rstrip(".").lower()
 
 
 def parse_query(query_string: str | None) -> list[tuple[str, str]]:

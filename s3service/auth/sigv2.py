@@ -12,11 +12,12 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from ..backends.base import CredentialStore
 from ..errors import AccessDenied, InvalidArgument, SignatureDoesNotMatch
+from ..hosts import bucket_from_host, service_host_names
 from ..identity import Identity
 from .common import (check_skew, check_token, constant_time_equal, date_required,
                      format_iso8601, header, header_text, hex_bytes, http_host, identity_for,
                      lookup_credential, parse_amz_date, parse_http_date, request_path,
-                     split_host, uri_encode_path, wire_text, without_token)
+                     uri_encode_path, wire_text, without_token)
 
 __all__ = ["SUBRESOURCES", "bucket_from_host", "canonical_resource", "signature",
            "string_to_sign", "verify_header", "verify_presigned"]
@@ -88,20 +89,6 @@ def signature(secret: str, string_to_sign: str) -> str:
     return base64.b64encode(digest).decode("ascii")
 
 
-def bucket_from_host(host: str, service_hosts: Sequence[str]) -> str | None:
-    """The bucket of a virtual-hosted-style ``host`` (``<bucket>.<service host>``), or ``None``."""
-    if not service_hosts:
-        return None
-    host = split_host(host)
-    best = None
-    for service_host in service_hosts:
-        suffix = "." + split_host(service_host)
-        if len(host) > len(suffix) and host.endswith(suffix):
-            if best is None or len(suffix) > len(best):
-                best = suffix
-    return None if best is None else host[:-len(best)]
-
-
 # -- checking a request -------------------------------------------------------------------
 
 def _amz_headers(environ: Mapping[str, object]) -> dict[str, str]:
@@ -121,7 +108,7 @@ def _verify(environ: Mapping[str, object], credentials: CredentialStore, *, acce
     check_token(cred, token, now)
     method = wire_text(str(environ.get("REQUEST_METHOD") or ""))
     path = request_path(environ)
-    bucket = bucket_from_host(wire_text(http_host(environ)), service_hosts)
+    bucket = bucket_from_host(wire_text(http_host(environ)), service_host_names(service_hosts))
     sts = string_to_sign(method, content_md5, content_type, date_line, amz_headers,
                          canonical_resource(path, query_pairs, bucket))
     if constant_time_equal(provided, signature(cred.secret_key, sts)):
