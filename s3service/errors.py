@@ -49,10 +49,14 @@ _REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method
             500: "Internal Server Error", 501: "Not Implemented", 503: "Service Unavailable"}
 
 
-def _error(code: str, status: int, message: str) -> type[S3Error]:
+def error_class(code: str, status: int, message: str, module: str = __name__) -> type[S3Error]:
+    """A new :class:`S3Error` subclass answering ``status code`` with ``message`` by default."""
     return type(code, (S3Error,), {"code": code, "status": status, "message": message,
                                    "__doc__": f"``{status} {code}``: {message}",
-                                   "__module__": __name__})
+                                   "__module__": module})
+
+
+_error = error_class
 
 
 # Authentication and authorization.

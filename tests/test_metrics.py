@@ -465,3 +465,22 @@ def test_meter_call_passes_file_wrapper_through():
     assert isinstance(result, FileWrapper)           # untouched: the server may sendfile it
     meter.flush()
     assert store.get_metrics(T0, T0).outgoing_bytes == 5000
+
+
+def test_meter_keeps_flushing_after_close():
+    store = MemoryMetrics()
+    meter = Meter(store, flush_interval=60, flush_requests=10, clock=Clock(T0 / 1000))
+    meter.count("s3:GetObject")
+    meter.close()                  # e.g. at exit, while a worker still serves a request
+    for _ in range(25):
+        meter.count("s3:GetObject")
+    assert meter.pending < 10, "counts piled up with no flusher"
+    meter.flush()
+    assert store.get_metrics(T0, T0 + INTERVAL_MS - 1).operations["s3:GetObject"] == 26
+
+
+@pytest.mark.parametrize("bad", [2 ** 63, 9 * 10 ** 25, 253402300800000])
+def test_time_range_beyond_year_9999_is_refused(bad):
+    with pytest.raises(InvalidParameterValue):
+        validate_time_range([bad - bad % INTERVAL_MS, bad - bad % INTERVAL_MS + INTERVAL_MS - 1],
+                            now_ms=T0)

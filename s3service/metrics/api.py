@@ -14,11 +14,12 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any
 
 from ..auth.common import parse_query
 from ..errors import (AccessDenied, InvalidArgument, InvalidRequest, MissingContentLength,
-                      S3Error, XAmzContentSHA256Mismatch)
+                      S3Error, XAmzContentSHA256Mismatch, error_class)
 from ..response import common_headers, error_for, new_ids
 from .meter import Meter
 from .operations import OPERATIONS
@@ -40,11 +41,7 @@ _READ_CHUNK = 16 * 1024
 _UNSIGNED = "UNSIGNED-PAYLOAD"
 
 
-def _error(code: str, status: int, message: str) -> type[S3Error]:
-    return type(code, (S3Error,), {"code": code, "status": status, "message": message,
-                                   "__doc__": f"``{status} {code}``: {message}",
-                                   "__module__": __name__})
-
+_error = partial(error_class, module=__name__)
 
 InvalidParameterValue = _error(
     "InvalidParameterValue", 400,
@@ -61,6 +58,8 @@ IncompleteBody = _error("IncompleteBody", 400,
                         "Content-Length HTTP header.")
 
 V4_ONLY = "Must use Auth V4 for this request."
+#: The latest time a range may name (year 9999, in epoch ms): stores keep 64-bit integers.
+MAX_TIMESTAMP = 253402300799999
 
 
 # -- the pure parts -------------------------------------------------------------
@@ -74,6 +73,8 @@ def _timestamp(value: Any, what: str) -> int:
         value = int(value)
     if value < 0:
         raise InvalidParameterValue(f"The {what} timestamp must not be negative.")
+    if value > MAX_TIMESTAMP:
+        raise InvalidParameterValue(f"The {what} timestamp is out of range.")
     return value
 
 

@@ -82,9 +82,9 @@ class Meter:
         if self._thread is None and self.flush_interval is not None:
             self._start()
         if len(events) >= self.flush_requests:
-            if self._thread is not None:
+            if self._thread is not None and not self._closed:
                 self._wake.set()
-            else:
+            else:  # no flusher (none configured, or closed): flush here
                 self.flush()
 
     def record_storage(self, bytes_delta: int, objects_delta: int = 0,
