@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from .backends.base import BucketInfo, s3_timestamp
+from .backends.base import BucketInfo
 from .errors import XML_DECLARATION, InvalidArgument
 from .xmltext import escape
 
@@ -69,9 +69,6 @@ def parse_params(query: Iterable[tuple[str, str]]) -> ListParams:
                               ArgumentName="continuation-token", ArgumentValue=token)
     return ListParams(paged=True, max_buckets=max_buckets, continuation_token=token,
                       prefix=seen.get("prefix"), region=seen.get("bucket-region"))
-
-
-creation_date = s3_timestamp  # the pure function, for callers holding a datetime
 
 
 def render(owner_id: str, display_name: str, buckets: Iterable[BucketInfo],

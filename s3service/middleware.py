@@ -99,6 +99,8 @@ class S3ServiceMiddleware:
         if backend_timeout is not None and not float(backend_timeout) > 0:
             raise ValueError("backend_timeout must be a positive number of seconds or None")
         self.backend_timeout = None if backend_timeout is None else float(backend_timeout)
+        self._lookup: CredentialStore = credentials if self.backend_timeout is None else \
+            timeouts.BoundedCredentials(credentials, self.backend_timeout)
         self.metrics = metrics
         self.meter: Meter | None = None
         self.metrics_api: MetricsAPI | None = None
@@ -149,10 +151,7 @@ class S3ServiceMiddleware:
 
     def authenticate(self, environ: dict) -> Identity | None:
         """Check the request's signature: its identity, ``None`` if anonymous; raises S3Error."""
-        credentials = self.credentials
-        if self.backend_timeout is not None:
-            credentials = timeouts.BoundedCredentials(credentials, self.backend_timeout)
-        return authenticate(environ, credentials, region=self.region,
+        return authenticate(environ, self._lookup, region=self.region,
                             max_skew=self.clock_skew, service_hosts=self.service_hosts)
 
     # -- answering ---------------------------------------------------------------
@@ -246,10 +245,9 @@ class S3ServiceMiddleware:
     def _token_key(self, identity: Identity) -> bytes:
         if self.token_secret is not None:
             return self.token_secret
-        credentials = self.credentials
-        if self.backend_timeout is not None:
-            credentials = timeouts.BoundedCredentials(credentials, self.backend_timeout)
-        credential = credentials.get_credential(identity.access_key)
+        # A second look-up of the key authenticate() just found (stores cache it),
+        # so that no secret ever travels in the Identity.
+        credential = self._lookup.get_credential(identity.access_key)
         if credential is None:  # the key vanished between the two look-ups
             raise AccessDenied()
         return hmac.new(credential.secret_key.encode("utf-8"), b"s3service-continuation-token",

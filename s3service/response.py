@@ -24,18 +24,11 @@ def http_date() -> str:
     return _date_cache[1]
 
 
-def new_request_id() -> str:
-    """A unique request id in S3's shape (16 upper-case hex digits)."""
-    return os.urandom(8).hex().upper()
-
-
-def new_host_id() -> str:
-    """An opaque ``x-amz-id-2`` value."""
-    return base64.b64encode(os.urandom(24)).decode("ascii")
-
-
 def new_ids() -> tuple[str, str]:
-    """A new request id and ``x-amz-id-2`` value, from one read of the system's randomness."""
+    """A new request id (16 upper-case hex digits, as S3's) and opaque ``x-amz-id-2`` value.
+
+    Both come from one read of the system's randomness.
+    """
     raw = os.urandom(32)
     return raw[:8].hex().upper(), base64.b64encode(raw[8:]).decode("ascii")
 

@@ -6,9 +6,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from defusedxml import ElementTree
 
-from s3service.backends.base import BucketInfo
+from s3service.backends.base import BucketInfo, s3_timestamp
 from s3service.errors import InvalidArgument
-from s3service.listing import ListParams, creation_date, parse_params, render
+from s3service.listing import ListParams, parse_params, render
 
 NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 
@@ -26,9 +26,9 @@ def buckets(*names, region="us-east-1"):
 
 def test_creation_date_is_utc_with_milliseconds():
     paris = timezone(timedelta(hours=1))
-    assert creation_date(datetime(2009, 2, 3, 17, 45, 9, 999999, tzinfo=paris)) == \
+    assert s3_timestamp(datetime(2009, 2, 3, 17, 45, 9, 999999, tzinfo=paris)) == \
         "2009-02-03T16:45:09.999Z"
-    assert creation_date(datetime(2009, 2, 3, 16, 45, 9, tzinfo=timezone.utc)) == \
+    assert s3_timestamp(datetime(2009, 2, 3, 16, 45, 9, tzinfo=timezone.utc)) == \
         "2009-02-03T16:45:09.000Z"
 
 

@@ -386,9 +386,7 @@ class SQLBackend:
         failure = None
         try:
             display_name = self._write(work, account_id)
-        except (OperationalError, InterfaceError, PoolTimeout):
-            raise
-        except DBAPIError as exc:
+        except DBAPIError as exc:  # (outages are BackendUnavailable by now, see _guard)
             # The database's own message may quote the row (secret, token):
             # raise without it, and outside this block so it is not chained.
             failure = (f"could not store access key {access_key!r}: "
