@@ -33,11 +33,12 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import quote
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
 
+from .auth.common import parse_query
 from .backends.base import BucketAlreadyExists as BucketTaken
 from .backends.base import NoSuchAccount
 from .backends.base import NoSuchBucket as BucketGone
@@ -47,13 +48,13 @@ from .errors import (XML_DECLARATION, AccessDenied, BucketAlreadyExists, BucketA
                      InvalidLocationConstraint, MalformedXML, NoSuchBucket, NotImplemented_)
 from .hosts import bucket_from_host, service_host_names
 from .identity import Identity
-from .middleware import IDENTITY_KEY, REQUEST_ID_KEY, S3ServiceMiddleware, log_request
-from .response import common_headers, error_for, error_response, new_ids
+from .listing import S3_XMLNS
+from .middleware import IDENTITY_KEY, REQUEST_ID_KEY, S3ServiceMiddleware
+from .response import common_headers, error_for, error_response, log_request, new_ids
 from .xmltext import element
 
 log = logging.getLogger("s3service.gateway")
 
-S3_XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
 DEFAULT_REGION = "us-east-1"
 MAX_KEYS = 1000
 MAX_BODY = 64 * 1024            # a CreateBucketConfiguration is a few hundred bytes
@@ -110,7 +111,7 @@ class Gateway:
                ) -> tuple[str, list[tuple[str, str]], bytes]:
         """Answer one request: ``(status, headers, body)``; raises S3Error."""
         bucket, key = self.address(environ)
-        query = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        query = parse_query(environ.get("QUERY_STRING", ""))
         params = dict(query)
         if identity is None:
             raise AccessDenied()

@@ -35,7 +35,7 @@ from .metrics.api import MetricsAPI
 from .metrics.meter import Meter
 from .metrics.operations import LIST_ALL_MY_BUCKETS, classify
 from .metrics.store import MetricsStore
-from .response import common_headers, error_for, error_response, new_ids
+from .response import common_headers, error_for, error_response, log_request, new_ids
 
 log = logging.getLogger("s3service")
 
@@ -285,10 +285,3 @@ class _Stream:
         close = getattr(self.source, "close", None)
         if close is not None:
             close()
-
-
-def log_request(request_id: str, method: str, status: int, code: str | None,
-                access_key: str | None) -> None:
-    """The one line logged for each request the middleware answers."""
-    if log.isEnabledFor(logging.INFO):
-        log.info("%s %s %d %s %s", request_id, method, status, code or "-", access_key or "-")

@@ -65,3 +65,17 @@ def error_response(error: S3Error, request_id: str, host_id: str,
     if error.status == 405:
         headers.append(("Allow", "GET, POST"))
     return error.status_line, headers, b"" if head else body
+
+
+_log = logging.getLogger("s3service")
+
+
+def log_request(request_id: str, method: str, status: int, code: str | None,
+                access_key: str | None) -> None:
+    """The one line logged on the ``s3service`` logger for each request answered.
+
+    Request id, method, status, error code and access key -- never a secret
+    or a signature.
+    """
+    if _log.isEnabledFor(logging.INFO):
+        _log.info("%s %s %d %s %s", request_id, method, status, code or "-", access_key or "-")

@@ -20,7 +20,7 @@ from typing import Any
 from ..auth.common import parse_query
 from ..errors import (AccessDenied, InvalidArgument, InvalidRequest, MissingContentLength,
                       S3Error, XAmzContentSHA256Mismatch, error_class)
-from ..response import common_headers, error_for, new_ids
+from ..response import common_headers, error_for, log_request, new_ids
 from .meter import Meter
 from .operations import OPERATIONS
 from .store import INTERVAL_MS, MetricsStore, MetricsTotals, interval_start
@@ -242,8 +242,8 @@ class MetricsAPI:
             error = error_for(exc, request_id, log, "ListMetrics")
         if error is not None:
             status, body = error.status_line, json_error(error)
-        log.info("%s POST %s %s", request_id, status.partition(" ")[0],
-                 "-" if error is None else error.code)
+        log_request(request_id, "POST", int(status[:3]), None if error is None else error.code,
+                    None)
         headers = common_headers(request_id, host_id)
         headers.append(("Content-Type", "application/json"))
         headers.append(("Content-Length", str(len(body))))
