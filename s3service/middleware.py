@@ -149,10 +149,14 @@ class S3ServiceMiddleware:
         host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
         return bucket_from_host(host, self.service_hosts) is not None
 
-    def authenticate(self, environ: dict) -> Identity | None:
-        """Check the request's signature: its identity, ``None`` if anonymous; raises S3Error."""
+    def authenticate(self, environ: dict, payload_hash: str | None = None) -> Identity | None:
+        """Check the request's signature: its identity, ``None`` if anonymous; raises S3Error.
+
+        ``payload_hash``: see :func:`s3service.auth.authenticate`.
+        """
         return authenticate(environ, self._lookup, region=self.region,
-                            max_skew=self.clock_skew, service_hosts=self.service_hosts)
+                            max_skew=self.clock_skew, service_hosts=self.service_hosts,
+                            payload_hash=payload_hash)
 
     # -- answering ---------------------------------------------------------------
 

@@ -22,7 +22,8 @@ _QUERY_AUTH = _V4_PARAMS | _V2_PARAMS
 
 def authenticate(environ: Mapping[str, object], credentials: CredentialStore, *, region: str,
                  max_skew: float = 900.0, now: float | None = None,
-                 service_hosts: Sequence[str] = ()) -> Identity | None:
+                 service_hosts: Sequence[str] = (),
+                 payload_hash: str | None = None) -> Identity | None:
     """Check the request's AWS signature (V2 or V4, header or presigned URL).
 
     Returns the signer's :class:`Identity`, or ``None`` for an anonymous
@@ -34,6 +35,9 @@ def authenticate(environ: Mapping[str, object], credentials: CredentialStore, *,
     clock difference in seconds, ``now`` the current time in epoch seconds
     (default :func:`time.time`), and ``service_hosts`` the endpoint's host
     names, used to recognise virtual-hosted-style requests for V2.
+    ``payload_hash``, the SHA-256 (hex) of a body the caller has read, stands
+    in for a missing ``x-amz-content-sha256`` header in SigV4 header auth (as
+    clients using a generic SigV4 signer send none).
     """
     if now is None:
         now = time.time()
@@ -49,7 +53,8 @@ def authenticate(environ: Mapping[str, object], credentials: CredentialStore, *,
         scheme = authorization.partition(" ")[0]
         if scheme == sigv4.ALGORITHM:
             return sigv4.verify_header(environ, authorization, query, credentials,
-                                       region=region, now=now, max_skew=max_skew)
+                                       region=region, now=now, max_skew=max_skew,
+                                       payload_hash=payload_hash)
         if scheme == "AWS":
             return sigv2.verify_header(environ, authorization, query, credentials, now=now,
                                        max_skew=max_skew, service_hosts=service_hosts)

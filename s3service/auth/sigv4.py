@@ -218,11 +218,14 @@ def _parse_authorization(authorization: str) -> tuple[str, str, str]:
 
 def verify_header(environ: Mapping[str, object], authorization: str,
                   query_pairs: Sequence[tuple[str, str]], credentials: CredentialStore, *,
-                  region: str, now: float, max_skew: float) -> Identity:
+                  region: str, now: float, max_skew: float,
+                  payload_hash: str | None = None) -> Identity:
     """Check a request signed in its ``Authorization: AWS4-HMAC-SHA256 ...`` header.
 
-    ``query_pairs`` is the parsed query string.  Returns the signer's identity
-    or raises the :class:`~s3service.errors.S3Error` S3 would answer.
+    ``query_pairs`` is the parsed query string.  ``payload_hash`` is the body's
+    SHA-256 (hex) for a caller that has read it: it stands in for a missing
+    ``x-amz-content-sha256`` header, which is otherwise required.  Returns the
+    signer's identity or raises the :class:`~s3service.errors.S3Error` S3 would answer.
     """
     credential, signed_text, provided = _parse_authorization(authorization)
     access_key, scope_date = _parse_credential(credential, region, AuthorizationHeaderMalformed,
@@ -230,7 +233,7 @@ def verify_header(environ: Mapping[str, object], authorization: str,
     if _HEX64.fullmatch(provided) is None:
         raise AuthorizationHeaderMalformed(
             _MALFORMED + "the Signature must be 64 hexadecimal characters.")
-    payload_hash = _payload_hash(environ, None)
+    payload_hash = _payload_hash(environ, payload_hash)
 
     amz_date = header(environ, "x-amz-date")
     if amz_date is not None:

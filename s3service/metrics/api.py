@@ -193,31 +193,6 @@ def read_body(environ: dict, limit: int = MAX_BODY) -> bytes:
     return b"".join(chunks)
 
 
-class _WithPayloadHash(dict):
-    """A copy of the environ whose ``x-amz-content-sha256`` *look-ups* give the body's hash.
-
-    The header is not among its keys, so the signature check, which refuses
-    ``x-amz-*`` headers that were not signed, does not see an extra header.
-    """
-
-    _KEY = "HTTP_X_AMZ_CONTENT_SHA256"
-
-    def __init__(self, environ: dict, digest: str) -> None:
-        super().__init__(environ)
-        self.digest = digest
-
-    def get(self, key: Any, default: Any = None) -> Any:
-        return self.digest if key == self._KEY else super().get(key, default)
-
-    def __getitem__(self, key: Any) -> Any:
-        return self.digest if key == self._KEY else super().__getitem__(key)
-
-    def __contains__(self, key: object) -> bool:
-        return key == self._KEY or super().__contains__(key)
-
-
-# -- the WSGI handler -------------------------------------------------------------
-
 class MetricsAPI:
     """Answers ``POST /?Action=ListMetrics`` and ``ListRecentMetrics`` for ``middleware``.
 
@@ -265,13 +240,11 @@ class MetricsAPI:
         body = read_body(environ, self.max_body)
         digest = hashlib.sha256(body).hexdigest()
         claimed = environ.get("HTTP_X_AMZ_CONTENT_SHA256")
-        signed: dict = environ
-        if claimed is None and authorization is not None:
-            # Clients signing with a plain SigV4 signer send no x-amz-content-sha256:
-            # the body's own hash then goes into the canonical request, so the
-            # signature only matches if the body is the one that was signed.
-            signed = _WithPayloadHash(environ, digest)
-        identity = self.middleware.authenticate(signed)
+        # Clients signing with a plain SigV4 signer send no x-amz-content-sha256:
+        # the body's own hash then goes into the canonical request, so the
+        # signature only matches if the body is the one that was signed.
+        identity = self.middleware.authenticate(
+            environ, payload_hash=digest if claimed is None else None)
         if identity is None:
             raise AccessDenied()
         if identity.signature_version != "v4":
