@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from .store import INTERVAL_MS, UNCLASSIFIED, MetricsStore
+from .store import UNCLASSIFIED, MetricsStore, interval_start
 
 log = logging.getLogger("s3service.metrics")
 
@@ -37,7 +37,6 @@ log = logging.getLogger("s3service.metrics")
 #: :meth:`Meter.record_storage`).
 METER_KEY = "s3service.metrics"
 
-_INTERVAL_S = INTERVAL_MS // 1000
 _meters: weakref.WeakSet[Meter] = weakref.WeakSet()
 
 
@@ -95,7 +94,7 @@ class Meter:
         every change recorded before the start and before the end of its range.
         """
         t = self.clock() if when is None else when
-        key = int(t // _INTERVAL_S) * INTERVAL_MS
+        key = interval_start(int(t * 1000))
         with self._lock:
             delta = self._storage.get(key)
             if delta is None:
@@ -117,7 +116,7 @@ class Meter:
         popleft = events.popleft
         for _ in range(len(events)):  # only those queued now; appends may go on meanwhile
             t, operation, incoming, outgoing = popleft()
-            key = (int(t // _INTERVAL_S) * INTERVAL_MS, operation or UNCLASSIFIED)
+            key = (interval_start(int(t * 1000)), operation or UNCLASSIFIED)
             counter = ops.get(key)
             if counter is None:
                 ops[key] = [1, incoming, outgoing]
