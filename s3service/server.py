@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .gateway import DEFAULT_REGION, make_app
+from .paste import as_list, make_store
 
 DEFAULT_DB = "sqlite:///s3service.db"
 ENV_DB = "S3SERVICE_DB"
@@ -25,8 +26,6 @@ ENV_SERVICE_HOSTS = "S3SERVICE_SERVICE_HOSTS"
 
 def open_store(db: str | None = None) -> Any:
     """The store for a database URL (``memory`` for a throw-away in-memory one)."""
-    from .paste import make_store
-
     return make_store(db or os.environ.get(ENV_DB) or DEFAULT_DB)
 
 
@@ -40,7 +39,7 @@ def create_app(db: str | None = None, region: str | None = None,
     if region is None:
         region = os.environ.get(ENV_REGION) or DEFAULT_REGION
     if service_hosts is None:
-        service_hosts = os.environ.get(ENV_SERVICE_HOSTS, "").replace(",", " ").split()
+        service_hosts = as_list(os.environ.get(ENV_SERVICE_HOSTS, ""))
     return make_app(open_store(db), region=region, service_hosts=service_hosts)
 
 
