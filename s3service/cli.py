@@ -37,18 +37,13 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from . import __version__
+from . import __version__, admin
+from .admin import AdminError
 
 PROG = "s3service"
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_UNAVAILABLE = 3
-
-
-class CommandError(Exception):
-    def __init__(self, message: str, exit_code: int = EXIT_FAILED) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 # -- the parser ------------------------------------------------------------------------
@@ -185,37 +180,27 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]],
 # -- commands -------------------------------------------------------------------------------
 
 def cmd_account_create(args: argparse.Namespace, store: Any) -> None:
-    from . import admin
-
     account = admin.create_account(store, args.account_id, args.name)
     emit(args, account, f"created account {account['account_id']}")
 
 
 def cmd_account_list(args: argparse.Namespace, store: Any) -> None:
-    from . import admin
-
     accounts = admin.list_accounts(store)
     emit(args, accounts, table(accounts, [("account_id", "ACCOUNT"), ("display_name", "NAME")],
                                "no accounts"))
 
 
 def cmd_user_create(args: argparse.Namespace, store: Any) -> None:
-    from . import admin
-
     user = admin.create_user(store, args.account_id, args.user)
     emit(args, user, f"created user {user['user']} in account {user['account_id']}")
 
 
 def cmd_user_list(args: argparse.Namespace, store: Any) -> None:
-    from . import admin
-
     users = admin.list_users(store, args.account_id)
     emit(args, users, table(users, [("user", "USER")], "no users"))
 
 
 def cmd_key_create(args: argparse.Namespace, store: Any) -> None:
-    from . import admin
-
     key = admin.create_key(store, args.account_id, args.user)
     emit(args, key, f"access key: {key['access_key']}\nsecret key: {key['secret_key']}")
     if not args.json:
@@ -223,8 +208,6 @@ def cmd_key_create(args: argparse.Namespace, store: Any) -> None:
 
 
 def cmd_key_list(args: argparse.Namespace, store: Any) -> None:
-    from . import admin
-
     keys = admin.list_keys(store, args.account_id)
     rows = [{**key, "status": "active" if key["active"] else "disabled"} for key in keys]
     emit(args, keys, table(rows, [("access_key", "ACCESS KEY"), ("user", "USER"),
@@ -232,29 +215,21 @@ def cmd_key_list(args: argparse.Namespace, store: Any) -> None:
 
 
 def cmd_key_disable(args: argparse.Namespace, store: Any) -> None:
-    from . import admin
-
     emit(args, admin.set_key_active(store, args.access_key, False),
          f"disabled key {args.access_key}")
 
 
 def cmd_key_enable(args: argparse.Namespace, store: Any) -> None:
-    from . import admin
-
     emit(args, admin.set_key_active(store, args.access_key, True),
          f"enabled key {args.access_key}")
 
 
 def cmd_bucket_create(args: argparse.Namespace, store: Any) -> None:
-    from . import admin
-
     bucket = admin.create_bucket(store, args.account_id, args.name, args.region)
     emit(args, bucket, f"created bucket {bucket['name']} in {bucket['region']}")
 
 
 def cmd_bucket_list(args: argparse.Namespace, store: Any) -> None:
-    from . import admin
-
     buckets = admin.list_buckets(store, args.account_id)
     columns = [("name", "BUCKET"), ("region", "REGION"), ("created", "CREATED")]
     if args.account_id is None:
@@ -263,8 +238,6 @@ def cmd_bucket_list(args: argparse.Namespace, store: Any) -> None:
 
 
 def cmd_bucket_delete(args: argparse.Namespace, store: Any) -> None:
-    from . import admin
-
     emit(args, admin.delete_bucket(store, args.name), f"deleted bucket {args.name}")
 
 
@@ -272,14 +245,14 @@ def cmd_serve(args: argparse.Namespace, store: Any) -> None:
     from . import admin, server
 
     if importlib.util.find_spec("gunicorn") is None:
-        raise CommandError("gunicorn is not installed: pip install 's3service[server]'")
+        raise AdminError("gunicorn is not installed: pip install 's3service[server]'")
     if args.db == "memory" and args.workers != 1:
-        raise CommandError("an in-memory store needs --workers 1", EXIT_USAGE)
+        raise AdminError("an in-memory store needs --workers 1", EXIT_USAGE)
     admin.check_region(args.region)
     try:
         server.check_bind(args.host, args.port)
     except OSError as exc:
-        raise CommandError(f"cannot listen on {args.host}:{args.port}: "
+        raise AdminError(f"cannot listen on {args.host}:{args.port}: "
                            f"{exc.strerror or exc}") from None
     if args.demo:
         demo = admin.ensure_demo(store, region=args.region)
@@ -363,10 +336,9 @@ def open_store(db: str) -> Any:
 
 def describe(exc: Exception, db: str) -> tuple[str, int]:
     """A one-line message and exit status for a failed command (no password in it)."""
-    from .admin import AdminError
     from .backends.base import BackendUnavailable
 
-    if isinstance(exc, (AdminError, CommandError)):
+    if isinstance(exc, AdminError):
         message, code = str(exc), exc.exit_code
     elif isinstance(exc, BackendUnavailable):
         message, code = str(exc), EXIT_UNAVAILABLE
