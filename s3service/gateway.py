@@ -40,7 +40,7 @@ from defusedxml.ElementTree import ParseError, fromstring
 
 from .auth.common import parse_query
 from .backends.base import BucketAlreadyExists as BucketTaken
-from .backends.base import NoSuchAccount
+from .backends.base import BucketInfo, NoSuchAccount
 from .backends.base import NoSuchBucket as BucketGone
 from .bucketnames import validate_bucket_name
 from .errors import (XML_DECLARATION, AccessDenied, BucketAlreadyExists, BucketAlreadyOwnedByYou,
@@ -179,7 +179,7 @@ class Gateway:
             f"The {constraint} location constraint is incompatible for the region specific "
             "endpoint this request was sent to.")
 
-    def owned_bucket(self, identity: Identity, bucket: str):
+    def owned_bucket(self, identity: Identity, bucket: str) -> BucketInfo:
         """The bucket's info if the caller owns it; NoSuchBucket or AccessDenied otherwise."""
         found = self.store.get_bucket(bucket)
         if found is None:
