@@ -464,6 +464,35 @@ def test_v4_unsigned_amz_headers(store):
     assert error.fields == {"HeadersNotSigned": "x-amz-acl, x-amz-meta-b"}
 
 
+def test_v4_unsigned_amz_header_in_place_of_a_signed_one(store):
+    # as many x-amz-* headers as signed ones present, but not the same ones
+    environ = v4(headers={"x-amz-meta-a": "1"})
+    del environ["HTTP_X_AMZ_META_A"]
+    environ["HTTP_X_AMZ_META_B"] = "2"
+    error = refused(environ, store, "AccessDenied", 403)
+    assert error.fields == {"HeadersNotSigned": "x-amz-meta-b"}
+
+
+def test_v4_header_naming_the_amz_prefix_inside(store):
+    environ = v4(headers={"x-http-x-amz-y": "z"})
+    assert "HTTP_X_HTTP_X_AMZ_Y" in environ
+    assert auth(environ, store) == OWNER
+
+
+def test_v4_header_forms_sdks_do_not_write(store):
+    """The general parser accepts what the one-match reading of the SDK form does not."""
+    environ = v4()
+    spaced = with_authorization(environ, lambda h: h.replace(", ", " ,  ").replace(
+        "AWS4-HMAC-SHA256 ", "AWS4-HMAC-SHA256  "))
+    assert spaced["HTTP_AUTHORIZATION"] != environ["HTTP_AUTHORIZATION"]
+    assert auth(spaced, store) == auth(environ, store) == OWNER
+    reordered = with_authorization(environ, lambda h: "AWS4-HMAC-SHA256 " + ", ".join(
+        reversed(h.split(" ", 1)[1].split(", "))))
+    assert auth(reordered, store) == OWNER
+    upper = with_authorization(environ, lambda h: h[:-64] + h[-64:].upper())
+    refused(upper, store, "SignatureDoesNotMatch", 403)
+
+
 @pytest.mark.parametrize("offset", [-901, 901, -86400 * 365])
 def test_v4_clock_skew(store, offset):
     error = refused(v4(), store, "RequestTimeTooSkewed", 403, now=NOW - offset)

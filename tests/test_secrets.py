@@ -174,8 +174,8 @@ def computed(monkeypatch):
     """Every signature the middleware computes (spying on the algorithm functions)."""
     seen: set[str] = set()
     lock = threading.Lock()
-    for module in (sigv4, sigv2):
-        original = module.signature
+    for module, name in ((sigv4, "signature"), (sigv4, "_signature_of"), (sigv2, "signature")):
+        original = getattr(module, name)
 
         def spy(*args, _original=original):
             value = _original(*args)
@@ -183,7 +183,7 @@ def computed(monkeypatch):
                 seen.add(value)
             return value
 
-        monkeypatch.setattr(module, "signature", spy)
+        monkeypatch.setattr(module, name, spy)
     return seen
 
 

@@ -183,3 +183,14 @@ def test_without_token_blanks_only_the_token():
     assert shown == ("GET\n/\nX-Amz-Date=1&X-Amz-Security-Token=<redacted>&x=X-Amz-Security-Token\n"
                      "host:h\nx-amz-security-token:<redacted>\n\nhost;x-amz-security-token\n"
                      "UNSIGNED-PAYLOAD")
+
+
+@pytest.mark.parametrize("secret", [SECRET, "", "x" * 200, "s\u00e9cret"])
+@pytest.mark.parametrize("text", ["", "AWS4-HMAC-SHA256\n20130524T000000Z\nscope\n" + "a" * 64,
+                                  "\u00e9\udcff" * 100])
+def test_prepared_hmac_equals_hmac(secret, text):
+    """The signature made from the cached inner and outer hashes is plain HMAC-SHA256."""
+    key = sigv4.signing_key(secret, "20130524", "us-east-1", "s3")
+    expected = hmac.new(key, text.encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()
+    assert sigv4._signature_of(secret, "20130524", "us-east-1", text) == expected
+    assert sigv4.signature(key, text) == expected

@@ -300,11 +300,25 @@ def without_token(text: str) -> str:
     return _TOKEN_PARAM.sub(r"\g<1>\g<2>" + REDACTED, text)
 
 
+_identities: dict[str, tuple[Credential, str, Identity]] = {}
+
+
 def identity_for(cred: Credential, signature_version: str) -> Identity:
-    """The :class:`Identity` a request signed with ``cred`` is made by."""
-    return Identity(account_id=cred.account_id, display_name=cred.display_name,
-                    access_key=cred.access_key, user=cred.user,
-                    signature_version=signature_version)
+    """The :class:`Identity` a request signed with ``cred`` is made by.
+
+    Made once per credential object a store hands out (stores cache those):
+    making one costs more than the rest of a signature check's bookkeeping.
+    """
+    entry = _identities.get(cred.access_key)
+    if entry is not None and entry[0] is cred and entry[1] == signature_version:
+        return entry[2]
+    identity = Identity(account_id=cred.account_id, display_name=cred.display_name,
+                        access_key=cred.access_key, user=cred.user,
+                        signature_version=signature_version)
+    if len(_identities) >= 4096:  # bounded: forget them all now and then
+        _identities.clear()
+    _identities[cred.access_key] = (cred, signature_version, identity)
+    return identity
 
 
 def date_required() -> S3Error:

@@ -12,6 +12,7 @@ import hmac
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from ..backends.base import CredentialStore
 from ..errors import (AccessDenied, AuthorizationHeaderMalformed,
@@ -19,9 +20,12 @@ from ..errors import (AccessDenied, AuthorizationHeaderMalformed,
                       S3Error, SignatureDoesNotMatch)
 from ..identity import Identity
 from .common import (check_skew, check_token, constant_time_equal, date_required,
-                     format_iso8601, header, header_text, hex_bytes, http_host, identity_for,
-                     lookup_credential, parse_amz_date, parse_http_date, request_path,
-                     uri_encode, uri_encode_path, wire_text, without_token)
+                     environ_key, format_iso8601, header, header_text, hex_bytes, http_host,
+                     identity_for, lookup_credential, parse_amz_date, parse_http_date,
+                     request_path, uri_encode, uri_encode_path, wire_text, without_token)
+
+if TYPE_CHECKING:
+    from hashlib import _Hash
 
 __all__ = [
     "ALGORITHM", "MAX_EXPIRES", "UNSIGNED_PAYLOAD", "canonical_query", "canonical_request",
@@ -40,6 +44,8 @@ PAYLOAD_KEYWORDS = frozenset({
     UNSIGNED_PAYLOAD, "STREAMING-UNSIGNED-PAYLOAD-TRAILER", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
     "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"})
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}", re.ASCII)
+_IPAD = bytes(b ^ 0x36 for b in range(256))
+_OPAD = bytes(b ^ 0x5C for b in range(256))
 
 _MALFORMED = "The authorization header is malformed; "
 _BAD_QUERY = "Error parsing the X-Amz-Credential parameter; "
@@ -67,11 +73,6 @@ def canonical_query(query_pairs: Iterable[tuple[str, str]]) -> str:
     return "&".join([f"{name}={value}" for name, value in encoded])
 
 
-def _canonical_value(value: str) -> str:
-    # Trim, and collapse inner runs of whitespace to one space (as the SDKs do).
-    return " ".join(value.split())
-
-
 def canonical_request(method: str, path: str, query_pairs: Iterable[tuple[str, str]],
                       headers: Mapping[str, str], signed_headers: Sequence[str],
                       payload_hash: str) -> str:
@@ -84,9 +85,18 @@ def canonical_request(method: str, path: str, query_pairs: Iterable[tuple[str, s
     that are not UTF-8 travel as lone surrogates (``surrogateescape``), which
     is also how the result is hashed.
     """
-    lines = [method, uri_encode_path(path), canonical_query(query_pairs)]
-    for name in signed_headers:
-        lines.append(f"{name}:{_canonical_value(headers.get(name, ''))}")
+    return _canonical_request(method, path, query_pairs, signed_headers,
+                              [headers.get(name, "") for name in signed_headers], payload_hash)
+
+
+def _canonical_request(method: str, path: str, query_pairs: Iterable[tuple[str, str]],
+                       signed_headers: Sequence[str], values: Iterable[str],
+                       payload_hash: str) -> str:
+    # canonical_request() with the signed headers' values in the list's order
+    lines = [method, uri_encode_path(path), canonical_query(query_pairs) if query_pairs else ""]
+    for name, value in zip(signed_headers, values):
+        # each value trimmed, inner runs of whitespace made one space (as the SDKs do)
+        lines.append(f"{name}:{' '.join(value.split())}")
     lines.append("")
     lines.append(";".join(signed_headers))
     lines.append(payload_hash)
@@ -143,15 +153,49 @@ def _check_date(scope_date: str, amz_date: str, error: type[S3Error], prefix: st
                     f'This date is not the same as X-Amz-Date: "{amz_date[:8]}".')
 
 
-def _check_signed_headers(environ: Mapping[str, object], signed: Sequence[str]) -> None:
+_AMZ_PREFIX = "HTTP_X_AMZ_"
+
+
+def _header_name(key: str) -> str:
+    """The header name an environ key stands for: ``HTTP_X_AMZ_DATE`` is ``x-amz-date``."""
+    return wire_text(key[5:].lower().replace("_", "-"))
+
+
+class _SignedHeaders:
+    """A ``SignedHeaders`` list, and the environ keys checking it takes.
+
+    Worked out once per distinct list (:func:`_signed_headers`): clients send
+    the same few lists over and over.
+    """
+
+    __slots__ = ("text", "names", "keys", "amz_keys", "has_host")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.names = tuple(text.split(";"))
+        # the environ key of each name
+        self.keys = tuple(map(environ_key, self.names))
+        # the x-amz-* environ keys the list covers
+        self.amz_keys = frozenset(key for key in self.keys if key.startswith(_AMZ_PREFIX)
+                                  and _header_name(key) in self.names)
+        self.has_host = "host" in self.names
+
+
+_signed_headers = lru_cache(maxsize=256)(_SignedHeaders)
+
+
+def _check_signed_headers(environ: Mapping[str, object], signed: _SignedHeaders) -> None:
     """Refuse a request whose ``host`` or any ``x-amz-*`` header is not signed."""
-    names = set(signed)
-    missing = [] if "host" in names else ["host"]
-    for key in environ:
-        if key.startswith("HTTP_X_AMZ_"):
-            name = wire_text(key[5:].lower().replace("_", "-"))
-            if name not in names:
-                missing.append(name)
+    # The usual case, checked without a Python loop over the environ: if it has
+    # no more x-amz-* keys than signed ones, all are signed.  (count() may find
+    # the prefix inside a key too, so it never counts fewer keys than there are.)
+    if signed.has_host and "\n".join(environ).count(_AMZ_PREFIX) == len(
+            signed.amz_keys & environ.keys()):
+        return
+    missing = [_header_name(key) for key in environ
+               if key.startswith(_AMZ_PREFIX) and key not in signed.amz_keys]
+    if not signed.has_host:
+        missing.append("host")
     if missing:
         raise AccessDenied("There were headers present in the request which were not signed",
                            HeadersNotSigned=", ".join(sorted(missing)))
@@ -169,29 +213,50 @@ def _payload_hash(environ: Mapping[str, object], default: str | None) -> str:
     return value
 
 
-def _signed_header_values(environ: Mapping[str, object], signed: Sequence[str]) -> dict[str, str]:
-    values = {}
-    for name in signed:
-        value = http_host(environ) if name == "host" else header(environ, name)
-        if value is not None:
-            values[name] = wire_text(value)
+def _signed_header_values(environ: Mapping[str, object], signed: _SignedHeaders) -> list[str]:
+    """The values of the signed headers, in the list's order ("" for one not sent)."""
+    values = []
+    for name, key in zip(signed.names, signed.keys):
+        value = environ.get(key)
+        if not isinstance(value, str):
+            value = http_host(environ) if name == "host" else ""
+        values.append(value if value.isascii() else wire_text(value))
     return values
+
+
+@lru_cache(maxsize=1024)
+def _keyed_sha256(secret: str, date: str, region: str) -> tuple[_Hash, _Hash]:
+    """HMAC-SHA256 (RFC 2104) under the derived key, as its inner and outer hashes
+    with the padded key already absorbed: copying these two costs less than
+    keying a new HMAC for every request."""
+    key = signing_key(secret, date, region, SERVICE)
+    return (hashlib.sha256(key.translate(_IPAD).ljust(64, b"\x36")),
+            hashlib.sha256(key.translate(_OPAD).ljust(64, b"\x5c")))
+
+
+def _signature_of(secret: str, date: str, region: str, string_to_sign: str) -> str:
+    """Same as ``signature(signing_key(secret, date, region, "s3"), string_to_sign)``."""
+    inner, outer = _keyed_sha256(secret, date, region)
+    inner = inner.copy()
+    inner.update(_utf8(string_to_sign))
+    outer = outer.copy()
+    outer.update(inner.digest())
+    return outer.hexdigest()
 
 
 def _verify(environ: Mapping[str, object], credentials: CredentialStore, *, access_key: str,
             amz_date: str, scope_date: str, region: str, query_pairs: Iterable[tuple[str, str]],
-            signed: Sequence[str], payload_hash: str, provided: str, token: str | None,
+            signed: _SignedHeaders, payload_hash: str, provided: str, token: str | None,
             now: float) -> Identity:
     """Look the key up, check its token, and compare the signatures."""
     cred = lookup_credential(credentials, access_key)
     check_token(cred, token, now)
-    creq = canonical_request(wire_text(str(environ.get("REQUEST_METHOD") or "")),
-                             request_path(environ),
-                             query_pairs, _signed_header_values(environ, signed), signed,
-                             payload_hash)
+    creq = _canonical_request(wire_text(str(environ.get("REQUEST_METHOD") or "")),
+                              request_path(environ), query_pairs, signed.names,
+                              _signed_header_values(environ, signed), payload_hash)
     scope = f"{scope_date}/{region}/{SERVICE}/{TERMINATOR}"
     sts = string_to_sign(amz_date, scope, creq)
-    expected = signature(signing_key(cred.secret_key, scope_date, region, SERVICE), sts)
+    expected = _signature_of(cred.secret_key, scope_date, region, sts)
     if not constant_time_equal(provided, expected):
         shown = without_token(creq)
         raise SignatureDoesNotMatch(
@@ -199,6 +264,14 @@ def _verify(environ: Mapping[str, object], credentials: CredentialStore, *, acce
             StringToSignBytes=hex_bytes(_utf8(sts)), CanonicalRequest=shown,
             CanonicalRequestBytes=hex_bytes(_utf8(shown)))
     return identity_for(cred, "v4")
+
+
+# How every SDK writes the header (for this endpoint's region: compare group 3),
+# read with one match.  Any other header goes through the general parsers
+# below, which accept the same headers and word the errors.
+_SDK_FORM = re.compile(
+    r"AWS4-HMAC-SHA256 Credential=([!-+\--.0-~]+)/([0-9]{8})/([!-+\--.0-~]+)/s3/aws4_request, ?"
+    r"SignedHeaders=([!-+\--~]+), ?Signature=([0-9a-f]{64})", re.ASCII)
 
 
 def _parse_authorization(authorization: str) -> tuple[str, str, str]:
@@ -227,12 +300,16 @@ def verify_header(environ: Mapping[str, object], authorization: str,
     ``x-amz-content-sha256`` header, which is otherwise required.  Returns the
     signer's identity or raises the :class:`~s3service.errors.S3Error` S3 would answer.
     """
-    credential, signed_text, provided = _parse_authorization(authorization)
-    access_key, scope_date = _parse_credential(credential, region, AuthorizationHeaderMalformed,
-                                               _MALFORMED)
-    if _HEX64.fullmatch(provided) is None:
-        raise AuthorizationHeaderMalformed(
-            _MALFORMED + "the Signature must be 64 hexadecimal characters.")
+    sdk = _SDK_FORM.fullmatch(authorization)
+    if sdk is not None and sdk[3] == region:
+        access_key, scope_date, _, signed_text, provided = sdk.groups()
+    else:
+        credential, signed_text, provided = _parse_authorization(authorization)
+        access_key, scope_date = _parse_credential(credential, region,
+                                                   AuthorizationHeaderMalformed, _MALFORMED)
+        if _HEX64.fullmatch(provided) is None:
+            raise AuthorizationHeaderMalformed(
+                _MALFORMED + "the Signature must be 64 hexadecimal characters.")
     payload_hash = _payload_hash(environ, payload_hash)
 
     amz_date = header(environ, "x-amz-date")
@@ -248,7 +325,7 @@ def verify_header(environ: Mapping[str, object], authorization: str,
         raise date_required()
     _check_date(scope_date, amz_date, AuthorizationHeaderMalformed, _MALFORMED)
 
-    signed = signed_text.split(";")
+    signed = _signed_headers(signed_text)
     _check_signed_headers(environ, signed)
     check_skew(request_time, wire_text(date_text), now, max_skew)
     return _verify(environ, credentials, access_key=access_key, amz_date=amz_date,
@@ -305,7 +382,7 @@ def verify_presigned(environ: Mapping[str, object], query_pairs: Sequence[tuple[
     if request_time > now + max_skew:
         raise AccessDenied("Request is not yet valid")
 
-    signed = params["X-Amz-SignedHeaders"].split(";")
+    signed = _signed_headers(params["X-Amz-SignedHeaders"])
     _check_signed_headers(environ, signed)
     token = params.get("X-Amz-Security-Token")
     if token is None:
