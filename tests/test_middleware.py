@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 from datetime import datetime, timezone
 from urllib.parse import quote
 
@@ -12,6 +13,7 @@ from defusedxml import ElementTree
 
 from s3service import S3ServiceMiddleware
 from s3service.backends.base import BackendUnavailable
+from s3service.response import new_ids
 from s3service.backends.memory import MemoryBackend
 from s3service.paste import filter_factory
 from tests.signing import signed_environ
@@ -122,6 +124,22 @@ def test_accounts_are_isolated(app):
 def test_request_ids_are_unique(app):
     ids = {send(app, signed()).headers["x-amz-request-id"] for _ in range(20)}
     assert len(ids) == 20
+
+
+def test_request_ids_differ_in_forked_workers():
+    """Ids come from a generator seeded per process: a forked worker must not repeat its parent's."""
+    new_ids()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the worker
+        os.write(write, "".join(new_ids()).encode())
+        os._exit(0)
+    os.close(write)
+    worker = os.read(read, 256).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert len(worker) == 16 + 32
+    assert worker != "".join(new_ids())
 
 
 def test_anonymous_is_denied(app):
