@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import islice
 
 from .backends.base import BucketInfo
 from .errors import XML_DECLARATION, InvalidArgument
@@ -71,43 +73,76 @@ def parse_params(query: Iterable[tuple[str, str]]) -> ListParams:
                       prefix=seen.get("prefix"), region=seen.get("bucket-region"))
 
 
+@lru_cache(maxsize=1024)
+def _head(owner_id: str, display_name: str) -> str:
+    return (f'{XML_DECLARATION}<ListAllMyBucketsResult xmlns="{S3_XMLNS}">'
+            f"<Owner><ID>{escape(owner_id)}</ID>"
+            f"<DisplayName>{escape(display_name)}</DisplayName></Owner><Buckets>")
+
+
+def _entries(batch: list[BucketInfo], with_region: bool) -> str:
+    if with_region:
+        return "".join([f"{bucket.listing_xml}<BucketRegion>{escape(bucket.region)}"
+                        "</BucketRegion></Bucket>" for bucket in batch])
+    # (joined by their common ending, which saves a string per bucket)
+    return "</Bucket>".join([bucket.listing_xml for bucket in batch]) + "</Bucket>" \
+        if batch else ""
+
+
+def _tail(params: ListParams, token: str | None) -> str:
+    text = "</Buckets>"
+    if token is not None:
+        text += f"<ContinuationToken>{escape(token)}</ContinuationToken>"
+    if params.prefix is not None:
+        text += f"<Prefix>{escape(params.prefix)}</Prefix>"
+    return text + "</ListAllMyBucketsResult>"
+
+
 def render(owner_id: str, display_name: str, buckets: Iterable[BucketInfo],
            params: ListParams = UNPAGED,
            next_token: Callable[[str], str] | None = None) -> Iterator[bytes]:
-    """Yield the ``ListAllMyBucketsResult`` document in chunks of UTF-8 bytes.
+    """The ``ListAllMyBucketsResult`` document, as an iterator of chunks of UTF-8 bytes.
 
     ``buckets`` must already be filtered and sorted.  For a paged listing it
     may hold one bucket more than the page: that one is not listed, it only
     tells that a ``ContinuationToken`` (made by ``next_token(last_name)``) is due.
+    A listing of up to :data:`CHUNK` buckets given as a list is one chunk;
+    otherwise the buckets are read, and the chunks made, :data:`CHUNK` at a time.
     """
-    head = (f'{XML_DECLARATION}<ListAllMyBucketsResult xmlns="{S3_XMLNS}">'
-            f"<Owner><ID>{escape(owner_id)}</ID>"
-            f"<DisplayName>{escape(display_name)}</DisplayName></Owner><Buckets>")
     page = params.page_size
-    with_region = params.paged
-    parts = [head]
-    append = parts.append
-    count = 0
+    if isinstance(buckets, list):
+        shown = buckets if page is None else buckets[:page]
+        if len(shown) <= CHUNK:
+            token = None
+            if len(shown) < len(buckets) and next_token is not None:
+                token = next_token(shown[-1].name)
+            text = (_head(owner_id, display_name) + _entries(shown, params.paged)
+                    + _tail(params, token))
+            return iter((text.encode("utf-8"),))
+    return _chunks(owner_id, display_name, buckets, params, next_token)
+
+
+def _chunks(owner_id: str, display_name: str, buckets: Iterable[BucketInfo],
+            params: ListParams, next_token: Callable[[str], str] | None) -> Iterator[bytes]:
+    source = iter(buckets)
+    left = params.page_size  # None: no limit
+    text = _head(owner_id, display_name)
     last: BucketInfo | None = None
-    more = False
-    # This loop is what a long listing costs, so it stays lean: each bucket's
-    # entry is made once per BucketInfo object (see BucketInfo.listing_xml).
-    for bucket in buckets:
-        if count == page:
-            more = True
+    while True:
+        size = CHUNK if left is None else min(CHUNK, left)
+        batch = list(islice(source, size))
+        if batch:
+            last = batch[-1]
+            text += _entries(batch, params.paged)
+        if left is not None:
+            left -= len(batch)
+        if len(batch) < size or left == 0:
             break
-        append(bucket.listing_xml)
-        append(f"<BucketRegion>{escape(bucket.region)}</BucketRegion></Bucket>"
-               if with_region else "</Bucket>")
-        last = bucket
-        count += 1
-        if count % CHUNK == 0:
-            yield "".join(parts).encode("utf-8")
-            parts.clear()
-    parts.append("</Buckets>")
-    if more and last is not None and next_token is not None:
-        parts.append(f"<ContinuationToken>{escape(next_token(last.name))}</ContinuationToken>")
-    if params.prefix is not None:
-        parts.append(f"<Prefix>{escape(params.prefix)}</Prefix>")
-    parts.append("</ListAllMyBucketsResult>")
-    yield "".join(parts).encode("utf-8")
+        yield text.encode("utf-8")
+        text = ""
+    token = None
+    # A full page is followed by a token only if the store had one bucket more.
+    if left == 0 and last is not None and next_token is not None \
+            and next(source, None) is not None:
+        token = next_token(last.name)
+    yield (text + _tail(params, token)).encode("utf-8")

@@ -21,7 +21,7 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 from . import listing, timeouts, tokens
@@ -91,6 +91,9 @@ class S3ServiceMiddleware:
         self.authorizer = authorizer or AllowAuthenticated()
         self.region = region
         self.service_hosts = service_host_names(service_hosts)
+        # (most requests come with one of a few Host values)
+        self._bucket_of = lru_cache(maxsize=1024)(partial(bucket_from_host,
+                                                          service_hosts=self.service_hosts))
         self.clock_skew = float(clock_skew)
         self.authenticate_all = authenticate_all
         if isinstance(token_secret, str):
@@ -147,7 +150,7 @@ class S3ServiceMiddleware:
         if not self.service_hosts:
             return False
         host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
-        return bucket_from_host(host, self.service_hosts) is not None
+        return self._bucket_of(host) is not None
 
     def authenticate(self, environ: dict, payload_hash: str | None = None) -> Identity | None:
         """Check the request's signature: its identity, ``None`` if anonymous; raises S3Error.
@@ -240,10 +243,9 @@ class S3ServiceMiddleware:
         chunks = listing.render(identity.account_id, identity.display_name, found, params,
                                 next_token)
         ready = [next(chunks)]
-        try:
-            ready.append(next(chunks))
-        except StopIteration:
-            pass
+        second = next(chunks, None)
+        if second is not None:
+            ready.append(second)
         return found, chunks, ready
 
     def _token_key(self, identity: Identity) -> bytes:
@@ -285,7 +287,7 @@ class _Stream:
             raise
 
     def close(self) -> None:
-        self.rest.close()  # type: ignore[attr-defined]
-        close = getattr(self.source, "close", None)
-        if close is not None:
-            close()
+        for part in (self.rest, self.source):
+            close = getattr(part, "close", None)
+            if close is not None:
+                close()

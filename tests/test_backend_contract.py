@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from s3service.backends import BucketAlreadyExists, BucketStore, CredentialStore, NoSuchAccount, NoSuchBucket
+from s3service.backends import memory, sql
 from s3service.backends.memory import MemoryBackend
 from s3service.backends.sql import SQLBackend
 
@@ -63,13 +64,20 @@ def test_list_sorted_bytewise(two_accounts):
     assert names(store, "no-such-account") == []
 
 
-def test_list_returns_lazy_iterator(two_accounts):
+def test_long_listing_is_lazy(two_accounts, monkeypatch):
+    """A listing longer than one batch of the store is fetched batch by batch as it is read."""
+    monkeypatch.setattr(memory, "_CHUNK", 2)
+    monkeypatch.setattr(sql, "PAGE_SIZE", 2)
     store = two_accounts
     for i in range(5):
         store.add_bucket(A, f"bucket-{i}")
     listing = store.list_buckets(A)
     assert isinstance(listing, Iterator)
-    assert [b.name for b in itertools.islice(listing, 2)] == ["bucket-0", "bucket-1"]
+    assert [b.name for b in itertools.islice(listing, 3)] == ["bucket-0", "bucket-1", "bucket-2"]
+    store.add_bucket(A, "bucket-5")  # after the batches read so far: the listing sees it
+    assert [b.name for b in listing] == ["bucket-3", "bucket-4", "bucket-5"]
+    listing = store.list_buckets(A)
+    next(listing)
     listing.close()
 
 

@@ -302,18 +302,18 @@ def test_naive_datetime_is_rendered_as_utc(faulty):
 
 
 @pytest.mark.parametrize("garbage", [
-    [BucketInfo(12345, datetime.now(timezone.utc))],                     # non-str name
-    [BucketInfo("ok", "yesterday")],                                      # created not a datetime
-    [BucketInfo("ok", None)],
-    [{"name": "dict", "created": datetime.now(timezone.utc)}],
-    [None],
-    None,                                                                 # not iterable
-    42,
+    lambda: [BucketInfo(12345, datetime.now(timezone.utc))],             # non-str name
+    lambda: [BucketInfo("ok", "yesterday")],                              # created not a datetime
+    lambda: [BucketInfo("ok", None)],
+    lambda: [{"name": "dict", "created": datetime.now(timezone.utc)}],
+    lambda: [None],
+    lambda: None,                                                         # not iterable
+    lambda: 42,
 ], ids=["int-name", "str-date", "none-date", "dict", "none-item", "none", "int"])
 @pytest.mark.parametrize("timeout", [None, 1.0])
 def test_garbage_listing_is_500(faulty, debug_log, garbage, timeout):
     app = make(faulty, backend_timeout=timeout)
-    faulty.listing = lambda account, **kw: garbage
+    faulty.listing = lambda account, **kw: garbage()  # (made in the store, as a store would)
     assert_error(*request(app, signed()), 500, "InternalError", debug_log)
     faulty.listing = faulty.store.list_buckets
     assert_serving(app)

@@ -9,9 +9,8 @@ sees the exception's text, and the log records it under the request id.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import cached_property
 from typing import Protocol, runtime_checkable
 
 from ..identity import Identity
@@ -47,25 +46,19 @@ class BucketInfo:
     name: str
     created: datetime  # aware datetime (naive ones are taken as UTC)
     region: str = "us-east-1"
+    #: This bucket's ``<Bucket>`` entry of a ListBuckets answer, up to
+    #: ``</CreationDate>``: made with the object, so that rendering a listing
+    #: from a store that keeps its objects is little more than joining these.
+    listing_xml: str = field(init=False, repr=False, compare=False)
 
-    @cached_property
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "listing_xml", f"<Bucket><Name>{escape(self.name)}</Name>"
+                           f"<CreationDate>{self.creation_date}</CreationDate>")
+
+    @property
     def creation_date(self) -> str:
-        """``created`` as S3 shows it (see :func:`s3_timestamp`), worked out once per object.
-
-        A store that keeps its ``BucketInfo`` objects, as ``MemoryBackend``
-        does, so pays for the formatting once rather than on every listing.
-        """
+        """``created`` as S3 shows it (see :func:`s3_timestamp`)."""
         return s3_timestamp(self.created)
-
-    @cached_property
-    def listing_xml(self) -> str:
-        """This bucket's ``<Bucket>`` entry of a ListBuckets answer, up to ``</CreationDate>``.
-
-        Also worked out once per object: rendering a long listing from a
-        store that keeps its objects is then little more than joining these.
-        """
-        return (f"<Bucket><Name>{escape(self.name)}</Name>"
-                f"<CreationDate>{self.creation_date}</CreationDate>")
 
 
 def s3_timestamp(when: datetime) -> str:

@@ -11,8 +11,8 @@ Example::
 from __future__ import annotations
 
 import threading
-from bisect import bisect_left, bisect_right, insort
-from collections.abc import Iterator
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime, timezone
 
@@ -37,6 +37,7 @@ class MemoryBackend(MemoryMetrics):
         self._keys: dict[str, Credential] = {}
         self._owners: dict[str, str] = {}            # bucket name -> account id
         self._names: dict[str, list[str]] = {}       # account id -> sorted bucket names
+        self._infos: dict[str, list[BucketInfo]] = {}  # account id -> infos, as _names
         self._buckets: dict[str, BucketInfo] = {}    # bucket name -> info
 
     # -- administration -----------------------------------------------------
@@ -46,6 +47,7 @@ class MemoryBackend(MemoryMetrics):
         with self._lock:
             self._accounts[account_id] = display_name
             self._names.setdefault(account_id, [])
+            self._infos.setdefault(account_id, [])
             self._users.setdefault(account_id, set())
             for key, cred in self._keys.items():
                 if cred.account_id == account_id:
@@ -115,7 +117,10 @@ class MemoryBackend(MemoryMetrics):
                 raise BucketAlreadyExists(name, self._owners[name])
             self._owners[name] = account_id
             self._buckets[name] = info
-            insort(self._names[account_id], name)
+            names = self._names[account_id]
+            at = bisect_left(names, name)
+            names.insert(at, name)
+            self._infos[account_id].insert(at, info)
         return info
 
     def delete_bucket(self, name: str) -> None:
@@ -125,7 +130,9 @@ class MemoryBackend(MemoryMetrics):
                 raise NoSuchBucket(name)
             del self._buckets[name]
             names = self._names[owner]
-            del names[bisect_left(names, name)]
+            at = bisect_left(names, name)
+            del names[at]
+            del self._infos[owner][at]
 
     def get_bucket(self, name: str) -> tuple[str, BucketInfo] | None:
         """The owner and info of a bucket, or ``None``."""
@@ -139,8 +146,17 @@ class MemoryBackend(MemoryMetrics):
         return self._keys.get(access_key)
 
     def list_buckets(self, account_id: str, *, prefix: str = "", after: str | None = None,
-                     region: str | None = None, limit: int | None = None) -> Iterator[BucketInfo]:
-        remaining = limit
+                     region: str | None = None, limit: int | None = None) -> Iterable[BucketInfo]:
+        size = _CHUNK if limit is None else min(limit, _CHUNK)
+        first, after, done = self._chunk(account_id, prefix, after, region, size)
+        if done or (limit is not None and len(first) >= limit):
+            return first  # the usual case: all of it in one go
+        return self._rest(first, account_id, prefix, after, region,
+                          None if limit is None else limit - len(first))
+
+    def _rest(self, first: list[BucketInfo], account_id: str, prefix: str, after: str | None,
+              region: str | None, remaining: int | None) -> Iterator[BucketInfo]:
+        yield from first
         while remaining is None or remaining > 0:
             size = _CHUNK if remaining is None else min(remaining, _CHUNK)
             chunk, after, done = self._chunk(account_id, prefix, after, region, size)
@@ -160,15 +176,15 @@ class MemoryBackend(MemoryMetrics):
                 start = bisect_right(names, after)
             else:
                 start = bisect_left(names, prefix)
-            window = names[start:start + size]
-            done = start + size >= len(names)
-            if prefix and window and not window[-1].startswith(prefix):
+            end = min(start + size, len(names))
+            done = end == len(names)
+            if prefix and end > start and not names[end - 1].startswith(prefix):
                 # Sorted names sharing the prefix form one run: cut where it ends.
-                window = window[:bisect_left(window, True,
-                                             key=lambda name: not name.startswith(prefix))]
+                end = bisect_left(names, True, start, end,
+                                  key=lambda name: not name.startswith(prefix))
                 done = True
-            buckets = self._buckets
-            found = [buckets[name] for name in window]
+            found = self._infos[account_id][start:end] if end > start else []
+            last = names[end - 1] if end > start else after
         if region is not None:
             found = [info for info in found if info.region == region]
-        return found, window[-1] if window else after, done
+        return found, last, done
