@@ -8,11 +8,12 @@ this is not a unit test and asserts nothing unless ``--strict`` is given.
    a bare WSGI app returning the very same bytes (the floor) and moto's S3
    app; prints calls/s, median µs and the ratios.  ``--swift`` also runs the
    shared harness (``peers.py``) for the comparison with swift's s3api.
-2. over HTTP: gunicorn serving the middleware (N=10), then the same gunicorn
-   config serving a bare app with the same bytes and headers, each loaded
-   from other processes on 127.0.0.1 (``wrk`` if installed, else a Python
-   keep-alive load generator); prints requests/s, the ratio, and the server's
-   CPU time per request.
+2. over HTTP: gunicorn serving the middleware (N=10) and the same gunicorn
+   config serving a bare app with the same bytes and headers, side by side,
+   loaded in turns for several rounds from other processes on 127.0.0.1
+   (``wrk`` if installed, else a Python keep-alive load generator); prints
+   requests/s, the median of the rounds' ratios, and the server's CPU time per
+   request.
 3. memory: peak RSS growth of a fresh process streaming one listing of
    1,000,000 buckets (100,000 with ``--quick``) from a lazy store through the
    middleware, draining the body.
@@ -33,6 +34,7 @@ import re
 import resource
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -340,7 +342,7 @@ def run_load(port, args, mark):
             "errors": sum(r[1] for r in results), "tool": "python x%d" % args.clients}
 
 
-def serve_and_load(kind, args):
+def start_gunicorn(kind, args):
     port = free_port()
     cmd = [sys.executable, "-m", "gunicorn", "--bind", "127.0.0.1:%d" % port,
            "--workers", str(args.workers), "--worker-class", args.worker_class,
@@ -350,53 +352,80 @@ def serve_and_load(kind, args):
     server = subprocess.Popen(cmd, env=env)
     try:
         wait_for_port(port, server)
-        time.sleep(0.5)  # let every worker boot
-        marks = []
-        result = run_load(port, args, lambda: marks.append(process_tree_cpu(server.pid)))
-        cpu = process_tree_cpu(server.pid) - marks[0]  # over the measured run only
-        result["server_cpu_s"] = cpu
-        result["server_cpu_share"] = cpu / args.http_seconds
-        result["cpu_us_per_req"] = cpu * 1e6 / result["requests"] if result["requests"] else 0
-        return result
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+    except BaseException:
+        stop_gunicorn(server)
+        raise
+    return port, server
+
+
+def stop_gunicorn(server):
+    server.terminate()
+    try:
+        server.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+def load_once(port, server, args):
+    marks = []
+    result = run_load(port, args, lambda: marks.append(process_tree_cpu(server.pid)))
+    cpu = process_tree_cpu(server.pid) - marks[0]  # over the measured run only
+    result["server_cpu_s"] = cpu
+    result["server_cpu_share"] = cpu / args.http_seconds
+    result["cpu_us_per_req"] = cpu * 1e6 / result["requests"] if result["requests"] else 0
+    return result
 
 
 def over_http(args):
+    """Both apps served side by side, loaded in turns; the median of the rounds' ratios counts.
+
+    The machine's speed drifts (a shared VM varies by a third from one minute
+    to the next): loading the two in short alternating turns, and comparing
+    each round's pair, keeps that drift out of the ratio.
+    """
     print("\n== 2. over HTTP: gunicorn on 127.0.0.1, N=%d, %s worker(s) x %d thread(s), "
-          "%s, %ss each ==" % (HTTP_N, args.workers, args.threads, args.worker_class,
-                                args.http_seconds))
+          "%s, %d rounds of %ss each ==" % (HTTP_N, args.workers, args.threads,
+                                            args.worker_class, args.rounds, args.http_seconds))
     if importlib.util.find_spec("gunicorn") is None:
         print("gunicorn is not installed: SKIPPED")
         return None
-    runs = {"s3service": [], "bare": []}
+    kinds = ("s3service", "bare")
+    runs = {kind: [] for kind in kinds}
+    servers = {}
+    try:
+        for kind in kinds:
+            servers[kind] = start_gunicorn(kind, args)
+        time.sleep(0.5)  # let every worker boot
+        for round_ in range(args.rounds):
+            for kind in kinds if round_ % 2 == 0 else kinds[::-1]:
+                log("... over HTTP: %s (round %d)" % (kind, round_ + 1))
+                runs[kind].append(load_once(*servers[kind], args))
+    finally:
+        for _, server in servers.values():
+            stop_gunicorn(server)
+    print("%5s %-10s %12s %9s %8s %13s %14s  %s" % (
+        "round", "app", "requests/s", "requests", "errors", "server CPU", "CPU µs/req", "load"))
+    ratios = []
     for round_ in range(args.rounds):
-        for kind in runs:  # alternate, so a change in the machine's load hits both
-            log("... over HTTP: %s (round %d)" % (kind, round_ + 1))
-            runs[kind].append(serve_and_load(kind, args))
-    print("%-10s %5s %12s %9s %8s %13s %14s  %s" % (
-        "app", "round", "requests/s", "requests", "errors", "server CPU", "CPU µs/req", "load"))
-    for round_ in range(args.rounds):
-        for kind in runs:
+        for kind in kinds:
             r = runs[kind][round_]
-            print("%-10s %5d %12.1f %9d %8d %12.0f%% %14.1f  %s, %d conns" % (
-                kind, round_ + 1, r["rps"], r["requests"], r["errors"],
+            print("%5d %-10s %12.1f %9d %8d %12.0f%% %14.1f  %s, %d conns" % (
+                round_ + 1, kind, r["rps"], r["requests"], r["errors"],
                 100 * r["server_cpu_share"], r["cpu_us_per_req"], r["tool"],
                 args.clients * args.conns))
-    best = {kind: max(rs, key=lambda r: r["rps"]) for kind, rs in runs.items()}
-    ratio = best["s3service"]["rps"] / best["bare"]["rps"]
-    if min(r["server_cpu_share"] for r in best.values()) < 0.8 * args.workers:
+        ratios.append(runs["s3service"][round_]["rps"] / runs["bare"][round_]["rps"])
+    ratio = statistics.median(ratios)
+    if statistics.median(r["server_cpu_share"] for rs in runs.values() for r in rs) \
+            < 0.8 * args.workers:
         print("NOTE: the server used < 80% of a CPU per worker: it was not the bottleneck "
               "(busy machine or too few connections), so the requests/s ratio does not "
               "measure the app; the server CPU µs per request are the better guide.")
-    print("s3service / bare requests/s (best round of each): %.1f%%   "
-          "(server CPU µs per request: %.1f vs %.1f)" % (
-              100 * ratio, best["s3service"]["cpu_us_per_req"], best["bare"]["cpu_us_per_req"]))
+    cpu = {kind: statistics.median(r["cpu_us_per_req"] for r in rs) for kind, rs in runs.items()}
+    print("s3service / bare requests/s: median of the %d rounds' ratios %.1f%% "
+          "(rounds ranged %.1f%%-%.1f%%); server CPU µs per request (medians): %.1f vs %.1f"
+          % (len(ratios), 100 * ratio, 100 * min(ratios), 100 * max(ratios),
+             cpu["s3service"], cpu["bare"]))
     return ratio
 
 
@@ -578,10 +607,12 @@ def main(argv=None):
         os.path.join(os.path.dirname(harness.__file__), "peers.py")),
         help="the shared harness's peers.py (default %(default)s)")
     parser.add_argument("--http-seconds", type=float,
-                        help="measured seconds per app over HTTP (default 10; 3 with --quick)")
-    parser.add_argument("--warmup", type=float, default=1.0, help="HTTP warm-up seconds")
-    parser.add_argument("--rounds", type=int, help="HTTP rounds, alternating the two apps; "
-                        "the best of each counts (default 2; 1 with --quick)")
+                        help="measured seconds per app and round over HTTP (default 3; 1 with "
+                        "--quick)")
+    parser.add_argument("--warmup", type=float, default=1.0,
+                        help="HTTP warm-up seconds before each measured run")
+    parser.add_argument("--rounds", type=int, help="HTTP rounds, loading the two apps in turn; "
+                        "the median of the rounds' ratios counts (default 10; 2 with --quick)")
     parser.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto",
                         help="HTTP load generator (auto: wrk if installed)")
     parser.add_argument("--clients", type=int, default=2,
@@ -614,9 +645,9 @@ def main(argv=None):
     sizes = [int(s) for s in (args.sizes or "1,100,1000,10000").split(",")]
     seconds = args.seconds if args.seconds is not None else (0.3 if quick else 2.0)
     if args.http_seconds is None:
-        args.http_seconds = 3.0 if quick else 10.0
+        args.http_seconds = 1.0 if quick else 3.0
     if args.rounds is None:
-        args.rounds = 1 if quick else 2
+        args.rounds = 2 if quick else 10
     if quick:
         args.warmup = min(args.warmup, 0.5)
     memory_n = args.memory_n or (100_000 if quick else 1_000_000)
