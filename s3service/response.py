@@ -33,7 +33,7 @@ os.register_at_fork(after_in_child=_ids.seed)
 
 def new_ids() -> tuple[str, str]:
     """A new request id (16 upper-case hex digits, as S3's) and opaque ``x-amz-id-2`` value."""
-    raw = _ids.randbytes(32)
+    raw = _ids.getrandbits(256).to_bytes(32, "big")
     return raw[:8].hex().upper(), b2a_base64(raw[8:], newline=False).decode("ascii")
 
 

@@ -149,7 +149,7 @@ def environ_key(name: str) -> str:
 
 def header(environ: Mapping[str, object], name: str) -> str | None:
     """The value of request header ``name`` (lowercase, e.g. ``"x-amz-date"``), or ``None``."""
-    value = environ.get(environ_key(name))
+    value = environ.get(_ENVIRON_KEYS.get(name) or environ_key(name))
     return value if isinstance(value, str) else None
 
 
@@ -244,10 +244,13 @@ def format_iso8601(epoch: float) -> str:
 
 
 def check_skew(request_time: int, request_time_text: str, now: float, max_skew: float) -> None:
-    """Raise ``RequestTimeTooSkewed`` if ``request_time`` is more than ``max_skew`` from ``now``."""
+    """Raise ``RequestTimeTooSkewed`` if ``request_time`` is more than ``max_skew`` from ``now``.
+
+    ``request_time_text`` is the date header's value as the environ holds it.
+    """
     if abs(request_time - now) > max_skew:
         raise RequestTimeTooSkewed(
-            RequestTime=request_time_text, ServerTime=format_iso8601(now),
+            RequestTime=wire_text(request_time_text), ServerTime=format_iso8601(now),
             MaxAllowedSkewMilliseconds=int(max_skew * 1000))
 
 

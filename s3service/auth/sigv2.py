@@ -148,7 +148,7 @@ def verify_header(environ: Mapping[str, object], authorization: str,
         request_time = parse_http_date(date_text) if date_text else None
     if request_time is None:
         raise date_required()
-    check_skew(request_time, wire_text(date_text), now, max_skew)
+    check_skew(request_time, date_text, now, max_skew)
     return _verify(environ, credentials, access_key=access_key, provided=provided,
                    token=header_text(environ, "x-amz-security-token"),
                    content_md5=wire_text(header(environ, "content-md5") or ""),

@@ -109,7 +109,7 @@ def _utf8(text: str) -> bytes:
 
 def string_to_sign(amz_date: str, scope: str, canonical_request: str) -> str:
     """The string to sign: algorithm, timestamp, scope (``date/region/s3/aws4_request``), hash."""
-    digest = hashlib.sha256(_utf8(canonical_request)).hexdigest()
+    digest = hashlib.sha256(canonical_request.encode("utf-8", "surrogateescape")).hexdigest()
     return f"{ALGORITHM}\n{amz_date}\n{scope}\n{digest}"
 
 
@@ -238,7 +238,7 @@ def _signature_of(secret: str, date: str, region: str, string_to_sign: str) -> s
     """Same as ``signature(signing_key(secret, date, region, "s3"), string_to_sign)``."""
     inner, outer = _keyed_sha256(secret, date, region)
     inner = inner.copy()
-    inner.update(_utf8(string_to_sign))
+    inner.update(string_to_sign.encode("utf-8", "surrogateescape"))
     outer = outer.copy()
     outer.update(inner.digest())
     return outer.hexdigest()
@@ -327,7 +327,7 @@ def verify_header(environ: Mapping[str, object], authorization: str,
 
     signed = _signed_headers(signed_text)
     _check_signed_headers(environ, signed)
-    check_skew(request_time, wire_text(date_text), now, max_skew)
+    check_skew(request_time, date_text, now, max_skew)
     return _verify(environ, credentials, access_key=access_key, amz_date=amz_date,
                    scope_date=scope_date, region=region, query_pairs=query_pairs, signed=signed,
                    payload_hash=payload_hash, provided=provided,
