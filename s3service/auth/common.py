@@ -149,7 +149,7 @@ def environ_key(name: str) -> str:
 
 def header(environ: Mapping[str, object], name: str) -> str | None:
     """The value of request header ``name`` (lowercase, e.g. ``"x-amz-date"``), or ``None``."""
-    value = environ.get(_ENVIRON_KEYS.get(name) or environ_key(name))
+    value = environ.get(environ_key(name))
     return value if isinstance(value, str) else None
 
 
