@@ -8,6 +8,8 @@ import botocore.auth
 import pytest
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from s3service.auth import sigv4
 from s3service.auth.common import parse_query, request_path, wire_text
@@ -194,3 +196,33 @@ def test_prepared_hmac_equals_hmac(secret, text):
     expected = hmac.new(key, text.encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()
     assert sigv4._signature_of(secret, "20130524", "us-east-1", text) == expected
     assert sigv4.signature(key, text) == expected
+
+
+_PART = st.text(alphabet=st.sampled_from("aZ09/=,; -_.\t\u00e9"), min_size=0, max_size=12)
+
+
+def _mostly(*usual):
+    """One of the usual values three times in four, else any short text."""
+    return st.one_of(st.sampled_from(usual), st.sampled_from(usual), st.sampled_from(usual), _PART)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(key=_mostly("AKID", "AK=ID", "a.b-c"), date=_mostly("20130524"),
+       region=_mostly("us-east-1"), service=_mostly("s3"), terminal=_mostly("aws4_request"),
+       signed=_mostly("host;x-amz-date", "host", "host;x-amz-date=1"),
+       signature=_mostly("a" * 64, "0123456789abcdef" * 4, "A" * 64),
+       separators=st.tuples(*[st.sampled_from([", ", ",", ", ", ",", " ,", ",  "])] * 2))
+def test_sdk_form_reads_as_the_general_parsers_do(key, date, region, service, terminal, signed,
+                                                  signature, separators):
+    """Where the one-match reading of the header applies, it gives what the general path gives."""
+    header = (f"AWS4-HMAC-SHA256 Credential={key}/{date}/{region}/{service}/{terminal}"
+              f"{separators[0]}SignedHeaders={signed}{separators[1]}Signature={signature}")
+    match = sigv4._SDK_FORM.fullmatch(header)
+    if match is None or match[3] != "us-east-1":
+        return
+    credential, signed_text, provided = sigv4._parse_authorization(header)
+    access_key, scope_date = sigv4._parse_credential(
+        credential, "us-east-1", sigv4.AuthorizationHeaderMalformed, "")
+    assert sigv4._HEX64.fullmatch(provided) is not None
+    access, sdate, _, stext, sprovided = match.groups()
+    assert (access, sdate, stext, sprovided) == (access_key, scope_date, signed_text, provided)
