@@ -221,6 +221,29 @@ def test_invalid_access_key(store, version, presign, key):
     assert error.fields == {"AWSAccessKeyId": key}
 
 
+@settings(max_examples=500, deadline=None)
+@given(key=st.one_of(st.text(alphabet=st.sampled_from("AK1 ~!\x7f\x1f\u00e9\t"), max_size=6),
+                     st.text(alphabet=st.sampled_from("AK"), min_size=127, max_size=129),
+                     st.text()))
+def test_access_keys_the_store_is_asked_about(key):
+    # Printable ASCII without spaces, 1 to 128 characters; other keys never reach the store.
+    from s3service.auth.common import lookup_credential
+    from s3service.backends.base import Credential
+
+    asked = []
+
+    class Everyone:
+        def get_credential(self, access_key):
+            asked.append(access_key)
+            return Credential(access_key, "secret", "111122223333", "owner")
+
+    try:
+        assert lookup_credential(Everyone(), key).access_key == key
+    except S3Error as error:
+        assert error.code == "InvalidAccessKeyId"
+    assert asked == ([key] if re.fullmatch(r"[!-~]{1,128}", key, re.ASCII) else [])
+
+
 def test_v4_signature_does_not_match(store):
     error = refused(v4(secret="wrong"), store, "SignatureDoesNotMatch", 403)
     fields = error.fields

@@ -32,9 +32,6 @@ __all__ = [
 #: The message S3 gives when a signed request carries no usable date.
 DATE_REQUIRED = "AWS authentication requires a valid Date or x-amz-date header"
 
-# Access keys are printable ASCII and at most 128 characters (IAM's limit);
-# anything else is refused without bothering the credential store.
-_ACCESS_KEY = re.compile(r"[!-~]{1,128}", re.ASCII)
 
 
 # -- bytes and text ------------------------------------------------------------
@@ -70,6 +67,8 @@ def hex_bytes(data: bytes) -> str:
 
 def constant_time_equal(a: str, b: str) -> bool:
     """Compare two strings in time independent of where they differ."""
+    if a.isascii() and b.isascii():  # (signatures are hex) compare_digest takes ASCII str
+        return hmac.compare_digest(a, b)
     return hmac.compare_digest(a.encode("utf-8", "surrogatepass"),
                                b.encode("utf-8", "surrogatepass"))
 
@@ -92,7 +91,7 @@ def uri_encode(text: str) -> str:
 
 def uri_encode_path(path: str) -> str:
     """S3-encode a decoded path: like :func:`uri_encode` but keeping ``/``."""
-    if _UNRESERVED_PATH(path) is not None:
+    if path == "/" or _UNRESERVED_PATH(path) is not None:  # (the service's own path first)
         return path
     return quote_from_bytes(path.encode("utf-8", "surrogateescape"), "/")
 
@@ -261,7 +260,10 @@ def lookup_credential(credentials: CredentialStore, access_key: str) -> Credenti
 
     Exceptions raised by the store propagate unchanged.
     """
-    if _ACCESS_KEY.fullmatch(access_key) is None:
+    # Access keys are printable ASCII without spaces and at most 128 characters
+    # (IAM's limit); anything else is refused without bothering the store.
+    if not (0 < len(access_key) <= 128 and access_key.isascii() and access_key.isprintable()
+            and " " not in access_key):
         raise InvalidAccessKeyId(AWSAccessKeyId=access_key)
     cred = credentials.get_credential(access_key)
     if cred is None or not cred.active:

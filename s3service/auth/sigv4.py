@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from binascii import a2b_hex
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -43,7 +44,6 @@ MAX_EXPIRES = 604800
 PAYLOAD_KEYWORDS = frozenset({
     UNSIGNED_PAYLOAD, "STREAMING-UNSIGNED-PAYLOAD-TRAILER", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
     "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"})
-_HEX64 = re.compile(r"[0-9a-fA-F]{64}", re.ASCII)
 _IPAD = bytes(b ^ 0x36 for b in range(256))
 _OPAD = bytes(b ^ 0x5C for b in range(256))
 
@@ -85,22 +85,41 @@ def canonical_request(method: str, path: str, query_pairs: Iterable[tuple[str, s
     that are not UTF-8 travel as lone surrogates (``surrogateescape``), which
     is also how the result is hashed.
     """
-    return _canonical_request(method, path, query_pairs, signed_headers,
+    return _canonical_request(method, path, query_pairs, _template(tuple(signed_headers)),
                               [headers.get(name, "") for name in signed_headers], payload_hash)
 
 
+@lru_cache(maxsize=256)
+def _template(signed_headers: tuple[str, ...]) -> str:
+    """The canonical request for a list of signed headers, with ``%s`` standing
+    for the method, path, query, each header's value and the payload hash."""
+    names = [name.replace("%", "%%") for name in signed_headers]
+    lines = "".join([f"{name}:%s\n" for name in names])
+    return f"%s\n%s\n%s\n{lines}\n{';'.join(names)}\n%s"
+
+
 def _canonical_request(method: str, path: str, query_pairs: Iterable[tuple[str, str]],
-                       signed_headers: Sequence[str], values: Iterable[str],
-                       payload_hash: str) -> str:
-    # canonical_request() with the signed headers' values in the list's order
-    lines = [method, uri_encode_path(path), canonical_query(query_pairs) if query_pairs else ""]
-    for name, value in zip(signed_headers, values):
-        # each value trimmed, inner runs of whitespace made one space (as the SDKs do)
-        lines.append(f"{name}:{' '.join(value.split())}")
-    lines.append("")
-    lines.append(";".join(signed_headers))
-    lines.append(payload_hash)
-    return "\n".join(lines)
+                       template: str, values: list[str], payload_hash: str) -> str:
+    # canonical_request() with the signed headers' values in the list's order.
+    # Each value is trimmed and its inner runs of whitespace made one space (as
+    # the SDKs do).  Joined by spaces, the values are already in that form only
+    # if each one is (and none is empty), the usual case: then none is rebuilt.
+    joined = " ".join(values)
+    if " ".join(joined.split()) != joined:
+        values = [" ".join(value.split()) for value in values]
+    query = canonical_query(query_pairs) if query_pairs else ""
+    return template % (method, uri_encode_path(path), query, *values, payload_hash)
+
+
+def _is_hex64(text: str) -> bool:
+    """Whether ``text`` is 64 hexadecimal digits (a SHA-256 in hex)."""
+    if len(text) != 64:
+        return False
+    try:
+        a2b_hex(text)
+    except ValueError:  # (binascii.Error is one; so is the error for non-ASCII text)
+        return False
+    return True
 
 
 def _utf8(text: str) -> bytes:
@@ -168,11 +187,12 @@ class _SignedHeaders:
     the same few lists over and over.
     """
 
-    __slots__ = ("text", "names", "keys", "amz_keys", "has_host")
+    __slots__ = ("text", "names", "template", "keys", "amz_keys", "has_host")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.names = tuple(text.split(";"))
+        self.template = _template(self.names)
         # the environ key of each name
         self.keys = tuple(map(environ_key, self.names))
         # the x-amz-* environ keys the list covers
@@ -202,12 +222,12 @@ def _check_signed_headers(environ: Mapping[str, object], signed: _SignedHeaders)
 
 
 def _payload_hash(environ: Mapping[str, object], default: str | None) -> str:
-    value = header(environ, "x-amz-content-sha256")
-    if value is None:
+    value = environ.get("HTTP_X_AMZ_CONTENT_SHA256")
+    if not isinstance(value, str):
         if default is None:
             raise InvalidRequest("Missing required header for this request: x-amz-content-sha256")
         return default
-    if value not in PAYLOAD_KEYWORDS and _HEX64.fullmatch(value) is None:
+    if not _is_hex64(value) and value not in PAYLOAD_KEYWORDS:
         raise InvalidArgument(_BAD_SHA256, ArgumentName="x-amz-content-sha256",
                               ArgumentValue=wire_text(value))
     return value
@@ -215,6 +235,12 @@ def _payload_hash(environ: Mapping[str, object], default: str | None) -> str:
 
 def _signed_header_values(environ: Mapping[str, object], signed: _SignedHeaders) -> list[str]:
     """The values of the signed headers, in the list's order ("" for one not sent)."""
+    values = list(map(environ.get, signed.keys))
+    try:
+        if "".join(values).isascii():  # type: ignore[arg-type]
+            return values  # type: ignore[return-value]  # the usual case: all sent, all ASCII
+    except TypeError:  # one was not sent (None), or is not text
+        pass
     values = []
     for name, key in zip(signed.names, signed.keys):
         value = environ.get(key)
@@ -252,7 +278,7 @@ def _verify(environ: Mapping[str, object], credentials: CredentialStore, *, acce
     cred = lookup_credential(credentials, access_key)
     check_token(cred, token, now)
     creq = _canonical_request(wire_text(str(environ.get("REQUEST_METHOD") or "")),
-                              request_path(environ), query_pairs, signed.names,
+                              request_path(environ), query_pairs, signed.template,
                               _signed_header_values(environ, signed), payload_hash)
     scope = f"{scope_date}/{region}/{SERVICE}/{TERMINATOR}"
     sts = string_to_sign(amz_date, scope, creq)
@@ -307,7 +333,7 @@ def verify_header(environ: Mapping[str, object], authorization: str,
         credential, signed_text, provided = _parse_authorization(authorization)
         access_key, scope_date = _parse_credential(credential, region,
                                                    AuthorizationHeaderMalformed, _MALFORMED)
-        if _HEX64.fullmatch(provided) is None:
+        if not _is_hex64(provided):
             raise AuthorizationHeaderMalformed(
                 _MALFORMED + "the Signature must be 64 hexadecimal characters.")
     payload_hash = _payload_hash(environ, payload_hash)
