@@ -292,12 +292,23 @@ def _verify(environ: Mapping[str, object], credentials: CredentialStore, *, acce
     return identity_for(cred, "v4")
 
 
-# How every SDK writes the header (for this endpoint's region: compare group 3),
-# read with one match.  Any other header goes through the general parsers
+# How every SDK writes the header, up to the signature.  A client sends the
+# same text before "Signature=" all day, so what it says is read once
+# (:func:`_sdk_head`).  Any other header goes through the general parsers
 # below, which accept the same headers and word the errors.
-_SDK_FORM = re.compile(
+_SDK_HEAD = re.compile(
     r"AWS4-HMAC-SHA256 Credential=([!-+\--.0-~]+)/([0-9]{8})/([!-+\--.0-~]+)/s3/aws4_request, ?"
-    r"SignedHeaders=([!-+\--~]+), ?Signature=([0-9a-f]{64})", re.ASCII)
+    r"SignedHeaders=([!-+\--~]+), ?", re.ASCII)
+
+
+@lru_cache(maxsize=256)
+def _sdk_head(head: str, region: str) -> tuple[str, str, _SignedHeaders] | None:
+    """``(access_key, scope_date, signed)`` of the SDK form's text before the
+    signature, for this endpoint's ``region``; ``None`` for any other text."""
+    match = _SDK_HEAD.fullmatch(head)
+    if match is None or match[3] != region:
+        return None
+    return match[1], match[2], _signed_headers(match[4])
 
 
 def _parse_authorization(authorization: str) -> tuple[str, str, str]:
@@ -326,9 +337,10 @@ def verify_header(environ: Mapping[str, object], authorization: str,
     ``x-amz-content-sha256`` header, which is otherwise required.  Returns the
     signer's identity or raises the :class:`~s3service.errors.S3Error` S3 would answer.
     """
-    sdk = _SDK_FORM.fullmatch(authorization)
-    if sdk is not None and sdk[3] == region:
-        access_key, scope_date, _, signed_text, provided = sdk.groups()
+    head, _, provided = authorization.rpartition("Signature=")
+    sdk = _sdk_head(head, region) if _is_hex64(provided) else None
+    if sdk is not None:
+        access_key, scope_date, signed = sdk
     else:
         credential, signed_text, provided = _parse_authorization(authorization)
         access_key, scope_date = _parse_credential(credential, region,
@@ -336,6 +348,7 @@ def verify_header(environ: Mapping[str, object], authorization: str,
         if not _is_hex64(provided):
             raise AuthorizationHeaderMalformed(
                 _MALFORMED + "the Signature must be 64 hexadecimal characters.")
+        signed = _signed_headers(signed_text)
     payload_hash = _payload_hash(environ, payload_hash)
 
     amz_date = header(environ, "x-amz-date")
@@ -351,7 +364,6 @@ def verify_header(environ: Mapping[str, object], authorization: str,
         raise date_required()
     _check_date(scope_date, amz_date, AuthorizationHeaderMalformed, _MALFORMED)
 
-    signed = _signed_headers(signed_text)
     _check_signed_headers(environ, signed)
     check_skew(request_time, date_text, now, max_skew)
     return _verify(environ, credentials, access_key=access_key, amz_date=amz_date,
