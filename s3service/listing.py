@@ -89,6 +89,9 @@ def _entries(batch: list[BucketInfo], with_region: bool) -> str:
         if batch else ""
 
 
+_UNPAGED_TAIL = "</Buckets></ListAllMyBucketsResult>"
+
+
 def _tail(params: ListParams, token: str | None) -> str:
     text = "</Buckets>"
     if token is not None:
@@ -109,15 +112,15 @@ def render(owner_id: str, display_name: str, buckets: Iterable[BucketInfo],
     A listing of up to :data:`CHUNK` buckets given as a list is one chunk;
     otherwise the buckets are read, and the chunks made, :data:`CHUNK` at a time.
     """
-    page = params.page_size
     if isinstance(buckets, list):
-        shown = buckets if page is None else buckets[:page]
+        paged = params.paged
+        shown = buckets[:params.page_size] if paged else buckets
         if len(shown) <= CHUNK:
             token = None
             if len(shown) < len(buckets) and next_token is not None:
                 token = next_token(shown[-1].name)
-            text = (_head(owner_id, display_name) + _entries(shown, params.paged)
-                    + _tail(params, token))
+            tail = _tail(params, token) if paged else _UNPAGED_TAIL
+            text = _head(owner_id, display_name) + _entries(shown, paged) + tail
             return iter((text.encode("utf-8"),))
     return _chunks(owner_id, display_name, buckets, params, next_token)
 
