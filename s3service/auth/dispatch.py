@@ -43,10 +43,11 @@ def authenticate(environ: Mapping[str, object], credentials: CredentialStore, *,
         now = time.time()
     authorization = environ.get("HTTP_AUTHORIZATION")
     query_string = environ.get("QUERY_STRING")
-    query = parse_query(query_string) if isinstance(query_string, str) else []
+    query = parse_query(query_string) if query_string and isinstance(query_string, str) else []
     if authorization is not None:
         # Echoed in errors and parsed as the client meant it: its bytes read as UTF-8.
-        authorization = wire_text(str(authorization))
+        if not (type(authorization) is str and authorization.isascii()):
+            authorization = wire_text(str(authorization))
         if query and any(name in _QUERY_AUTH for name, _ in query):
             raise InvalidArgument(_ONLY_ONE, ArgumentName="Authorization",
                                   ArgumentValue=authorization)

@@ -221,6 +221,13 @@ def _check_signed_headers(environ: Mapping[str, object], signed: _SignedHeaders)
                            HeadersNotSigned=", ".join(sorted(missing)))
 
 
+def _token_header(environ: Mapping[str, object]) -> str | None:
+    """The ``x-amz-security-token`` header's text, or ``None`` (the usual case)."""
+    if "HTTP_X_AMZ_SECURITY_TOKEN" not in environ:
+        return None
+    return header_text(environ, "x-amz-security-token")
+
+
 def _payload_hash(environ: Mapping[str, object], default: str | None) -> str:
     value = environ.get("HTTP_X_AMZ_CONTENT_SHA256")
     if not isinstance(value, str):
@@ -351,11 +358,12 @@ def verify_header(environ: Mapping[str, object], authorization: str,
         signed = _signed_headers(signed_text)
     payload_hash = _payload_hash(environ, payload_hash)
 
-    amz_date = header(environ, "x-amz-date")
-    if amz_date is not None:
+    amz_date = environ.get("HTTP_X_AMZ_DATE")
+    if isinstance(amz_date, str):
         request_time = parse_amz_date(amz_date)
         date_text = amz_date
     else:
+        amz_date = None
         date_text = header(environ, "date") or ""
         request_time = parse_http_date(date_text) if date_text else None
         if request_time is not None:
@@ -369,7 +377,7 @@ def verify_header(environ: Mapping[str, object], authorization: str,
     return _verify(environ, credentials, access_key=access_key, amz_date=amz_date,
                    scope_date=scope_date, region=region, query_pairs=query_pairs, signed=signed,
                    payload_hash=payload_hash, provided=provided,
-                   token=header_text(environ, "x-amz-security-token"), now=now)
+                   token=_token_header(environ), now=now)
 
 
 def verify_presigned(environ: Mapping[str, object], query_pairs: Sequence[tuple[str, str]],
@@ -424,7 +432,7 @@ def verify_presigned(environ: Mapping[str, object], query_pairs: Sequence[tuple[
     _check_signed_headers(environ, signed)
     token = params.get("X-Amz-Security-Token")
     if token is None:
-        token = header_text(environ, "x-amz-security-token")
+        token = _token_header(environ)
     return _verify(environ, credentials, access_key=access_key, amz_date=amz_date,
                    scope_date=scope_date, region=region,
                    query_pairs=[p for p in query_pairs if p[0] != "X-Amz-Signature"],
