@@ -210,31 +210,25 @@ class S3ServiceMiddleware:
         # Render the first chunks before answering, so a failing store still
         # gets a proper error; small listings go out whole with a length.
         if self.backend_timeout is None:
-            found, chunks, ready = self._first_chunks(identity, params, after, next_token)
+            body = self._listing_body(request_id, identity, params, after, next_token)
         else:
-            found, chunks, ready = timeouts.call_with_timeout(
-                self.backend_timeout, self._first_chunks, identity, params, after, next_token,
-                what="bucket listing")
-        if len(ready) == 1:
-            body: Iterable[bytes] = ready
-            length: int | None = len(ready[0])
-        else:
-            body = _Stream(request_id, tuple(ready), chunks, found)
-            length = None
+            body = timeouts.call_with_timeout(
+                self.backend_timeout, self._listing_body, request_id, identity, params, after,
+                next_token, what="bucket listing")
         headers = common_headers(request_id, host_id)
         headers.append(("Content-Type", "application/xml"))
-        if length is not None:
-            headers.append(("Content-Length", str(length)))
+        if isinstance(body, list):
+            headers.append(("Content-Length", str(len(body[0]))))
         log_request(request_id, "GET", 200, None, identity.access_key)
         start_response("200 OK", headers)
         return body
 
-    def _first_chunks(self, identity: Identity, params: listing.ListParams, after: str | None,
-                      next_token: Callable[[str], str] | None
-                      ) -> tuple[Iterable[Any], Iterator[bytes], list[bytes]]:
-        """Ask the store, render the first two chunks: ``(found, chunks, ready)``.
+    def _listing_body(self, request_id: str, identity: Identity, params: listing.ListParams,
+                      after: str | None, next_token: Callable[[str], str] | None
+                      ) -> list[bytes] | _Stream:
+        """Ask the store and render the first two chunks: the response body.
 
-        ``ready`` holds one chunk when that is the whole document.
+        A list of one chunk when that is the whole document, else a :class:`_Stream`.
         """
         page = params.page_size
         found = self.buckets.list_buckets(identity.account_id, prefix=params.prefix or "",
@@ -242,11 +236,11 @@ class S3ServiceMiddleware:
                                           limit=None if page is None else page + 1)
         chunks = listing.render(identity.account_id, identity.display_name, found, params,
                                 next_token)
-        ready = [next(chunks)]
+        first = next(chunks)
         second = next(chunks, None)
-        if second is not None:
-            ready.append(second)
-        return found, chunks, ready
+        if second is None:
+            return [first]
+        return _Stream(request_id, (first, second), chunks, found)
 
     def _token_key(self, identity: Identity) -> bytes:
         if self.token_secret is not None:
