@@ -1,7 +1,6 @@
 """The middleware through webtest: routing, ListBuckets, errors, logging, paging."""
 from __future__ import annotations
 
-import io
 import logging
 import os
 from datetime import datetime, timezone

@@ -33,7 +33,6 @@ __all__ = [
 DATE_REQUIRED = "AWS authentication requires a valid Date or x-amz-date header"
 
 
-
 # -- bytes and text ------------------------------------------------------------
 
 def wsgi_bytes(text: str) -> bytes:
