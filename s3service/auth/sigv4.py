@@ -248,13 +248,12 @@ def _signed_header_values(environ: Mapping[str, object], signed: _SignedHeaders)
             return values  # type: ignore[return-value]  # the usual case: all sent, all ASCII
     except TypeError:  # one was not sent (None), or is not text
         pass
-    values = []
-    for name, key in zip(signed.names, signed.keys):
-        value = environ.get(key)
+    texts = []
+    for name, value in zip(signed.names, values):
         if not isinstance(value, str):
             value = http_host(environ) if name == "host" else ""
-        values.append(value if value.isascii() else wire_text(value))
-    return values
+        texts.append(wire_text(value))
+    return texts
 
 
 @lru_cache(maxsize=1024)
