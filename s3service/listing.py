@@ -94,9 +94,6 @@ def _entries(batch: list[BucketInfo], with_region: bool) -> str:
     return "</Bucket>".join(entries) + "</Bucket>"
 
 
-_UNPAGED_TAIL = "</Buckets></ListAllMyBucketsResult>"
-
-
 def _tail(params: ListParams, token: str | None) -> str:
     text = "</Buckets>"
     if token is not None:
@@ -104,6 +101,9 @@ def _tail(params: ListParams, token: str | None) -> str:
     if params.prefix is not None:
         text += f"<Prefix>{escape(params.prefix)}</Prefix>"
     return text + "</ListAllMyBucketsResult>"
+
+
+_UNPAGED_TAIL = _tail(UNPAGED, None)
 
 
 def render(owner_id: str, display_name: str, buckets: Iterable[BucketInfo],
