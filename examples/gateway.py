@@ -16,7 +16,7 @@ model for bringing your own gateway.
 """
 from wsgiref.simple_server import make_server
 
-from s3service.admin import new_access_key, new_account_id, new_secret_key
+from s3service.gateway.admin import new_access_key, new_account_id, new_secret_key
 from s3service.backends.memory import MemoryBackend
 from s3service.gateway import make_app
 

@@ -4,7 +4,7 @@ Run it with::
 
     S3SERVICE_DB=sqlite:///s3service.db gunicorn -c examples/gunicorn.conf.py
 
-The app (``s3service.server:create_app()``) reads its store, region and
+The app (``s3service.gateway.server:create_app()``) reads its store, region and
 service host names from ``S3SERVICE_DB``, ``S3SERVICE_REGION`` and
 ``S3SERVICE_SERVICE_HOSTS``.  Command-line options win over this file
 (``--bind 127.0.0.1:9000``).  ``s3service serve`` does all this without a
@@ -13,7 +13,7 @@ config file.
 import multiprocessing
 import os
 
-wsgi_app = "s3service.server:create_app()"
+wsgi_app = "s3service.gateway.server:create_app()"
 
 bind = os.environ.get("S3SERVICE_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("S3SERVICE_WORKERS", min(4, multiprocessing.cpu_count())))

@@ -1,7 +1,7 @@
-"""``python -m s3service``: the ``s3service`` command (see :mod:`s3service.cli`)."""
+"""``python -m s3service``: the ``s3service`` command (see :mod:`s3service.gateway.cli`)."""
 import sys
 
-from .cli import main
+from .gateway.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -7,6 +7,8 @@ the code's HTTP status and XML body, adding ``RequestId`` and ``HostId``::
 
 Keyword arguments become extra child elements of ``<Error>``, in order.  Never
 pass a secret: everything given here is sent to the client.
+
+A class's name is its S3 error code unless it says otherwise (``code``).
 """
 from __future__ import annotations
 
@@ -23,6 +25,11 @@ class S3Error(Exception):
     code: ClassVar[str] = "InternalError"
     status: ClassVar[int] = 500
     message: ClassVar[str] = "We encountered an internal error. Please try again."
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "code" not in cls.__dict__:
+            cls.code = cls.__name__
 
     def __init__(self, message: str | None = None, **fields: object) -> None:
         self.text = message or self.message
@@ -48,79 +55,148 @@ _REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method
             409: "Conflict", 411: "Length Required", 413: "Request Entity Too Large",
             500: "Internal Server Error", 501: "Not Implemented", 503: "Service Unavailable"}
 
-
-def error_class(code: str, status: int, message: str, module: str = __name__) -> type[S3Error]:
-    """A new :class:`S3Error` subclass answering ``status code`` with ``message`` by default."""
-    return type(code, (S3Error,), {"code": code, "status": status, "message": message,
-                                   "__doc__": f"``{status} {code}``: {message}",
-                                   "__module__": module})
-
-
-_error = error_class
-
-
 # Authentication and authorization.
-AccessDenied = _error("AccessDenied", 403, "Access Denied")
-InvalidAccessKeyId = _error(
-    "InvalidAccessKeyId", 403,
-    "The AWS Access Key Id you provided does not exist in our records.")
-SignatureDoesNotMatch = _error(
-    "SignatureDoesNotMatch", 403,
-    "The request signature we calculated does not match the signature you provided. "
-    "Check your key and signing method.")
-AuthorizationHeaderMalformed = _error(
-    "AuthorizationHeaderMalformed", 400, "The authorization header is malformed.")
-AuthorizationQueryParametersError = _error(
-    "AuthorizationQueryParametersError", 400,
-    "Error parsing the X-Amz-Credential parameter.")
-RequestTimeTooSkewed = _error(
-    "RequestTimeTooSkewed", 403,
-    "The difference between the request time and the current time is too large.")
-InvalidToken = _error("InvalidToken", 400,
-                      "The provided token is malformed or otherwise invalid.")
-ExpiredToken = _error("ExpiredToken", 400, "The provided token has expired.")
-MissingSecurityHeader = _error("MissingSecurityHeader", 400,
-                               "Your request was missing a required header.")
-XAmzContentSHA256Mismatch = _error(
-    "XAmzContentSHA256Mismatch", 400,
-    "The provided 'x-amz-content-sha256' header does not match what was computed.")
+
+class AccessDenied(S3Error):
+    status = 403
+    message = "Access Denied"
+
+
+class InvalidAccessKeyId(S3Error):
+    status = 403
+    message = "The AWS Access Key Id you provided does not exist in our records."
+
+
+class SignatureDoesNotMatch(S3Error):
+    status = 403
+    message = ("The request signature we calculated does not match the signature you provided. "
+               "Check your key and signing method.")
+
+
+class AuthorizationHeaderMalformed(S3Error):
+    status = 400
+    message = "The authorization header is malformed."
+
+
+class AuthorizationQueryParametersError(S3Error):
+    status = 400
+    message = "Error parsing the X-Amz-Credential parameter."
+
+
+class RequestTimeTooSkewed(S3Error):
+    status = 403
+    message = "The difference between the request time and the current time is too large."
+
+
+class InvalidToken(S3Error):
+    status = 400
+    message = "The provided token is malformed or otherwise invalid."
+
+
+class ExpiredToken(S3Error):
+    status = 400
+    message = "The provided token has expired."
+
+
+class MissingSecurityHeader(S3Error):
+    status = 400
+    message = "Your request was missing a required header."
+
+
+class XAmzContentSHA256Mismatch(S3Error):
+    status = 400
+    message = "The provided 'x-amz-content-sha256' header does not match what was computed."
+
+
 
 # Malformed requests.
-InvalidArgument = _error("InvalidArgument", 400, "Invalid Argument")
-InvalidRequest = _error("InvalidRequest", 400, "Invalid Request")
-MalformedXML = _error(
-    "MalformedXML", 400,
-    "The XML you provided was not well-formed or did not validate against our published schema")
-MethodNotAllowed = _error("MethodNotAllowed", 405,
-                          "The specified method is not allowed against this resource.")
-NotImplemented_ = _error("NotImplemented", 501,
-                         "A header you provided implies functionality that is not implemented.")
-MissingContentLength = _error("MissingContentLength", 411,
-                              "You must provide the Content-Length HTTP header.")
-EntityTooLarge = _error("EntityTooLarge", 400,
-                        "Your proposed upload exceeds the maximum allowed object size.")
+
+class InvalidArgument(S3Error):
+    status = 400
+    message = "Invalid Argument"
+
+
+class InvalidRequest(S3Error):
+    status = 400
+    message = "Invalid Request"
+
+
+class MalformedXML(S3Error):
+    status = 400
+    message = "The XML you provided was not well-formed or did not validate against our published schema"
+
+
+class MethodNotAllowed(S3Error):
+    status = 405
+    message = "The specified method is not allowed against this resource."
+
+
+class NotImplemented_(S3Error):
+    """``NotImplemented`` (the trailing underscore keeps Python's own name free)."""
+
+    code = "NotImplemented"
+    status = 501
+    message = "A header you provided implies functionality that is not implemented."
+
+
+class MissingContentLength(S3Error):
+    status = 411
+    message = "You must provide the Content-Length HTTP header."
+
+
+class EntityTooLarge(S3Error):
+    status = 400
+    message = "Your proposed upload exceeds the maximum allowed object size."
+
+
 
 # Buckets.
-InvalidBucketName = _error("InvalidBucketName", 400, "The specified bucket is not valid.")
-NoSuchBucket = _error("NoSuchBucket", 404, "The specified bucket does not exist")
-BucketAlreadyExists = _error(
-    "BucketAlreadyExists", 409,
-    "The requested bucket name is not available. The bucket namespace is shared by all users "
-    "of the system. Please select a different name and try again.")
-BucketAlreadyOwnedByYou = _error(
-    "BucketAlreadyOwnedByYou", 409,
-    "Your previous request to create the named bucket succeeded and you already own it.")
-BucketNotEmpty = _error("BucketNotEmpty", 409,
-                        "The bucket you tried to delete is not empty")
-InvalidLocationConstraint = _error("InvalidLocationConstraint", 400,
-                                   "The specified location-constraint is not valid")
-IllegalLocationConstraintException = _error(
-    "IllegalLocationConstraintException", 400,
-    "The unspecified location constraint is incompatible for the region specific endpoint "
-    "this request was sent to.")
+
+class InvalidBucketName(S3Error):
+    status = 400
+    message = "The specified bucket is not valid."
+
+
+class NoSuchBucket(S3Error):
+    status = 404
+    message = "The specified bucket does not exist"
+
+
+class BucketAlreadyExists(S3Error):
+    status = 409
+    message = ("The requested bucket name is not available. The bucket namespace is shared by all users "
+               "of the system. Please select a different name and try again.")
+
+
+class BucketAlreadyOwnedByYou(S3Error):
+    status = 409
+    message = "Your previous request to create the named bucket succeeded and you already own it."
+
+
+class BucketNotEmpty(S3Error):
+    status = 409
+    message = "The bucket you tried to delete is not empty"
+
+
+class InvalidLocationConstraint(S3Error):
+    status = 400
+    message = "The specified location-constraint is not valid"
+
+
+class IllegalLocationConstraintException(S3Error):
+    status = 400
+    message = ("The unspecified location constraint is incompatible for the region specific endpoint "
+               "this request was sent to.")
+
+
 
 # The service itself.
-InternalError = _error("InternalError", 500,
-                       "We encountered an internal error. Please try again.")
-ServiceUnavailable = _error("ServiceUnavailable", 503,
-                            "Please reduce your request rate.")
+
+class InternalError(S3Error):
+    status = 500
+    message = "We encountered an internal error. Please try again."
+
+
+class ServiceUnavailable(S3Error):
+    status = 503
+    message = "Please reduce your request rate."

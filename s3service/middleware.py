@@ -26,7 +26,6 @@ from typing import Any
 
 from . import listing, timeouts, tokens
 from .auth import authenticate
-from .auth.common import parse_query
 from .backends.base import AllowAuthenticated, Authorizer, BucketStore, CredentialStore
 from .errors import AccessDenied, InvalidArgument, MethodNotAllowed
 from .hosts import bucket_from_host, service_host_names
@@ -35,7 +34,9 @@ from .metrics.api import MetricsAPI
 from .metrics.meter import Meter
 from .metrics.operations import LIST_ALL_MY_BUCKETS, classify
 from .metrics.store import MetricsStore
-from .response import common_headers, error_for, error_response, log_request, new_ids
+from .regions import DEFAULT_REGION
+from .envelope import common_headers, error_for, error_response, log_request, new_ids
+from .wsgi import parse_query
 
 log = logging.getLogger("s3service")
 
@@ -79,7 +80,7 @@ class S3ServiceMiddleware:
     """
 
     def __init__(self, app: WSGIApp, *, credentials: CredentialStore, buckets: BucketStore,
-                 authorizer: Authorizer | None = None, region: str = "us-east-1",
+                 authorizer: Authorizer | None = None, region: str = DEFAULT_REGION,
                  service_hosts: Sequence[str] = (), clock_skew: float = 900.0,
                  authenticate_all: bool = False, token_secret: str | bytes | None = None,
                  metrics: MetricsStore | None = None,

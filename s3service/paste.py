@@ -49,6 +49,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .middleware import S3ServiceMiddleware
+from .regions import DEFAULT_REGION
 
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off", ""}
@@ -99,7 +100,7 @@ def filter_factory(global_conf: dict, **local_conf: Any) -> Callable[[Any], S3Se
     store = make_store(conf.get("db"), conf.get("backend"))
     authorizer = load_object(conf["authorizer"])() if conf.get("authorizer") else None
     options: dict[str, Any] = {
-        "region": conf.get("region", "us-east-1"),
+        "region": conf.get("region", DEFAULT_REGION),
         "service_hosts": as_list(conf.get("service_hosts", "")),
         "clock_skew": float(conf.get("clock_skew", 900)),
         "authenticate_all": as_bool(conf.get("authenticate_all", False)),

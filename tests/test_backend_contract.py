@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from s3service.backends import BucketAlreadyExists, BucketStore, CredentialStore, NoSuchAccount, NoSuchBucket
+from s3service.backends import BucketNameTaken, BucketStore, CredentialStore, UnknownAccount, UnknownBucket
 from s3service.backends import memory, sql
 from s3service.backends.memory import MemoryBackend
 from s3service.backends.sql import SQLBackend
@@ -163,7 +163,7 @@ def test_duplicate_bucket_names_its_owner(two_accounts):
     store = two_accounts
     store.add_bucket(A, "taken")
     for account in (A, B):
-        with pytest.raises(BucketAlreadyExists) as info:
+        with pytest.raises(BucketNameTaken) as info:
             store.add_bucket(account, "taken")
         assert info.value.name == "taken" and info.value.owner == A
     assert names(store, B) == []
@@ -177,22 +177,22 @@ def test_get_and_delete_bucket(two_accounts):
     store.delete_bucket("doomed")
     assert store.get_bucket("doomed") is None
     assert names(store) == []
-    with pytest.raises(NoSuchBucket):
+    with pytest.raises(UnknownBucket):
         store.delete_bucket("doomed")
     store.add_bucket(B, "doomed")                       # the name is free again
     assert store.get_bucket("doomed")[0] == B
 
 
 def test_no_such_account(store):
-    with pytest.raises(NoSuchAccount):
+    with pytest.raises(UnknownAccount):
         store.add_bucket("ghost", "b1")
-    with pytest.raises(NoSuchAccount):
+    with pytest.raises(UnknownAccount):
         store.add_key("ghost", "AK", "secret")
-    with pytest.raises(NoSuchAccount):
+    with pytest.raises(UnknownAccount):
         store.add_user("ghost", "alice")
-    with pytest.raises(NoSuchAccount):
+    with pytest.raises(UnknownAccount):
         store.list_users("ghost")
-    with pytest.raises(NoSuchAccount):
+    with pytest.raises(UnknownAccount):
         store.list_keys("ghost")
     assert store.get_bucket("b1") is None
     assert store.get_credential("AK") is None

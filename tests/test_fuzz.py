@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 
 from s3service import S3ServiceMiddleware, tokens
 from s3service.auth import authenticate
-from s3service.auth.common import parse_amz_date, parse_http_date, parse_query
+from s3service.auth.common import parse_amz_date, parse_http_date
+from s3service.wsgi import parse_query
 from s3service.errors import InvalidArgument, S3Error
 from s3service.listing import MAX_BUCKETS, parse_params
 from s3service.metrics.api import parse_request_body, validate_time_range

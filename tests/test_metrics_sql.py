@@ -9,7 +9,7 @@ from sqlalchemy import create_engine, func, select
 from s3service.backends.base import BackendUnavailable
 from s3service.backends.sql import SQLBackend
 from s3service.metrics import INTERVAL_MS, Meter, MetricsStore
-from s3service.metrics.sql import SQLMetrics, counters
+from s3service.backends.sql_metrics import SQLMetrics, counters
 from s3service.paste import filter_factory
 
 T0 = 1704190500000
@@ -101,5 +101,5 @@ def test_paste_metrics_option(tmp_path):
     assert isinstance(mw.metrics, SQLBackend) and mw.meter.flush_interval == 0.5
     assert filter_factory({}, db="memory")(lambda e, s: []).metrics is None
     custom = filter_factory({}, db="memory",
-                            metrics="s3service.metrics.memory:MemoryMetrics")(lambda e, s: [])
+                            metrics="s3service.backends.memory_metrics:MemoryMetrics")(lambda e, s: [])
     assert type(custom.metrics).__name__ == "MemoryMetrics"

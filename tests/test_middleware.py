@@ -12,7 +12,7 @@ from defusedxml import ElementTree
 
 from s3service import S3ServiceMiddleware
 from s3service.backends.base import BackendUnavailable
-from s3service.response import new_ids
+from s3service.envelope import new_ids
 from s3service.backends.memory import MemoryBackend
 from s3service.paste import filter_factory
 from tests.signing import signed_environ

@@ -12,7 +12,7 @@ from botocore.credentials import Credentials
 from signing import client_environ, environ_from_request, frozen_time, make_client
 
 from s3service.auth import sigv2
-from s3service.auth.common import parse_query, request_path, wire_text
+from s3service.wsgi import parse_query, request_path, wire_text
 
 AK, SECRET = "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 AT = 1_700_000_000.0

@@ -13,7 +13,8 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from s3service.auth import sigv4
-from s3service.auth.common import parse_query, request_path, uri_encode_path, wire_text
+from s3service.auth.common import uri_encode_path
+from s3service.wsgi import parse_query, request_path, wire_text
 
 from signing import environ_from_request, frozen_time
 

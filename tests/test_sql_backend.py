@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import create_engine, event, func, insert, inspect, select, text, update
 from sqlalchemy.pool import NullPool
 
-from s3service.backends import BackendUnavailable, BucketAlreadyExists
+from s3service.backends import BackendUnavailable, BucketNameTaken
 from s3service.backends import schema
 from s3service.backends import sql as sqlmod
 from s3service.backends.sql import SQLBackend
@@ -254,7 +254,7 @@ def test_racing_for_the_same_bucket_one_wins(sql_url, backends):
             try:
                 stores[i % len(stores)].add_bucket(account, name)
                 winners.append(account)
-            except BucketAlreadyExists as exc:
+            except BucketNameTaken as exc:
                 losers.append(exc.owner)
 
         assert _run_threads(n, work) == []

@@ -13,51 +13,25 @@ from collections.abc import Mapping
 from datetime import datetime
 from functools import lru_cache
 from time import gmtime, strftime
-from urllib.parse import quote_from_bytes, unquote_to_bytes
+from urllib.parse import quote_from_bytes
 
 from ..backends.base import Credential, CredentialStore
-from ..hosts import split_host
 from ..errors import (AccessDenied, ExpiredToken, InvalidAccessKeyId, InvalidToken, S3Error,
                       RequestTimeTooSkewed)
 from ..identity import Identity
+from ..wsgi import wire_text
 
 __all__ = [
     "DATE_REQUIRED", "check_skew", "check_token", "constant_time_equal", "date_required",
-    "environ_key", "format_iso8601", "header", "header_text", "hex_bytes", "http_host",
-    "identity_for",
-    "lookup_credential", "parse_amz_date", "parse_http_date", "parse_query", "request_path",
-    "split_host", "uri_encode", "uri_encode_path", "wire_text", "wsgi_bytes",
+    "format_iso8601", "hex_bytes", "identity_for", "lookup_credential", "parse_amz_date",
+    "parse_http_date", "uri_encode", "uri_encode_path", "without_token",
 ]
 
 #: The message S3 gives when a signed request carries no usable date.
 DATE_REQUIRED = "AWS authentication requires a valid Date or x-amz-date header"
 
 
-# -- bytes and text ------------------------------------------------------------
-
-def wsgi_bytes(text: str) -> bytes:
-    """The raw bytes behind a WSGI string (PEP 3333 strings are latin-1 decoded bytes).
-
-    A string that is not valid WSGI (characters above U+00FF) is UTF-8 encoded
-    instead, so this never raises.
-    """
-    try:
-        return text.encode("latin-1")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "surrogatepass")
-
-
-def wire_text(text: str) -> str:
-    """A WSGI header value as the text the client meant: its bytes decoded as UTF-8.
-
-    Bytes that are not UTF-8 are kept as surrogate escapes, so encoding the
-    result with ``("utf-8", "surrogateescape")`` gives back the exact bytes
-    that were sent (which is what the client's signature covers).
-    """
-    if text.isascii():
-        return text
-    return wsgi_bytes(text).decode("utf-8", "surrogateescape")
-
+# -- text ------------------------------------------------------------------------
 
 def hex_bytes(data: bytes) -> str:
     """``data`` as space separated two-digit hex, as S3 shows ``StringToSignBytes``."""
@@ -72,7 +46,7 @@ def constant_time_equal(a: str, b: str) -> bool:
                                b.encode("utf-8", "surrogatepass"))
 
 
-# -- URI encoding and the request target --------------------------------------
+# -- URI encoding ------------------------------------------------------------------
 
 _UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*", re.ASCII).fullmatch
 _UNRESERVED_PATH = re.compile(r"[A-Za-z0-9_.~/-]*", re.ASCII).fullmatch
@@ -93,79 +67,6 @@ def uri_encode_path(path: str) -> str:
     if path == "/" or _UNRESERVED_PATH(path) is not None:  # (the service's own path first)
         return path
     return quote_from_bytes(path.encode("utf-8", "surrogateescape"), "/")
-
-
-def request_path(environ: Mapping[str, object]) -> str:
-    """The decoded request path (``SCRIPT_NAME`` + ``PATH_INFO``, see :func:`wire_text`).
-
-    ``/`` when both are empty.
-    """
-    path = f"{environ.get('SCRIPT_NAME') or ''}{environ.get('PATH_INFO') or ''}"
-    return wire_text(path) if path else "/"
-
-
-def parse_query(query_string: str | None) -> list[tuple[str, str]]:
-    """Split a raw ``QUERY_STRING`` into decoded ``(name, value)`` pairs, in order.
-
-    Duplicates and blank values are kept (``acl`` and ``acl=`` both give
-    ``("acl", "")``); empty segments (``a&&b``) are dropped.  Names and values
-    are percent-decoded with ``unquote`` semantics -- a ``+`` stays a ``+``, as
-    SDKs always send a space as ``%20`` -- and decoded as UTF-8 (invalid
-    sequences become U+FFFD).
-    """
-    if not query_string:
-        return []
-    pairs = []
-    for segment in query_string.split("&"):
-        if not segment:
-            continue
-        name, _, value = segment.partition("=")
-        pairs.append((_unquote(name), _unquote(value)))
-    return pairs
-
-
-def _unquote(text: str) -> str:
-    if "%" not in text and text.isascii():
-        return text
-    return unquote_to_bytes(wsgi_bytes(text)).decode("utf-8", "replace")
-
-
-# -- headers --------------------------------------------------------------------
-
-_ENVIRON_KEYS = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
-
-
-def environ_key(name: str) -> str:
-    """The WSGI environ key of request header ``name`` (lowercase): ``HTTP_X_AMZ_DATE``..."""
-    key = _ENVIRON_KEYS.get(name)
-    if key is None:
-        key = "HTTP_" + name.upper().replace("-", "_")
-        if len(_ENVIRON_KEYS) < 4096:  # remember the usual names; don't grow without bound
-            _ENVIRON_KEYS[name] = key
-    return key
-
-
-def header(environ: Mapping[str, object], name: str) -> str | None:
-    """The value of request header ``name`` (lowercase, e.g. ``"x-amz-date"``), or ``None``."""
-    value = environ.get(environ_key(name))
-    return value if isinstance(value, str) else None
-
-
-def header_text(environ: Mapping[str, object], name: str) -> str | None:
-    """Like :func:`header`, but the value decoded as the client meant it (:func:`wire_text`)."""
-    value = header(environ, name)
-    return None if value is None else wire_text(value)
-
-
-def http_host(environ: Mapping[str, object]) -> str:
-    """The ``Host`` the client sent, or ``SERVER_NAME[:SERVER_PORT]`` when it sent none."""
-    host = environ.get("HTTP_HOST")
-    if isinstance(host, str):
-        return host
-    name = str(environ.get("SERVER_NAME") or "")
-    port = str(environ.get("SERVER_PORT") or "")
-    default = "443" if environ.get("wsgi.url_scheme") == "https" else "80"
-    return f"{name}:{port}" if port and port != default else name
 
 
 # -- dates ------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from ..backends.base import CredentialStore
 from ..errors import InvalidArgument
 from ..identity import Identity
 from . import sigv2, sigv4
-from .common import parse_query, wire_text
+from ..wsgi import parse_query, wire_text
 
 __all__ = ["authenticate"]
 

@@ -14,10 +14,10 @@ from ..backends.base import CredentialStore
 from ..errors import AccessDenied, InvalidArgument, SignatureDoesNotMatch
 from ..hosts import bucket_from_host, service_host_names
 from ..identity import Identity
-from .common import (check_skew, check_token, constant_time_equal, date_required,
-                     format_iso8601, header, header_text, hex_bytes, http_host, identity_for,
-                     lookup_credential, parse_amz_date, parse_http_date, request_path,
-                     uri_encode_path, wire_text, without_token)
+from ..wsgi import header, header_text, http_host, request_path, wire_text
+from .common import (check_skew, check_token, constant_time_equal, date_required, format_iso8601,
+                     hex_bytes, identity_for, lookup_credential, parse_amz_date, parse_http_date,
+                     uri_encode_path, without_token)
 
 __all__ = ["SUBRESOURCES", "bucket_from_host", "canonical_resource", "signature",
            "string_to_sign", "verify_header", "verify_presigned"]

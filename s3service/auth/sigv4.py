@@ -20,10 +20,10 @@ from ..errors import (AccessDenied, AuthorizationHeaderMalformed,
                       AuthorizationQueryParametersError, InvalidArgument, InvalidRequest,
                       S3Error, SignatureDoesNotMatch)
 from ..identity import Identity
-from .common import (check_skew, check_token, constant_time_equal, date_required,
-                     environ_key, format_iso8601, header, header_text, hex_bytes, http_host,
-                     identity_for, lookup_credential, parse_amz_date, parse_http_date,
-                     request_path, uri_encode, uri_encode_path, wire_text, without_token)
+from ..wsgi import environ_key, header, header_text, http_host, request_path, wire_text
+from .common import (check_skew, check_token, constant_time_equal, date_required, format_iso8601,
+                     hex_bytes, identity_for, lookup_credential, parse_amz_date, parse_http_date,
+                     uri_encode, uri_encode_path, without_token)
 
 if TYPE_CHECKING:
     from hashlib import _Hash

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Protocol, runtime_checkable
 
 from ..identity import Identity
+from ..regions import DEFAULT_REGION
 from ..xmltext import escape
 
 
@@ -45,7 +46,7 @@ class BucketInfo:
 
     name: str
     created: datetime  # aware datetime (naive ones are taken as UTC)
-    region: str = "us-east-1"
+    region: str = DEFAULT_REGION
     #: This bucket's ``<Bucket>`` entry of a ListBuckets answer, up to
     #: ``</CreationDate>``: made with the object, so that rendering a listing
     #: from a store that keeps its objects is little more than joining these.
@@ -110,15 +111,15 @@ class AllowAuthenticated:
         return True
 
 
-class NoSuchAccount(LookupError):
+class UnknownAccount(LookupError):
     """An admin call named an account that does not exist."""
 
 
-class NoSuchBucket(LookupError):
+class UnknownBucket(LookupError):
     """An admin call named a bucket that does not exist."""
 
 
-class BucketAlreadyExists(Exception):
+class BucketNameTaken(Exception):
     """A bucket name is taken (bucket names are global); ``owner`` is the owning account."""
 
     def __init__(self, name: str, owner: str) -> None:

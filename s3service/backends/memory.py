@@ -16,8 +16,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime, timezone
 
-from ..metrics.memory import MemoryMetrics
-from .base import BucketAlreadyExists, BucketInfo, Credential, NoSuchAccount, NoSuchBucket
+from .memory_metrics import MemoryMetrics
+from ..regions import DEFAULT_REGION
+from .base import BucketNameTaken, BucketInfo, Credential, UnknownAccount, UnknownBucket
 
 _CHUNK = 1000
 
@@ -25,7 +26,7 @@ _CHUNK = 1000
 class MemoryBackend(MemoryMetrics):
     """Accounts, keys and buckets held in dicts; safe to share between threads.
 
-    Also a metrics store (:class:`~s3service.metrics.memory.MemoryMetrics`):
+    Also a metrics store (:class:`~.memory_metrics.MemoryMetrics`):
     ``S3ServiceMiddleware(app, credentials=store, buckets=store, metrics=store)``.
     """
 
@@ -62,14 +63,14 @@ class MemoryBackend(MemoryMetrics):
         """Create the IAM user ``user`` under the account (no-op if it exists)."""
         with self._lock:
             if account_id not in self._accounts:
-                raise NoSuchAccount(account_id)
+                raise UnknownAccount(account_id)
             self._users[account_id].add(user)
 
     def list_users(self, account_id: str) -> list[str]:
         """The names of the account's IAM users, sorted."""
         with self._lock:
             if account_id not in self._accounts:
-                raise NoSuchAccount(account_id)
+                raise UnknownAccount(account_id)
             return sorted(self._users[account_id])
 
     def add_key(self, account_id: str, access_key: str, secret_key: str, *, user: str | None = None,
@@ -81,7 +82,7 @@ class MemoryBackend(MemoryMetrics):
         """
         with self._lock:
             if account_id not in self._accounts:
-                raise NoSuchAccount(account_id)
+                raise UnknownAccount(account_id)
             if user is not None:
                 self._users[account_id].add(user)
             cred = Credential(access_key=access_key, secret_key=secret_key, account_id=account_id,
@@ -102,19 +103,19 @@ class MemoryBackend(MemoryMetrics):
         """The keys of the account and of its IAM users, sorted by access key."""
         with self._lock:
             if account_id not in self._accounts:
-                raise NoSuchAccount(account_id)
+                raise UnknownAccount(account_id)
             return sorted((c for c in self._keys.values() if c.account_id == account_id),
                           key=lambda c: c.access_key)
 
     def add_bucket(self, account_id: str, name: str, *, created: datetime | None = None,
-                   region: str = "us-east-1") -> BucketInfo:
-        """Create a bucket; raises :class:`BucketAlreadyExists` if the name is taken by anyone."""
+                   region: str = DEFAULT_REGION) -> BucketInfo:
+        """Create a bucket; raises :class:`BucketNameTaken` if the name is taken by anyone."""
         info = BucketInfo(name=name, created=created or datetime.now(timezone.utc), region=region)
         with self._lock:
             if account_id not in self._accounts:
-                raise NoSuchAccount(account_id)
+                raise UnknownAccount(account_id)
             if name in self._owners:
-                raise BucketAlreadyExists(name, self._owners[name])
+                raise BucketNameTaken(name, self._owners[name])
             self._owners[name] = account_id
             self._buckets[name] = info
             names = self._names[account_id]
@@ -127,7 +128,7 @@ class MemoryBackend(MemoryMetrics):
         with self._lock:
             owner = self._owners.pop(name, None)
             if owner is None:
-                raise NoSuchBucket(name)
+                raise UnknownBucket(name)
             del self._buckets[name]
             names = self._names[owner]
             at = bisect_left(names, name)

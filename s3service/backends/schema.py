@@ -36,6 +36,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
+from ..regions import DEFAULT_REGION
+
 
 def _name(length: int) -> String:
     """A string column compared bytewise on every database."""
@@ -107,7 +109,7 @@ buckets = Table(
     Column("name", _name(255), primary_key=True),                   # bucket names are global
     Column("owner", _name(128), ForeignKey(accounts.c.account_id), nullable=False),
     Column("created", UTCDateTime, nullable=False),
-    Column("region", String(64), nullable=False, default="us-east-1"),
+    Column("region", String(64), nullable=False, default=DEFAULT_REGION),
     Index("ix_s3service_buckets_owner_name", "owner", "name"),      # keyset listing
 )
 
@@ -120,7 +122,7 @@ def _v1_initial(conn: Connection) -> None:
 
 
 def _v2_metrics(conn: Connection) -> None:
-    from ..metrics.sql import metadata as metrics_tables  # the metrics feature owns them
+    from .sql_metrics import metadata as metrics_tables
     metrics_tables.create_all(conn, checkfirst=True)
 
 

@@ -28,8 +28,9 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import StaticPool
 
 from . import schema
-from ..metrics.sql import SQLMetrics
-from .base import BackendUnavailable, BucketAlreadyExists, BucketInfo, Credential, NoSuchAccount, NoSuchBucket
+from ..regions import DEFAULT_REGION
+from .sql_metrics import SQLMetrics
+from .base import BackendUnavailable, BucketNameTaken, BucketInfo, Credential, UnknownAccount, UnknownBucket
 from .schema import access_keys, accounts, buckets, users
 
 __all__ = ["SQLBackend"]
@@ -278,7 +279,7 @@ class SQLBackend:
                     return work(conn)
             except IntegrityError:
                 if not self._account_exists(account_id):
-                    raise NoSuchAccount(account_id) from None
+                    raise UnknownAccount(account_id) from None
                 if attempt == _RETRIES - 1:
                     raise
         raise AssertionError("unreachable")
@@ -420,8 +421,8 @@ class SQLBackend:
         return [self._credential(row) for row in rows]
 
     def add_bucket(self, account_id: str, name: str, *, created: datetime | None = None,
-                   region: str = "us-east-1") -> BucketInfo:
-        """Create a bucket; raises :class:`BucketAlreadyExists` if the name is taken by anyone."""
+                   region: str = DEFAULT_REGION) -> BucketInfo:
+        """Create a bucket; raises :class:`BucketNameTaken` if the name is taken by anyone."""
         info = BucketInfo(name=name, created=_utc(created) or datetime.now(timezone.utc), region=region)
         for _attempt in range(_RETRIES):
             try:
@@ -436,7 +437,7 @@ class SQLBackend:
                     owner = conn.execute(select(buckets.c.owner)
                                          .where(buckets.c.name == name)).scalar()
                 if owner is not None:
-                    raise BucketAlreadyExists(name, owner) from None
+                    raise BucketNameTaken(name, owner) from None
                 # Deleted again in between: try once more.
         raise BackendUnavailable(f"bucket {name!r} keeps changing; try again")
 
@@ -444,7 +445,7 @@ class SQLBackend:
         with self._transaction() as conn:
             done = conn.execute(delete(buckets).where(buckets.c.name == name)).rowcount
         if not done:
-            raise NoSuchBucket(name)
+            raise UnknownBucket(name)
 
     def get_bucket(self, name: str) -> tuple[str, BucketInfo] | None:
         """The owner and info of a bucket, or ``None``."""
@@ -459,9 +460,9 @@ class SQLBackend:
     def _require_account(conn: Connection, account_id: str) -> None:
         if conn.execute(select(accounts.c.account_id)
                         .where(accounts.c.account_id == account_id)).first() is None:
-            raise NoSuchAccount(account_id)
+            raise UnknownAccount(account_id)
 
-    # -- metrics (a MetricsStore: see s3service.metrics.sql) ---------------------------
+    # -- metrics (a MetricsStore: see .sql_metrics) ---------------------------
 
     def add_metrics(self, operations: Any, storage: Any) -> None:
         """Add a batch of metered counters (:class:`~s3service.metrics.MetricsStore`)."""

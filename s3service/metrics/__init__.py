@@ -39,11 +39,10 @@ Without a metrics store nothing is metered and ``POST /`` goes to the gateway.
 A store of your own implements :class:`MetricsStore` (two methods).
 """
 from .meter import METER_KEY, CountingInput, Meter
-from .memory import MemoryMetrics
 from .operations import LIST_ALL_MY_BUCKETS, OPERATIONS, classify
 from .store import INTERVAL_MS, MetricsStore, MetricsTotals, interval_start
 
 __all__ = [
     "INTERVAL_MS", "LIST_ALL_MY_BUCKETS", "METER_KEY", "OPERATIONS", "CountingInput",
-    "MemoryMetrics", "Meter", "MetricsStore", "MetricsTotals", "classify", "interval_start",
+    "Meter", "MetricsStore", "MetricsTotals", "classify", "interval_start",
 ]

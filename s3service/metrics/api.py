@@ -14,13 +14,12 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable
-from functools import partial
 from typing import Any
 
-from ..auth.common import parse_query
 from ..errors import (AccessDenied, InvalidArgument, InvalidRequest, MissingContentLength,
-                      S3Error, XAmzContentSHA256Mismatch, error_class)
-from ..response import common_headers, error_for, log_request, new_ids
+                      NotImplemented_, S3Error, XAmzContentSHA256Mismatch)
+from ..envelope import common_headers, error_for, log_request, new_ids
+from ..wsgi import parse_query
 from .meter import Meter
 from .operations import OPERATIONS
 from .store import INTERVAL_MS, MetricsStore, MetricsTotals, interval_start
@@ -41,21 +40,32 @@ _READ_CHUNK = 16 * 1024
 _UNSIGNED = "UNSIGNED-PAYLOAD"
 
 
-_error = partial(error_class, module=__name__)
+class InvalidParameterValue(S3Error):
+    status = 400
+    message = "An invalid or out-of-range value was supplied for the input parameter."
 
-InvalidParameterValue = _error(
-    "InvalidParameterValue", 400,
-    "An invalid or out-of-range value was supplied for the input parameter.")
-WrongFormat = _error("WrongFormat", 400, "Data entered by the user has a wrong format.")
-InvalidAction = _error("InvalidAction", 400,
-                       "The action or operation requested is invalid. "
-                       "Verify that the action is typed correctly.")
-NotImplementedError_ = _error("NotImplemented", 501,
-                              "This operation has yet to be implemented.")
-MaxMessageLengthExceeded = _error("MaxMessageLengthExceeded", 400, "Your request was too big.")
-IncompleteBody = _error("IncompleteBody", 400,
-                        "You did not provide the number of bytes specified by the "
-                        "Content-Length HTTP header.")
+
+class WrongFormat(S3Error):
+    status = 400
+    message = "Data entered by the user has a wrong format."
+
+
+class InvalidAction(S3Error):
+    status = 400
+    message = ("The action or operation requested is invalid. "
+               "Verify that the action is typed correctly.")
+
+
+class MaxMessageLengthExceeded(S3Error):
+    status = 400
+    message = "Your request was too big."
+
+
+class IncompleteBody(S3Error):
+    status = 400
+    message = ("You did not provide the number of bytes specified by the "
+               "Content-Length HTTP header.")
+
 
 V4_ONLY = "Must use Auth V4 for this request."
 #: The latest time a range may name (year 9999, in epoch ms): stores keep 64-bit integers.
@@ -123,7 +133,7 @@ def parse_request_body(body: bytes, action: str) -> dict[str, Any]:
         raise InvalidParameterValue("The request body must be a JSON object.")
     if "service" not in data:
         if any(level in data for level in ("buckets", "accounts", "users")):
-            raise NotImplementedError_("Only service-level metrics are available here.")
+            raise NotImplemented_("Only service-level metrics are available here.")
         raise WrongFormat("The request body must name the service (\"service\": [\"s3\"]).")
     if action == "ListMetrics" and "timeRange" not in data:
         raise WrongFormat("The request body must have a timeRange.")

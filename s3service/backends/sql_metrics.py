@@ -29,8 +29,8 @@ from sqlalchemy import (BigInteger, Column, Connection, Engine, MetaData, String
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from ..backends.base import BackendUnavailable
-from .store import UNCLASSIFIED, MetricsTotals, interval_start
+from .base import BackendUnavailable
+from ..metrics.store import UNCLASSIFIED, MetricsTotals, interval_start
 
 metadata = MetaData()
 

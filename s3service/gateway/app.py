@@ -30,7 +30,6 @@ with ``AccessDenied``, as are requests on another account's bucket.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from urllib.parse import quote
@@ -38,24 +37,22 @@ from urllib.parse import quote
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
 
-from .auth.common import parse_query
-from .backends.base import BucketAlreadyExists as BucketTaken
-from .backends.base import BucketInfo, NoSuchAccount
-from .backends.base import NoSuchBucket as BucketGone
-from .bucketnames import validate_bucket_name
-from .errors import (XML_DECLARATION, AccessDenied, BucketAlreadyExists, BucketAlreadyOwnedByYou,
+from ..backends.base import BucketInfo, BucketNameTaken, UnknownAccount, UnknownBucket
+from ..bucketnames import validate_bucket_name
+from ..errors import (XML_DECLARATION, AccessDenied, BucketAlreadyExists, BucketAlreadyOwnedByYou,
                      IllegalLocationConstraintException, InvalidArgument,
                      InvalidLocationConstraint, MalformedXML, NoSuchBucket, NotImplemented_)
-from .hosts import bucket_from_host, service_host_names
-from .identity import Identity
-from .listing import S3_XMLNS
-from .middleware import IDENTITY_KEY, REQUEST_ID_KEY, S3ServiceMiddleware
-from .response import common_headers, error_for, error_response, log_request, new_ids
-from .xmltext import element
+from ..hosts import bucket_from_host, service_host_names
+from ..identity import Identity
+from ..listing import S3_XMLNS
+from ..middleware import IDENTITY_KEY, REQUEST_ID_KEY, S3ServiceMiddleware
+from ..regions import DEFAULT_REGION, looks_like_region
+from ..envelope import common_headers, error_for, error_response, log_request, new_ids
+from ..wsgi import parse_query
+from ..xmltext import element
 
 log = logging.getLogger("s3service.gateway")
 
-DEFAULT_REGION = "us-east-1"
 MAX_KEYS = 1000
 MAX_BODY = 64 * 1024            # a CreateBucketConfiguration is a few hundred bytes
 
@@ -68,7 +65,6 @@ VERSIONS_PARAMS = frozenset({"versions", "prefix", "delimiter", "max-keys", "enc
 # Authentication and SDK bookkeeping parameters, never a sub-resource.
 _IGNORED_PARAMS = frozenset({"x-id", "awsaccesskeyid", "signature", "expires"})
 
-_REGION_NAME = re.compile(r"[a-z]{2,}(?:-[a-z0-9]+)*-\d+")
 _LEGACY_REGIONS = {"EU": "eu-west-1"}
 
 StartResponse = Callable[..., Any]
@@ -154,11 +150,11 @@ class Gateway:
         region = self.check_location(parse_location(read_body(environ)))
         try:
             self.store.add_bucket(identity.account_id, bucket, region=region)
-        except BucketTaken as exc:
+        except BucketNameTaken as exc:
             if exc.owner == identity.account_id:
                 raise BucketAlreadyOwnedByYou(BucketName=bucket) from None
             raise BucketAlreadyExists(BucketName=bucket) from None
-        except NoSuchAccount:        # the caller's account was removed meanwhile
+        except UnknownAccount:        # the caller's account was removed meanwhile
             raise AccessDenied() from None
         return "200 OK", [("Location", "/" + bucket)], b""
 
@@ -173,7 +169,7 @@ class Gateway:
             raise InvalidLocationConstraint(LocationConstraint=constraint)
         if constraint == self.region:
             return constraint
-        if _REGION_NAME.fullmatch(constraint) is None:
+        if not looks_like_region(constraint):
             raise InvalidLocationConstraint(LocationConstraint=constraint)
         raise IllegalLocationConstraintException(
             f"The {constraint} location constraint is incompatible for the region specific "
@@ -194,7 +190,7 @@ class Gateway:
         self.owned_bucket(identity, bucket)
         try:
             self.store.delete_bucket(bucket)
-        except BucketGone:
+        except UnknownBucket:
             raise NoSuchBucket(BucketName=bucket) from None
         return "204 No Content", [], b""
 
@@ -360,7 +356,7 @@ def app_factory(global_conf: dict, **local_conf: Any) -> Gateway:
     open the store, so they must name the same database: ``db = memory`` would
     give them two different stores.
     """
-    from .paste import as_list, make_store
+    from ..paste import as_list, make_store
 
     conf = {**global_conf, **local_conf}
     store = make_store(conf.get("db"), conf.get("backend"))

@@ -37,7 +37,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from . import __version__, admin
+from .. import __version__
+from ..regions import DEFAULT_REGION
+from . import admin
 from .admin import AdminError
 
 PROG = "s3service"
@@ -78,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=_port, default=8000, help="port (default: %(default)s)")
     serve.add_argument("--workers", type=_positive, default=1,
                        help="worker processes (default: %(default)s)")
-    serve.add_argument("--region", default="us-east-1",
+    serve.add_argument("--region", default=DEFAULT_REGION,
                        help="the region clients sign for and buckets are created in "
                             "(default: %(default)s)")
     serve.add_argument("--service-host", action="append", default=[], metavar="NAME",
@@ -120,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command(bucket, "create", cmd_bucket_create, "create a bucket")
     sub.add_argument("account_id", metavar="ACCOUNT")
     sub.add_argument("name", metavar="NAME")
-    sub.add_argument("--region", default="us-east-1", help="(default: %(default)s)")
+    sub.add_argument("--region", default=DEFAULT_REGION, help="(default: %(default)s)")
     sub = command(bucket, "list", cmd_bucket_list, "list buckets (of one account, or all)")
     sub.add_argument("account_id", nargs="?", metavar="ACCOUNT")
     sub = command(bucket, "delete", cmd_bucket_delete, "delete a bucket")
@@ -336,7 +338,7 @@ def open_store(db: str) -> Any:
 
 def describe(exc: Exception, db: str) -> tuple[str, int]:
     """A one-line message and exit status for a failed command (no password in it)."""
-    from .backends.base import BackendUnavailable
+    from ..backends.base import BackendUnavailable
 
     if isinstance(exc, AdminError):
         message, code = str(exc), exc.exit_code

@@ -1,10 +1,10 @@
-"""Running the gateway (:mod:`s3service.gateway`) under gunicorn.
+"""Running the gateway (:mod:`s3service.gateway.app`) under gunicorn.
 
 ``s3service serve`` uses :func:`serve`; a plain ``gunicorn`` command can use
 :func:`create_app`, configured from the environment::
 
     S3SERVICE_DB=sqlite:///s3service.db S3SERVICE_REGION=us-east-1 \\
-    S3SERVICE_SERVICE_HOSTS="s3.example.com" gunicorn 's3service.server:create_app()'
+    S3SERVICE_SERVICE_HOSTS="s3.example.com" gunicorn 's3service.gateway.server:create_app()'
 
 (``examples/gunicorn.conf.py`` does the same from a config file.)
 """
@@ -15,8 +15,9 @@ import socket
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .gateway import DEFAULT_REGION, make_app
-from .paste import as_list, make_store
+from ..paste import as_list, make_store
+from ..regions import DEFAULT_REGION
+from .app import make_app
 
 DEFAULT_DB = "sqlite:///s3service.db"
 ENV_DB = "S3SERVICE_DB"

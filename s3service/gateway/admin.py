@@ -25,8 +25,9 @@ import string
 from datetime import datetime
 from typing import Any
 
-from .backends.base import BucketAlreadyExists, BucketInfo, Credential, NoSuchAccount, NoSuchBucket
-from .bucketnames import bucket_name_problem
+from ..backends.base import BucketNameTaken, BucketInfo, Credential, UnknownAccount, UnknownBucket
+from ..bucketnames import bucket_name_problem
+from ..regions import DEFAULT_REGION
 
 ACCESS_KEY_PREFIX = "AKIA"
 ACCESS_KEY_LENGTH = 20
@@ -146,7 +147,7 @@ def create_user(store: Any, account_id: str, user: str) -> dict[str, Any]:
         raise AdminError(f"user {user!r} already exists in account {account_id!r}")
     try:
         store.add_user(account_id, user)
-    except NoSuchAccount:
+    except UnknownAccount:
         raise AdminError(f"unknown account {account_id!r}") from None
     return {"account_id": account_id, "user": user}
 
@@ -154,7 +155,7 @@ def create_user(store: Any, account_id: str, user: str) -> dict[str, Any]:
 def list_users(store: Any, account_id: str) -> list[dict[str, Any]]:
     try:
         names = store.list_users(account_id)
-    except NoSuchAccount:
+    except UnknownAccount:
         raise AdminError(f"unknown account {account_id!r}") from None
     return [{"account_id": account_id, "user": name} for name in names]
 
@@ -167,7 +168,7 @@ def create_key(store: Any, account_id: str, user: str | None = None) -> dict[str
         check_user_name(user)
         try:
             users = store.list_users(account_id)
-        except NoSuchAccount:
+        except UnknownAccount:
             raise AdminError(f"unknown account {account_id!r}") from None
         if user not in users:
             raise AdminError(f"unknown user {user!r} in account {account_id!r} "
@@ -175,7 +176,7 @@ def create_key(store: Any, account_id: str, user: str | None = None) -> dict[str
     access_key, secret_key = new_access_key(), new_secret_key()
     try:
         store.add_key(account_id, access_key, secret_key, user=user)
-    except NoSuchAccount:
+    except UnknownAccount:
         raise AdminError(f"unknown account {account_id!r}") from None
     return {"access_key": access_key, "secret_key": secret_key, "account_id": account_id,
             "user": user}
@@ -184,7 +185,7 @@ def create_key(store: Any, account_id: str, user: str | None = None) -> dict[str
 def list_keys(store: Any, account_id: str) -> list[dict[str, Any]]:
     try:
         return [key_dict(cred) for cred in store.list_keys(account_id)]
-    except NoSuchAccount:
+    except UnknownAccount:
         raise AdminError(f"unknown account {account_id!r}") from None
 
 
@@ -198,15 +199,15 @@ def set_key_active(store: Any, access_key: str, active: bool) -> dict[str, Any]:
 
 # -- buckets ---------------------------------------------------------------------------
 
-def create_bucket(store: Any, account_id: str, name: str, region: str = "us-east-1"
+def create_bucket(store: Any, account_id: str, name: str, region: str = DEFAULT_REGION
                   ) -> dict[str, Any]:
     check_bucket_name(name)
     check_region(region)
     try:
         info = store.add_bucket(account_id, name, region=region)
-    except NoSuchAccount:
+    except UnknownAccount:
         raise AdminError(f"unknown account {account_id!r}") from None
-    except BucketAlreadyExists as exc:
+    except BucketNameTaken as exc:
         whose = "you" if exc.owner == account_id else "another account"
         raise AdminError(f"bucket {name!r} already exists (owned by {whose})") from None
     return bucket_dict(account_id, info)
@@ -227,14 +228,14 @@ def list_buckets(store: Any, account_id: str | None = None) -> list[dict[str, An
 def delete_bucket(store: Any, name: str) -> dict[str, Any]:
     try:
         store.delete_bucket(name)
-    except NoSuchBucket:
+    except UnknownBucket:
         raise AdminError(f"no such bucket {name!r}") from None
     return {"name": name, "deleted": True}
 
 
 # -- the demo -------------------------------------------------------------------------
 
-def ensure_demo(store: Any, region: str = "us-east-1") -> dict[str, Any]:
+def ensure_demo(store: Any, region: str = DEFAULT_REGION) -> dict[str, Any]:
     """The demo account, a key and two buckets: created on the first run, reused after.
 
     Returns the account ID, the key (with its secret) and the demo buckets the
@@ -253,7 +254,7 @@ def ensure_demo(store: Any, region: str = "us-east-1") -> dict[str, Any]:
     for name in DEMO_BUCKETS:
         try:
             store.add_bucket(DEMO_ACCOUNT_ID, name, region=region)
-        except BucketAlreadyExists as exc:
+        except BucketNameTaken as exc:
             if exc.owner != DEMO_ACCOUNT_ID:
                 continue
         buckets.append(name)
