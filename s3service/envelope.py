@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import random
 import time
 from binascii import b2a_base64
@@ -10,6 +9,7 @@ from email.utils import formatdate
 
 from .backends.base import BackendUnavailable
 from .errors import InternalError, S3Error, ServiceUnavailable
+from .forking import in_each_child
 
 SERVER = "s3service"
 
@@ -28,7 +28,7 @@ def http_date() -> str:
 # Request ids must be unique, not secret: a generator seeded from the system's
 # randomness (again in every forked worker) saves a system call per request.
 _ids = random.Random()
-os.register_at_fork(after_in_child=_ids.seed)
+in_each_child(_ids.seed)
 
 
 def new_ids() -> tuple[str, str]:

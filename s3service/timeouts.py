@@ -26,7 +26,6 @@ Example::
 """
 from __future__ import annotations
 
-import os
 import queue
 import threading
 import weakref
@@ -36,6 +35,7 @@ from concurrent.futures import wait as wait_futures
 from typing import Any, TypeVar
 
 from .backends.base import BackendUnavailable, Credential
+from .forking import in_each_child
 
 __all__ = ["DEFAULT_THREADS", "BackendBusy", "BackendTimeout", "BoundedCredentials",
            "BoundedPool", "call_with_timeout", "shared_pool"]
@@ -135,8 +135,7 @@ def _after_fork_in_child() -> None:
         pool._reset()
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+in_each_child(_after_fork_in_child)
 
 _shared: BoundedPool | None = None
 _shared_lock = threading.Lock()

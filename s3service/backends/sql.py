@@ -28,6 +28,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import StaticPool
 
 from . import schema
+from ..forking import in_each_child
 from ..regions import DEFAULT_REGION
 from .sql_metrics import SQLMetrics
 from .base import BackendUnavailable, BucketNameTaken, BucketInfo, Credential, UnknownAccount, UnknownBucket
@@ -59,8 +60,7 @@ def _new_fork_lock() -> None:
     _fork_lock = threading.Lock()
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_new_fork_lock)
+in_each_child(_new_fork_lock)
 
 
 @dataclass

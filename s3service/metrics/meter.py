@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import atexit
 import logging
-import os
 import threading
 import time
 import weakref
@@ -29,6 +28,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from ..forking import in_each_child
 from .store import UNCLASSIFIED, MetricsStore, interval_start
 
 log = logging.getLogger("s3service.metrics")
@@ -247,8 +247,7 @@ def _after_fork() -> None:
 
 
 atexit.register(_flush_all)
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork)
+in_each_child(_after_fork)
 
 
 def _content_length(headers: list[tuple[str, str]]) -> int | None:
