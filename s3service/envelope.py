@@ -1,17 +1,46 @@
-"""What every answer of the service carries: request ids and S3's common headers."""
+"""One envelope for every answer: request ids, S3's common headers, errors, the log line.
+
+The middleware, the metrics API and the gateway all answer through
+:func:`answer`.  A handler gets the :class:`Exchange` (the request and its ids)
+and returns the WSGI app that answers it: usually a :class:`webob.Response`,
+to which the envelope adds S3's common headers; or another app (the gateway
+behind the middleware), which is called as it is.  Whatever the handler
+raises is answered as S3 would (:func:`error_for`)::
+
+    def handler(exchange: Exchange) -> Response:
+        return Response(status="200 OK", headerlist=[...], body=b"...")
+
+    return answer(environ, start_response, handler)
+"""
 from __future__ import annotations
 
 import logging
 import random
 import time
 from binascii import b2a_base64
+from collections.abc import Callable, Iterable
 from email.utils import formatdate
+from typing import Any
+
+from webob import Response
 
 from .backends.base import BackendUnavailable
 from .errors import InternalError, S3Error, ServiceUnavailable
 from .forking import in_each_child
 
+__all__ = ["IDENTITY_KEY", "REQUEST_ID_KEY", "Exchange", "answer", "error_for", "new_ids",
+           "xml_error"]
+
 SERVER = "s3service"
+#: Where the middleware leaves the caller's :class:`~s3service.Identity` for the app behind it.
+IDENTITY_KEY = "s3service.identity"
+#: Where the middleware leaves the request id, which the app behind it answers with too.
+REQUEST_ID_KEY = "s3service.request_id"
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict, StartResponse], Iterable[bytes]]
+
+log = logging.getLogger("s3service")
 
 _date_cache: tuple[int, str] = (0, "")
 
@@ -37,7 +66,80 @@ def new_ids() -> tuple[str, str]:
     return raw[:8].hex().upper(), b2a_base64(raw[8:], newline=False).decode("ascii")
 
 
-def error_for(exc: Exception, request_id: str, log: logging.Logger, what: str = "") -> S3Error:
+class Exchange:
+    """One request being answered.
+
+    ``request_id`` is the one the middleware in front already gave the request
+    (``environ["s3service.request_id"]``), else a new one.  ``access_key`` is
+    the caller's, for the log line: the middleware's identity in front, or set
+    by the handler once it has authenticated the caller.
+    """
+
+    __slots__ = ("environ", "method", "request_id", "host_id", "access_key")
+
+    def __init__(self, environ: dict) -> None:
+        self.environ = environ
+        self.method: str = environ.get("REQUEST_METHOD", "GET")
+        request_id, self.host_id = new_ids()
+        self.request_id: str = environ.get(REQUEST_ID_KEY) or request_id
+        identity = environ.get(IDENTITY_KEY)
+        self.access_key: str | None = None if identity is None else identity.access_key
+
+
+Handler = Callable[[Exchange], WSGIApp]
+ErrorBody = Callable[[S3Error, Exchange], Response]
+
+
+def xml_error(error: S3Error, exchange: Exchange) -> Response:
+    """S3's ``<Error>`` document answering ``error``."""
+    headers = [("Content-Type", "application/xml")]
+    if error.status == 405:
+        headers.append(("Allow", "GET, POST"))
+    return Response(status=error.status_line, headerlist=headers,
+                    body=error.to_xml(exchange.request_id, exchange.host_id))
+
+
+def answer(environ: dict, start_response: StartResponse, handler: Handler, *,
+           error_body: ErrorBody = xml_error, logger: logging.Logger = log,
+           what: str = "") -> Iterable[bytes]:
+    """Answer one request with what ``handler`` returns, or the error it raises.
+
+    A :class:`webob.Response` gets the common headers (``x-amz-request-id``,
+    ``x-amz-id-2``, ``Date``, ``Server``) and one log line; any other app is
+    called as it is (it answers and logs for itself).  Errors are rendered by
+    ``error_body`` (S3's XML by default), and logged on ``logger`` with
+    ``what`` (see :func:`error_for`).
+    """
+    exchange = Exchange(environ)
+    code = None
+    try:
+        response = handler(exchange)
+    except Exception as exc:
+        error = error_for(exc, exchange.request_id, logger, what)
+        response = error_body(error, exchange)
+        code = error.code
+        if exchange.access_key is None:
+            exchange.access_key = error.fields.get("AWSAccessKeyId")
+    if not isinstance(response, Response):
+        return response(environ, start_response)
+    response.headerlist[0:0] = [("x-amz-request-id", exchange.request_id),
+                                ("x-amz-id-2", exchange.host_id),
+                                ("Date", http_date()), ("Server", SERVER)]
+    log_request(exchange.request_id, exchange.method, response.status_code, code,
+                exchange.access_key)
+    # (not response(environ, start_response): WebOb would make a relative
+    # Location absolute, where S3 sends CreateBucket's "/bucket" as it is)
+    start_response(response.status, response.headerlist)
+    if exchange.method == "HEAD":
+        close = getattr(response.app_iter, "close", None)
+        if close is not None:
+            close()
+        return []
+    return response.app_iter
+
+
+def error_for(exc: Exception, request_id: str, logger: logging.Logger,
+              what: str = "") -> S3Error:
     """The S3 error answering ``exc``.
 
     An :class:`~s3service.errors.S3Error` answers itself; a store that cannot be
@@ -48,30 +150,10 @@ def error_for(exc: Exception, request_id: str, log: logging.Logger, what: str = 
     if isinstance(exc, S3Error):
         return exc
     if isinstance(exc, BackendUnavailable):
-        log.warning("%s %sbackend unavailable: %s", request_id, what and what + " ", exc)
+        logger.warning("%s %sbackend unavailable: %s", request_id, what and what + " ", exc)
         return ServiceUnavailable()
-    log.error("%s internal error%s", request_id, what and " in " + what, exc_info=exc)
+    logger.error("%s internal error%s", request_id, what and " in " + what, exc_info=exc)
     return InternalError()
-
-
-def common_headers(request_id: str, host_id: str) -> list[tuple[str, str]]:
-    return [("x-amz-request-id", request_id), ("x-amz-id-2", host_id),
-            ("Date", http_date()), ("Server", SERVER)]
-
-
-def error_response(error: S3Error, request_id: str, host_id: str,
-                   head: bool = False) -> tuple[str, list[tuple[str, str]], bytes]:
-    """Status line, headers and body answering ``error``; no body for ``HEAD``."""
-    body = error.to_xml(request_id, host_id)
-    headers = common_headers(request_id, host_id)
-    headers.append(("Content-Type", "application/xml"))
-    headers.append(("Content-Length", str(len(body))))
-    if error.status == 405:
-        headers.append(("Allow", "GET, POST"))
-    return error.status_line, headers, b"" if head else body
-
-
-_log = logging.getLogger("s3service")
 
 
 def log_request(request_id: str, method: str, status: int, code: str | None,
@@ -81,5 +163,5 @@ def log_request(request_id: str, method: str, status: int, code: str | None,
     Request id, method, status, error code and access key -- never a secret
     or a signature.
     """
-    if _log.isEnabledFor(logging.INFO):
-        _log.info("%s %s %d %s %s", request_id, method, status, code or "-", access_key or "-")
+    if log.isEnabledFor(logging.INFO):
+        log.info("%s %s %d %s %s", request_id, method, status, code or "-", access_key or "-")

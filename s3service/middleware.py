@@ -24,9 +24,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache, partial
 from typing import Any
 
+from webob import Response
+
 from . import listing, timeouts, tokens
 from .auth import authenticate
 from .backends.base import AllowAuthenticated, Authorizer, BucketStore, CredentialStore
+from .envelope import IDENTITY_KEY, REQUEST_ID_KEY, Exchange, StartResponse, WSGIApp, answer
 from .errors import AccessDenied, InvalidArgument, MethodNotAllowed
 from .hosts import bucket_from_host, service_host_names
 from .identity import Identity
@@ -35,16 +38,10 @@ from .metrics.meter import Meter
 from .metrics.operations import LIST_ALL_MY_BUCKETS, classify
 from .metrics.store import MetricsStore
 from .regions import DEFAULT_REGION
-from .envelope import common_headers, error_for, error_response, log_request, new_ids
 from .wsgi import parse_query
 
 log = logging.getLogger("s3service")
 
-StartResponse = Callable[..., Any]
-WSGIApp = Callable[[dict, StartResponse], Iterable[bytes]]
-
-IDENTITY_KEY = "s3service.identity"
-REQUEST_ID_KEY = "s3service.request_id"
 SERVICE_RESOURCE = "arn:aws:s3:::*"
 
 
@@ -89,7 +86,7 @@ class S3ServiceMiddleware:
         self.app = app
         self.credentials = credentials
         self.buckets = buckets
-        self.authorizer = authorizer or AllowAuthenticated()
+        self._authorizer = authorizer or AllowAuthenticated()
         self.region = region
         self.service_hosts = service_host_names(service_hosts)
         # (most requests come with one of a few Host values)
@@ -110,7 +107,19 @@ class S3ServiceMiddleware:
         self.metrics_api: MetricsAPI | None = None
         if metrics is not None:
             self.meter = Meter(metrics, flush_interval=metrics_flush_interval)
-            self.metrics_api = MetricsAPI(self, metrics, self.meter)
+            self.metrics_api = MetricsAPI(metrics, self.meter, authenticate=self.authenticate,
+                                          authorizer=self.authorizer)
+
+    @property
+    def authorizer(self) -> Authorizer:
+        """Decides ``s3:ListAllMyBuckets`` (and ``utapi:ListMetrics``); may be replaced."""
+        return self._authorizer
+
+    @authorizer.setter
+    def authorizer(self, authorizer: Authorizer) -> None:
+        self._authorizer = authorizer
+        if self.metrics_api is not None:
+            self.metrics_api.authorizer = authorizer
 
     # -- routing ---------------------------------------------------------------
 
@@ -121,11 +130,11 @@ class S3ServiceMiddleware:
                 if self.meter is not None:
                     return self.meter.call(self._list_buckets_app, environ, start_response,
                                            LIST_ALL_MY_BUCKETS)
-                return self._handle(environ, start_response, self._list_buckets)
+                return answer(environ, start_response, self._list_buckets)
             if method == "POST" and self.metrics_api is not None:
                 return self.metrics_api(environ, start_response)
             if method != "POST":
-                return self._handle(environ, start_response, _method_not_allowed)
+                return answer(environ, start_response, _method_not_allowed)
         if self.meter is not None:
             return self.meter.call(self._pass_on, environ, start_response,
                                    self.operation_of(environ))
@@ -133,11 +142,11 @@ class S3ServiceMiddleware:
 
     def _pass_on(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         if self.authenticate_all:
-            return self._handle(environ, start_response, self._authenticate_and_pass)
+            return answer(environ, start_response, self._authenticate_and_pass)
         return self.app(environ, start_response)
 
     def _list_buckets_app(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
-        return self._handle(environ, start_response, self._list_buckets)
+        return answer(environ, start_response, self._list_buckets)
 
     def operation_of(self, environ: dict) -> str | None:
         """The UTAPI name of a request's S3 operation (``s3:GetObject``...), or ``None``."""
@@ -164,36 +173,20 @@ class S3ServiceMiddleware:
 
     # -- answering ---------------------------------------------------------------
 
-    def _handle(self, environ: dict, start_response: StartResponse,
-                handler: Callable[[dict, StartResponse, str, str], Iterable[bytes]]
-                ) -> Iterable[bytes]:
-        """Run ``handler``; answer whatever it raises as S3 would, and log the request."""
-        request_id, host_id = new_ids()
-        method = environ.get("REQUEST_METHOD", "")
-        try:
-            return handler(environ, start_response, request_id, host_id)
-        except Exception as exc:
-            error = error_for(exc, request_id, log)
-        status, headers, body = error_response(error, request_id, host_id, head=method == "HEAD")
-        log_request(request_id, method, error.status, error.code,
-                    error.fields.get("AWSAccessKeyId"))
-        start_response(status, headers)
-        return [body]
-
-    def _authenticate_and_pass(self, environ: dict, start_response: StartResponse,
-                               request_id: str, host_id: str) -> Iterable[bytes]:
+    def _authenticate_and_pass(self, exchange: Exchange) -> WSGIApp:
+        environ = exchange.environ
         environ[IDENTITY_KEY] = self.authenticate(environ)
-        environ[REQUEST_ID_KEY] = request_id
-        return self.app(environ, start_response)
+        environ[REQUEST_ID_KEY] = exchange.request_id
+        return self.app
 
-    def _list_buckets(self, environ: dict, start_response: StartResponse,
-                      request_id: str, host_id: str) -> Iterable[bytes]:
-        identity = self.authenticate(environ)
+    def _list_buckets(self, exchange: Exchange) -> Response:
+        identity = self.authenticate(exchange.environ)
         if identity is None:
             raise AccessDenied()
+        exchange.access_key = identity.access_key
         if not self.authorizer.is_allowed(identity, "s3:ListAllMyBuckets", SERVICE_RESOURCE):
             raise AccessDenied(AWSAccessKeyId=identity.access_key)
-        query = environ.get("QUERY_STRING")
+        query = exchange.environ.get("QUERY_STRING")
         params = listing.parse_params(parse_query(query)) if query else listing.UNPAGED
         after = next_token = None
         if params.paged:
@@ -211,25 +204,22 @@ class S3ServiceMiddleware:
         # Render the first chunks before answering, so a failing store still
         # gets a proper error; small listings go out whole with a length.
         if self.backend_timeout is None:
-            body = self._listing_body(request_id, identity, params, after, next_token)
+            body = self._listing_body(exchange.request_id, identity, params, after, next_token)
         else:
             body = timeouts.call_with_timeout(
-                self.backend_timeout, self._listing_body, request_id, identity, params, after,
-                next_token, what="bucket listing")
-        headers = common_headers(request_id, host_id)
-        headers.append(("Content-Type", "application/xml"))
-        if isinstance(body, list):
-            headers.append(("Content-Length", str(len(body[0]))))
-        log_request(request_id, "GET", 200, None, identity.access_key)
-        start_response("200 OK", headers)
-        return body
+                self.backend_timeout, self._listing_body, exchange.request_id, identity, params,
+                after, next_token, what="bucket listing")
+        headers = [("Content-Type", "application/xml")]
+        if isinstance(body, bytes):
+            return Response(status="200 OK", headerlist=headers, body=body)
+        return Response(status="200 OK", headerlist=headers, app_iter=body)
 
     def _listing_body(self, request_id: str, identity: Identity, params: listing.ListParams,
                       after: str | None, next_token: Callable[[str], str] | None
-                      ) -> list[bytes] | _Stream:
+                      ) -> bytes | _Stream:
         """Ask the store and render the first two chunks: the response body.
 
-        A list of one chunk when that is the whole document, else a :class:`_Stream`.
+        The whole document when it is one chunk, else a :class:`_Stream`.
         """
         page = params.page_size
         found = self.buckets.list_buckets(identity.account_id, prefix=params.prefix or "",
@@ -240,7 +230,7 @@ class S3ServiceMiddleware:
         first = next(chunks)
         second = next(chunks, None)
         if second is None:
-            return [first]
+            return first
         return _Stream(request_id, (first, second), chunks, found)
 
     def _token_key(self, identity: Identity) -> bytes:
@@ -255,9 +245,8 @@ class S3ServiceMiddleware:
                         hashlib.sha256).digest()
 
 
-def _method_not_allowed(environ: dict, start_response: StartResponse, request_id: str,
-                        host_id: str) -> Iterable[bytes]:
-    raise MethodNotAllowed(Method=environ.get("REQUEST_METHOD", ""), ResourceType="SERVICE")
+def _method_not_allowed(exchange: Exchange) -> Response:
+    raise MethodNotAllowed(Method=exchange.method, ResourceType="SERVICE")
 
 
 class _Stream:

@@ -3,6 +3,7 @@ by a client signing the way UTAPI clients do (botocore's SigV4Auth, service "s3"
 from __future__ import annotations
 
 import io
+import logging
 import json
 import time
 
@@ -345,3 +346,12 @@ def test_gateway_reading_part_of_the_body_counts_what_it_read(store):
     totals = store.get_metrics(*current_range())
     assert totals.incoming_bytes == 10 and totals.outgoing_bytes == 2
     assert totals.operations == {"s3:PutObject": 1}
+
+
+def test_the_log_line_names_the_callers_key(app, caplog):
+    with caplog.at_level(logging.INFO, logger="s3service"):
+        list_metrics(app, {"timeRange": current_range(), "service": ["s3"]})
+        list_metrics(app, {"timeRange": [1], "service": ["s3"]}, status=400)
+    lines = [r.getMessage().split() for r in caplog.records if r.name == "s3service"]
+    assert [line[1:] for line in lines] == [["POST", "200", "-", KEY],
+                                           ["POST", "400", "InvalidParameterValue", KEY]]

@@ -36,6 +36,7 @@ from urllib.parse import quote
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
+from webob import Response
 
 from ..backends.base import BucketInfo, BucketNameTaken, UnknownAccount, UnknownBucket
 from ..bucketnames import validate_bucket_name
@@ -45,9 +46,9 @@ from ..errors import (XML_DECLARATION, AccessDenied, BucketAlreadyExists, Bucket
 from ..hosts import bucket_from_host, service_host_names
 from ..identity import Identity
 from ..listing import S3_XMLNS
-from ..middleware import IDENTITY_KEY, REQUEST_ID_KEY, S3ServiceMiddleware
+from ..middleware import S3ServiceMiddleware
 from ..regions import DEFAULT_REGION, looks_like_region
-from ..envelope import common_headers, error_for, error_response, log_request, new_ids
+from ..envelope import IDENTITY_KEY, Exchange, answer
 from ..wsgi import parse_query
 from ..xmltext import element
 
@@ -80,26 +81,12 @@ class Gateway:
         self.service_hosts = service_host_names(service_hosts)
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
-        fresh_id, host_id = new_ids()
-        request_id = environ.get(REQUEST_ID_KEY) or fresh_id
-        method = environ.get("REQUEST_METHOD", "GET")
-        identity: Identity | None = environ.get(IDENTITY_KEY)
-        try:
-            status, headers, body = self.handle(environ, method, identity)
-        except Exception as exc:
-            error = error_for(exc, request_id, log)
-        else:
-            out = common_headers(request_id, host_id) + headers
-            out.append(("Content-Length", str(len(body))))
-            log_request(request_id, method, int(status[:3]), None,
-                        identity.access_key if identity else None)
-            start_response(status, out)
-            return [b"" if method == "HEAD" else body]
-        status, out, body = error_response(error, request_id, host_id, head=method == "HEAD")
-        log_request(request_id, method, error.status, error.code,
-                    identity.access_key if identity else None)
-        start_response(status, out)
-        return [body]
+        return answer(environ, start_response, self._respond, logger=log)
+
+    def _respond(self, exchange: Exchange) -> Response:
+        status, headers, body = self.handle(exchange.environ, exchange.method,
+                                            exchange.environ.get(IDENTITY_KEY))
+        return Response(status=status, headerlist=headers, body=body)
 
     # -- routing ---------------------------------------------------------------
 

@@ -16,9 +16,13 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from webob import Response
+
 from ..errors import (AccessDenied, InvalidArgument, InvalidRequest, MissingContentLength,
                       NotImplemented_, S3Error, XAmzContentSHA256Mismatch)
-from ..envelope import common_headers, error_for, log_request, new_ids
+from .. import envelope
+from ..backends.base import Authorizer
+from ..identity import Identity
 from ..wsgi import parse_query
 from .meter import Meter
 from .operations import OPERATIONS
@@ -171,6 +175,11 @@ def json_error(error: S3Error) -> bytes:
     return json.dumps({"code": error.code, "message": error.text}).encode("utf-8")
 
 
+def _json_error(error: S3Error, exchange: envelope.Exchange) -> Response:
+    return Response(status=error.status_line, headerlist=[("Content-Type", "application/json")],
+                    body=json_error(error))
+
+
 def read_body(environ: dict, limit: int = MAX_BODY) -> bytes:
     """The request body, by its ``Content-Length``, refused if over ``limit`` bytes.
 
@@ -204,39 +213,41 @@ def read_body(environ: dict, limit: int = MAX_BODY) -> bytes:
 
 
 class MetricsAPI:
-    """Answers ``POST /?Action=ListMetrics`` and ``ListRecentMetrics`` for ``middleware``.
+    """The WSGI app answering ``POST /?Action=ListMetrics`` and ``ListRecentMetrics``.
 
-    Authentication, the authorizer and the region are the middleware's
-    (looked up on each request, so replacing ``middleware.authorizer`` works).
+    :param store: where the totals are read (:class:`~.store.MetricsStore`).
+    :param meter: this process's meter, flushed before reading so its own counts
+        show at once (``None``: nothing to flush).
+    :param authenticate: checks a request's signature, as
+        :meth:`~s3service.S3ServiceMiddleware.authenticate` does: ``(environ,
+        payload_hash=None) -> Identity | None``, raising the S3 error to answer.
+    :param authorizer: decides ``utapi:ListMetrics`` (:class:`~s3service.backends.base.Authorizer`).
     """
 
-    def __init__(self, middleware: Any, store: MetricsStore, meter: Meter | None, *,
+    def __init__(self, store: MetricsStore, meter: Meter | None, *,
+                 authenticate: Callable[..., Identity | None], authorizer: Authorizer,
                  max_body: int = MAX_BODY, clock: Callable[[], float] = time.time) -> None:
-        self.middleware = middleware
         self.store = store
         self.meter = meter
+        self.authenticate = authenticate
+        self.authorizer = authorizer
         self.max_body = max_body
         self.clock = clock
 
-    def __call__(self, environ: dict, start_response: Callable[..., Any]) -> list[bytes]:
-        request_id, host_id = new_ids()
-        error: S3Error | None = None
-        try:
-            status, body = "200 OK", self.answer(environ)
-        except Exception as exc:
-            error = error_for(exc, request_id, log, "ListMetrics")
-        if error is not None:
-            status, body = error.status_line, json_error(error)
-        log_request(request_id, "POST", int(status[:3]), None if error is None else error.code,
-                    None)
-        headers = common_headers(request_id, host_id)
-        headers.append(("Content-Type", "application/json"))
-        headers.append(("Content-Length", str(len(body))))
-        start_response(status, headers)
-        return [body]
+    def __call__(self, environ: dict, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        return envelope.answer(environ, start_response, self._respond, error_body=_json_error,
+                               logger=log, what="ListMetrics")
 
-    def answer(self, environ: dict) -> bytes:
-        """The JSON answer of a request; raises the :class:`S3Error` to answer instead."""
+    def _respond(self, exchange: envelope.Exchange) -> Response:
+        body = self.answer(exchange.environ, exchange)
+        return Response(status="200 OK", headerlist=[("Content-Type", "application/json")],
+                        body=body)
+
+    def answer(self, environ: dict, exchange: envelope.Exchange | None = None) -> bytes:
+        """The JSON answer of a request; raises the :class:`S3Error` to answer instead.
+
+        ``exchange``, when given, learns the caller's access key for the log line.
+        """
         params: dict[str, str] = {}
         for name, value in parse_query(environ.get("QUERY_STRING") or ""):
             params.setdefault(name, value)
@@ -253,10 +264,11 @@ class MetricsAPI:
         # Clients signing with a plain SigV4 signer send no x-amz-content-sha256:
         # the body's own hash then goes into the canonical request, so the
         # signature only matches if the body is the one that was signed.
-        identity = self.middleware.authenticate(
-            environ, payload_hash=digest if claimed is None else None)
+        identity = self.authenticate(environ, payload_hash=digest if claimed is None else None)
         if identity is None:
             raise AccessDenied()
+        if exchange is not None:
+            exchange.access_key = identity.access_key
         if identity.signature_version != "v4":
             raise InvalidRequest(V4_ONLY)
         if claimed is not None and claimed != _UNSIGNED:
@@ -266,9 +278,8 @@ class MetricsAPI:
                                        digest.encode("ascii")):
                 raise XAmzContentSHA256Mismatch()
         request = parse_request_body(body, action)
-        authorizer = self.middleware.authorizer
         for service in request["service"]:
-            if not authorizer.is_allowed(identity, LIST_METRICS_ACTION,
+            if not self.authorizer.is_allowed(identity, LIST_METRICS_ACTION,
                                          SERVICE_RESOURCE.format(service=service)):
                 raise AccessDenied()
         now_ms = int(self.clock() * 1000)
