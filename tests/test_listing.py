@@ -117,3 +117,23 @@ def test_empty_token_and_duplicates_refused():
         parse_params([("continuation-token", "")])
     with pytest.raises(InvalidArgument):
         parse_params([("prefix", "a"), ("prefix", "b")])
+
+
+def test_bucket_info_kept_as_its_entry_is_the_same_bucket():
+    made = BucketInfo("a&b", datetime(2024, 1, 2, 3, 4, 5, 678901, tzinfo=timezone.utc), "eu-west-1")
+    assert made.listing_xml == ("<Bucket><Name>a&amp;b</Name>"
+                                "<CreationDate>2024-01-02T03:04:05.678Z</CreationDate>")
+    kept = BucketInfo.from_entry("a&b", "eu-west-1", made.listing_xml)
+    assert kept == made and hash(kept) == hash(made)
+    assert kept.created == datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=timezone.utc)
+    assert kept.creation_date == made.creation_date == "2024-01-02T03:04:05.678Z"
+    assert kept != BucketInfo.from_entry("a&b", "us-east-1", made.listing_xml)
+    assert "a&b" in repr(kept) and "2024-01-02T03:04:05.678Z" in repr(kept)
+
+
+def test_bucket_info_is_immutable():
+    info = buckets("photos")[0]
+    with pytest.raises(AttributeError):
+        info.name = "other"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        info.region = "eu-west-1"  # type: ignore[misc]

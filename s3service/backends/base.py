@@ -9,7 +9,7 @@ sees the exception's text, and the log records it under the request id.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Protocol, runtime_checkable
 
@@ -40,26 +40,79 @@ class Credential:
                 f"user={self.user!r}, active={self.active!r})")
 
 
-@dataclass(frozen=True)
+_set = object.__setattr__
+
+
 class BucketInfo:
-    """One bucket as ListBuckets shows it."""
+    """One bucket as ListBuckets shows it: ``name``, ``created``, ``region``.
 
+    ``created`` is an aware datetime (a naive one is taken as UTC).  The
+    object is immutable, and carries ``listing_xml``: its ``<Bucket>`` entry of
+    a ListBuckets answer up to ``</CreationDate>``, made once, so that
+    rendering a listing is little more than joining these.  A store that keeps
+    that entry (see :meth:`entry`) makes the object from it with
+    :meth:`from_entry`, formatting nothing again.
+    """
+
+    __slots__ = ("name", "region", "listing_xml", "_created")
     name: str
-    created: datetime  # aware datetime (naive ones are taken as UTC)
-    region: str = DEFAULT_REGION
-    #: This bucket's ``<Bucket>`` entry of a ListBuckets answer, up to
-    #: ``</CreationDate>``: made with the object, so that rendering a listing
-    #: from a store that keeps its objects is little more than joining these.
-    listing_xml: str = field(init=False, repr=False, compare=False)
+    region: str
+    listing_xml: str
+    _created: datetime | None
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "listing_xml", f"<Bucket><Name>{escape(self.name)}</Name>"
-                           f"<CreationDate>{self.creation_date}</CreationDate>")
+    def __init__(self, name: str, created: datetime, region: str = DEFAULT_REGION) -> None:
+        _set(self, "name", name)
+        _set(self, "region", region)
+        _set(self, "listing_xml", self.entry(name, created))
+        _set(self, "_created", created)
+
+    @staticmethod
+    def entry(name: str, created: datetime) -> str:
+        """The ``listing_xml`` of a bucket ``name`` created at ``created``."""
+        return f"<Bucket><Name>{escape(name)}</Name><CreationDate>{s3_timestamp(created)}</CreationDate>"
+
+    @classmethod
+    def from_entry(cls, name: str, region: str, listing_xml: str) -> BucketInfo:
+        """The bucket whose :meth:`entry` a store kept; ``created`` is read back from it."""
+        info = _new(cls)
+        _set(info, "name", name)
+        _set(info, "region", region)
+        _set(info, "listing_xml", listing_xml)
+        _set(info, "_created", None)
+        return info
+
+    @property
+    def created(self) -> datetime:
+        if self._created is None:
+            _set(self, "_created", datetime.strptime(self.creation_date, "%Y-%m-%dT%H:%M:%S.%f%z"))
+        return self._created  # type: ignore[return-value]
 
     @property
     def creation_date(self) -> str:
         """``created`` as S3 shows it (see :func:`s3_timestamp`)."""
-        return s3_timestamp(self.created)
+        start = self.listing_xml.rindex("<CreationDate>") + len("<CreationDate>")
+        return self.listing_xml[start:-len("</CreationDate>")]
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"BucketInfo is immutable: cannot set {name!r}")
+
+    def _key(self) -> tuple[str, str, str]:
+        return self.name, self.creation_date, self.region
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, BucketInfo):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (f"BucketInfo(name={self.name!r}, created={self.creation_date!r}, "
+                f"region={self.region!r})")
+
+
+_new = object.__new__
 
 
 def s3_timestamp(when: datetime) -> str:
