@@ -1,6 +1,14 @@
-"""``s3service serve`` and the ``s3service`` command as subprocesses, for tests."""
+"""The ``s3service`` command for tests: run in this process, and ``s3service serve`` as a subprocess.
+
+Admin commands, ``--json`` output, exit statuses and error lines are checked
+in-process (:func:`run_cli`); a server clients talk to over HTTP is a real
+``s3service serve`` (:class:`Server`, the ``start_server`` fixture).
+"""
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 import os
 import shutil
 import signal
@@ -8,7 +16,10 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -20,6 +31,77 @@ def command_env(**extra: str) -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     env.update(extra)
     return env
+
+
+def run_cli(*argv: str, env: dict[str, str] | None = None,
+            cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run ``s3service argv`` in this process, as the console script runs it.
+
+    What a subprocess run would give: the exit status (what ``main()`` returns,
+    or the ``SystemExit`` argparse raises), stdout and stderr as text.  The
+    environment is :func:`command_env` (``env`` added) and the working directory
+    ``cwd``, both restored afterwards.  As in a fresh process, log records of
+    WARNING and above and the Python warnings a plain interpreter shows go to
+    stderr, where a check for a one-line error sees them.  ``serve`` must fail
+    before it starts gunicorn: getting that far fails the test.
+    """
+    from s3service.gateway import cli, server
+
+    def no_serving(*args: object, **kwargs: object) -> None:
+        pytest.fail(f"s3service {' '.join(argv)} would serve in the test process", pytrace=False)
+
+    out, err = io.StringIO(), io.StringIO()
+    root = logging.getLogger()
+    with mock.patch.dict(os.environ, command_env(**(env or {})), clear=True), \
+            mock.patch.object(server, "serve", no_serving), _cwd(cwd), \
+            warnings.catch_warnings(record=True) as caught, \
+            contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        _plain_interpreter_warning_filters()
+        root.addHandler(logging.lastResort)          # writes to the sys.stderr of the moment
+        try:
+            try:
+                status = cli.main(list(argv))
+            except SystemExit as exc:
+                status = _exit_status(exc.code)
+        finally:
+            root.removeHandler(logging.lastResort)
+        for w in caught:
+            err.write(warnings.formatwarning(w.message, w.category, w.filename, w.lineno, w.line))
+    return subprocess.CompletedProcess(["s3service", *argv], status, out.getvalue(),
+                                       err.getvalue())
+
+
+def _exit_status(code: object) -> int:
+    """The exit status of a process ending with ``sys.exit(code)``."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
+
+
+def _plain_interpreter_warning_filters() -> None:
+    """The warning filters of ``python`` without -W or PYTHONWARNINGS (not pytest's)."""
+    warnings.resetwarnings()
+    warnings.simplefilter("default")
+    for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning,
+                     ResourceWarning):
+        warnings.filterwarnings("ignore", category=category)
+    warnings.filterwarnings("default", category=DeprecationWarning, module="__main__")
+
+
+@contextlib.contextmanager
+def _cwd(path: Path | None) -> Iterator[None]:
+    if path is None:
+        yield
+        return
+    before = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)
 
 
 def free_port() -> int:

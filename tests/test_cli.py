@@ -1,16 +1,25 @@
-"""The ``s3service`` command, run for real (``python -m s3service``) on a temporary SQLite store."""
+"""The ``s3service`` command on a temporary SQLite store.
+
+Commands run in this process (``cliserver.run_cli``: ``main(argv)`` with its
+output, exit status and environment as a subprocess would have them); one test
+runs the installed console script and ``python -m s3service`` for real, and
+``serve`` answers the AWS CLI from a real server.
+"""
 from __future__ import annotations
 
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from cliserver import aws_command, command_env, free_port, start_server  # noqa: F401 (a fixture)
+from cliserver import aws_command, command_env, free_port, run_cli
+from cliserver import start_server  # noqa: F401 (a fixture)
 
 TIMEOUT = 60
 UNREACHABLE_PG = "postgresql+psycopg://u:SECRETPW@127.0.0.1:1/x"
@@ -23,13 +32,10 @@ def db(tmp_path):
 
 @pytest.fixture
 def cli(db, tmp_path):
-    """``cli(*args)``: run ``s3service --db DB args`` and return the CompletedProcess."""
-    def run(*args: str, db_url: str | None = db, timeout: float = TIMEOUT):
-        argv = [sys.executable, "-m", "s3service"]
-        if db_url is not None:
-            argv += ["--db", db_url]
-        return subprocess.run(argv + list(args), capture_output=True, text=True,
-                              timeout=timeout, cwd=tmp_path, env=command_env())
+    """``cli(*args)``: run ``s3service --db DB args`` (in this process); a CompletedProcess."""
+    def run(*args: str, db_url: str | None = db):
+        argv = [] if db_url is None else ["--db", db_url]
+        return run_cli(*argv, *args, cwd=tmp_path)
     return run
 
 
@@ -143,10 +149,7 @@ def test_buckets(cli):
 
 def test_db_from_environment(tmp_path):
     url = f"sqlite:///{tmp_path / 'env.db'}"
-    run = subprocess.run([sys.executable, "-m", "s3service", "account", "create", "x1"],
-                         capture_output=True, text=True, timeout=TIMEOUT, cwd=tmp_path,
-                         env=command_env(S3SERVICE_DB=url))
-    assert run.returncode == 0, run.stderr
+    ok(run_cli("account", "create", "x1", env={"S3SERVICE_DB": url}, cwd=tmp_path))
     assert (tmp_path / "env.db").exists()
 
 
@@ -155,7 +158,7 @@ def test_db_from_environment(tmp_path):
 def test_unreachable_database(cli, args):
     if args[0] == "serve":                  # fails before it listens
         args = args + ["--port", str(free_port())]
-    result = cli(*args, db_url=UNREACHABLE_PG, timeout=60)
+    result = cli(*args, db_url=UNREACHABLE_PG)
     line = assert_error(result, 3, "unavailable")
     assert "SECRETPW" not in result.stdout + result.stderr
     assert "u:***@127.0.0.1:1" in line
@@ -180,6 +183,35 @@ def test_usage_errors(cli):
         port = str(taken.getsockname()[1])
         assert_error(cli("serve", "--port", port), 1, "cannot listen on", port)
     assert ok(cli("--help")).startswith("usage: s3service")
+
+
+# -- the installed command -------------------------------------------------------------
+
+def installed_command() -> str:
+    beside = Path(sys.executable).with_name("s3service")
+    found = str(beside) if beside.exists() else shutil.which("s3service")
+    if found is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("the s3service console script is not installed")
+        pytest.skip("the s3service console script is not installed (pip install -e .)")
+    return found
+
+
+def test_console_script_and_python_m(db, tmp_path):
+    """The one subprocess run of admin commands: both ways in exit with main()'s status."""
+    def run(*argv: str, **env: str):
+        return subprocess.run(list(argv), capture_output=True, text=True, timeout=TIMEOUT,
+                              cwd=tmp_path, env=command_env(**env))
+
+    script, python_m = [installed_command()], [sys.executable, "-m", "s3service"]
+    assert as_json(run(*script, "--db", db, "account", "create", "smoke", "--json")) == \
+        {"account_id": "smoke", "display_name": ""}
+    listed = as_json(run(*python_m, "account", "list", "--json", S3SERVICE_DB=db))
+    assert [a["account_id"] for a in listed] == ["smoke"]
+    assert_error(run(*script, "--db", db, "account", "create", "smoke"), 1, "already exists")
+    assert_error(run(*python_m, "--db", db, "bucket", "create", "smoke", "Bad_Name"), 2,
+                 "invalid bucket name")
+    assert run(*script).returncode == 2                          # argparse: no command
 
 
 # -- serve ----------------------------------------------------------------------------
