@@ -24,6 +24,7 @@ from unittest import mock
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+APPS = REPO / "tests" / "apps"
 
 
 def command_env(**extra: str) -> dict[str, str]:
@@ -111,17 +112,26 @@ def free_port() -> int:
 
 
 class Server:
-    """``s3service serve`` as a subprocess; always stopped by ``stop()``."""
+    """``s3service serve`` as a subprocess; always stopped by ``stop()``.
 
-    def __init__(self, tmp_path: Path, db: str, *args: str) -> None:
+    ``module`` runs ``python -m module`` instead of ``python -m s3service``
+    (one of ``tests/apps``, e.g. ``cli_credential_cache``), with ``env`` added
+    to its environment.
+    """
+
+    def __init__(self, tmp_path: Path, db: str, *args: str, module: str = "s3service",
+                 env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.out = tmp_path / f"serve-{self.port}.out"
         self.err = tmp_path / f"serve-{self.port}.err"
+        environ = command_env(**(env or {}))
+        if module != "s3service":
+            environ["PYTHONPATH"] = os.pathsep.join([str(APPS), environ["PYTHONPATH"]])
         with open(self.out, "w") as out, open(self.err, "w") as err:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "s3service", "--db", db, "serve", "--host", "127.0.0.1",
+                [sys.executable, "-m", module, "--db", db, "serve", "--host", "127.0.0.1",
                  "--port", str(self.port), *args],
-                stdout=out, stderr=err, cwd=tmp_path, env=command_env(), start_new_session=True)
+                stdout=out, stderr=err, cwd=tmp_path, env=environ, start_new_session=True)
 
     @property
     def endpoint(self) -> str:
@@ -147,8 +157,8 @@ class Server:
 def start_server(tmp_path):
     servers: list[Server] = []
 
-    def start(db: str, *args: str) -> Server:
-        server = Server(tmp_path, db, *args)
+    def start(db: str, *args: str, **options) -> Server:
+        server = Server(tmp_path, db, *args, **options)
         servers.append(server)
         return server
 
