@@ -78,8 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = command(commands, "serve", cmd_serve, "run the gateway under gunicorn")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     serve.add_argument("--port", type=_port, default=8000, help="port (default: %(default)s)")
-    serve.add_argument("--workers", type=_positive, default=1,
-                       help="worker processes (default: %(default)s)")
+    serve.add_argument("--workers", type=_positive, default=None,
+                       help="worker processes (default: one per CPU; 1 for --db memory)")
+    serve.add_argument("--worker-class", choices=["sync", "gthread"], default=None,
+                       help="gunicorn's worker model (default: %s)" % server_defaults()[0])
+    serve.add_argument("--threads", type=_positive, default=None,
+                       help="threads per worker, with gthread (default: %s)" % server_defaults()[1])
     serve.add_argument("--region", default=DEFAULT_REGION,
                        help="the region clients sign for and buckets are created in "
                             "(default: %(default)s)")
@@ -128,6 +132,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command(bucket, "delete", cmd_bucket_delete, "delete a bucket")
     sub.add_argument("name", metavar="NAME")
     return parser
+
+
+def server_defaults() -> tuple[str, int]:
+    """``serve``'s default worker class and threads (gunicorn is imported only to serve)."""
+    from .server import THREADS, WORKER_CLASS
+    return WORKER_CLASS, THREADS
 
 
 def _group(commands: Any, name: str, help_text: str) -> Any:
@@ -248,8 +258,10 @@ def cmd_serve(args: argparse.Namespace, store: Any) -> None:
 
     if importlib.util.find_spec("gunicorn") is None:
         raise AdminError("gunicorn is not installed: pip install 's3service[server]'")
-    if args.db == "memory" and args.workers != 1:
-        raise AdminError("an in-memory store needs --workers 1", EXIT_USAGE)
+    if args.db == "memory":
+        if args.workers not in (None, 1):
+            raise AdminError("an in-memory store needs --workers 1", EXIT_USAGE)
+        args.workers = 1
     admin.check_region(args.region)
     try:
         server.check_bind(args.host, args.port)
@@ -266,9 +278,11 @@ def cmd_serve(args: argparse.Namespace, store: Any) -> None:
         close()                           # workers open their own connections
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s")
-    server.serve(store, host=args.host, port=args.port, workers=args.workers,
-                 region=args.region, service_hosts=args.service_host, log_level=args.log_level,
-                 access_log=args.access_log)
+    tuning = {name: value for name, value in (("worker_class", args.worker_class),
+                                              ("threads", args.threads)) if value is not None}
+    server.serve(store, region=args.region, service_hosts=args.service_host, host=args.host,
+                 port=args.port, workers=args.workers, log_level=args.log_level,
+                 access_log=args.access_log, **tuning)
 
 
 def show_demo(args: argparse.Namespace, demo: dict[str, Any]) -> None:

@@ -77,22 +77,29 @@ def run_gunicorn(app_factory: Callable[[], Any], options: dict[str, Any]) -> Non
     Server(prog="s3service serve").run()
 
 
-def serve(store: Any, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
-          region: str = DEFAULT_REGION, service_hosts: Sequence[str] = (),
-          log_level: str = "info", access_log: bool = False, timeout: int = 30) -> None:
-    """Serve the gateway on ``store`` at ``host:port`` with ``workers`` processes.
+#: gunicorn's worker model for ``serve``, chosen by measurement (``benchmarks/RESULTS.rst``).
+WORKER_CLASS = "sync"
+#: Threads per worker (gunicorn runs more than one with its ``gthread`` worker).
+THREADS = 1
 
-    The store is opened once in gunicorn's master and inherited by the
-    workers: the SQL store opens its own connections in each worker; an
-    in-memory store must run with one worker (its buckets live in that one).
-    """
-    def factory() -> Any:
-        return make_app(store, region=region, service_hosts=service_hosts)
 
-    options = {
+def default_workers() -> int:
+    """One worker process per CPU this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+def gunicorn_options(*, host: str = "127.0.0.1", port: int = 8000, workers: int | None = None,
+                     worker_class: str = WORKER_CLASS, threads: int = THREADS,
+                     log_level: str = "info", access_log: bool = False,
+                     timeout: int = 30) -> dict[str, Any]:
+    """The gunicorn settings :func:`serve` runs with (``workers=None``: :func:`default_workers`)."""
+    return {
         "bind": [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"],
-        "workers": workers,
-        "worker_class": "sync",
+        "workers": default_workers() if workers is None else workers,
+        "worker_class": worker_class,
+        "threads": threads,
         "timeout": timeout,
         "loglevel": log_level,
         "accesslog": "-" if access_log else None,
@@ -101,4 +108,17 @@ def serve(store: Any, *, host: str = "127.0.0.1", port: int = 8000, workers: int
         # default; several servers on one machine would fight over it.
         "control_socket_disable": True,
     }
-    run_gunicorn(factory, options)
+
+
+def serve(store: Any, *, region: str = DEFAULT_REGION, service_hosts: Sequence[str] = (),
+          **options: Any) -> None:
+    """Serve the gateway on ``store`` under gunicorn; ``options`` as :func:`gunicorn_options` takes.
+
+    The store is opened once in gunicorn's master and inherited by the
+    workers: the SQL store opens its own connections in each worker; an
+    in-memory store must run with one worker (its buckets live in that one).
+    """
+    def factory() -> Any:
+        return make_app(store, region=region, service_hosts=service_hosts)
+
+    run_gunicorn(factory, gunicorn_options(**options))
