@@ -94,6 +94,17 @@ def test_unreachable_database_keeps_the_batch(tmp_path):
     assert not meter.flush() and meter.pending == 1
 
 
+def test_outage_on_an_engine_hides_the_password():
+    engine = create_engine("postgresql+psycopg://s3:hunter2@127.0.0.1:1/s3")   # nothing listens
+    try:
+        with pytest.raises(BackendUnavailable) as info:
+            SQLMetrics(engine).get_metrics(T0, T0)
+    finally:
+        engine.dispose()
+    assert str(info.value).startswith("database postgresql+psycopg://s3:***@127.0.0.1:1/s3 unavailable: ")
+    assert "hunter2" not in str(info.value)
+
+
 def test_paste_metrics_option(tmp_path):
     url = f"sqlite:///{tmp_path}/paste.db"
     make = filter_factory({}, db=url, metrics="true", metrics_flush_interval="0.5")

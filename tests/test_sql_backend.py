@@ -13,12 +13,14 @@ from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import create_engine, event, func, insert, inspect, select, text, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.pool import NullPool
 
 from s3service.backends import BackendUnavailable, BucketNameTaken
 from s3service.backends import schema
 from s3service.backends import sql as sqlmod
 from s3service.backends.sql import SQLBackend
+from s3service.backends.sqlguard import OutageGuard, retry
 
 A = "a" * 64
 B = "b" * 64
@@ -317,6 +319,100 @@ def test_unreachable_sqlite_is_unavailable(tmp_path):
         store.get_credential("AKIA")
     with pytest.raises(BackendUnavailable):
         list(store.list_buckets(A))
+
+
+def test_guard_names_an_outage_without_the_password():
+    # Nothing listens on port 1: a real "connection refused".
+    store = SQLBackend("postgresql+psycopg://s3:hunter2@127.0.0.1:1/s3", credential_cache_seconds=0)
+    try:
+        with pytest.raises(BackendUnavailable) as info:
+            store.get_credential("AKIA")
+    finally:
+        store.close()
+    message = str(info.value)
+    assert message.startswith("database postgresql+psycopg://s3:***@127.0.0.1:1/s3 unavailable: ")
+    assert "hunter2" not in message and "\n" not in message
+    assert isinstance(info.value.__cause__, OperationalError)
+
+
+def test_guard_hides_a_quoted_password_and_passes_other_errors(tmp_path):
+    guard = OutageGuard("postgresql+psycopg://s3:hunter2@db.example/s3")
+    engine = create_engine(f"sqlite:///{tmp_path / 'guard.db'}")
+    try:
+        with pytest.raises(BackendUnavailable) as info:
+            with guard, engine.connect() as conn:
+                conn.execute(text("SELECT * FROM hunter2"))      # sqlite3.OperationalError
+        assert str(info.value) == ("database postgresql+psycopg://s3:***@db.example/s3 "
+                                   "unavailable: OperationalError: no such table: ***")
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE t (k INTEGER PRIMARY KEY)"))
+            conn.execute(text("INSERT INTO t VALUES (1)"))
+        with pytest.raises(IntegrityError):                        # not an outage: unchanged
+            with guard, engine.begin() as conn:
+                conn.execute(text("INSERT INTO t VALUES (1)"))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def keyed_table(tmp_path):
+    """A real SQLite table holding key 1, and ``insert(key)`` running in its own transaction."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'retry.db'}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (k INTEGER PRIMARY KEY)"))
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+    tried: list[int] = []
+
+    def insert_key(key: int) -> int:
+        tried.append(key)
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO t VALUES (:k)"), {"k": key})
+        return key
+
+    yield insert_key, tried
+    engine.dispose()
+
+
+def test_retry_succeeds_on_the_second_attempt(keyed_table):
+    insert_key, tried = keyed_table
+    keys = iter([1, 2])                                  # 1 is taken: a lost race
+    assert retry(lambda: insert_key(next(keys)), on=IntegrityError, attempts=3) == 2
+    assert tried == [1, 2]
+
+
+def test_retry_gives_up_after_n_attempts_with_a_growing_pause(keyed_table):
+    insert_key, tried = keyed_table
+    started = time.monotonic()
+    with pytest.raises(IntegrityError):
+        retry(lambda: insert_key(1), on=IntegrityError, attempts=4, pause=0.01)
+    assert tried == [1, 1, 1, 1]
+    assert time.monotonic() - started >= 0.01 + 0.02 + 0.03
+    tried.clear()
+    with pytest.raises(IntegrityError):                  # other exceptions are not retried
+        retry(lambda: insert_key(1), on=OperationalError, attempts=4)
+    assert tried == [1]
+
+
+def test_retry_diagnose_explains_or_stops(keyed_table):
+    insert_key, tried = keyed_table
+    seen: list[IntegrityError] = []
+
+    def explain(exc: IntegrityError) -> bool:
+        seen.append(exc)
+        raise LookupError("key 1 is taken")
+
+    with pytest.raises(LookupError, match="taken"):
+        retry(lambda: insert_key(1), on=IntegrityError, attempts=3, diagnose=explain)
+    assert tried == [1] and isinstance(seen[0], IntegrityError)
+    tried.clear()
+    with pytest.raises(IntegrityError):
+        retry(lambda: insert_key(1), on=IntegrityError, attempts=3, diagnose=lambda exc: False)
+    assert tried == [1]
+    tried.clear()
+    keys = iter([1, 1, 5])
+    assert retry(lambda: insert_key(next(keys)), on=IntegrityError, attempts=3,
+                 diagnose=lambda exc: True) == 5
+    assert tried == [1, 1, 5]
 
 
 def test_secrets_kept_out_of_errors(sql_url, backends):

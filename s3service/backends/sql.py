@@ -15,7 +15,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -23,16 +23,17 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, and_, create_engine, delete, event, exists, insert, literal, select, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import StaticPool
 
 from . import schema
 from ..forking import in_each_child
 from ..regions import DEFAULT_REGION
+from ..metrics.store import MetricsTotals
 from .sql_metrics import SQLMetrics
 from .base import BackendUnavailable, BucketNameTaken, BucketInfo, Credential, UnknownAccount, UnknownBucket
 from .schema import access_keys, accounts, buckets, users
+from .sqlguard import DDL_ATTEMPTS, DDL_PAUSE, OutageGuard, retry
 
 __all__ = ["SQLBackend"]
 
@@ -49,7 +50,7 @@ PG_TCP_OPTIONS = {               # notice a silently vanished server (no RST) on
     "tcp_user_timeout": 30_000,  # ms of unacknowledged sends before giving up
 }
 SQLITE_BUSY_MS = 5000            # how long SQLite waits for another writer
-_RETRIES = 3
+_RETRIES = 3                     # tries of a write that lost a race (a duplicate key)
 _MAX_CODE_POINT = 0x10FFFF
 
 _fork_lock = threading.Lock()
@@ -152,7 +153,7 @@ class SQLBackend:
                  statement_timeout: float | None = PG_STATEMENT_TIMEOUT, **engine_kwargs: Any) -> None:
         self._url = make_url(url)
         self._statement_timeout = statement_timeout
-        self._safe_url = self._url.render_as_string(hide_password=True)
+        self._guard = OutageGuard(self._url)
         self._cache_ttl = max(0.0, float(credential_cache_seconds))
         self._negative_ttl = min(NEGATIVE_CACHE_SECONDS, self._cache_ttl / 5)
         self._engine_kwargs = engine_kwargs
@@ -160,7 +161,7 @@ class SQLBackend:
         self._metrics = SQLMetrics(self._transaction)
 
     def __repr__(self) -> str:
-        return f"SQLBackend({self._safe_url!r})"
+        return f"SQLBackend({self._guard.safe_url!r})"
 
     # -- engine, schema, errors ------------------------------------------------
 
@@ -220,25 +221,6 @@ class SQLBackend:
         if state is not None and state.pid == os.getpid():
             state.engine.dispose()
 
-    def _unavailable(self, exc: Exception) -> BackendUnavailable:
-        orig = getattr(exc, "orig", None) or exc
-        text = str(orig).strip().splitlines()[0] if str(orig).strip() else ""
-        if self._url.password:
-            text = text.replace(str(self._url.password), "***")
-        return BackendUnavailable(f"database {self._safe_url} unavailable: {type(orig).__name__}: {text}")
-
-    @contextmanager
-    def _guard(self) -> Iterator[None]:
-        """Turn "cannot reach the database" into BackendUnavailable."""
-        try:
-            yield
-        except (OperationalError, InterfaceError, PoolTimeout) as exc:
-            raise self._unavailable(exc) from exc
-        except DBAPIError as exc:
-            if exc.connection_invalidated:
-                raise self._unavailable(exc) from exc
-            raise
-
     def _ready_engine(self) -> Engine:
         state = self._process_state()
         if not state.schema_ready:
@@ -250,39 +232,39 @@ class SQLBackend:
 
     @staticmethod
     def _ensure_schema(engine: Engine) -> None:
-        attempts = 6
+        """Create or upgrade the tables (see :func:`.schema.upgrade`).
+
+        Another process doing the same at the same moment makes a statement
+        fail: roll back and look again, unless the connection itself was lost.
+        """
         with engine.connect() as conn:       # a dead database fails here, once
-            for attempt in range(attempts):
-                try:
-                    with conn.begin():
-                        schema.upgrade(conn)
-                    return
-                except DBAPIError as exc:
-                    # Another process creating the same tables at the same
-                    # moment: roll back and look again.
-                    if attempt == attempts - 1 or conn.invalidated or exc.connection_invalidated:
-                        raise
-                    time.sleep(0.05 * (attempt + 1))
+            def upgrade() -> None:
+                with conn.begin():
+                    schema.upgrade(conn)
+
+            retry(upgrade, on=DBAPIError, attempts=DDL_ATTEMPTS, pause=DDL_PAUSE,
+                  diagnose=lambda exc: not (conn.invalidated or exc.connection_invalidated))
 
     @contextmanager
     def _transaction(self) -> Iterator[Connection]:
-        """One short transaction on a pooled connection."""
-        with self._guard():
-            with self._ready_engine().begin() as conn:
-                yield conn
+        """One short transaction on a pooled connection; an outage raises BackendUnavailable."""
+        with self._guard, self._ready_engine().begin() as conn:
+            yield conn
+
+    def _in_transaction(self, work: Callable[[Connection], T]) -> T:
+        """``work(conn)`` in one :meth:`_transaction`."""
+        with self._transaction() as conn:
+            return work(conn)
 
     def _write(self, work: Callable[[Connection], T], account_id: str) -> T:
         """Run a write that starts with a write; retry on a race, diagnose a missing account."""
-        for attempt in range(_RETRIES):
-            try:
-                with self._transaction() as conn:
-                    return work(conn)
-            except IntegrityError:
-                if not self._account_exists(account_id):
-                    raise UnknownAccount(account_id) from None
-                if attempt == _RETRIES - 1:
-                    raise
-        raise AssertionError("unreachable")
+        def diagnose(exc: IntegrityError) -> bool:
+            if not self._account_exists(account_id):
+                raise UnknownAccount(account_id) from None
+            return True
+
+        return retry(lambda: self._in_transaction(work), on=IntegrityError, attempts=_RETRIES,
+                     diagnose=diagnose)
 
     def _account_exists(self, account_id: str) -> bool:
         with self._transaction() as conn:
@@ -324,18 +306,15 @@ class SQLBackend:
 
     def add_account(self, account_id: str, display_name: str = "") -> None:
         """Create (or rename) an account identified by its canonical user ID."""
-        for attempt in range(_RETRIES):
-            try:
-                with self._transaction() as conn:
-                    done = conn.execute(update(accounts).where(accounts.c.account_id == account_id)
-                                        .values(display_name=display_name)).rowcount
-                    if not done:
-                        conn.execute(insert(accounts).values(account_id=account_id,
-                                                             display_name=display_name))
-                break
-            except IntegrityError:      # created meanwhile by someone else: rename it
-                if attempt == _RETRIES - 1:
-                    raise
+        def work(conn: Connection) -> None:
+            done = conn.execute(update(accounts).where(accounts.c.account_id == account_id)
+                                .values(display_name=display_name)).rowcount
+            if not done:
+                conn.execute(insert(accounts).values(account_id=account_id,
+                                                     display_name=display_name))
+
+        # A duplicate key: created meanwhile by someone else; the next try renames it.
+        retry(lambda: self._in_transaction(work), on=IntegrityError, attempts=_RETRIES)
         self._cache_drop()
 
     def list_accounts(self) -> list[tuple[str, str]]:
@@ -387,7 +366,7 @@ class SQLBackend:
         failure = None
         try:
             display_name = self._write(work, account_id)
-        except DBAPIError as exc:  # (outages are BackendUnavailable by now, see _guard)
+        except DBAPIError as exc:  # (outages are BackendUnavailable by now, see _transaction)
             # The database's own message may quote the row (secret, token):
             # raise without it, and outside this block so it is not chained.
             failure = (f"could not store access key {access_key!r}: "
@@ -424,22 +403,27 @@ class SQLBackend:
                    region: str = DEFAULT_REGION) -> BucketInfo:
         """Create a bucket; raises :class:`BucketNameTaken` if the name is taken by anyone."""
         info = BucketInfo(name=name, created=_utc(created) or datetime.now(timezone.utc), region=region)
-        for _attempt in range(_RETRIES):
-            try:
-                with self._transaction() as conn:
-                    conn.execute(insert(buckets).values(name=name, owner=account_id,
-                                                        created=info.created, region=region))
-                return info
-            except IntegrityError:
-                # Taken (the primary key) or no such account (the foreign key).
-                with self._transaction() as conn:
-                    self._require_account(conn, account_id)
-                    owner = conn.execute(select(buckets.c.owner)
-                                         .where(buckets.c.name == name)).scalar()
-                if owner is not None:
-                    raise BucketNameTaken(name, owner) from None
-                # Deleted again in between: try once more.
-        raise BackendUnavailable(f"bucket {name!r} keeps changing; try again")
+
+        def work(conn: Connection) -> None:
+            conn.execute(insert(buckets).values(name=name, owner=account_id,
+                                                created=info.created, region=region))
+
+        def diagnose(exc: IntegrityError) -> bool:
+            # Taken (the primary key) or no such account (the foreign key)?
+            with self._transaction() as conn:
+                self._require_account(conn, account_id)
+                owner = conn.execute(select(buckets.c.owner)
+                                     .where(buckets.c.name == name)).scalar()
+            if owner is not None:
+                raise BucketNameTaken(name, owner) from None
+            return True             # deleted again in between: try once more
+
+        try:
+            retry(lambda: self._in_transaction(work), on=IntegrityError, attempts=_RETRIES,
+                  diagnose=diagnose)
+        except IntegrityError:
+            raise BackendUnavailable(f"bucket {name!r} keeps changing; try again") from None
+        return info
 
     def delete_bucket(self, name: str) -> None:
         with self._transaction() as conn:
@@ -464,11 +448,12 @@ class SQLBackend:
 
     # -- metrics (a MetricsStore: see .sql_metrics) ---------------------------
 
-    def add_metrics(self, operations: Any, storage: Any) -> None:
+    def add_metrics(self, operations: Mapping[tuple[int, str], Sequence[int]],
+                    storage: Mapping[int, Sequence[int]]) -> None:
         """Add a batch of metered counters (:class:`~s3service.metrics.MetricsStore`)."""
         self._metrics.add_metrics(operations, storage)
 
-    def get_metrics(self, start: int, end: int) -> Any:
+    def get_metrics(self, start: int, end: int) -> MetricsTotals:
         """Metrics totals of the intervals starting in ``[start, end]`` (epoch ms)."""
         return self._metrics.get_metrics(start, end)
 

@@ -19,18 +19,16 @@ to a race.  Rows are written in key order so concurrent flushes cannot deadlock.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from sqlalchemy import (BigInteger, Column, Connection, Engine, MetaData, String, Table, case,
                         func, select)
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.exc import DBAPIError
 
-from .base import BackendUnavailable
 from ..metrics.store import UNCLASSIFIED, MetricsTotals, interval_start
+from .sqlguard import DDL_ATTEMPTS, DDL_PAUSE, OutageGuard, retry
 
 metadata = MetaData()
 
@@ -49,8 +47,6 @@ storage_deltas = Table(
     Column("bytes_delta", BigInteger, nullable=False),
     Column("objects_delta", BigInteger, nullable=False),
 )
-
-_ATTEMPTS = 6
 
 
 def _upsert(conn: Connection, table: Table, keys: Sequence[str], rows: list[dict[str, Any]]
@@ -74,44 +70,47 @@ def _upsert(conn: Connection, table: Table, keys: Sequence[str], rows: list[dict
 class SQLMetrics:
     """A :class:`~s3service.metrics.MetricsStore` on SQLAlchemy.
 
-    :param connect: an :class:`~sqlalchemy.Engine`, or a callable returning a
-        context manager that yields a :class:`~sqlalchemy.Connection` inside a
-        transaction (committed on exit) and raises
-        :class:`~s3service.backends.base.BackendUnavailable` when the database
-        cannot be reached (what :class:`~s3service.backends.sql.SQLBackend`
-        hands it).
+    :param connect: an :class:`~sqlalchemy.Engine` (an outage then raises
+        :class:`~s3service.backends.base.BackendUnavailable`, see
+        :class:`~.sqlguard.OutageGuard`), or a callable returning a context
+        manager that yields a :class:`~sqlalchemy.Connection` inside a
+        transaction (committed on exit) and raises ``BackendUnavailable`` when
+        the database cannot be reached (what
+        :class:`~s3service.backends.sql.SQLBackend` hands it).
     """
 
     def __init__(self, connect: Engine | Callable[[], AbstractContextManager[Connection]]) -> None:
         if isinstance(connect, Engine):
-            engine = connect
+            engine, guard = connect, OutageGuard(connect.url)
             self._begin: Callable[[], AbstractContextManager[Connection]] = \
-                lambda: _guarded(engine)
+                lambda: _guarded_begin(engine, guard)
         else:
             self._begin = connect
         self._ready = False
         self._ready_lock = threading.Lock()
 
     def _ensure_tables(self) -> None:
+        """Create the tables if missing, once per instance.
+
+        Another process creating them at the same moment makes a statement
+        fail: look again.
+        """
         if self._ready:
             return
         with self._ready_lock:
             if self._ready:
                 return
-            for attempt in range(_ATTEMPTS):
-                try:
-                    with self._begin() as conn:
-                        metadata.create_all(conn, checkfirst=True)
-                    break
-                except DBAPIError:
-                    # Another process creating them at the same moment: look again.
-                    if attempt == _ATTEMPTS - 1:
-                        raise
-                    time.sleep(0.05 * (attempt + 1))
+
+            def create() -> None:
+                with self._begin() as conn:
+                    metadata.create_all(conn, checkfirst=True)
+
+            retry(create, on=DBAPIError, attempts=DDL_ATTEMPTS, pause=DDL_PAUSE)
             self._ready = True
 
     def add_metrics(self, operations: Mapping[tuple[int, str], Sequence[int]],
                     storage: Mapping[int, Sequence[int]]) -> None:
+        """Add the batch in one transaction (:class:`~s3service.metrics.MetricsStore`)."""
         if not operations and not storage:
             return
         self._ensure_tables()
@@ -127,6 +126,7 @@ class SQLMetrics:
                 _upsert(conn, storage_deltas, ("interval_start",), storage_rows)
 
     def get_metrics(self, start: int, end: int) -> MetricsTotals:
+        """Totals of the intervals starting in ``[start, end]`` (epoch ms, inclusive)."""
         self._ensure_tables()
         c, s = counters.c, storage_deltas.c
         first = interval_start(start)
@@ -155,11 +155,7 @@ class SQLMetrics:
 
 
 @contextmanager
-def _guarded(engine: Engine) -> Iterator[Connection]:
-    try:
-        with engine.begin() as conn:
-            yield conn
-    except (OperationalError, InterfaceError, PoolTimeout) as exc:
-        raise BackendUnavailable(f"metrics database unavailable: {type(exc.orig).__name__}"
-                                 if getattr(exc, "orig", None) is not None
-                                 else "metrics database unavailable") from exc
+def _guarded_begin(engine: Engine, guard: OutageGuard) -> Iterator[Connection]:
+    """A transaction on ``engine``; an outage raises BackendUnavailable."""
+    with guard, engine.begin() as conn:
+        yield conn

@@ -1,0 +1,93 @@
+"""What every SQL store here does with database errors: name an outage, retry a race.
+
+:class:`OutageGuard` turns "the database cannot be reached" into
+:class:`~.base.BackendUnavailable` (answered as 503), with a message that
+never shows the password; :func:`retry` runs a piece of work again when it
+loses a race with another process (a duplicate key, a table created
+meanwhile).  Used by :mod:`.sql` and :mod:`.sql_metrics`.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import TypeVar
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from .base import BackendUnavailable
+
+__all__ = ["DDL_ATTEMPTS", "DDL_PAUSE", "OutageGuard", "retry"]
+
+T = TypeVar("T")
+E = TypeVar("E", bound=BaseException)
+
+#: Creating tables races with other processes creating them: this many tries,
+#: ``DDL_PAUSE``, then twice that, ... seconds apart.
+DDL_ATTEMPTS = 6
+DDL_PAUSE = 0.05
+
+
+class OutageGuard:
+    """``with guard:`` raises :class:`~.base.BackendUnavailable` when the database is unreachable.
+
+    Unreachable means :class:`~sqlalchemy.exc.OperationalError`,
+    :class:`~sqlalchemy.exc.InterfaceError`, a pool timeout, or any
+    :class:`~sqlalchemy.exc.DBAPIError` that invalidated its connection; every
+    other exception passes unchanged.  The message reads ``database <url>
+    unavailable: <error type>: <first line of the error>``, with the URL's
+    password hidden and replaced by ``***`` wherever the error quotes it; the
+    original exception is kept as ``__cause__``.
+
+    Holds no state but the URL (``safe_url`` is it with the password hidden):
+    one guard serves every thread and every use.
+    """
+
+    def __init__(self, url: str | URL) -> None:
+        url = make_url(url)
+        self._password = str(url.password) if url.password else None
+        self.safe_url = url.render_as_string(hide_password=True)
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if isinstance(exc, (OperationalError, InterfaceError, PoolTimeout)) or (
+                isinstance(exc, DBAPIError) and exc.connection_invalidated):
+            raise self._unavailable(exc) from exc
+
+    def _unavailable(self, exc: BaseException) -> BackendUnavailable:
+        orig = getattr(exc, "orig", None) or exc
+        text = str(orig).strip()
+        first = text.splitlines()[0] if text else ""
+        if self._password:
+            first = first.replace(self._password, "***")
+        return BackendUnavailable(f"database {self.safe_url} unavailable: "
+                                  f"{type(orig).__name__}: {first}")
+
+
+def retry(work: Callable[[], T], *, on: type[E] | tuple[type[E], ...], attempts: int,
+          pause: float = 0.0, diagnose: Callable[[E], bool] | None = None) -> T:
+    """Return ``work()``, calling it again when it raises ``on``: at most ``attempts`` calls.
+
+    ``diagnose``, when given, sees each such failure first and returns whether
+    another attempt may help; it may instead raise the exception that explains
+    the failure better (e.g. "no such account" for a foreign key violation),
+    which ends the retrying.  Before the n-th retry the helper sleeps
+    ``n * pause`` seconds (a short backoff for races between processes).  A
+    failure that is not retried (``diagnose`` said no, or no attempts are left)
+    is re-raised as it is.  ``work`` is called at least once.
+    """
+    attempt = 1
+    while True:
+        try:
+            return work()
+        except on as exc:
+            if (diagnose is not None and not diagnose(exc)) or attempt >= attempts:
+                raise
+        if pause:
+            time.sleep(pause * attempt)
+        attempt += 1
