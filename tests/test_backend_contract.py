@@ -11,7 +11,9 @@ import pytest
 from s3service.backends import BucketNameTaken, BucketStore, CredentialStore, UnknownAccount, UnknownBucket
 from s3service.backends import memory, sql
 from s3service.backends.memory import MemoryBackend
+from s3service.backends.memory_metrics import MemoryMetrics
 from s3service.backends.sql import SQLBackend
+from s3service.metrics import INTERVAL_MS, MetricsStore
 
 A = "a" * 64                      # canonical user IDs
 B = "b" * 64
@@ -290,3 +292,15 @@ def test_add_key_replaces(two_accounts):
     got = store.get_credential("AKIASAME")
     assert (got.secret_key, got.account_id, got.user) == ("second", B, "dave")
     assert store.list_keys(A) == []
+
+
+def test_is_a_metrics_store_of_its_own(store):
+    assert isinstance(store, MetricsStore)
+    assert not isinstance(store, MemoryMetrics)          # holds its metrics, is not one
+    t0 = 1704190500000
+    store.add_metrics({(t0, "s3:PutObject"): (2, 100, 0), (t0, ""): (1, 7, 9)}, {t0: (100, 1)})
+    store.add_metrics({(t0, "s3:PutObject"): (1, 10, 0)}, {})
+    totals = store.get_metrics(t0, t0 + INTERVAL_MS - 1)
+    assert totals.operations == {"s3:PutObject": 3}
+    assert (totals.incoming_bytes, totals.outgoing_bytes) == (117, 9)
+    assert totals.storage_utilized == (0, 100) and totals.number_of_objects == (0, 1)

@@ -12,26 +12,28 @@ from __future__ import annotations
 
 import threading
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
 
 from .memory_metrics import MemoryMetrics
+from ..metrics.store import MetricsTotals
 from ..regions import DEFAULT_REGION
 from .base import BucketNameTaken, BucketInfo, Credential, UnknownAccount, UnknownBucket
 
 _CHUNK = 1000
 
 
-class MemoryBackend(MemoryMetrics):
+class MemoryBackend:
     """Accounts, keys and buckets held in dicts; safe to share between threads.
 
-    Also a metrics store (:class:`~.memory_metrics.MemoryMetrics`):
+    Also a metrics store (:class:`~s3service.metrics.MetricsStore`), kept in a
+    :class:`~.memory_metrics.MemoryMetrics` of its own:
     ``S3ServiceMiddleware(app, credentials=store, buckets=store, metrics=store)``.
     """
 
     def __init__(self) -> None:
-        MemoryMetrics.__init__(self)
+        self._metrics = MemoryMetrics()
         self._lock = threading.Lock()
         self._accounts: dict[str, str] = {}
         self._users: dict[str, set[str]] = {}        # account id -> IAM user names
@@ -140,6 +142,17 @@ class MemoryBackend(MemoryMetrics):
         with self._lock:
             owner = self._owners.get(name)
             return None if owner is None else (owner, self._buckets[name])
+
+    # -- metrics (a MetricsStore: see .memory_metrics) --------------------------
+
+    def add_metrics(self, operations: Mapping[tuple[int, str], Sequence[int]],
+                    storage: Mapping[int, Sequence[int]]) -> None:
+        """Add a batch of metered counters (:class:`~s3service.metrics.MetricsStore`)."""
+        self._metrics.add_metrics(operations, storage)
+
+    def get_metrics(self, start: int, end: int) -> MetricsTotals:
+        """Metrics totals of the intervals starting in ``[start, end]`` (epoch ms)."""
+        return self._metrics.get_metrics(start, end)
 
     # -- the protocols --------------------------------------------------------
 

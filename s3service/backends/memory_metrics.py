@@ -8,44 +8,45 @@ from ..metrics.store import UNCLASSIFIED, MetricsTotals, interval_start
 
 
 class MemoryMetrics:
-    """A :class:`~.store.MetricsStore` in dicts; safe to share between threads.
+    """A :class:`~s3service.metrics.MetricsStore` in dicts; safe to share between threads.
 
-    Usable alone or mixed into a store class (as
-    :class:`~s3service.backends.memory.MemoryBackend` does); its attributes
-    all start with ``_metrics``.
+    Usable alone or held by a store (as
+    :class:`~s3service.backends.memory.MemoryBackend` does).
     """
 
     def __init__(self) -> None:
-        self._metrics_lock = threading.Lock()
-        self._metrics_ops: dict[tuple[int, str], list[int]] = {}
-        self._metrics_storage: dict[int, list[int]] = {}
+        self._lock = threading.Lock()
+        self._ops: dict[tuple[int, str], list[int]] = {}       # (interval, operation) -> counters
+        self._storage: dict[int, list[int]] = {}               # interval -> [bytes, objects] deltas
 
     def add_metrics(self, operations: Mapping[tuple[int, str], Sequence[int]],
                     storage: Mapping[int, Sequence[int]]) -> None:
-        with self._metrics_lock:
+        """Add a batch of counters to the totals, all at once under the lock."""
+        with self._lock:
             for key, (requests, incoming, outgoing) in operations.items():
-                have = self._metrics_ops.setdefault(key, [0, 0, 0])
+                have = self._ops.setdefault(key, [0, 0, 0])
                 have[0] += requests
                 have[1] += incoming
                 have[2] += outgoing
             for key, (nbytes, objects) in storage.items():
-                level = self._metrics_storage.setdefault(key, [0, 0])
+                level = self._storage.setdefault(key, [0, 0])
                 level[0] += nbytes
                 level[1] += objects
 
     def get_metrics(self, start: int, end: int) -> MetricsTotals:
+        """Totals of the intervals starting in ``[start, end]`` (epoch ms, inclusive)."""
         operations: dict[str, int] = {}
         incoming = outgoing = 0
         first = interval_start(start)
         bytes_start = bytes_end = objects_start = objects_end = 0
-        with self._metrics_lock:
-            for (interval, op), (requests, inc, out) in self._metrics_ops.items():
+        with self._lock:
+            for (interval, op), (requests, inc, out) in self._ops.items():
                 if start <= interval <= end:
                     if op != UNCLASSIFIED:
                         operations[op] = operations.get(op, 0) + requests
                     incoming += inc
                     outgoing += out
-            for interval, (nbytes, objects) in self._metrics_storage.items():
+            for interval, (nbytes, objects) in self._storage.items():
                 if interval < first:
                     bytes_start += nbytes
                     objects_start += objects
