@@ -1,4 +1,4 @@
-"""The ``s3service`` command for tests: run in this process, and ``s3service serve`` as a subprocess.
+"""The ``s3service`` command for tests: run in this process; ``s3service serve`` as a subprocess.
 
 Admin commands, ``--json`` output, exit statuses and error lines are checked
 in-process (:func:`run_cli`); a server clients talk to over HTTP is a real

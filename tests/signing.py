@@ -1,14 +1,15 @@
-"""Requests signed by real botocore, turned into WSGI environs (nothing goes on the network).
+"""Requests signed by real botocore: for a WSGI app (environs) or for the wire (headers, URLs).
 
-Two ways in:
-
-* :func:`signed_environ` signs one request with botocore's signers directly::
+The one place the tests sign requests (SigV4, SigV2, presigned or not)::
 
       environ = signed_environ("GET", "http://s3.example.com/bucket/key", "AK", "secret")
+      headers = signed_headers("GET", "http://127.0.0.1:8000/", "AK", "secret")
+      url = presigned_url("GET", "http://127.0.0.1:8000/bucket/key", "AK", "secret")
 
-* :func:`client_environ` runs a boto3 client call and captures the request it
-  would have sent (a ``before-send`` hook stops it), for exactly what an SDK
-  sends for a given operation::
+all made by :func:`sign` (the signed ``AWSRequest``; nothing goes on the
+network).  :func:`client_environ` instead runs a boto3 client call and captures
+the request it would have sent (a ``before-send`` hook stops it), for exactly
+what an SDK sends for a given operation::
 
       client = make_client("AK", "secret", signature_version="s3")
       environ = client_environ(client, "list_objects_v2", Bucket="photos")
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from typing import Any
 from unittest import mock
@@ -87,38 +88,82 @@ def frozen_time(at: float | None) -> Iterator[None]:
         yield
 
 
-def signed_environ(method: str, url: str, access_key: str, secret: str, *,
-                   version: str = "v4", presign: bool = False, expires: int = 3600,
-                   headers: Mapping[str, str] | None = None, region: str = "us-east-1",
-                   session_token: str | None = None, body: bytes = b"",
-                   auth_path: str | None = None, at: float | None = None) -> dict[str, Any]:
-    """Sign a request with botocore and return the WSGI environ a server would see.
+#: version -> (header signer, query-string signer), all botocore's own.  "v4" is what
+#: S3 clients send (x-amz-content-sha256); "v4-generic" botocore's general SigV4
+#: for service "s3", as UTAPI (metrics) clients sign; "v2" the S3 HMAC-SHA1 scheme.
+SIGNERS: dict[str, tuple[Any, Any]] = {
+    "v4": (botocore.auth.S3SigV4Auth, botocore.auth.S3SigV4QueryAuth),
+    "v4-generic": (botocore.auth.SigV4Auth, botocore.auth.SigV4QueryAuth),
+    "v2": (botocore.auth.HmacV1Auth, botocore.auth.HmacV1QueryAuth),
+}
+
+Headers = Mapping[str, str] | Iterable[tuple[str, str]]
+
+
+def sign(method: str, url: str, access_key: str, secret: str, *, version: str = "v4",
+         presign: bool = False, expires: int = 3600, headers: Headers | None = None,
+         region: str = "us-east-1", session_token: str | None = None, body: bytes = b"",
+         auth_path: str | None = None, at: float | None = None) -> AWSRequest:
+    """The request signed by botocore (its ``headers``, or its ``url`` when presigned).
 
     ``url`` is sent as given (so percent-encode it as an SDK would);
-    ``version`` is ``"v4"`` or ``"v2"``; ``presign`` signs the query string
-    instead of adding an ``Authorization`` header; ``auth_path`` is the V2
-    resource path for virtual-hosted-style URLs (``/bucket/key``); ``at``
-    signs as of that time (epoch seconds) instead of now.
+    ``version`` is a key of :data:`SIGNERS`; ``presign`` signs the query string
+    instead of adding an ``Authorization`` header; ``headers`` are a mapping or
+    (name, value) pairs (a name may repeat), a ``Host`` among them signed in
+    place of the URL's; ``auth_path`` is the V2 resource path for
+    virtual-hosted-style URLs (``/bucket/key``); ``at`` signs as of that time
+    (epoch seconds) instead of now.
     """
+    try:
+        header_signer, query_signer = SIGNERS[version]
+    except KeyError:
+        raise ValueError(f"unknown signature version {version!r}") from None
     credentials = Credentials(access_key, secret, session_token)
-    request = AWSRequest(method=method, url=url, headers=dict(headers or {}), data=body)
+    request = AWSRequest(method=method, url=url, data=body)
+    for name, value in _pairs(headers):
+        request.headers[name] = value          # appends: a repeated name stays repeated
     if auth_path is not None:
         request.auth_path = auth_path
     signer: Any
-    if version == "v4":
-        signer = (botocore.auth.S3SigV4QueryAuth(credentials, "s3", region, expires=expires)
-                  if presign else botocore.auth.S3SigV4Auth(credentials, "s3", region))
-    elif version == "v2":
-        signer = (botocore.auth.HmacV1QueryAuth(credentials, expires=expires)
-                  if presign else botocore.auth.HmacV1Auth(credentials))
+    if version == "v2":
+        signer = (query_signer(credentials, expires=expires) if presign
+                  else header_signer(credentials))
+    elif presign:
+        signer = query_signer(credentials, "s3", region, expires=expires)
     else:
-        raise ValueError(f"unknown signature version {version!r}")
+        signer = header_signer(credentials, "s3", region)
     with frozen_time(at):
         signer.add_auth(request)
+    return request
+
+
+def _pairs(headers: Headers | None) -> list[tuple[str, str]]:
+    if headers is None:
+        return []
+    return list(headers.items() if isinstance(headers, Mapping) else headers)
+
+
+def signed_environ(method: str, url: str, access_key: str, secret: str, *,
+                   headers: Headers | None = None, body: bytes = b"", presign: bool = False,
+                   **options: Any) -> dict[str, Any]:
+    """The WSGI environ a server would see for a request signed by :func:`sign` (same arguments)."""
+    request = sign(method, url, access_key, secret, headers=headers, body=body, presign=presign,
+                   **options)
     # Whoever uses a presigned URL sends only the headers it was made for, not the
     # ones botocore added while signing (Date, X-Amz-Security-Token...).
-    sent = dict(headers or {}) if presign else request.headers
+    sent = dict(_pairs(headers)) if presign else request.headers
     return environ_from_request(method, request.url, sent, body)
+
+
+def signed_headers(method: str, url: str, access_key: str, secret: str,
+                   **options: Any) -> list[tuple[str, str]]:
+    """The headers of a request signed by :func:`sign` (same arguments), as (name, value) pairs."""
+    return list(sign(method, url, access_key, secret, **options).headers.items())
+
+
+def presigned_url(method: str, url: str, access_key: str, secret: str, **options: Any) -> str:
+    """``url`` presigned by :func:`sign` (same arguments)."""
+    return sign(method, url, access_key, secret, presign=True, **options).url
 
 
 # -- boto3 clients --------------------------------------------------------------------

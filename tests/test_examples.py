@@ -63,13 +63,10 @@ def paste_app(tmp_path):
 
 def signed(app, method, path, body=b"", host="s3.example.com", key=ALICE_KEY,
            region="us-east-1"):
-    from botocore.auth import S3SigV4Auth
-    from botocore.awsrequest import AWSRequest
-    from botocore.credentials import Credentials
+    from signing import signed_headers
 
-    request = AWSRequest(method=method, url=f"http://{host}{path}", data=body)
-    S3SigV4Auth(Credentials(*key), "s3", region).add_auth(request)
-    return app.request(path, method=method, body=body, headers={**request.headers, "Host": host},
+    headers = signed_headers(method, f"http://{host}{path}", *key, region=region, body=body)
+    return app.request(path, method=method, body=body, headers={**dict(headers), "Host": host},
                        expect_errors=True)
 
 

@@ -17,7 +17,7 @@ from s3service.backends.base import BackendUnavailable, BucketInfo, Credential
 from s3service.backends.memory import MemoryBackend
 from s3service.paste import filter_factory
 
-import signing
+from signing import signed_environ
 
 ACCOUNT = "f" * 64
 KEY, SECRET = "AKIAFAULTS0000000001", "faults-secret-0000000000000000000000001"
@@ -87,7 +87,7 @@ def make(faulty, **kw):
 
 
 def signed(path="/", method="GET", **kw):
-    return signing.signed_environ(method, f"http://{HOST}{path}", KEY, SECRET, **kw)
+    return signed_environ(method, f"http://{HOST}{path}", KEY, SECRET, **kw)
 
 
 def request(app, environ):

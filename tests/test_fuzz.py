@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "fuzz"))
 
 import fuzz_requests as fz  # noqa: E402
-import signing  # noqa: E402
+from signing import signed_environ  # noqa: E402
 
 FUZZ = settings(max_examples=150, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
@@ -58,8 +58,8 @@ def apps(store):
 
 @pytest.fixture(scope="module")
 def v4_environ():
-    return signing.signed_environ("GET", f"http://{fz.HOST}/", KEY.access_key, KEY.secret,
-                                  region=fz.REGION)
+    return signed_environ("GET", f"http://{fz.HOST}/", KEY.access_key, KEY.secret,
+                          region=fz.REGION)
 
 
 def auth(environ, store):
@@ -142,8 +142,8 @@ def test_any_presigned_query(store, pairs, raw):
 @FEW
 @given(extra=st.lists(st.tuples(_PARAM_NAMES, _PARAM_VALUES), min_size=1, max_size=4))
 def test_presigned_url_with_changed_parameters_is_refused(store, extra):
-    environ = signing.signed_environ("GET", f"http://{fz.HOST}/", KEY.access_key, KEY.secret,
-                                     presign=True, region=fz.REGION)
+    environ = signed_environ("GET", f"http://{fz.HOST}/", KEY.access_key, KEY.secret,
+                             presign=True, region=fz.REGION)
     environ["QUERY_STRING"] += "".join(f"&{quote(n)}={quote(v.encode('latin-1'))}"
                                        for n, v in extra)
     assert isinstance(refused_or_accepted(environ, store), S3Error)
@@ -191,8 +191,8 @@ _HEADER_NAME = st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=
 @given(headers=st.dictionaries(_HEADER_NAME, wire, min_size=1, max_size=4),
        version=st.sampled_from(["v4", "v2"]))
 def test_unsigned_amz_headers_are_refused(store, headers, version):
-    environ = (signing.signed_environ("GET", f"http://{fz.HOST}/", KEY.access_key, KEY.secret,
-                                      region=fz.REGION, version=version)
+    environ = (signed_environ("GET", f"http://{fz.HOST}/", KEY.access_key, KEY.secret,
+                              region=fz.REGION, version=version)
                if version == "v2" else dict(_V4))
     environ.update(headers)
     result = refused_or_accepted(environ, store)
@@ -202,8 +202,8 @@ def test_unsigned_amz_headers_are_refused(store, headers, version):
         assert isinstance(result, S3Error)
 
 
-_V4 = signing.signed_environ("GET", f"http://{fz.HOST}/", KEY.access_key, KEY.secret,
-                             region=fz.REGION)
+_V4 = signed_environ("GET", f"http://{fz.HOST}/", KEY.access_key, KEY.secret,
+                     region=fz.REGION)
 
 
 # -- max-buckets and the other ListBuckets parameters ------------------------------------------
@@ -275,7 +275,7 @@ def test_tokens_round_trip_and_bind_the_listing(after, prefix, region):
                      min_size=1, max_size=60))
 def test_signed_request_with_a_bad_token(apps, token):
     """A correctly signed ListBuckets carrying a random token: 400 InvalidArgument."""
-    environ = signing.signed_environ(
+    environ = signed_environ(
         "GET", f"http://{fz.HOST}/?continuation-token={quote(token, safe='')}",
         KEY.access_key, KEY.secret, region=fz.REGION)
     for app in apps:
@@ -312,7 +312,7 @@ def test_any_metrics_body(body, action):
 @given(value=json_values)
 def test_metrics_body_through_the_middleware(apps, value):
     body = json.dumps(value).encode()
-    environ = signing.signed_environ(
+    environ = signed_environ(
         "POST", f"http://{fz.HOST}/?Action=ListMetrics", KEY.access_key, KEY.secret,
         region=fz.REGION, body=body, headers={"Content-Type": "application/json"})
     label, answer = assert_s3_answer(apps[0], environ)

@@ -23,7 +23,7 @@ from s3service import S3ServiceMiddleware
 from s3service.backends.memory import MemoryBackend
 from s3service.backends.sql import SQLBackend
 
-import signing
+from signing import signed_environ
 
 HOST = "s3.example.com"
 REGIONS = ["us-east-1", "eu-west-1", "ap-south-1"]
@@ -109,8 +109,8 @@ def query_of(request: dict, tokens: list[str]) -> tuple[str, dict]:
 def list_buckets(app, access_key: str, secret: str, query: str, *, version: str = "v4",
                  presign: bool = False):
     url = f"http://{HOST}/" + (f"?{query}" if query else "")
-    environ = signing.signed_environ("GET", url, access_key, secret, version=version,
-                                     presign=presign)
+    environ = signed_environ("GET", url, access_key, secret, version=version,
+                             presign=presign)
     captured = {}
 
     def start_response(status, headers, exc_info=None):

@@ -17,6 +17,7 @@ The one thing an answer may carry is what S3 itself echoes to the sender:
 from __future__ import annotations
 
 import ast
+import io
 import logging
 import re
 import threading
@@ -34,7 +35,7 @@ from s3service.backends.base import BackendUnavailable, Credential
 from s3service.backends.memory import MemoryBackend
 from s3service.errors import S3Error
 
-import signing
+from signing import signed_environ
 
 ROOT = Path(__file__).resolve().parents[1]
 HOST = "s3.example.com"
@@ -108,35 +109,34 @@ def cases() -> list[tuple[str, dict, str | None]]:
                 for url in urls:
                     kw = dict(version=version, presign=presign, session_token=token)
                     name = f"{access_key[-2:]}-{version}-{presign}-{url[-12:]}"
-                    out.append((name, signing.signed_environ("GET", url, access_key, secret,
-                                                             **kw), None))
-                    out.append(("badsig-" + name, signing.signed_environ(
+                    out.append((name, signed_environ("GET", url, access_key, secret, **kw), None))
+                    out.append(("badsig-" + name, signed_environ(
                         "GET", url, access_key, WRONG_SECRET, **kw), None))
-                out.append((f"skewed-{access_key}-{version}-{presign}", signing.signed_environ(
+                out.append((f"skewed-{access_key}-{version}-{presign}", signed_environ(
                     "GET", urls[0], access_key, secret, version=version, presign=presign,
                     session_token=token, at=NOW - 7200, expires=60), None))
-            out.append((f"badtoken-{access_key}-{version}", signing.signed_environ(
+            out.append((f"badtoken-{access_key}-{version}", signed_environ(
                 "GET", urls[0], access_key, secret, version=version,
                 session_token=WRONG_TOKEN), None))
         body = b'{"service": ["s3"], "timeRange": [0, 899999]}'
         for sec in (secret, WRONG_SECRET):
-            out.append((f"metrics-{access_key}-{sec[:5]}", signing.signed_environ(
+            out.append((f"metrics-{access_key}-{sec[:5]}", signed_environ(
                 "POST", f"http://{HOST}/?Action=ListMetrics", access_key, sec, body=body,
                 session_token=token), None))
-        out.append((f"metrics-v2-{access_key}", signing.signed_environ(
+        out.append((f"metrics-v2-{access_key}", signed_environ(
             "POST", f"http://{HOST}/?Action=ListMetrics", access_key, secret, version="v2",
             body=body, session_token=token), None))
     root_key = next(iter(KEYS))
     root_secret = KEYS[root_key][0]
     for fail in ("cred-raise", "cred-unavailable", "cred-garbage", "cred-hang", "list-raise"):
         for version in ("v4", "v2"):
-            out.append((f"fault-{fail}-{version}", signing.signed_environ(
+            out.append((f"fault-{fail}-{version}", signed_environ(
                 "GET", urls[1], root_key, root_secret, version=version), fail))
     # A malformed header that still carries a signature, and one with only garbage.
-    env = signing.signed_environ("GET", urls[0], root_key, root_secret)
+    env = signed_environ("GET", urls[0], root_key, root_secret)
     env["HTTP_AUTHORIZATION"] = env["HTTP_AUTHORIZATION"].replace("AWS4-HMAC-SHA256", "AWS5")
     out.append(("unsupported-scheme", env, None))
-    env = signing.signed_environ("GET", urls[0] + "?X-Amz-Algorithm=x", root_key, root_secret)
+    env = signed_environ("GET", urls[0] + "?X-Amz-Algorithm=x", root_key, root_secret)
     out.append(("header-and-query", env, None))
     return out
 
@@ -205,7 +205,7 @@ def test_no_secret_in_logs_bodies_or_exceptions(computed):
         for name, environ, fail in all_cases:
             for app in apps:
                 store.fail = fail
-                env = dict(environ, **{"wsgi.input": signing.io.BytesIO(
+                env = dict(environ, **{"wsgi.input": io.BytesIO(
                     environ["wsgi.input"].getvalue())})
                 out = {}
                 body = b"".join(app(env, lambda s, h, e=None: out.update(status=s, headers=h)))

@@ -1,4 +1,4 @@
-"""Raw HTTP for the integration tests: botocore-signed requests sent byte for byte.
+"""Raw HTTP for the integration tests: botocore-signed requests (``signing``) sent byte for byte.
 
 ``http.client`` is driven with ``putrequest``/``putheader`` so that exactly the
 headers given are sent (no implicit ``Host``, ``Accept-Encoding`` or
@@ -6,19 +6,14 @@ headers given are sent (no implicit ``Host``, ``Accept-Encoding`` or
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import http.client
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from email.utils import format_datetime
-from unittest import mock
+from datetime import datetime
 from urllib.parse import urlsplit
 
 import defusedxml.ElementTree as SafeET
-from botocore.auth import HmacV1Auth, HmacV1QueryAuth, S3SigV4Auth, S3SigV4QueryAuth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
+from signing import presigned_url, signed_headers
 
 S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -85,74 +80,52 @@ def _target(url: str) -> str:
     return (parts.path or "/") + ("?" + parts.query if parts.query else "")
 
 
-def _fixed_clock(when: datetime | None):
-    """Make botocore's signers believe it is ``when`` (naive UTC inside botocore)."""
-    if when is None:
-        return contextlib.nullcontext()
-    naive = when.astimezone(timezone.utc).replace(tzinfo=None)
-    return mock.patch("botocore.auth.get_current_datetime", lambda *a, **k: naive)
+def _epoch(when: datetime | None) -> float | None:
+    return None if when is None else when.timestamp()
+
+
+def _signed(version: str, method: str, url: str, access_key: str, secret_key: str, *,
+            token: str | None, headers, body: bytes, when: datetime | None, host: str | None,
+            **options) -> list[tuple[str, str]]:
+    """The signed request's headers, with ``Host`` (``host`` or the URL's) and Content-Length."""
+    out = signed_headers(method, url, access_key, secret_key, version=version,
+                         headers={"Host": host or urlsplit(url).netloc, **dict(headers)},
+                         body=body, session_token=token, at=_epoch(when), **options)
+    if body:
+        out.append(("Content-Length", str(len(body))))
+    return out
 
 
 def sign_v4(method: str, url: str, access_key: str, secret_key: str, *, token: str | None = None,
             region: str = "us-east-1", headers=(), body: bytes = b"",
             when: datetime | None = None, host: str | None = None) -> list[tuple[str, str]]:
     """Headers of a SigV4 (header auth) request, as botocore's S3 signer makes them."""
-    netloc = host or urlsplit(url).netloc
-    req = AWSRequest(method=method, url=url, data=body,
-                     headers={"Host": netloc, **dict(headers)})
-    signer = S3SigV4Auth(Credentials(access_key, secret_key, token), "s3", region)
-    with _fixed_clock(when):
-        signer.add_auth(req)
-    out = list(req.headers.items())
-    if body:
-        out.append(("Content-Length", str(len(body))))
-    return out
-
-
-class _DatedHmacV1Auth(HmacV1Auth):
-    def __init__(self, credentials, when: datetime | None):
-        super().__init__(credentials)
-        self._when = when
-
-    def _get_date(self):
-        if self._when is None:
-            return super()._get_date()
-        return format_datetime(self._when.astimezone(timezone.utc), usegmt=True)
+    return _signed("v4", method, url, access_key, secret_key, token=token, region=region,
+                   headers=headers, body=body, when=when, host=host)
 
 
 def sign_v2(method: str, url: str, access_key: str, secret_key: str, *, token: str | None = None,
             headers=(), body: bytes = b"", when: datetime | None = None,
             host: str | None = None) -> list[tuple[str, str]]:
     """Headers of a SigV2 (``Authorization: AWS key:sig``) request."""
-    netloc = host or urlsplit(url).netloc
-    req = AWSRequest(method=method, url=url, data=body,
-                     headers={"Host": netloc, **dict(headers)})
-    _DatedHmacV1Auth(Credentials(access_key, secret_key, token), when).add_auth(req)
-    out = list(req.headers.items())
-    if body:
-        out.append(("Content-Length", str(len(body))))
-    return out
+    return _signed("v2", method, url, access_key, secret_key, token=token, headers=headers,
+                   body=body, when=when, host=host)
 
 
 def presign_v4(url: str, access_key: str, secret_key: str, *, expires: int = 300,
                token: str | None = None, region: str = "us-east-1",
                when: datetime | None = None, method: str = "GET") -> str:
     """A SigV4 presigned URL (query auth) for ``url``."""
-    netloc = urlsplit(url).netloc
-    req = AWSRequest(method=method, url=url, headers={"Host": netloc})
-    signer = S3SigV4QueryAuth(Credentials(access_key, secret_key, token), "s3", region,
-                              expires=expires)
-    with _fixed_clock(when):
-        signer.add_auth(req)
-    return req.url
+    return presigned_url(method, url, access_key, secret_key, version="v4", expires=expires,
+                         session_token=token, region=region, at=_epoch(when),
+                         headers={"Host": urlsplit(url).netloc})
 
 
 def presign_v2(url: str, access_key: str, secret_key: str, *, expires: int = 300,
                token: str | None = None, method: str = "GET") -> str:
     """A SigV2 presigned URL; ``Expires`` is now + ``expires`` (negative: already expired)."""
-    req = AWSRequest(method=method, url=url)
-    HmacV1QueryAuth(Credentials(access_key, secret_key, token), expires=expires).add_auth(req)
-    return req.url
+    return presigned_url(method, url, access_key, secret_key, version="v2", expires=expires,
+                         session_token=token)
 
 
 def target_of(url: str) -> str:

@@ -7,6 +7,8 @@ import json
 
 import pytest
 
+from signing import signed_headers
+
 from . import rawhttp, seed
 from .checks import assert_error, echo_of
 from .rawhttp import send, sign_v4
@@ -69,14 +71,8 @@ def test_good_v2_signature_virtual_hosted_reaches_gateway(server_auth_all):
 
 
 def sign_v2_virtual(srv, host: str, resource: str, target: str):
-    from botocore.auth import HmacV1Auth
-    from botocore.awsrequest import AWSRequest
-    from botocore.credentials import Credentials
-
-    req = AWSRequest(method="GET", url=srv.url + target, headers={"Host": host})
-    req.auth_path = resource
-    HmacV1Auth(Credentials(seed.B_KEY, seed.B_SECRET)).add_auth(req)
-    return list(req.headers.items())
+    return signed_headers("GET", srv.url + target, seed.B_KEY, seed.B_SECRET, version="v2",
+                          headers={"Host": host}, auth_path=resource)
 
 
 def test_presigned_reaches_gateway(server_auth_all):

@@ -8,6 +8,8 @@ from email.utils import format_datetime
 import pytest
 from botocore.exceptions import ClientError
 
+from signing import signed_headers
+
 from . import rawhttp, seed
 from .checks import assert_error
 from .conftest import boto3_client
@@ -182,14 +184,10 @@ def test_signed_header_with_inner_whitespace(server, version):
 
 
 def test_repeated_signed_header(server):
-    from botocore.awsrequest import AWSRequest
-    from botocore.auth import S3SigV4Auth
-    from botocore.credentials import Credentials
-
-    req = AWSRequest(method="GET", url=server.url + "/", headers={"Host": server.netloc})
-    req.headers.add_header("x-amz-meta-multi", "one")
-    req.headers.add_header("x-amz-meta-multi", "two")
-    S3SigV4Auth(Credentials(seed.ROOT_KEY, seed.ROOT_SECRET), "s3", seed.REGION).add_auth(req)
-    resp = send(server.url, "GET", "/", [(k, v) for k, v in req.headers.items()])
-    assert sum(1 for k, _ in req.headers.items() if k == "x-amz-meta-multi") == 2
+    headers = signed_headers("GET", server.url + "/", seed.ROOT_KEY, seed.ROOT_SECRET,
+                             region=seed.REGION,
+                             headers=[("Host", server.netloc), ("x-amz-meta-multi", "one"),
+                                      ("x-amz-meta-multi", "two")])
+    resp = send(server.url, "GET", "/", headers)
+    assert sum(1 for k, _ in headers if k == "x-amz-meta-multi") == 2
     assert resp.status == 200, resp.body

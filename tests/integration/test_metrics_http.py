@@ -10,12 +10,10 @@ import sys
 import time
 from pathlib import Path
 
-import botocore.auth
 import pytest
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 
 from cliserver import stop_process
+from signing import signed_headers
 from s3service.backends.sql import SQLBackend
 from s3service.metrics import INTERVAL_MS, interval_start
 
@@ -63,11 +61,10 @@ class Gunicorn:
     def list_metrics(self, time_range: list[int]) -> dict:
         body = json.dumps({"timeRange": time_range, "service": ["s3"]}).encode()
         url = f"http://127.0.0.1:{self.port}/?Action=ListMetrics&Version=20160815"
-        request = AWSRequest(method="POST", url=url, data=body,
-                             headers={"Content-Type": "application/json"})
-        botocore.auth.SigV4Auth(Credentials(KEY, SECRET), "s3", "us-east-1").add_auth(request)
+        headers = signed_headers("POST", url, KEY, SECRET, version="v4-generic", body=body,
+                                 headers={"Content-Type": "application/json"})
         status, answer = self.request("POST", url.split(str(self.port), 1)[1], body,
-                                      dict(request.headers.items()))
+                                      dict(headers))
         assert status == 200, answer
         return json.loads(answer)[0]
 

@@ -24,12 +24,10 @@ import time
 from pathlib import Path
 from xml.etree import ElementTree
 
-import botocore.auth
 import pytest
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 
 from cliserver import stop_process
+from signing import signed_headers
 
 from .conftest import ROOT
 
@@ -99,9 +97,8 @@ def start_gateway(tmp: Path, db_url: str, name: str):
 
 def send(conn: http.client.HTTPConnection, port: int, method: str = "GET", path: str = "/"):
     """A SigV4-signed request on a keep-alive connection: (status, headers, body)."""
-    request = AWSRequest(method=method, url=f"http://127.0.0.1:{port}{path}", data=b"")
-    botocore.auth.S3SigV4Auth(Credentials(KEY, SECRET), "s3", "us-east-1").add_auth(request)
-    conn.request(method, path, headers=dict(request.headers.items()))
+    headers = signed_headers(method, f"http://127.0.0.1:{port}{path}", KEY, SECRET)
+    conn.request(method, path, headers=dict(headers))
     response = conn.getresponse()
     return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
 
