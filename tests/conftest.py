@@ -72,3 +72,46 @@ def sql_url(request, make_sql_url):
     return make_sql_url(request.param)
 
 # ============================ end of SQL section ==============================
+
+
+# =============================================================================
+# The in-memory store (owner: the middleware's unit tests)
+#
+#   store   a fresh MemoryBackend per test, holding its test module's SEED:
+#
+#     SEED = {"accounts": {account_id: display_name, ...},
+#             "keys": [(account_id, access_key, secret_key), ...],
+#             "buckets": [(account_id, name), ...]}
+#
+#           a key or bucket tuple may end with a dict of add_key / add_bucket
+#           options ({"user": "alice"}, {"created": ..., "region": ...}).
+#           Modules wanting another kind of store name their fixture otherwise
+#           (test_backend_contract's empty_store, test_fuzz's fuzz_store).
+# =============================================================================
+
+@pytest.fixture
+def store(request):
+    from s3service.backends.memory import MemoryBackend
+
+    seed = getattr(request.module, "SEED", None)
+    if seed is None:
+        pytest.fail(f"{request.module.__name__} uses the store fixture but defines no SEED",
+                    pytrace=False)
+    store = MemoryBackend()
+    for account_id, display_name in seed.get("accounts", {}).items():
+        store.add_account(account_id, display_name=display_name)
+    for entry in seed.get("keys", ()):
+        store.add_key(*_arguments(entry), **_options(entry))
+    for entry in seed.get("buckets", ()):
+        store.add_bucket(*_arguments(entry), **_options(entry))
+    return store
+
+
+def _arguments(entry: tuple) -> tuple:
+    return entry[:-1] if isinstance(entry[-1], dict) else entry
+
+
+def _options(entry: tuple) -> dict:
+    return entry[-1] if isinstance(entry[-1], dict) else {}
+
+# ========================== end of in-memory store ===========================

@@ -12,7 +12,6 @@ from signing import client_environ, make_client, presigned_environ, signed_envir
 
 from s3service.auth import authenticate, sigv2
 from s3service.backends.base import BackendUnavailable
-from s3service.backends.memory import MemoryBackend
 from s3service.errors import S3Error
 from s3service.identity import Identity
 
@@ -27,19 +26,18 @@ URL = "http://s3.example.com/bucket/some%20key"
 SERVICE_HOSTS = ("s3.example.com",)
 
 
-@pytest.fixture(scope="module")
-def store():
-    store = MemoryBackend()
-    store.add_account(ACCOUNT, display_name="Owner")
-    store.add_account(USER_ACCOUNT, display_name="Parent")
-    store.add_key(ACCOUNT, AK, SECRET)
-    store.add_key(USER_ACCOUNT, USER_AK, USER_SECRET, user="alice")
-    store.add_key(ACCOUNT, TEMP_AK, TEMP_SECRET, session_token=TOKEN,
-                  expires=datetime.fromtimestamp(NOW + 3600, timezone.utc))
-    store.add_key(ACCOUNT, OLD_AK, "old-secret", session_token=TOKEN,
-                  expires=datetime.fromtimestamp(NOW - 1, timezone.utc))
-    store.add_key(ACCOUNT, OFF_AK, "off-secret", active=False)
-    return store
+SEED = {   # of the `store` fixture (conftest.py)
+    "accounts": {ACCOUNT: "Owner", USER_ACCOUNT: "Parent"},
+    "keys": [
+        (ACCOUNT, AK, SECRET),
+        (USER_ACCOUNT, USER_AK, USER_SECRET, {"user": "alice"}),
+        (ACCOUNT, TEMP_AK, TEMP_SECRET,
+         {"session_token": TOKEN, "expires": datetime.fromtimestamp(NOW + 3600, timezone.utc)}),
+        (ACCOUNT, OLD_AK, "old-secret",
+         {"session_token": TOKEN, "expires": datetime.fromtimestamp(NOW - 1, timezone.utc)}),
+        (ACCOUNT, OFF_AK, "off-secret", {"active": False}),
+    ],
+}
 
 
 def auth(environ, store, **kwargs):

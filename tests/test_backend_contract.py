@@ -22,7 +22,8 @@ T0 = datetime(2021, 3, 4, 5, 6, 7, 123000, tzinfo=UTC)
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgresql"])
-def store(request, make_sql_url):
+def empty_store(request, make_sql_url):
+    """An empty store of each kind (not conftest's seeded in-memory ``store``)."""
     if request.param == "memory":
         yield MemoryBackend()
         return
@@ -34,7 +35,8 @@ def store(request, make_sql_url):
 
 
 @pytest.fixture
-def two_accounts(store):
+def two_accounts(empty_store):
+    store = empty_store
     store.add_account(A, display_name="Alice Corp")
     store.add_account(B, display_name="Bob Ltd")
     return store
@@ -44,7 +46,8 @@ def names(store, account=A, **kw) -> list[str]:
     return [b.name for b in store.list_buckets(account, **kw)]
 
 
-def test_implements_protocols(store):
+def test_implements_protocols(empty_store):
+    store = empty_store
     assert isinstance(store, CredentialStore)
     assert isinstance(store, BucketStore)
 
@@ -185,7 +188,8 @@ def test_get_and_delete_bucket(two_accounts):
     assert store.get_bucket("doomed")[0] == B
 
 
-def test_no_such_account(store):
+def test_no_such_account(empty_store):
+    store = empty_store
     with pytest.raises(UnknownAccount):
         store.add_bucket("ghost", "b1")
     with pytest.raises(UnknownAccount):
@@ -294,7 +298,8 @@ def test_add_key_replaces(two_accounts):
     assert store.list_keys(A) == []
 
 
-def test_is_a_metrics_store_of_its_own(store):
+def test_is_a_metrics_store_of_its_own(empty_store):
+    store = empty_store
     assert isinstance(store, MetricsStore)
     assert not isinstance(store, MemoryMetrics)          # holds its metrics, is not one
     t0 = 1704190500000

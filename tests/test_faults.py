@@ -30,14 +30,11 @@ def gateway(environ, start_response):
     return [b"gateway"]
 
 
-@pytest.fixture
-def store():
-    store = MemoryBackend()
-    store.add_account(ACCOUNT, display_name="faults")
-    store.add_key(ACCOUNT, KEY, SECRET)
-    for i in range(3):
-        store.add_bucket(ACCOUNT, f"bucket-{i}")
-    return store
+SEED = {   # of the `store` fixture (conftest.py)
+    "accounts": {ACCOUNT: "faults"},
+    "keys": [(ACCOUNT, KEY, SECRET)],
+    "buckets": [(ACCOUNT, f"bucket-{i}") for i in range(3)],
+}
 
 
 class Faulty:

@@ -47,13 +47,14 @@ wire = st.one_of(wsgi_text, any_text)
 
 
 @pytest.fixture(scope="module")
-def store():
+def fuzz_store():
+    """The fuzz script's store (not conftest's ``store``): its accounts, keys and buckets."""
     return fz.make_store()
 
 
 @pytest.fixture(scope="module")
-def apps(store):
-    return fz.make_apps(store)
+def apps(fuzz_store):
+    return fz.make_apps(fuzz_store)
 
 
 @pytest.fixture(scope="module")
@@ -96,13 +97,13 @@ _V4_PARTS = st.sampled_from([
 @example(header="AWS4-HMAC-SHA256 Credential=,SignedHeaders=,Signature=")
 @example(header="AWS :")
 @example(header="AWS \u00e9\u00e9:x")
-def test_any_authorization_header(store, v4_environ, header):
+def test_any_authorization_header(fuzz_store, v4_environ, header):
     environ = dict(v4_environ, HTTP_AUTHORIZATION=header)
-    result = refused_or_accepted(environ, store)
+    result = refused_or_accepted(environ, fuzz_store)
     assert isinstance(result, S3Error)  # nothing but the real header is accepted
 
 
-def test_every_truncation_of_valid_authorization_headers(store, apps):
+def test_every_truncation_of_valid_authorization_headers(fuzz_store, apps):
     """Through the middleware: each truncation of each valid header is a 4xx S3 error."""
     bases = fz.valid_environs()[::9]
     seen = 0
@@ -130,23 +131,23 @@ _PARAM_VALUES = st.one_of(
 @FUZZ
 @given(pairs=st.lists(st.tuples(_PARAM_NAMES, _PARAM_VALUES), max_size=12),
        raw=st.one_of(st.none(), wsgi_text))
-def test_any_presigned_query(store, pairs, raw):
+def test_any_presigned_query(fuzz_store, pairs, raw):
     query = raw if raw is not None else "&".join(
         f"{quote(name)}={quote(value.encode('latin-1'))}" for name, value in pairs)
     environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "QUERY_STRING": query,
                "HTTP_HOST": fz.HOST}
-    result = refused_or_accepted(environ, store)
+    result = refused_or_accepted(environ, fuzz_store)
     assert result is None or isinstance(result, S3Error)
 
 
 @FEW
 @given(extra=st.lists(st.tuples(_PARAM_NAMES, _PARAM_VALUES), min_size=1, max_size=4))
-def test_presigned_url_with_changed_parameters_is_refused(store, extra):
+def test_presigned_url_with_changed_parameters_is_refused(fuzz_store, extra):
     environ = signed_environ("GET", f"http://{fz.HOST}/", KEY.access_key, KEY.secret,
                              presign=True, region=fz.REGION)
     environ["QUERY_STRING"] += "".join(f"&{quote(n)}={quote(v.encode('latin-1'))}"
                                        for n, v in extra)
-    assert isinstance(refused_or_accepted(environ, store), S3Error)
+    assert isinstance(refused_or_accepted(environ, fuzz_store), S3Error)
 
 
 # -- dates ------------------------------------------------------------------------------------
@@ -174,11 +175,11 @@ def test_valid_dates_round_trip(when):
 
 @FEW
 @given(date=wire, header=st.sampled_from(["HTTP_X_AMZ_DATE", "HTTP_DATE"]))
-def test_any_date_header(store, v4_environ, date, header):
+def test_any_date_header(fuzz_store, v4_environ, date, header):
     environ = dict(v4_environ)
     environ.pop("HTTP_X_AMZ_DATE", None)
     environ[header] = date
-    assert isinstance(refused_or_accepted(environ, store), S3Error)
+    assert isinstance(refused_or_accepted(environ, fuzz_store), S3Error)
 
 
 # -- x-amz-* headers ---------------------------------------------------------------------------
@@ -190,12 +191,12 @@ _HEADER_NAME = st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=
 @FUZZ
 @given(headers=st.dictionaries(_HEADER_NAME, wire, min_size=1, max_size=4),
        version=st.sampled_from(["v4", "v2"]))
-def test_unsigned_amz_headers_are_refused(store, headers, version):
+def test_unsigned_amz_headers_are_refused(fuzz_store, headers, version):
     environ = (signed_environ("GET", f"http://{fz.HOST}/", KEY.access_key, KEY.secret,
                               region=fz.REGION, version=version)
                if version == "v2" else dict(_V4))
     environ.update(headers)
-    result = refused_or_accepted(environ, store)
+    result = refused_or_accepted(environ, fuzz_store)
     if version == "v4" and all(name not in _V4 for name in headers):
         assert result.code == "AccessDenied" and "HeadersNotSigned" in result.fields
     else:

@@ -11,7 +11,6 @@ import pytest
 import webtest
 
 from s3service import S3ServiceMiddleware
-from s3service.backends.memory import MemoryBackend
 from s3service.metrics import INTERVAL_MS, OPERATIONS, interval_start
 from signing import signed_headers
 
@@ -45,14 +44,11 @@ def gateway(environ, start_response):
     return [] if method == "HEAD" else [body]
 
 
-@pytest.fixture
-def store():
-    store = MemoryBackend()
-    store.add_account(ACCOUNT, display_name="metrics")
-    store.add_key(ACCOUNT, KEY, SECRET)
-    store.add_key(ACCOUNT, USER_KEY, USER_SECRET, user="alice")
-    store.add_bucket(ACCOUNT, "photos")
-    return store
+SEED = {   # of the `store` fixture (conftest.py)
+    "accounts": {ACCOUNT: "metrics"},
+    "keys": [(ACCOUNT, KEY, SECRET), (ACCOUNT, USER_KEY, USER_SECRET, {"user": "alice"})],
+    "buckets": [(ACCOUNT, "photos")],
+}
 
 
 @pytest.fixture

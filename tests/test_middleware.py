@@ -36,19 +36,20 @@ class Gateway:
         return [b"gateway"]
 
 
-@pytest.fixture
-def store():
-    s = MemoryBackend()
-    s.add_account(ROOT, display_name="Zoë & <Co>")
-    s.add_key(ROOT, "AKIDROOT", "rootsecret")
-    s.add_key(ROOT, "AKIDUSER", "usersecret", user="bob")
-    s.add_key(ROOT, "AKIDOFF", "offsecret", active=False)
-    s.add_bucket(ROOT, "photos", created=CREATED)
-    s.add_bucket(ROOT, "archive", created=CREATED, region="eu-west-1")
-    s.add_account(OTHER, display_name="Other")
-    s.add_key(OTHER, "AKIDOTHER", "othersecret")
-    s.add_bucket(OTHER, "secret-plans", created=CREATED)
-    return s
+SEED = {   # of the `store` fixture (conftest.py)
+    "accounts": {ROOT: "Zoë & <Co>", OTHER: "Other"},
+    "keys": [
+        (ROOT, "AKIDROOT", "rootsecret"),
+        (ROOT, "AKIDUSER", "usersecret", {"user": "bob"}),
+        (ROOT, "AKIDOFF", "offsecret", {"active": False}),
+        (OTHER, "AKIDOTHER", "othersecret"),
+    ],
+    "buckets": [
+        (ROOT, "photos", {"created": CREATED}),
+        (ROOT, "archive", {"created": CREATED, "region": "eu-west-1"}),
+        (OTHER, "secret-plans", {"created": CREATED}),
+    ],
+}
 
 
 @pytest.fixture
