@@ -11,17 +11,16 @@ Example::
 from __future__ import annotations
 
 import threading
-from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
+from functools import partial
 
-from .memory_metrics import MemoryMetrics
 from ..metrics.store import MetricsTotals
 from ..regions import DEFAULT_REGION
-from .base import BucketNameTaken, BucketInfo, Credential, UnknownAccount, UnknownBucket
-
-_CHUNK = 1000
+from .base import BucketInfo, BucketNameTaken, Credential, UnknownAccount, UnknownBucket
+from .memory_metrics import MemoryMetrics
+from .sortedbuckets import SortedBuckets, listing
 
 
 class MemoryBackend:
@@ -39,8 +38,7 @@ class MemoryBackend:
         self._users: dict[str, set[str]] = {}        # account id -> IAM user names
         self._keys: dict[str, Credential] = {}
         self._owners: dict[str, str] = {}            # bucket name -> account id
-        self._names: dict[str, list[str]] = {}       # account id -> sorted bucket names
-        self._infos: dict[str, list[BucketInfo]] = {}  # account id -> infos, as _names
+        self._listings: dict[str, SortedBuckets] = {}  # account id -> its buckets
         self._buckets: dict[str, BucketInfo] = {}    # bucket name -> info
 
     # -- administration -----------------------------------------------------
@@ -49,8 +47,7 @@ class MemoryBackend:
         """Create (or rename) an account identified by its canonical user ID."""
         with self._lock:
             self._accounts[account_id] = display_name
-            self._names.setdefault(account_id, [])
-            self._infos.setdefault(account_id, [])
+            self._listings.setdefault(account_id, SortedBuckets())
             self._users.setdefault(account_id, set())
             for key, cred in self._keys.items():
                 if cred.account_id == account_id:
@@ -120,10 +117,7 @@ class MemoryBackend:
                 raise BucketNameTaken(name, self._owners[name])
             self._owners[name] = account_id
             self._buckets[name] = info
-            names = self._names[account_id]
-            at = bisect_left(names, name)
-            names.insert(at, name)
-            self._infos[account_id].insert(at, info)
+            self._listings[account_id].add(info)
         return info
 
     def delete_bucket(self, name: str) -> None:
@@ -132,10 +126,7 @@ class MemoryBackend:
             if owner is None:
                 raise UnknownBucket(name)
             del self._buckets[name]
-            names = self._names[owner]
-            at = bisect_left(names, name)
-            del names[at]
-            del self._infos[owner][at]
+            self._listings[owner].remove(name)
 
     def get_bucket(self, name: str) -> tuple[str, BucketInfo] | None:
         """The owner and info of a bucket, or ``None``."""
@@ -161,51 +152,16 @@ class MemoryBackend:
 
     def list_buckets(self, account_id: str, *, prefix: str = "", after: str | None = None,
                      region: str | None = None, limit: int | None = None) -> Iterable[BucketInfo]:
-        if not prefix and after is None and region is None and limit is None:
-            with self._lock:  # the usual call, for all of a short listing
-                infos = self._infos.get(account_id)
-                if infos is None:
-                    return []
-                if len(infos) <= _CHUNK:
-                    return infos[:]
-        size = _CHUNK if limit is None else min(limit, _CHUNK)
-        first, after, done = self._chunk(account_id, prefix, after, region, size)
-        if done or (limit is not None and len(first) >= limit):
-            return first  # the usual case: all of it in one go
-        return self._rest(first, account_id, prefix, after, region,
-                          None if limit is None else limit - len(first))
+        """See :meth:`.base.BucketStore.list_buckets`: a list when one run of
+        :data:`~.sortedbuckets.RUN` buckets holds it all, else read a run at a time."""
+        return listing(partial(self._run, account_id, prefix, region), after, limit)
 
-    def _rest(self, first: list[BucketInfo], account_id: str, prefix: str, after: str | None,
-              region: str | None, remaining: int | None) -> Iterator[BucketInfo]:
-        yield from first
-        while remaining is None or remaining > 0:
-            size = _CHUNK if remaining is None else min(remaining, _CHUNK)
-            chunk, after, done = self._chunk(account_id, prefix, after, region, size)
-            yield from chunk
-            if done:
-                return
-            if remaining is not None:
-                remaining -= len(chunk)
-
-    def _chunk(self, account_id: str, prefix: str, after: str | None, region: str | None,
-               size: int) -> tuple[list[BucketInfo], str | None, bool]:
-        # One lock hold per chunk; the next chunk resumes after the last name
+    def _run(self, account_id: str, prefix: str, region: str | None, after: str | None,
+             size: int) -> tuple[list[BucketInfo], str | None, bool]:
+        # One lock hold per run; the next run resumes after the last name
         # looked at, so concurrent creates and deletes never repeat a name.
         with self._lock:
-            names = self._names.get(account_id, [])
-            if after is not None and after >= prefix:
-                start = bisect_right(names, after)
-            else:
-                start = bisect_left(names, prefix)
-            end = min(start + size, len(names))
-            done = end == len(names)
-            if prefix and end > start and not names[end - 1].startswith(prefix):
-                # Sorted names sharing the prefix form one run: cut where it ends.
-                end = bisect_left(names, True, start, end,
-                                  key=lambda name: not name.startswith(prefix))
-                done = True
-            found = self._infos[account_id][start:end] if end > start else []
-            last = names[end - 1] if end > start else after
-        if region is not None:
-            found = [info for info in found if info.region == region]
-        return found, last, done
+            buckets = self._listings.get(account_id)
+            if buckets is None:
+                return [], after, True
+            return buckets.run(prefix, after, region, size)
