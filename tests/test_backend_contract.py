@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from s3service.backends import BucketNameTaken, BucketStore, CredentialStore, UnknownAccount, UnknownBucket
-from s3service.backends import memory, sql
+from s3service.backends import listingcache, sortedbuckets
 from s3service.backends.memory import MemoryBackend
 from s3service.backends.memory_metrics import MemoryMetrics
 from s3service.backends.sql import SQLBackend
@@ -70,9 +70,10 @@ def test_list_sorted_bytewise(two_accounts):
 
 
 def test_long_listing_is_lazy(two_accounts, monkeypatch):
-    """A listing longer than one batch of the store is fetched batch by batch as it is read."""
-    monkeypatch.setattr(memory, "_CHUNK", 2)
-    monkeypatch.setattr(sql, "PAGE_SIZE", 2)
+    """A listing longer than one run of the store is fetched run by run as it is read
+    (the SQL store: for an account too large to keep a snapshot of)."""
+    monkeypatch.setattr(sortedbuckets, "RUN", 2)
+    monkeypatch.setattr(listingcache, "MAX_ACCOUNT", 3)
     store = two_accounts
     for i in range(5):
         store.add_bucket(A, f"bucket-{i}")

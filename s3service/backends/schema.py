@@ -18,6 +18,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Connection,
@@ -31,12 +32,14 @@ from sqlalchemy import (
     Table,
     Text,
     insert,
+    inspect,
     select,
     update,
 )
 from sqlalchemy.types import TypeDecorator
 
 from ..regions import DEFAULT_REGION
+from .base import BucketInfo
 
 
 def _name(length: int) -> String:
@@ -80,6 +83,8 @@ accounts = Table(
     "s3service_accounts", metadata,
     Column("account_id", _name(128), primary_key=True),             # canonical user ID
     Column("display_name", String(255), nullable=False, default=""),
+    # Bumped (by a trigger) whenever one of the account's buckets changes.
+    Column("bucket_version", BigInteger, nullable=False, server_default="0"),
 )
 
 users = Table(
@@ -110,6 +115,9 @@ buckets = Table(
     Column("owner", _name(128), ForeignKey(accounts.c.account_id), nullable=False),
     Column("created", UTCDateTime, nullable=False),
     Column("region", String(64), nullable=False, default=DEFAULT_REGION),
+    # BucketInfo.entry(name, created), kept so listing formats nothing;
+    # NULL when written by an s3service older than schema version 3.
+    Column("listing_entry", Text, nullable=True),
     Index("ix_s3service_buckets_owner_name", "owner", "name"),      # keyset listing
 )
 
@@ -126,9 +134,59 @@ def _v2_metrics(conn: Connection) -> None:
     metrics_tables.create_all(conn, checkfirst=True)
 
 
+def _add_column(conn: Connection, table: Table, column: str, ddl: str) -> None:
+    # (v1 creates the tables as they are now, so a new database has the column already)
+    if column not in {c["name"] for c in inspect(conn).get_columns(table.name)}:
+        conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {column} {ddl}")
+
+
+_SQLITE_TRIGGERS = [
+    f"""CREATE TRIGGER IF NOT EXISTS s3service_buckets_{event.lower()}
+        AFTER {event} ON s3service_buckets
+        BEGIN
+            UPDATE s3service_accounts SET bucket_version = bucket_version + 1
+            WHERE account_id IN ({owners});
+        END"""
+    for event, owners in (("INSERT", "NEW.owner"), ("DELETE", "OLD.owner"),
+                          ("UPDATE", "OLD.owner, NEW.owner"))]
+
+_POSTGRES_TRIGGER = ["""
+    CREATE OR REPLACE FUNCTION s3service_bump_bucket_version() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP <> 'INSERT' THEN
+            UPDATE s3service_accounts SET bucket_version = bucket_version + 1
+            WHERE account_id = OLD.owner;
+        END IF;
+        IF TG_OP <> 'DELETE' THEN
+            UPDATE s3service_accounts SET bucket_version = bucket_version + 1
+            WHERE account_id = NEW.owner;
+        END IF;
+        RETURN NULL;
+    END $$""", """
+    CREATE OR REPLACE TRIGGER s3service_buckets_version
+        AFTER INSERT OR UPDATE OR DELETE ON s3service_buckets
+        FOR EACH ROW EXECUTE FUNCTION s3service_bump_bucket_version()"""]
+
+
+def _v3_listing_versions(conn: Connection) -> None:
+    """Bucket versions bumped by triggers, and each bucket's listing entry kept."""
+    _add_column(conn, accounts, "bucket_version", "BIGINT NOT NULL DEFAULT 0")
+    _add_column(conn, buckets, "listing_entry", "TEXT")
+    triggers = _POSTGRES_TRIGGER if conn.dialect.name == "postgresql" else _SQLITE_TRIGGERS
+    for statement in triggers:
+        conn.exec_driver_sql(statement)
+    rows = conn.execute(select(buckets.c.name, buckets.c.created)
+                        .where(buckets.c.listing_entry.is_(None))).all()
+    for name, created in rows:
+        conn.execute(update(buckets).where(buckets.c.name == name)
+                     .values(listing_entry=BucketInfo.entry(name, created)))
+
+
 MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
-    _v1_initial,       # 0 -> 1
-    _v2_metrics,       # 1 -> 2: the utilization metrics' counters
+    _v1_initial,           # 0 -> 1
+    _v2_metrics,           # 1 -> 2: the utilization metrics' counters
+    _v3_listing_versions,  # 2 -> 3: bucket versions and kept listing entries
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -15,31 +15,36 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, and_, create_engine, delete, event, exists, insert, literal, select, update
+from sqlalchemy import (Connection, Engine, create_engine, delete, event, exists, insert, literal,
+                        select, update)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import StaticPool
 
-from . import schema
 from ..forking import in_each_child
-from ..regions import DEFAULT_REGION
 from ..metrics.store import MetricsTotals
-from .sql_metrics import SQLMetrics
-from .base import BackendUnavailable, BucketNameTaken, BucketInfo, Credential, UnknownAccount, UnknownBucket
+from ..regions import DEFAULT_REGION
+from . import schema
+from .base import (BackendUnavailable, BucketInfo, BucketNameTaken, Credential, UnknownAccount,
+                   UnknownBucket)
+from .listingcache import ListingCache
 from .schema import access_keys, accounts, buckets, users
+from .sortedbuckets import listing
+from .sql_metrics import SQLMetrics
 from .sqlguard import DDL_ATTEMPTS, DDL_PAUSE, OutageGuard, retry
+from .sqlreader import Reader
 
 __all__ = ["SQLBackend"]
 
 T = TypeVar("T")
 
-PAGE_SIZE = 1000                 # rows per keyset query of list_buckets
 CACHE_ENTRIES = 10_000           # bound of the per-process credential cache
 NEGATIVE_CACHE_SECONDS = 1.0     # upper bound for remembering "no such key"
 PG_CONNECT_TIMEOUT = 5           # seconds; psycopg's connect_timeout
@@ -66,10 +71,12 @@ in_each_child(_new_fork_lock)
 
 @dataclass
 class _ProcessState:
-    """Everything that must not cross a fork: the pool and the cache."""
+    """Everything that must not cross a fork: the connections and the caches."""
 
     pid: int
     engine: Engine
+    reader: Reader
+    listings: ListingCache = field(default_factory=ListingCache)
     cache: OrderedDict = field(default_factory=OrderedDict)   # access key -> (deadline, Credential|None)
     cache_lock: threading.Lock = field(default_factory=threading.Lock)
     schema_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -177,7 +184,10 @@ class SQLBackend:
                     # Inherited from the parent: forget its connections
                     # without closing them under the parent's feet.
                     state.engine.dispose(close=False)
-                state = _ProcessState(pid=pid, engine=self._create_engine())
+                    state.reader.abandon()
+                engine = self._create_engine()
+                state = _ProcessState(pid=pid, engine=engine,
+                                      reader=Reader(engine, self._guard.unavailable))
                 self._state = state
             return state
 
@@ -219,16 +229,22 @@ class SQLBackend:
         """Close this process's pooled connections (the backend stays usable)."""
         state = self._state
         if state is not None and state.pid == os.getpid():
+            state.reader.close()
             state.engine.dispose()
 
     def _ready_engine(self) -> Engine:
+        return self._ready_state().engine
+
+    def _ready_state(self) -> _ProcessState:
+        """This process's state, with the schema created or upgraded."""
         state = self._process_state()
         if not state.schema_ready:
             with state.schema_lock:
                 if not state.schema_ready:
-                    self._ensure_schema(state.engine)
+                    with self._guard:
+                        self._ensure_schema(state.engine)
                     state.schema_ready = True
-        return state.engine
+        return state
 
     @staticmethod
     def _ensure_schema(engine: Engine) -> None:
@@ -405,8 +421,8 @@ class SQLBackend:
         info = BucketInfo(name=name, created=_utc(created) or datetime.now(timezone.utc), region=region)
 
         def work(conn: Connection) -> None:
-            conn.execute(insert(buckets).values(name=name, owner=account_id,
-                                                created=info.created, region=region))
+            conn.execute(insert(buckets).values(name=name, owner=account_id, created=info.created,
+                                                region=region, listing_entry=info.listing_xml))
 
         def diagnose(exc: IntegrityError) -> bool:
             # Taken (the primary key) or no such account (the foreign key)?
@@ -487,42 +503,77 @@ class SQLBackend:
         return cred
 
     def list_buckets(self, account_id: str, *, prefix: str = "", after: str | None = None,
-                     region: str | None = None, limit: int | None = None) -> Iterator[BucketInfo]:
+                     region: str | None = None, limit: int | None = None) -> Iterable[BucketInfo]:
         """See :meth:`.base.BucketStore.list_buckets`.
 
-        A generator: pages of :data:`PAGE_SIZE` rows, each fetched by a keyset
-        query (``name > last ORDER BY name LIMIT n``) in its own short
-        transaction, so no connection is held while the consumer works.
+        Reads the account's bucket version, then answers from this process's
+        snapshot of the account's buckets at that version, reading them
+        whole when it has none (see :mod:`.listingcache`).  An account too
+        large to keep is read in keyset pages of :data:`~.sortedbuckets.RUN` rows
+        (``name > last ORDER BY name LIMIT n``), lazily, one statement each,
+        so nothing is held while the consumer works.
         """
         # Bucket names never contain NUL (PostgreSQL cannot even store it):
         # no name starts with such a prefix, and for names without NUL,
         # "name > after" equals "name > after-cut-at-the-NUL".  No region has one either.
-        if "\x00" in prefix or (region is not None and "\x00" in region):
-            return
+        if "\x00" in prefix or "\x00" in account_id or (region is not None and "\x00" in region):
+            return []
         if after is not None and "\x00" in after:
             after = after[:after.index("\x00")]
+        state = self._ready_state()
+        reader, listings = state.reader, state.listings
+        version = reader.value(reader.statement(_BUCKET_VERSION), (account_id,))
+        if version is None:
+            return []                                   # no such account
+        snapshot = listings.get(account_id, version)
+        if snapshot is None and not listings.is_large(account_id, version):
+            rows = reader.rows(reader.statement(_ALL_BUCKETS),
+                               (account_id, listings.max_account + 1))
+            snapshot = listings.put(account_id, version, [_bucket(row) for row in rows])
+            if len(snapshot) > listings.max_account:
+                snapshot = None
+        if snapshot is not None:
+            return listing(lambda start, size: snapshot.run(prefix, start, region, size),
+                           after, limit)
+        return listing(partial(self._read_run, reader, account_id, prefix, region), after, limit)
+
+    @staticmethod
+    def _read_run(reader: Reader, account_id: str, prefix: str, region: str | None,
+                  after: str | None, size: int) -> tuple[list[BucketInfo], str | None, bool]:
+        """One keyset page of an account's buckets, read from the database."""
+        conditions, params = ["owner = ?"], [account_id]
+        if after is not None and after >= prefix:
+            conditions.append("name > ?")
+            params.append(after)
+        elif prefix:
+            conditions.append("name >= ?")
+            params.append(prefix)
         upper = _prefix_end(prefix)
-        remaining = limit
-        while remaining is None or remaining > 0:
-            size = PAGE_SIZE if remaining is None else min(remaining, PAGE_SIZE)
-            conds = [buckets.c.owner == account_id]
-            if after is not None and after >= prefix:
-                conds.append(buckets.c.name > after)
-            elif prefix:
-                conds.append(buckets.c.name >= prefix)
-            if upper is not None:
-                conds.append(buckets.c.name < upper)
-            if region is not None:
-                conds.append(buckets.c.region == region)
-            query = (select(buckets.c.name, buckets.c.created, buckets.c.region)
-                     .where(and_(*conds)).order_by(buckets.c.name).limit(size))
-            # A fresh short transaction per page: nothing is held between pages.
-            with self._transaction() as conn:
-                rows = conn.execute(query).all()
-            for row in rows:
-                yield BucketInfo(name=row.name, created=row.created, region=row.region)
-            if len(rows) < size:
-                return
-            after = rows[-1].name
-            if remaining is not None:
-                remaining -= len(rows)
+        if upper is not None:
+            conditions.append("name < ?")
+            params.append(upper)
+        if region is not None:
+            conditions.append("region = ?")
+            params.append(region)
+        rows = reader.rows(reader.statement(
+            f"{_SELECT_BUCKETS} WHERE {' AND '.join(conditions)} ORDER BY name LIMIT ?"),
+            (*params, size))
+        return [_bucket(row) for row in rows], rows[-1][0] if rows else after, len(rows) < size
+
+
+# The listing's statements, for the Reader (written with "?" placeholders).
+_BUCKET_VERSION = "SELECT bucket_version FROM s3service_accounts WHERE account_id = ?"
+_SELECT_BUCKETS = ("SELECT name, region, listing_entry, "
+                   "CASE WHEN listing_entry IS NULL THEN created END FROM s3service_buckets")
+_ALL_BUCKETS = f"{_SELECT_BUCKETS} WHERE owner = ? ORDER BY name LIMIT ?"
+
+
+def _bucket(row: tuple[Any, ...]) -> BucketInfo:
+    """A listing row ``(name, region, listing_entry, created)`` as a BucketInfo."""
+    name, region, entry, created = row
+    if entry is not None:
+        return BucketInfo.from_entry(name, region, entry)
+    # Written by an s3service older than schema version 3: no entry kept.
+    if isinstance(created, str):                    # SQLite hands back its text
+        created = datetime.fromisoformat(created)
+    return BucketInfo(name, _utc(created), region)  # type: ignore[arg-type]

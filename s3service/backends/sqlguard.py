@@ -57,9 +57,10 @@ class OutageGuard:
                  tb: TracebackType | None) -> None:
         if isinstance(exc, (OperationalError, InterfaceError, PoolTimeout)) or (
                 isinstance(exc, DBAPIError) and exc.connection_invalidated):
-            raise self._unavailable(exc) from exc
+            raise self.unavailable(exc) from exc
 
-    def _unavailable(self, exc: BaseException) -> BackendUnavailable:
+    def unavailable(self, exc: BaseException) -> BackendUnavailable:
+        """The :class:`~.base.BackendUnavailable` telling that ``exc`` is an outage."""
         orig = getattr(exc, "orig", None) or exc
         text = str(orig).strip()
         first = text.splitlines()[0] if text else ""
