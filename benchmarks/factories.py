@@ -4,10 +4,30 @@ Each factory ``f(n)`` seeds the ``n`` buckets named ``harness.bucket_names(n)``
 under one account and returns ``(wsgi_app, harness.SignedListBuckets(key, secret))``
 as the harness's contract asks (see the docstring of ``harness.py``).
 
+``s3service_memory``
+    The middleware over a ``MemoryBackend``.
+``s3service_metered``
+    The same with ``metrics=`` on.
+``s3service_sqlite``
+    The middleware over ``SQLBackend`` on a new SQLite file (a temporary
+    directory, removed at exit).
+``s3service_postgres``
+    The middleware over ``SQLBackend`` on PostgreSQL: the database at
+    ``$S3SERVICE_BENCH_PG_URL`` (``postgresql+psycopg://user@host:port/db``;
+    the bench account's buckets there are replaced at each call), or else a
+    new database on a throw-away cluster started on 127.0.0.1 with the tests'
+    helper (``tests/pg.py``; needs PostgreSQL's server binaries) and removed
+    at exit.
+
+The SQL stores are seeded through the library API (``add_account``,
+``add_key``, ``add_bucket``), so they hold exactly what a deployment would.
+
 Use them from the shared harness::
 
     PYTHONPATH=benchmarks:../shared/bench python ../shared/bench/peers.py \\
-        --peers bare,moto,swift-s3api --candidate s3service=factories:s3service_memory
+        --peers bare,moto,swift-s3api --candidate s3service=factories:s3service_memory \\
+        --candidate s3service-sqlite=factories:s3service_sqlite \\
+        --candidate s3service-postgres=factories:s3service_postgres
 
 The harness module is found on ``PYTHONPATH`` or, failing that, in
 ``$S3SERVICE_BENCH_HARNESS`` or the ``shared/bench`` folder next to this
@@ -15,12 +35,19 @@ checkout (``../../shared/bench`` from this file).
 """
 from __future__ import annotations
 
+import atexit
 import importlib
 import importlib.util
 import inspect
 import os
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterable
 from datetime import datetime, timezone
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 sys.dont_write_bytecode = True  # keep __pycache__ out of benchmarks/
 
@@ -42,12 +69,17 @@ harness = _import_harness()
 from s3service import S3ServiceMiddleware  # noqa: E402
 from s3service.backends.memory import MemoryBackend  # noqa: E402
 
+if TYPE_CHECKING:
+    from s3service.backends.sql import SQLBackend
+
 ACCOUNT_ID = "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"
 DISPLAY_NAME = "bench"
 ACCESS_KEY = "AKIAS3SERVICEBENCH01"
 SECRET_KEY = "s3service/bench/secret/key/0123456789abcdef"
 REGION = "us-east-1"
 CREATED = datetime(2024, 1, 1, tzinfo=timezone.utc)
+PG_URL_ENV = "S3SERVICE_BENCH_PG_URL"
+TESTS_DIR = Path(__file__).resolve().parent.parent / "tests"
 
 
 def gateway_app(environ, start_response):
@@ -95,3 +127,68 @@ def s3service_metered(n):
         raise RuntimeError("S3ServiceMiddleware has no metrics= parameter in this version")
     store = memory_store(harness.bucket_names(n))  # a MemoryBackend is a metrics store too
     return middleware(store, metrics=store), signer()
+
+
+# -- the SQL store ----------------------------------------------------------------------
+
+def sql_store(url: str, names: Iterable[str], account_id: str = ACCOUNT_ID) -> SQLBackend:
+    """An ``SQLBackend`` at ``url`` with one account, its key, and exactly ``names`` as buckets.
+
+    Buckets the account already had there (an earlier size on the same
+    database) are deleted first.  The store's connections are closed at exit.
+    """
+    from s3service.backends.sql import SQLBackend
+
+    store = SQLBackend(url)
+    atexit.register(store.close)
+    store.add_account(account_id, display_name=DISPLAY_NAME)
+    store.add_key(account_id, ACCESS_KEY, SECRET_KEY)
+    for info in list(store.list_buckets(account_id)):
+        store.delete_bucket(info.name)
+    for name in names:
+        store.add_bucket(account_id, name, created=CREATED, region=REGION)
+    return store
+
+
+def s3service_sqlite(n: int) -> tuple[Any, Any]:
+    """s3service over SQLBackend on a new SQLite file, ``n`` buckets under one account."""
+    folder = tempfile.mkdtemp(prefix="s3s-bench-sqlite-")
+    atexit.register(shutil.rmtree, folder, True)     # runs after the store is closed
+    store = sql_store(f"sqlite:///{folder}/s3service.db", harness.bucket_names(n))
+    return middleware(store), signer()
+
+
+_pg_server: Any = None     # the throw-away cluster, once started
+
+
+def _tests_pg() -> ModuleType:
+    """The tests' PostgreSQL helper, ``tests/pg.py`` (``tests/`` is no package)."""
+    path = TESTS_DIR / "pg.py"
+    spec = importlib.util.spec_from_file_location("s3service_tests_pg", path)
+    if spec is None or spec.loader is None or not path.exists():
+        raise ImportError(f"no PostgreSQL helper at {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def postgres_url() -> str:
+    """``$S3SERVICE_BENCH_PG_URL``, or else a new database on a throw-away cluster.
+
+    The cluster (``tests/pg.py``'s ``PostgresServer.create()``: ``initdb`` into
+    a temporary directory, ``postgres`` on 127.0.0.1) is started on first use
+    and stopped and removed at exit.
+    """
+    url = os.environ.get(PG_URL_ENV)
+    if url:
+        return url
+    global _pg_server
+    if _pg_server is None:
+        _pg_server = _tests_pg().PostgresServer.create()   # registers its own cleanup at exit
+    return _pg_server.create_database()
+
+
+def s3service_postgres(n: int) -> tuple[Any, Any]:
+    """s3service over SQLBackend on PostgreSQL, ``n`` buckets under one account."""
+    store = sql_store(postgres_url(), harness.bucket_names(n))
+    return middleware(store), signer()
