@@ -822,3 +822,47 @@ def test_garbage_only_ever_gives_4xx(store, kind, authorization, query, date, sh
         error.to_xml("req", "host")  # renders, whatever the input was
     else:
         assert result is None or isinstance(result, Identity)
+
+
+# -- the presigned checks V2 and V4 share (auth.common), each in its own words -----------------
+
+@pytest.mark.parametrize("name", ["X-Amz-Signature", "X-Amz-Expires", "X-Amz-Date"])
+def test_v4_presigned_duplicate_parameter_wording(store, name):
+    environ = with_query(v4q(), lambda q: f"{q}&{name}=1")
+    error = refused(environ, store, QUERY_ERROR, 400)
+    assert error.text == (f"Query-string authentication version 4 requires exactly one {name} "
+                          "parameter.")
+    assert error.fields == {}
+
+
+@pytest.mark.parametrize("name", ["AWSAccessKeyId", "Signature", "Expires"])
+def test_v2_presigned_duplicate_parameter_wording(store, name):
+    environ = with_query(v2q(), lambda q: f"{q}&{name}=1")
+    error = refused(environ, store, "InvalidArgument", 400)
+    assert error.text == f"Query-string authentication requires exactly one {name} parameter"
+    assert error.fields == {"ArgumentName": name}
+
+
+@pytest.mark.parametrize("expires", ["", "-", "+5", " 5", "1.5", "%D9%A3", "9" * 19])
+def test_v2_presigned_bad_expires_wording(store, expires):
+    environ = with_query(v2q(), replace_param("Expires", expires))
+    error = refused(environ, store, "AccessDenied", 403)
+    shown = "\u0663" if expires == "%D9%A3" else expires
+    assert error.text == f"Invalid date (should be seconds since epoch): {shown}"
+
+
+@pytest.mark.parametrize("expires", ["-5", "9" * 18])
+def test_v2_presigned_expires_at_the_limits_is_a_number(store, expires):
+    # A number, so the URL is judged on its time (long past) or its signature (Expires is signed).
+    environ = with_query(v2q(), replace_param("Expires", expires))
+    code = "AccessDenied" if expires.startswith("-") else "SignatureDoesNotMatch"
+    error = refused(environ, store, code, 403)
+    if code == "AccessDenied":
+        assert error.text == "Request has expired"
+
+
+def test_v4_second_key_for_a_signed_header_is_not_signed(store):
+    environ = v4()
+    environ["HTTP_X_AMZ_date"] = ""   # names x-amz-date, but its value is not the signed one
+    error = refused(environ, store, "AccessDenied", 403)
+    assert error.fields == {"HeadersNotSigned": "x-amz-date"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hmac
 import re
 from calendar import timegm
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime
 from functools import lru_cache
 from time import gmtime, strftime
@@ -22,9 +22,10 @@ from ..identity import Identity
 from ..wsgi import wire_text
 
 __all__ = [
-    "DATE_REQUIRED", "check_skew", "check_token", "constant_time_equal", "date_required",
-    "format_iso8601", "hex_bytes", "identity_for", "lookup_credential", "parse_amz_date",
-    "parse_http_date", "uri_encode", "uri_encode_path", "without_token",
+    "DATE_REQUIRED", "auth_params", "check_skew", "check_token", "constant_time_equal",
+    "date_required", "format_iso8601", "hex_bytes", "identity_for", "lookup_credential",
+    "parse_amz_date", "parse_expires", "parse_http_date", "uri_encode", "uri_encode_path",
+    "without_token",
 ]
 
 #: The message S3 gives when a signed request carries no usable date.
@@ -151,6 +152,36 @@ def check_skew(request_time: int, request_time_text: str, now: float, max_skew: 
         raise RequestTimeTooSkewed(
             RequestTime=wire_text(request_time_text), ServerTime=format_iso8601(now),
             MaxAllowedSkewMilliseconds=int(max_skew * 1000))
+
+
+def parse_expires(text: str) -> int | None:
+    """The integer an ``Expires`` parameter holds, or ``None`` if it is not one.
+
+    An optional ``-`` then 1 to 18 ASCII digits: no more, so that the times
+    worked out from it stay within what a 64-bit timestamp holds.
+    """
+    digits = text[1:] if text[:1] == "-" else text
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 18:
+        return None
+    return int(text)
+
+
+# -- query-string authentication ---------------------------------------------------------
+
+def auth_params(query_pairs: Iterable[tuple[str, str]], names: Collection[str],
+                error: Callable[[str], S3Error]) -> dict[str, str]:
+    """The value of each parameter of ``names`` the query holds, by name.
+
+    A presigned URL carries each of them at most once: ``error(name)`` is
+    raised for the first one found twice.
+    """
+    params: dict[str, str] = {}
+    for name, value in query_pairs:
+        if name in names:
+            if name in params:
+                raise error(name)
+            params[name] = value
+    return params
 
 
 # -- credentials --------------------------------------------------------------------

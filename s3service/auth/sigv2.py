@@ -11,13 +11,13 @@ import hmac
 from collections.abc import Iterable, Mapping, Sequence
 
 from ..backends.base import CredentialStore
-from ..errors import AccessDenied, InvalidArgument, SignatureDoesNotMatch
+from ..errors import AccessDenied, InvalidArgument, S3Error, SignatureDoesNotMatch
 from ..hosts import bucket_from_host, service_host_names
 from ..identity import Identity
 from ..wsgi import header, header_text, http_host, request_path, wire_text
-from .common import (check_skew, check_token, constant_time_equal, date_required, format_iso8601,
-                     hex_bytes, identity_for, lookup_credential, parse_amz_date, parse_http_date,
-                     uri_encode_path, without_token)
+from .common import (auth_params, check_skew, check_token, constant_time_equal, date_required,
+                     format_iso8601, hex_bytes, identity_for, lookup_credential, parse_amz_date,
+                     parse_expires, parse_http_date, uri_encode_path, without_token)
 
 __all__ = ["SUBRESOURCES", "bucket_from_host", "canonical_resource", "signature",
            "string_to_sign", "verify_header", "verify_presigned"]
@@ -157,6 +157,11 @@ def verify_header(environ: Mapping[str, object], authorization: str,
                    query_pairs=query_pairs, service_hosts=service_hosts, now=now)
 
 
+def _duplicate_param(name: str) -> S3Error:
+    return InvalidArgument(f"Query-string authentication requires exactly one {name} parameter",
+                           ArgumentName=name)
+
+
 def verify_presigned(environ: Mapping[str, object], query_pairs: Sequence[tuple[str, str]],
                      credentials: CredentialStore, *, now: float,
                      service_hosts: Sequence[str] = ()) -> Identity:
@@ -166,17 +171,10 @@ def verify_presigned(environ: Mapping[str, object], query_pairs: Sequence[tuple[
     the SDKs carry the session token); ``Content-MD5`` and ``Content-Type``
     come from the headers, or failing that from same-named parameters.
     """
-    params: dict[str, str] = {}
+    params = auth_params(query_pairs, _QUERY_PARAMS, _duplicate_param)
     amz_headers = _amz_headers(environ)
     query_headers: dict[str, str] = {}
     for name, value in query_pairs:
-        if name in _QUERY_PARAMS:
-            if name in params:
-                raise InvalidArgument(
-                    f"Query-string authentication requires exactly one {name} parameter",
-                    ArgumentName=name)
-            params[name] = value
-            continue
         lower = name.lower()
         if lower.startswith("x-amz-"):
             amz_headers[lower] = f"{amz_headers[lower]},{value}" if lower in amz_headers else value
@@ -186,10 +184,9 @@ def verify_presigned(environ: Mapping[str, object], query_pairs: Sequence[tuple[
         raise AccessDenied(_MISSING_PARAMS)
 
     expires_text = params["Expires"]
-    digits = expires_text[1:] if expires_text[:1] == "-" else expires_text
-    if not (digits.isascii() and digits.isdigit()) or len(digits) > 18:
+    expires = parse_expires(expires_text)
+    if expires is None:
         raise AccessDenied(f"Invalid date (should be seconds since epoch): {expires_text}")
-    expires = int(expires_text)
     if now > expires:
         raise AccessDenied("Request has expired", Expires=format_iso8601(expires),
                            ServerTime=format_iso8601(now))
