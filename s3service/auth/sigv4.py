@@ -10,10 +10,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from binascii import a2b_hex
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
 from ..backends.base import CredentialStore
 from ..errors import (AccessDenied, AuthorizationHeaderMalformed,
@@ -21,12 +19,9 @@ from ..errors import (AccessDenied, AuthorizationHeaderMalformed,
                       S3Error, SignatureDoesNotMatch)
 from ..identity import Identity
 from ..wsgi import environ_key, header, header_text, http_host, request_path, wire_text
-from .common import (check_skew, check_token, constant_time_equal, date_required, format_iso8601,
-                     hex_bytes, identity_for, lookup_credential, parse_amz_date, parse_http_date,
-                     uri_encode, uri_encode_path, without_token)
-
-if TYPE_CHECKING:
-    from hashlib import _Hash
+from .common import (auth_params, check_skew, check_token, constant_time_equal, date_required,
+                     format_iso8601, hex_bytes, identity_for, lookup_credential, parse_amz_date,
+                     parse_expires, parse_http_date, uri_encode, uri_encode_path, without_token)
 
 __all__ = [
     "ALGORITHM", "MAX_EXPIRES", "UNSIGNED_PAYLOAD", "canonical_query", "canonical_request",
@@ -44,8 +39,6 @@ MAX_EXPIRES = 604800
 PAYLOAD_KEYWORDS = frozenset({
     UNSIGNED_PAYLOAD, "STREAMING-UNSIGNED-PAYLOAD-TRAILER", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
     "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"})
-_IPAD = bytes(b ^ 0x36 for b in range(256))
-_OPAD = bytes(b ^ 0x5C for b in range(256))
 
 _MALFORMED = "The authorization header is malformed; "
 _BAD_QUERY = "Error parsing the X-Amz-Credential parameter; "
@@ -85,41 +78,17 @@ def canonical_request(method: str, path: str, query_pairs: Iterable[tuple[str, s
     that are not UTF-8 travel as lone surrogates (``surrogateescape``), which
     is also how the result is hashed.
     """
-    return _canonical_request(method, path, query_pairs, _template(tuple(signed_headers)),
-                              [headers.get(name, "") for name in signed_headers], payload_hash)
-
-
-@lru_cache(maxsize=256)
-def _template(signed_headers: tuple[str, ...]) -> str:
-    """The canonical request for a list of signed headers, with ``%s`` standing
-    for the method, path, query, each header's value and the payload hash."""
-    names = [name.replace("%", "%%") for name in signed_headers]
-    lines = "".join([f"{name}:%s\n" for name in names])
-    return f"%s\n%s\n%s\n{lines}\n{';'.join(names)}\n%s"
-
-
-def _canonical_request(method: str, path: str, query_pairs: Iterable[tuple[str, str]],
-                       template: str, values: list[str], payload_hash: str) -> str:
-    # canonical_request() with the signed headers' values in the list's order.
-    # Each value is trimmed and its inner runs of whitespace made one space (as
-    # the SDKs do).  Joined by spaces, the values are already in that form only
-    # if each one is (and none is empty), the usual case: then none is rebuilt.
-    joined = " ".join(values)
-    if " ".join(joined.split()) != joined:
-        values = [" ".join(value.split()) for value in values]
-    query = canonical_query(query_pairs) if query_pairs else ""
-    return template % (method, uri_encode_path(path), query, *values, payload_hash)
-
-
-def _is_hex64(text: str) -> bool:
-    """Whether ``text`` is 64 hexadecimal digits (a SHA-256 in hex)."""
-    if len(text) != 64:
-        return False
-    try:
-        a2b_hex(text)
-    except ValueError:  # (binascii.Error is one; so is the error for non-ASCII text)
-        return False
-    return True
+    # Each value trimmed, its inner runs of whitespace made one space (as the SDKs do).
+    canonical_headers = "".join([f"{name}:{' '.join(headers.get(name, '').split())}\n"
+                                 for name in signed_headers])
+    return "\n".join([
+        method,
+        uri_encode_path(path),
+        canonical_query(query_pairs),
+        canonical_headers,
+        ";".join(signed_headers),
+        payload_hash,
+    ])
 
 
 def _utf8(text: str) -> bytes:
@@ -128,7 +97,7 @@ def _utf8(text: str) -> bytes:
 
 def string_to_sign(amz_date: str, scope: str, canonical_request: str) -> str:
     """The string to sign: algorithm, timestamp, scope (``date/region/s3/aws4_request``), hash."""
-    digest = hashlib.sha256(canonical_request.encode("utf-8", "surrogateescape")).hexdigest()
+    digest = hashlib.sha256(_utf8(canonical_request)).hexdigest()
     return f"{ALGORITHM}\n{amz_date}\n{scope}\n{digest}"
 
 
@@ -147,6 +116,14 @@ def signature(key: bytes, string_to_sign: str) -> str:
 
 
 # -- checking a request ---------------------------------------------------------------
+
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+
+
+def _is_hex64(text: str) -> bool:
+    """Whether ``text`` is 64 hexadecimal digits (a SHA-256 in hex)."""
+    return _HEX64.fullmatch(text) is not None
+
 
 def _parse_credential(credential: str, region: str, error: type[S3Error],
                       prefix: str) -> tuple[str, str]:
@@ -172,65 +149,44 @@ def _check_date(scope_date: str, amz_date: str, error: type[S3Error], prefix: st
                     f'This date is not the same as X-Amz-Date: "{amz_date[:8]}".')
 
 
-_AMZ_PREFIX = "HTTP_X_AMZ_"
-
-
 def _header_name(key: str) -> str:
     """The header name an environ key stands for: ``HTTP_X_AMZ_DATE`` is ``x-amz-date``."""
     return wire_text(key[5:].lower().replace("_", "-"))
 
 
-class _SignedHeaders:
-    """A ``SignedHeaders`` list, and the environ keys checking it takes.
-
-    Worked out once per distinct list (:func:`_signed_headers`): clients send
-    the same few lists over and over.
-    """
-
-    __slots__ = ("text", "names", "template", "keys", "amz_keys", "has_host")
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.names = tuple(text.split(";"))
-        self.template = _template(self.names)
-        # the environ key of each name
-        self.keys = tuple(map(environ_key, self.names))
-        # the x-amz-* environ keys the list covers
-        self.amz_keys = frozenset(key for key in self.keys if key.startswith(_AMZ_PREFIX)
-                                  and _header_name(key) in self.names)
-        self.has_host = "host" in self.names
-
-
-_signed_headers = lru_cache(maxsize=256)(_SignedHeaders)
-
-
-def _check_signed_headers(environ: Mapping[str, object], signed: _SignedHeaders) -> None:
+def _check_signed_headers(environ: Mapping[str, object], signed_headers: Sequence[str]) -> None:
     """Refuse a request whose ``host`` or any ``x-amz-*`` header is not signed."""
-    # The usual case, checked without a Python loop over the environ: if it has
-    # no more x-amz-* keys than signed ones, all are signed.  (count() may find
-    # the prefix inside a key too, so it never counts fewer keys than there are.)
-    if signed.has_host and "\n".join(environ).count(_AMZ_PREFIX) == len(
-            signed.amz_keys & environ.keys()):
-        return
-    missing = [_header_name(key) for key in environ
-               if key.startswith(_AMZ_PREFIX) and key not in signed.amz_keys]
-    if not signed.has_host:
-        missing.append("host")
-    if missing:
+    signed_keys = {environ_key(name) for name in signed_headers}
+    unsigned = []
+    for key in environ:
+        if key.startswith("HTTP_X_AMZ_"):
+            name = _header_name(key)
+            # (a key such as HTTP_X_AMZ_date names a signed header, but not the one
+            # whose value was read and signed)
+            if key not in signed_keys or name not in signed_headers:
+                unsigned.append(name)
+    if "host" not in signed_headers:
+        unsigned.append("host")
+    if unsigned:
         raise AccessDenied("There were headers present in the request which were not signed",
-                           HeadersNotSigned=", ".join(sorted(missing)))
+                           HeadersNotSigned=", ".join(sorted(unsigned)))
 
 
-def _token_header(environ: Mapping[str, object]) -> str | None:
-    """The ``x-amz-security-token`` header's text, or ``None`` (the usual case)."""
-    if "HTTP_X_AMZ_SECURITY_TOKEN" not in environ:
-        return None
-    return header_text(environ, "x-amz-security-token")
+def _signed_header_values(environ: Mapping[str, object],
+                          signed_headers: Sequence[str]) -> dict[str, str]:
+    """The text of each signed header, by name ("" for one not sent)."""
+    values = {}
+    for name in signed_headers:
+        value = environ.get(environ_key(name))
+        if not isinstance(value, str):
+            value = http_host(environ) if name == "host" else ""
+        values[name] = wire_text(value)
+    return values
 
 
 def _payload_hash(environ: Mapping[str, object], default: str | None) -> str:
-    value = environ.get("HTTP_X_AMZ_CONTENT_SHA256")
-    if not isinstance(value, str):
+    value = header(environ, "x-amz-content-sha256")
+    if value is None:
         if default is None:
             raise InvalidRequest("Missing required header for this request: x-amz-content-sha256")
         return default
@@ -240,52 +196,22 @@ def _payload_hash(environ: Mapping[str, object], default: str | None) -> str:
     return value
 
 
-def _signed_header_values(environ: Mapping[str, object], signed: _SignedHeaders) -> list[str]:
-    """The values of the signed headers, in the list's order ("" for one not sent)."""
-    values = list(map(environ.get, signed.keys))
-    try:
-        if "".join(values).isascii():  # type: ignore[arg-type]
-            return values  # type: ignore[return-value]  # the usual case: all sent, all ASCII
-    except TypeError:  # one was not sent (None), or is not text
-        pass
-    texts = []
-    for name, value in zip(signed.names, values):
-        if not isinstance(value, str):
-            value = http_host(environ) if name == "host" else ""
-        texts.append(wire_text(value))
-    return texts
-
-
-@lru_cache(maxsize=1024)
-def _keyed_sha256(secret: str, date: str, region: str) -> tuple[_Hash, _Hash]:
-    """HMAC-SHA256 (RFC 2104) under the derived key, as its inner and outer hashes
-    with the padded key already absorbed: copying these two costs less than
-    keying a new HMAC for every request."""
-    key = signing_key(secret, date, region, SERVICE)
-    return (hashlib.sha256(key.translate(_IPAD).ljust(64, b"\x36")),
-            hashlib.sha256(key.translate(_OPAD).ljust(64, b"\x5c")))
-
-
 def _signature_of(secret: str, date: str, region: str, string_to_sign: str) -> str:
     """Same as ``signature(signing_key(secret, date, region, "s3"), string_to_sign)``."""
-    inner, outer = _keyed_sha256(secret, date, region)
-    inner = inner.copy()
-    inner.update(string_to_sign.encode("utf-8", "surrogateescape"))
-    outer = outer.copy()
-    outer.update(inner.digest())
-    return outer.hexdigest()
+    return signature(signing_key(secret, date, region, SERVICE), string_to_sign)
 
 
 def _verify(environ: Mapping[str, object], credentials: CredentialStore, *, access_key: str,
             amz_date: str, scope_date: str, region: str, query_pairs: Iterable[tuple[str, str]],
-            signed: _SignedHeaders, payload_hash: str, provided: str, token: str | None,
+            signed_headers: Sequence[str], payload_hash: str, provided: str, token: str | None,
             now: float) -> Identity:
     """Look the key up, check its token, and compare the signatures."""
     cred = lookup_credential(credentials, access_key)
     check_token(cred, token, now)
-    creq = _canonical_request(wire_text(str(environ.get("REQUEST_METHOD") or "")),
-                              request_path(environ), query_pairs, signed.template,
-                              _signed_header_values(environ, signed), payload_hash)
+    creq = canonical_request(wire_text(str(environ.get("REQUEST_METHOD") or "")),
+                             request_path(environ), query_pairs,
+                             _signed_header_values(environ, signed_headers), signed_headers,
+                             payload_hash)
     scope = f"{scope_date}/{region}/{SERVICE}/{TERMINATOR}"
     sts = string_to_sign(amz_date, scope, creq)
     expected = _signature_of(cred.secret_key, scope_date, region, sts)
@@ -298,27 +224,12 @@ def _verify(environ: Mapping[str, object], credentials: CredentialStore, *, acce
     return identity_for(cred, "v4")
 
 
-# How every SDK writes the header, up to the signature.  A client sends the
-# same text before "Signature=" all day, so what it says is read once
-# (:func:`_sdk_head`).  Any other header goes through the general parsers
-# below, which accept the same headers and word the errors.
-_SDK_HEAD = re.compile(
-    r"AWS4-HMAC-SHA256 Credential=([!-+\--.0-~]+)/([0-9]{8})/([!-+\--.0-~]+)/s3/aws4_request, ?"
-    r"SignedHeaders=([!-+\--~]+), ?", re.ASCII)
+def _parse_authorization(authorization: str, region: str) -> tuple[str, str, list[str], str]:
+    """``(access_key, scope_date, signed_headers, signature)`` of a SigV4 ``Authorization``
+    header (``AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...``).
 
-
-@lru_cache(maxsize=256)
-def _sdk_head(head: str, region: str) -> tuple[str, str, _SignedHeaders] | None:
-    """``(access_key, scope_date, signed)`` of the SDK form's text before the
-    signature, for this endpoint's ``region``; ``None`` for any other text."""
-    match = _SDK_HEAD.fullmatch(head)
-    if match is None or match[3] != region:
-        return None
-    return match[1], match[2], _signed_headers(match[4])
-
-
-def _parse_authorization(authorization: str) -> tuple[str, str, str]:
-    """``(Credential, SignedHeaders, Signature)`` of a SigV4 ``Authorization`` header."""
+    The three fields may come in any order; each must come once.
+    """
     if not authorization.startswith(ALGORITHM):
         raise AuthorizationHeaderMalformed(_MALFORMED + _THREE_PARTS)
     fields: dict[str, str] = {}
@@ -329,7 +240,13 @@ def _parse_authorization(authorization: str) -> tuple[str, str, str]:
         fields[name] = value
     if len(fields) != 3:
         raise AuthorizationHeaderMalformed(_MALFORMED + _THREE_PARTS)
-    return fields["Credential"], fields["SignedHeaders"], fields["Signature"]
+    access_key, scope_date = _parse_credential(fields["Credential"], region,
+                                               AuthorizationHeaderMalformed, _MALFORMED)
+    provided = fields["Signature"]
+    if not _is_hex64(provided):
+        raise AuthorizationHeaderMalformed(
+            _MALFORMED + "the Signature must be 64 hexadecimal characters.")
+    return access_key, scope_date, fields["SignedHeaders"].split(";"), provided
 
 
 def verify_header(environ: Mapping[str, object], authorization: str,
@@ -343,26 +260,15 @@ def verify_header(environ: Mapping[str, object], authorization: str,
     ``x-amz-content-sha256`` header, which is otherwise required.  Returns the
     signer's identity or raises the :class:`~s3service.errors.S3Error` S3 would answer.
     """
-    head, _, provided = authorization.rpartition("Signature=")
-    sdk = _sdk_head(head, region) if _is_hex64(provided) else None
-    if sdk is not None:
-        access_key, scope_date, signed = sdk
-    else:
-        credential, signed_text, provided = _parse_authorization(authorization)
-        access_key, scope_date = _parse_credential(credential, region,
-                                                   AuthorizationHeaderMalformed, _MALFORMED)
-        if not _is_hex64(provided):
-            raise AuthorizationHeaderMalformed(
-                _MALFORMED + "the Signature must be 64 hexadecimal characters.")
-        signed = _signed_headers(signed_text)
+    access_key, scope_date, signed_headers, provided = _parse_authorization(authorization,
+                                                                            region)
     payload_hash = _payload_hash(environ, payload_hash)
 
-    amz_date = environ.get("HTTP_X_AMZ_DATE")
-    if isinstance(amz_date, str):
+    amz_date = header(environ, "x-amz-date")
+    if amz_date is not None:
         request_time = parse_amz_date(amz_date)
         date_text = amz_date
     else:
-        amz_date = None
         date_text = header(environ, "date") or ""
         request_time = parse_http_date(date_text) if date_text else None
         if request_time is not None:
@@ -371,12 +277,17 @@ def verify_header(environ: Mapping[str, object], authorization: str,
         raise date_required()
     _check_date(scope_date, amz_date, AuthorizationHeaderMalformed, _MALFORMED)
 
-    _check_signed_headers(environ, signed)
+    _check_signed_headers(environ, signed_headers)
     check_skew(request_time, date_text, now, max_skew)
     return _verify(environ, credentials, access_key=access_key, amz_date=amz_date,
-                   scope_date=scope_date, region=region, query_pairs=query_pairs, signed=signed,
-                   payload_hash=payload_hash, provided=provided,
-                   token=_token_header(environ), now=now)
+                   scope_date=scope_date, region=region, query_pairs=query_pairs,
+                   signed_headers=signed_headers, payload_hash=payload_hash, provided=provided,
+                   token=header_text(environ, "x-amz-security-token"), now=now)
+
+
+def _duplicate_param(name: str) -> S3Error:
+    return AuthorizationQueryParametersError(
+        f"Query-string authentication version 4 requires exactly one {name} parameter.")
 
 
 def verify_presigned(environ: Mapping[str, object], query_pairs: Sequence[tuple[str, str]],
@@ -387,14 +298,7 @@ def verify_presigned(environ: Mapping[str, object], query_pairs: Sequence[tuple[
     ``query_pairs`` is the parsed query string.  Returns the signer's identity
     or raises the :class:`~s3service.errors.S3Error` S3 would answer.
     """
-    params: dict[str, str] = {}
-    for name, value in query_pairs:
-        if name in QUERY_AUTH_PARAMS:
-            if name in params:
-                raise AuthorizationQueryParametersError(
-                    f"Query-string authentication version 4 requires exactly one {name} "
-                    "parameter.")
-            params[name] = value
+    params = auth_params(query_pairs, QUERY_AUTH_PARAMS, _duplicate_param)
     algorithm = params.get("X-Amz-Algorithm")
     if algorithm is not None and algorithm != ALGORITHM:
         raise AuthorizationQueryParametersError(f'X-Amz-Algorithm only supports "{ALGORITHM}"')
@@ -411,10 +315,9 @@ def verify_presigned(environ: Mapping[str, object], query_pairs: Sequence[tuple[
     _check_date(scope_date, amz_date, AuthorizationQueryParametersError, _BAD_QUERY)
 
     expires_text = params["X-Amz-Expires"]
-    digits = expires_text[1:] if expires_text[:1] == "-" else expires_text
-    if not (digits.isascii() and digits.isdigit()) or len(digits) > 18:
+    expires = parse_expires(expires_text)
+    if expires is None:
         raise AuthorizationQueryParametersError("X-Amz-Expires should be a number")
-    expires = int(expires_text)
     if expires <= 0:
         raise AuthorizationQueryParametersError("X-Amz-Expires must be non-negative")
     if expires > MAX_EXPIRES:
@@ -427,13 +330,14 @@ def verify_presigned(environ: Mapping[str, object], query_pairs: Sequence[tuple[
     if request_time > now + max_skew:
         raise AccessDenied("Request is not yet valid")
 
-    signed = _signed_headers(params["X-Amz-SignedHeaders"])
-    _check_signed_headers(environ, signed)
+    signed_headers = params["X-Amz-SignedHeaders"].split(";")
+    _check_signed_headers(environ, signed_headers)
     token = params.get("X-Amz-Security-Token")
     if token is None:
-        token = _token_header(environ)
+        token = header_text(environ, "x-amz-security-token")
     return _verify(environ, credentials, access_key=access_key, amz_date=amz_date,
                    scope_date=scope_date, region=region,
                    query_pairs=[p for p in query_pairs if p[0] != "X-Amz-Signature"],
-                   signed=signed, payload_hash=_payload_hash(environ, UNSIGNED_PAYLOAD),
+                   signed_headers=signed_headers,
+                   payload_hash=_payload_hash(environ, UNSIGNED_PAYLOAD),
                    provided=params["X-Amz-Signature"], token=token, now=now)
