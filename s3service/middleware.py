@@ -162,14 +162,15 @@ class S3ServiceMiddleware:
         host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
         return self._bucket_of(host) is not None
 
-    def authenticate(self, environ: dict, payload_hash: str | None = None) -> Identity | None:
+    def authenticate(self, environ: dict, payload_hash: str | None = None,
+                     query: Sequence[tuple[str, str]] | None = None) -> Identity | None:
         """Check the request's signature: its identity, ``None`` if anonymous; raises S3Error.
 
-        ``payload_hash``: see :func:`s3service.auth.authenticate`.
+        ``payload_hash``, ``query``: see :func:`s3service.auth.authenticate`.
         """
         return authenticate(environ, self._lookup, region=self.region,
                             max_skew=self.clock_skew, service_hosts=self.service_hosts,
-                            payload_hash=payload_hash)
+                            payload_hash=payload_hash, query=query)
 
     # -- answering ---------------------------------------------------------------
 
@@ -180,14 +181,14 @@ class S3ServiceMiddleware:
         return self.app
 
     def _list_buckets(self, exchange: Exchange) -> Response:
-        identity = self.authenticate(exchange.environ)
+        query = parse_query(exchange.environ.get("QUERY_STRING"))
+        identity = self.authenticate(exchange.environ, query=query)
         if identity is None:
             raise AccessDenied()
         exchange.access_key = identity.access_key
         if not self.authorizer.is_allowed(identity, "s3:ListAllMyBuckets", SERVICE_RESOURCE):
             raise AccessDenied(AWSAccessKeyId=identity.access_key)
-        query = exchange.environ.get("QUERY_STRING")
-        params = listing.parse_params(parse_query(query)) if query else listing.UNPAGED
+        params = listing.parse_params(query) if query else listing.UNPAGED
         after = next_token = None
         if params.paged:
             key = self._token_key(identity)

@@ -22,8 +22,8 @@ _QUERY_AUTH = _V4_PARAMS | _V2_PARAMS
 
 def authenticate(environ: Mapping[str, object], credentials: CredentialStore, *, region: str,
                  max_skew: float = 900.0, now: float | None = None,
-                 service_hosts: Sequence[str] = (),
-                 payload_hash: str | None = None) -> Identity | None:
+                 service_hosts: Sequence[str] = (), payload_hash: str | None = None,
+                 query: Sequence[tuple[str, str]] | None = None) -> Identity | None:
     """Check the request's AWS signature (V2 or V4, header or presigned URL).
 
     Returns the signer's :class:`Identity`, or ``None`` for an anonymous
@@ -37,13 +37,16 @@ def authenticate(environ: Mapping[str, object], credentials: CredentialStore, *,
     names, used to recognise virtual-hosted-style requests for V2.
     ``payload_hash``, the SHA-256 (hex) of a body the caller has read, stands
     in for a missing ``x-amz-content-sha256`` header in SigV4 header auth (as
-    clients using a generic SigV4 signer send none).
+    clients using a generic SigV4 signer send none).  ``query`` is the
+    request's query string as :func:`~s3service.wsgi.parse_query` parses it,
+    for a caller that has parsed it already.
     """
     if now is None:
         now = time.time()
     authorization = environ.get("HTTP_AUTHORIZATION")
-    query_string = environ.get("QUERY_STRING")
-    query = parse_query(query_string) if query_string and isinstance(query_string, str) else []
+    if query is None:
+        query_string = environ.get("QUERY_STRING")
+        query = parse_query(query_string) if isinstance(query_string, str) else []
     if authorization is not None:
         # Echoed in errors and parsed as the client meant it: its bytes read as UTF-8.
         if not (type(authorization) is str and authorization.isascii()):
