@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import logging
 import os
 import re
 import sys
@@ -254,7 +253,7 @@ def cmd_bucket_delete(args: argparse.Namespace, store: Any) -> None:
 
 
 def cmd_serve(args: argparse.Namespace, store: Any) -> None:
-    from . import admin, server
+    from . import admin, logs, server
 
     if importlib.util.find_spec("gunicorn") is None:
         raise AdminError("gunicorn is not installed: pip install 's3service[server]'")
@@ -276,8 +275,7 @@ def cmd_serve(args: argparse.Namespace, store: Any) -> None:
     close = getattr(store, "close", None)
     if close is not None:
         close()                           # workers open their own connections
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s")
+    logs.configure(args.log_level)
     tuning = {name: value for name, value in (("worker_class", args.worker_class),
                                               ("threads", args.threads)) if value is not None}
     server.serve(store, region=args.region, service_hosts=args.service_host, host=args.host,
