@@ -57,146 +57,122 @@ _REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method
 
 # Authentication and authorization.
 
-class AccessDenied(S3Error):
-    status = 403
-    message = "Access Denied"
+
+def error_class(code: str, status: int, message: str, module: str = __name__) -> type[S3Error]:
+    """A new :class:`S3Error` subclass answering ``status code`` with ``message`` by default."""
+    return type(code, (S3Error,), {"code": code, "status": status, "message": message,
+                                   "__doc__": f"``{status} {code}``: {message}",
+                                   "__module__": module})
 
 
-class InvalidAccessKeyId(S3Error):
-    status = 403
-    message = "The AWS Access Key Id you provided does not exist in our records."
+_error = error_class
 
+
+# Authentication and authorization.
+AccessDenied = _error("AccessDenied", 403, "Access Denied")
+InvalidAccessKeyId = _error(
+    "InvalidAccessKeyId", 403,
+    "The AWS Access Key Id you provided does not exist in our records.")
+AuthorizationHeaderMalformed = _error(
+    "AuthorizationHeaderMalformed", 400, "The authorization header is malformed.")
+AuthorizationQueryParametersError = _error(
+    "AuthorizationQueryParametersError", 400,
+    "Error parsing the X-Amz-Credential parameter.")
+InvalidToken = _error("InvalidToken", 400,
+                      "The provided token is malformed or otherwise invalid.")
+ExpiredToken = _error("ExpiredToken", 400, "The provided token has expired.")
+MissingSecurityHeader = _error("MissingSecurityHeader", 400,
+                               "Your request was missing a required header.")
+XAmzContentSHA256Mismatch = _error(
+    "XAmzContentSHA256Mismatch", 400,
+    "The provided 'x-amz-content-sha256' header does not match what was computed.")
+
+# Malformed requests.
+InvalidArgument = _error("InvalidArgument", 400, "Invalid Argument")
+InvalidRequest = _error("InvalidRequest", 400, "Invalid Request")
+MalformedXML = _error(
+    "MalformedXML", 400,
+    "The XML you provided was not well-formed or did not validate against our published schema")
+# (NotImplemented: the trailing underscore leaves Python's own name alone)
+NotImplemented_ = _error("NotImplemented", 501,
+                         "A header you provided implies functionality that is not implemented.")
+MissingContentLength = _error("MissingContentLength", 411,
+                              "You must provide the Content-Length HTTP header.")
+EntityTooLarge = _error("EntityTooLarge", 400,
+                        "Your proposed upload exceeds the maximum allowed object size.")
+
+# Buckets.
+InvalidBucketName = _error("InvalidBucketName", 400, "The specified bucket is not valid.")
+NoSuchBucket = _error("NoSuchBucket", 404, "The specified bucket does not exist")
+BucketAlreadyExists = _error(
+    "BucketAlreadyExists", 409,
+    "The requested bucket name is not available. The bucket namespace is shared by all users "
+    "of the system. Please select a different name and try again.")
+BucketAlreadyOwnedByYou = _error(
+    "BucketAlreadyOwnedByYou", 409,
+    "Your previous request to create the named bucket succeeded and you already own it.")
+BucketNotEmpty = _error("BucketNotEmpty", 409,
+                        "The bucket you tried to delete is not empty")
+InvalidLocationConstraint = _error("InvalidLocationConstraint", 400,
+                                   "The specified location-constraint is not valid")
+IllegalLocationConstraintException = _error(
+    "IllegalLocationConstraintException", 400,
+    "The unspecified location constraint is incompatible for the region specific endpoint "
+    "this request was sent to.")
+
+# The service itself.
+InternalError = _error("InternalError", 500,
+                       "We encountered an internal error. Please try again.")
+ServiceUnavailable = _error("ServiceUnavailable", 503,
+                            "Please reduce your request rate.")
+
+
+# Errors whose fields are always the same: classes that say which.
 
 class SignatureDoesNotMatch(S3Error):
+    """``403``: the signature differs from the one computed here.
+
+    The fields show the client what was signed here, so it can find where
+    its own signing differs; pass ``string_to_sign`` and ``canonical_request``
+    with any session token already blanked out.  ``canonical_request`` is
+    SigV4's; SigV2 has none.
+    """
+
     status = 403
     message = ("The request signature we calculated does not match the signature you provided. "
                "Check your key and signing method.")
 
-
-class AuthorizationHeaderMalformed(S3Error):
-    status = 400
-    message = "The authorization header is malformed."
-
-
-class AuthorizationQueryParametersError(S3Error):
-    status = 400
-    message = "Error parsing the X-Amz-Credential parameter."
+    def __init__(self, *, access_key: str, string_to_sign: str, provided: str,
+                 canonical_request: str | None = None) -> None:
+        fields = {"AWSAccessKeyId": access_key, "StringToSign": string_to_sign,
+                  "SignatureProvided": provided, "StringToSignBytes": _hex_bytes(string_to_sign)}
+        if canonical_request is not None:
+            fields["CanonicalRequest"] = canonical_request
+            fields["CanonicalRequestBytes"] = _hex_bytes(canonical_request)
+        super().__init__(**fields)
 
 
 class RequestTimeTooSkewed(S3Error):
+    """``403``: the request's date is further from the server's clock than allowed."""
+
     status = 403
     message = "The difference between the request time and the current time is too large."
 
-
-class InvalidToken(S3Error):
-    status = 400
-    message = "The provided token is malformed or otherwise invalid."
-
-
-class ExpiredToken(S3Error):
-    status = 400
-    message = "The provided token has expired."
-
-
-class MissingSecurityHeader(S3Error):
-    status = 400
-    message = "Your request was missing a required header."
-
-
-class XAmzContentSHA256Mismatch(S3Error):
-    status = 400
-    message = "The provided 'x-amz-content-sha256' header does not match what was computed."
-
-
-
-# Malformed requests.
-
-class InvalidArgument(S3Error):
-    status = 400
-    message = "Invalid Argument"
-
-
-class InvalidRequest(S3Error):
-    status = 400
-    message = "Invalid Request"
-
-
-class MalformedXML(S3Error):
-    status = 400
-    message = "The XML you provided was not well-formed or did not validate against our published schema"
+    def __init__(self, *, request_time: str, server_time: str, max_skew_ms: int) -> None:
+        super().__init__(RequestTime=request_time, ServerTime=server_time,
+                         MaxAllowedSkewMilliseconds=max_skew_ms)
 
 
 class MethodNotAllowed(S3Error):
+    """``405``: the resource does not answer this method (the answer says which it does)."""
+
     status = 405
     message = "The specified method is not allowed against this resource."
 
-
-class NotImplemented_(S3Error):
-    """``NotImplemented`` (the trailing underscore keeps Python's own name free)."""
-
-    code = "NotImplemented"
-    status = 501
-    message = "A header you provided implies functionality that is not implemented."
+    def __init__(self, *, method: str, resource_type: str) -> None:
+        super().__init__(Method=method, ResourceType=resource_type)
 
 
-class MissingContentLength(S3Error):
-    status = 411
-    message = "You must provide the Content-Length HTTP header."
-
-
-class EntityTooLarge(S3Error):
-    status = 400
-    message = "Your proposed upload exceeds the maximum allowed object size."
-
-
-
-# Buckets.
-
-class InvalidBucketName(S3Error):
-    status = 400
-    message = "The specified bucket is not valid."
-
-
-class NoSuchBucket(S3Error):
-    status = 404
-    message = "The specified bucket does not exist"
-
-
-class BucketAlreadyExists(S3Error):
-    status = 409
-    message = ("The requested bucket name is not available. The bucket namespace is shared by all users "
-               "of the system. Please select a different name and try again.")
-
-
-class BucketAlreadyOwnedByYou(S3Error):
-    status = 409
-    message = "Your previous request to create the named bucket succeeded and you already own it."
-
-
-class BucketNotEmpty(S3Error):
-    status = 409
-    message = "The bucket you tried to delete is not empty"
-
-
-class InvalidLocationConstraint(S3Error):
-    status = 400
-    message = "The specified location-constraint is not valid"
-
-
-class IllegalLocationConstraintException(S3Error):
-    status = 400
-    message = ("The unspecified location constraint is incompatible for the region specific endpoint "
-               "this request was sent to.")
-
-
-
-# The service itself.
-
-class InternalError(S3Error):
-    status = 500
-    message = "We encountered an internal error. Please try again."
-
-
-class ServiceUnavailable(S3Error):
-    status = 503
-    message = "Please reduce your request rate."
+def _hex_bytes(text: str) -> str:
+    """``text``'s UTF-8 bytes as space-separated two-digit hex, as S3 shows them."""
+    return text.encode("utf-8", "surrogateescape").hex(" ")

@@ -247,7 +247,7 @@ class S3ServiceMiddleware:
 
 
 def _method_not_allowed(exchange: Exchange) -> Response:
-    raise MethodNotAllowed(Method=exchange.method, ResourceType="SERVICE")
+    raise MethodNotAllowed(method=exchange.method, resource_type="SERVICE")
 
 
 class _Stream:

@@ -63,7 +63,7 @@ def test_errors_are_s3_xml_with_the_request_id():
 
 def test_405_says_what_is_allowed():
     def handler(exchange):
-        raise MethodNotAllowed(Method="BREW", ResourceType="SERVICE")
+        raise MethodNotAllowed(method="BREW", resource_type="SERVICE")
 
     assert app_of(handler).delete("/", status=405).headers["Allow"] == "GET, POST"
 
@@ -100,7 +100,7 @@ def test_the_key_of_a_failed_signature_is_logged(caplog):
     from s3service.errors import SignatureDoesNotMatch
 
     def handler(exchange):
-        raise SignatureDoesNotMatch(AWSAccessKeyId="AKIDWRONG")
+        raise SignatureDoesNotMatch(access_key="AKIDWRONG", string_to_sign="", provided="")
 
     with caplog.at_level(logging.INFO, logger="s3service"):
         app_of(handler).get("/", status=403)

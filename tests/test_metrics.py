@@ -212,7 +212,7 @@ def test_render_metrics():
 
 
 def test_json_error():
-    assert json.loads(json_error(SignatureDoesNotMatch())) == {
+    assert json.loads(json_error(SignatureDoesNotMatch(access_key="AK", string_to_sign="", provided=""))) == {
         "code": "SignatureDoesNotMatch", "message": SignatureDoesNotMatch.message}
     assert json.loads(json_error(WrongFormat("no timeRange")))["message"] == "no timeRange"
 

@@ -23,7 +23,7 @@ from ..wsgi import wire_text
 
 __all__ = [
     "DATE_REQUIRED", "auth_params", "check_skew", "check_token", "constant_time_equal",
-    "date_required", "format_iso8601", "hex_bytes", "identity_for", "lookup_credential",
+    "date_required", "format_iso8601", "identity_for", "lookup_credential",
     "parse_amz_date", "parse_expires", "parse_http_date", "uri_encode", "uri_encode_path",
     "without_token",
 ]
@@ -33,11 +33,6 @@ DATE_REQUIRED = "AWS authentication requires a valid Date or x-amz-date header"
 
 
 # -- text ------------------------------------------------------------------------
-
-def hex_bytes(data: bytes) -> str:
-    """``data`` as space separated two-digit hex, as S3 shows ``StringToSignBytes``."""
-    return data.hex(" ")
-
 
 def constant_time_equal(a: str, b: str) -> bool:
     """Compare two strings in time independent of where they differ."""
@@ -149,9 +144,9 @@ def check_skew(request_time: int, request_time_text: str, now: float, max_skew: 
     ``request_time_text`` is the date header's value as the environ holds it.
     """
     if abs(request_time - now) > max_skew:
-        raise RequestTimeTooSkewed(
-            RequestTime=wire_text(request_time_text), ServerTime=format_iso8601(now),
-            MaxAllowedSkewMilliseconds=int(max_skew * 1000))
+        raise RequestTimeTooSkewed(request_time=wire_text(request_time_text),
+                                   server_time=format_iso8601(now),
+                                   max_skew_ms=int(max_skew * 1000))
 
 
 def parse_expires(text: str) -> int | None:

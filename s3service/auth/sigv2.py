@@ -16,7 +16,7 @@ from ..hosts import bucket_from_host, service_host_names
 from ..identity import Identity
 from ..wsgi import header, header_text, http_host, request_path, wire_text
 from .common import (auth_params, check_skew, check_token, constant_time_equal, date_required,
-                     format_iso8601, hex_bytes, identity_for, lookup_credential, parse_amz_date,
+                     format_iso8601, identity_for, lookup_credential, parse_amz_date,
                      parse_expires, parse_http_date, uri_encode_path, without_token)
 
 __all__ = ["SUBRESOURCES", "bucket_from_host", "canonical_resource", "signature",
@@ -121,9 +121,7 @@ def _verify(environ: Mapping[str, object], credentials: CredentialStore, *, acce
         if constant_time_equal(provided, signature(cred.secret_key, alternative)):
             return identity_for(cred, "v2")
     shown = without_token(sts)
-    raise SignatureDoesNotMatch(
-            AWSAccessKeyId=access_key, StringToSign=shown, SignatureProvided=provided,
-            StringToSignBytes=hex_bytes(shown.encode("utf-8", "surrogateescape")))
+    raise SignatureDoesNotMatch(access_key=access_key, string_to_sign=shown, provided=provided)
 
 
 def verify_header(environ: Mapping[str, object], authorization: str,

@@ -20,7 +20,7 @@ from ..errors import (AccessDenied, AuthorizationHeaderMalformed,
 from ..identity import Identity
 from ..wsgi import environ_key, header, header_text, http_host, request_path, wire_text
 from .common import (auth_params, check_skew, check_token, constant_time_equal, date_required,
-                     format_iso8601, hex_bytes, identity_for, lookup_credential, parse_amz_date,
+                     format_iso8601, identity_for, lookup_credential, parse_amz_date,
                      parse_expires, parse_http_date, uri_encode, uri_encode_path, without_token)
 
 __all__ = [
@@ -217,10 +217,8 @@ def _verify(environ: Mapping[str, object], credentials: CredentialStore, *, acce
     expected = _signature_of(cred.secret_key, scope_date, region, sts)
     if not constant_time_equal(provided, expected):
         shown = without_token(creq)
-        raise SignatureDoesNotMatch(
-            AWSAccessKeyId=access_key, StringToSign=sts, SignatureProvided=provided,
-            StringToSignBytes=hex_bytes(_utf8(sts)), CanonicalRequest=shown,
-            CanonicalRequestBytes=hex_bytes(_utf8(shown)))
+        raise SignatureDoesNotMatch(access_key=access_key, string_to_sign=sts, provided=provided,
+                                    canonical_request=shown)
     return identity_for(cred, "v4")
 
 

@@ -14,12 +14,13 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any
 
 from webob import Response
 
 from ..errors import (AccessDenied, InvalidArgument, InvalidRequest, MissingContentLength,
-                      NotImplemented_, S3Error, XAmzContentSHA256Mismatch)
+                      NotImplemented_, S3Error, XAmzContentSHA256Mismatch, error_class)
 from .. import envelope
 from ..backends.base import Authorizer
 from ..identity import Identity
@@ -44,32 +45,19 @@ _READ_CHUNK = 16 * 1024
 _UNSIGNED = "UNSIGNED-PAYLOAD"
 
 
-class InvalidParameterValue(S3Error):
-    status = 400
-    message = "An invalid or out-of-range value was supplied for the input parameter."
+_error = partial(error_class, module=__name__)
 
-
-class WrongFormat(S3Error):
-    status = 400
-    message = "Data entered by the user has a wrong format."
-
-
-class InvalidAction(S3Error):
-    status = 400
-    message = ("The action or operation requested is invalid. "
-               "Verify that the action is typed correctly.")
-
-
-class MaxMessageLengthExceeded(S3Error):
-    status = 400
-    message = "Your request was too big."
-
-
-class IncompleteBody(S3Error):
-    status = 400
-    message = ("You did not provide the number of bytes specified by the "
-               "Content-Length HTTP header.")
-
+InvalidParameterValue = _error(
+    "InvalidParameterValue", 400,
+    "An invalid or out-of-range value was supplied for the input parameter.")
+WrongFormat = _error("WrongFormat", 400, "Data entered by the user has a wrong format.")
+InvalidAction = _error("InvalidAction", 400,
+                       "The action or operation requested is invalid. "
+                       "Verify that the action is typed correctly.")
+MaxMessageLengthExceeded = _error("MaxMessageLengthExceeded", 400, "Your request was too big.")
+IncompleteBody = _error("IncompleteBody", 400,
+                        "You did not provide the number of bytes specified by the "
+                        "Content-Length HTTP header.")
 
 V4_ONLY = "Must use Auth V4 for this request."
 #: The latest time a range may name (year 9999, in epoch ms): stores keep 64-bit integers.
