@@ -55,7 +55,6 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -67,16 +66,12 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
+import account  # noqa: E402
 import replay_app  # noqa: E402
+from account import ACCESS_KEY, ACCOUNT_ID, REGION, SECRET_KEY  # noqa: E402
 from serve_options import EXIT_NOT_REACHED, effective  # noqa: E402
 
 HOST = "127.0.0.1"
-ACCOUNT_ID = "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"
-DISPLAY_NAME = "bench"
-ACCESS_KEY = "AKIAS3SERVICEBENCH01"
-SECRET_KEY = "s3service/bench/secret/key/0123456789abcdef"
-REGION = "us-east-1"
-CREATED = datetime(2024, 1, 1, tzinfo=timezone.utc)
 S3RVER_ACCESS_KEY = S3RVER_SECRET_KEY = "S3RVER"      # s3rver 3's built-in account
 S3RVER_PREFIX_ENV = "S3RVER_PREFIX"                    # where setup.sh installs s3rver
 DEFAULT_S3RVER_PREFIX = Path.home() / ".cache" / "s3service-bench"
@@ -378,12 +373,7 @@ def seed(db: str, names: list[str]) -> float:
     started = time.monotonic()
     store = SQLBackend(db)
     try:
-        store.add_account(ACCOUNT_ID, display_name=DISPLAY_NAME)
-        store.add_key(ACCOUNT_ID, ACCESS_KEY, SECRET_KEY)
-        for info in list(store.list_buckets(ACCOUNT_ID)):
-            store.delete_bucket(info.name)
-        for name in names:
-            store.add_bucket(ACCOUNT_ID, name, created=CREATED, region=REGION)
+        account.seed(store, names)
     finally:
         store.close()
     return time.monotonic() - started

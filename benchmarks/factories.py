@@ -44,7 +44,6 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Iterable
-from datetime import datetime, timezone
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -72,12 +71,8 @@ from s3service.backends.memory import MemoryBackend  # noqa: E402
 if TYPE_CHECKING:
     from s3service.backends.sql import SQLBackend
 
-ACCOUNT_ID = "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"
-DISPLAY_NAME = "bench"
-ACCESS_KEY = "AKIAS3SERVICEBENCH01"
-SECRET_KEY = "s3service/bench/secret/key/0123456789abcdef"
-REGION = "us-east-1"
-CREATED = datetime(2024, 1, 1, tzinfo=timezone.utc)
+import account  # noqa: E402
+from account import ACCESS_KEY, ACCOUNT_ID, CREATED, DISPLAY_NAME, REGION, SECRET_KEY  # noqa: E402,F401
 PG_URL_ENV = "S3SERVICE_BENCH_PG_URL"
 TESTS_DIR = Path(__file__).resolve().parent.parent / "tests"
 
@@ -141,12 +136,7 @@ def sql_store(url: str, names: Iterable[str], account_id: str = ACCOUNT_ID) -> S
 
     store = SQLBackend(url)
     atexit.register(store.close)
-    store.add_account(account_id, display_name=DISPLAY_NAME)
-    store.add_key(account_id, ACCESS_KEY, SECRET_KEY)
-    for info in list(store.list_buckets(account_id)):
-        store.delete_bucket(info.name)
-    for name in names:
-        store.add_bucket(account_id, name, created=CREATED, region=REGION)
+    account.seed(store, names, account_id)
     return store
 
 

@@ -61,20 +61,10 @@ def make_app(path: str) -> WSGIApp:
 
 def run(response_path: str, options: dict[str, Any]) -> None:
     """Serve :func:`make_app` of ``response_path`` under gunicorn with ``options``."""
-    from gunicorn.app.base import BaseApplication
+    from s3service.gateway.server import run_gunicorn  # the same runner serve uses
 
     app = make_app(response_path)
-
-    class Server(BaseApplication):
-        def load_config(self) -> None:
-            for name, value in options.items():
-                if value is not None and name in self.cfg.settings:
-                    self.cfg.set(name, value)
-
-        def load(self) -> WSGIApp:
-            return app
-
-    Server(prog="s3service-bench-bare").run()
+    run_gunicorn(lambda: app, options)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
