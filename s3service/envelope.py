@@ -2,13 +2,14 @@
 
 The middleware, the metrics API and the gateway all answer through
 :func:`answer`.  A handler gets the :class:`Exchange` (the request and its ids)
-and returns the WSGI app that answers it: usually a :class:`webob.Response`,
-to which the envelope adds S3's common headers; or another app (the gateway
-behind the middleware), which is called as it is.  Whatever the handler
+and returns what answers it: a :class:`Reply` (the hot path: ListBuckets)
+or a :class:`webob.Response` (the gateway, the metrics API), to which the
+envelope adds S3's common headers; or another WSGI app (the gateway behind
+the middleware), which is called as it is.  Whatever the handler
 raises is answered as S3 would (:func:`error_for`)::
 
-    def handler(exchange: Exchange) -> Response:
-        return Response(status="200 OK", headerlist=[...], body=b"...")
+    def handler(exchange: Exchange) -> Reply:
+        return Reply("200 OK", [("Content-Type", "application/xml")], b"...")
 
     return answer(environ, start_response, handler)
 """
@@ -20,7 +21,7 @@ import time
 from binascii import b2a_base64
 from collections.abc import Callable, Iterable
 from email.utils import formatdate
-from typing import Any
+from typing import Any, NamedTuple
 
 from webob import Response
 
@@ -28,8 +29,8 @@ from .backends.base import BackendUnavailable
 from .errors import InternalError, S3Error, ServiceUnavailable
 from .forking import in_each_child
 
-__all__ = ["IDENTITY_KEY", "REQUEST_ID_KEY", "Exchange", "answer", "error_for", "new_ids",
-           "xml_error"]
+__all__ = ["IDENTITY_KEY", "REQUEST_ID_KEY", "Exchange", "Reply", "answer", "error_for",
+           "new_ids", "xml_error"]
 
 SERVER = "s3service"
 #: Where the middleware leaves the caller's :class:`~s3service.Identity` for the app behind it.
@@ -86,17 +87,24 @@ class Exchange:
         self.access_key: str | None = None if identity is None else identity.access_key
 
 
-Handler = Callable[[Exchange], WSGIApp]
-ErrorBody = Callable[[S3Error, Exchange], Response]
+class Reply(NamedTuple):
+    """An answer: status line, headers, and the body (bytes, or an iterable of them to stream)."""
+
+    status: str
+    headers: list[tuple[str, str]]
+    body: bytes | Iterable[bytes]
 
 
-def xml_error(error: S3Error, exchange: Exchange) -> Response:
+Handler = Callable[[Exchange], "Reply | Response | WSGIApp"]
+ErrorBody = Callable[[S3Error, Exchange], "Reply | Response"]
+
+
+def xml_error(error: S3Error, exchange: Exchange) -> Reply:
     """S3's ``<Error>`` document answering ``error``."""
     headers = [("Content-Type", "application/xml")]
     if error.status == 405:
         headers.append(("Allow", "GET, POST"))
-    return Response(status=error.status_line, headerlist=headers,
-                    body=error.to_xml(exchange.request_id, exchange.host_id))
+    return Reply(error.status_line, headers, error.to_xml(exchange.request_id, exchange.host_id))
 
 
 def answer(environ: dict, start_response: StartResponse, handler: Handler, *,
@@ -104,9 +112,10 @@ def answer(environ: dict, start_response: StartResponse, handler: Handler, *,
            what: str = "") -> Iterable[bytes]:
     """Answer one request with what ``handler`` returns, or the error it raises.
 
-    A :class:`webob.Response` gets the common headers (``x-amz-request-id``,
-    ``x-amz-id-2``, ``Date``, ``Server``) and one log line; any other app is
-    called as it is (it answers and logs for itself).  Errors are rendered by
+    A :class:`Reply` or a :class:`webob.Response` gets the common headers
+    (``x-amz-request-id``, ``x-amz-id-2``, ``Date``, ``Server``), a
+    ``Content-Length`` when its body is bytes, and one log line; any other
+    app is called as it is (it answers and logs for itself).  Errors are rendered by
     ``error_body`` (S3's XML by default), and logged on ``logger`` with
     ``what`` (see :func:`error_for`).
     """
@@ -120,22 +129,27 @@ def answer(environ: dict, start_response: StartResponse, handler: Handler, *,
         code = error.code
         if exchange.access_key is None:
             exchange.access_key = error.fields.get("AWSAccessKeyId")
-    if not isinstance(response, Response):
+    if isinstance(response, Response):
+        # (not called as an app: WebOb would make a relative Location absolute,
+        # where S3 sends CreateBucket's "/bucket" as it is)
+        response = Reply(response.status, response.headerlist, response.app_iter)
+    elif not isinstance(response, Reply):
         return response(environ, start_response)
-    response.headerlist[0:0] = [("x-amz-request-id", exchange.request_id),
-                                ("x-amz-id-2", exchange.host_id),
-                                ("Date", http_date()), ("Server", SERVER)]
-    log_request(exchange.request_id, exchange.method, response.status_code, code,
+    status, headers, body = response
+    headers = [("x-amz-request-id", exchange.request_id), ("x-amz-id-2", exchange.host_id),
+               ("Date", http_date()), ("Server", SERVER), *headers]
+    if isinstance(body, bytes):
+        headers.append(("Content-Length", str(len(body))))
+        body = [body]
+    log_request(exchange.request_id, exchange.method, int(status[:3]), code,
                 exchange.access_key)
-    # (not response(environ, start_response): WebOb would make a relative
-    # Location absolute, where S3 sends CreateBucket's "/bucket" as it is)
-    start_response(response.status, response.headerlist)
+    start_response(status, headers)
     if exchange.method == "HEAD":
-        close = getattr(response.app_iter, "close", None)
+        close = getattr(body, "close", None)
         if close is not None:
             close()
         return []
-    return response.app_iter
+    return body
 
 
 def error_for(exc: Exception, request_id: str, logger: logging.Logger,

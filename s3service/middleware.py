@@ -24,12 +24,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache, partial
 from typing import Any
 
-from webob import Response
-
 from . import listing, timeouts, tokens
 from .auth import authenticate
 from .backends.base import AllowAuthenticated, Authorizer, BucketStore, CredentialStore
-from .envelope import IDENTITY_KEY, REQUEST_ID_KEY, Exchange, StartResponse, WSGIApp, answer
+from .envelope import (IDENTITY_KEY, REQUEST_ID_KEY, Exchange, Reply, StartResponse, WSGIApp,
+                       answer)
 from .errors import AccessDenied, InvalidArgument, MethodNotAllowed
 from .hosts import bucket_from_host, service_host_names
 from .identity import Identity
@@ -180,7 +179,7 @@ class S3ServiceMiddleware:
         environ[REQUEST_ID_KEY] = exchange.request_id
         return self.app
 
-    def _list_buckets(self, exchange: Exchange) -> Response:
+    def _list_buckets(self, exchange: Exchange) -> Reply:
         query = parse_query(exchange.environ.get("QUERY_STRING"))
         identity = self.authenticate(exchange.environ, query=query)
         if identity is None:
@@ -210,10 +209,7 @@ class S3ServiceMiddleware:
             body = timeouts.call_with_timeout(
                 self.backend_timeout, self._listing_body, exchange.request_id, identity, params,
                 after, next_token, what="bucket listing")
-        headers = [("Content-Type", "application/xml")]
-        if isinstance(body, bytes):
-            return Response(status="200 OK", headerlist=headers, body=body)
-        return Response(status="200 OK", headerlist=headers, app_iter=body)
+        return Reply("200 OK", [("Content-Type", "application/xml")], body)
 
     def _listing_body(self, request_id: str, identity: Identity, params: listing.ListParams,
                       after: str | None, next_token: Callable[[str], str] | None
@@ -246,7 +242,7 @@ class S3ServiceMiddleware:
                         hashlib.sha256).digest()
 
 
-def _method_not_allowed(exchange: Exchange) -> Response:
+def _method_not_allowed(exchange: Exchange) -> Reply:
     raise MethodNotAllowed(method=exchange.method, resource_type="SERVICE")
 
 
