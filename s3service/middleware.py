@@ -35,7 +35,7 @@ from .identity import Identity
 from .metrics.api import MetricsAPI
 from .metrics.meter import Meter
 from .metrics.operations import LIST_ALL_MY_BUCKETS, classify
-from .metrics.store import MetricsStore
+from .backends.metrics_base import MetricsStore
 from .regions import DEFAULT_REGION
 from .wsgi import parse_query
 

@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from functools import partial
 
-from ..metrics.store import MetricsTotals
+from .metrics_base import MetricsTotals
 from ..regions import DEFAULT_REGION
 from .base import BucketInfo, BucketNameTaken, Credential, UnknownAccount, UnknownBucket
 from .memory_metrics import MemoryMetrics

@@ -4,7 +4,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 
-from ..metrics.store import UNCLASSIFIED, MetricsTotals, interval_start
+from .metrics_base import UNCLASSIFIED, MetricsTotals, interval_start
 
 
 class MemoryMetrics:

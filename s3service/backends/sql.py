@@ -29,7 +29,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import StaticPool
 
 from ..forking import in_each_child
-from ..metrics.store import MetricsTotals
+from .metrics_base import MetricsTotals
 from ..regions import DEFAULT_REGION
 from . import schema
 from .base import (BackendUnavailable, BucketInfo, BucketNameTaken, Credential, UnknownAccount,

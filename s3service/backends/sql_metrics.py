@@ -27,7 +27,7 @@ from sqlalchemy import (BigInteger, Column, Connection, Engine, MetaData, String
                         func, select)
 from sqlalchemy.exc import DBAPIError
 
-from ..metrics.store import UNCLASSIFIED, MetricsTotals, interval_start
+from .metrics_base import UNCLASSIFIED, MetricsTotals, interval_start
 from .sqlguard import DDL_ATTEMPTS, DDL_PAUSE, OutageGuard, retry
 
 metadata = MetaData()

@@ -40,7 +40,7 @@ A store of your own implements :class:`MetricsStore` (two methods).
 """
 from .meter import METER_KEY, CountingInput, Meter
 from .operations import LIST_ALL_MY_BUCKETS, OPERATIONS, classify
-from .store import INTERVAL_MS, MetricsStore, MetricsTotals, interval_start
+from ..backends.metrics_base import INTERVAL_MS, MetricsStore, MetricsTotals, interval_start
 
 __all__ = [
     "INTERVAL_MS", "LIST_ALL_MY_BUCKETS", "METER_KEY", "OPERATIONS", "CountingInput",

@@ -27,7 +27,7 @@ from ..identity import Identity
 from ..wsgi import parse_query
 from .meter import Meter
 from .operations import OPERATIONS
-from .store import INTERVAL_MS, MetricsStore, MetricsTotals, interval_start
+from ..backends.metrics_base import INTERVAL_MS, MetricsStore, MetricsTotals, interval_start
 
 log = logging.getLogger("s3service.metrics")
 

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from ..forking import in_each_child
-from .store import UNCLASSIFIED, MetricsStore, interval_start
+from ..backends.metrics_base import UNCLASSIFIED, MetricsStore, interval_start
 
 log = logging.getLogger("s3service.metrics")
 
