@@ -196,11 +196,6 @@ def _payload_hash(environ: Mapping[str, object], default: str | None) -> str:
     return value
 
 
-def _signature_of(secret: str, date: str, region: str, string_to_sign: str) -> str:
-    """Same as ``signature(signing_key(secret, date, region, "s3"), string_to_sign)``."""
-    return signature(signing_key(secret, date, region, SERVICE), string_to_sign)
-
-
 def _verify(environ: Mapping[str, object], credentials: CredentialStore, *, access_key: str,
             amz_date: str, scope_date: str, region: str, query_pairs: Iterable[tuple[str, str]],
             signed_headers: Sequence[str], payload_hash: str, provided: str, token: str | None,
@@ -214,7 +209,7 @@ def _verify(environ: Mapping[str, object], credentials: CredentialStore, *, acce
                              payload_hash)
     scope = f"{scope_date}/{region}/{SERVICE}/{TERMINATOR}"
     sts = string_to_sign(amz_date, scope, creq)
-    expected = _signature_of(cred.secret_key, scope_date, region, sts)
+    expected = signature(signing_key(cred.secret_key, scope_date, region, SERVICE), sts)
     if not constant_time_equal(provided, expected):
         shown = without_token(creq)
         raise SignatureDoesNotMatch(access_key=access_key, string_to_sign=sts, provided=provided,
