@@ -343,7 +343,7 @@ def test_a_large_account_is_listed_in_keyset_pages(sql_url, backends, monkeypatc
 
 def _in_transaction(store: SQLBackend) -> bool:
     """Whether this thread's reading connection has a transaction open."""
-    connection = store._process_state().reader._connection().dbapi_connection
+    connection = store._process_state().reader._connection()[0].dbapi_connection
     if hasattr(connection, "in_transaction"):                       # sqlite3
         return connection.in_transaction
     return connection.info.transaction_status != 0                  # psycopg: 0 is IDLE

@@ -55,14 +55,10 @@ class Reader:
     def rows(self, statement: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
         """All rows of a :meth:`statement`; raises BackendUnavailable when the database is down."""
         for attempt in (1, 2):
-            connection = self._connection()
+            connection, cursor = self._connection()
             try:
-                cursor = connection.cursor()
-                try:
-                    cursor.execute(statement, params)
-                    return cursor.fetchall()
-                finally:
-                    cursor.close()
+                cursor.execute(statement, params)
+                return cursor.fetchall()
             except self._lost as exc:
                 self._drop(connection)
                 if attempt == 2:
@@ -74,9 +70,10 @@ class Reader:
         found = self.rows(statement, params)
         return found[0][0] if found else None
 
-    def _connection(self) -> Any:
-        connection = getattr(self._local, "connection", None)
-        if connection is None:
+    def _connection(self) -> tuple[Any, Any]:
+        """This thread's connection (the pool's proxy of it) and its one cursor."""
+        kept = getattr(self._local, "kept", None)
+        if kept is None:
             try:
                 connection = self._engine.raw_connection()
             except (*self._lost, OperationalError, InterfaceError, PoolTimeout) as exc:
@@ -85,13 +82,13 @@ class Reader:
                 connection.detach()
                 if hasattr(connection.dbapi_connection, "autocommit"):
                     connection.dbapi_connection.autocommit = True
-            self._local.connection = connection
+            kept = self._local.kept = (connection, connection.dbapi_connection.cursor())
             with self._lock:
                 self._open.append(connection)
-        return connection
+        return kept
 
     def _drop(self, connection: Any) -> None:
-        self._local.connection = None
+        self._local.kept = None
         with self._lock:
             if connection in self._open:
                 self._open.remove(connection)
