@@ -529,7 +529,7 @@ class SQLBackend:
         if snapshot is None and not listings.is_large(account_id, version):
             rows = reader.rows(reader.statement(_ALL_BUCKETS),
                                (account_id, listings.max_account + 1))
-            snapshot = listings.put(account_id, version, [_bucket(row) for row in rows])
+            snapshot = listings.put(account_id, version, _buckets(rows))
             if len(snapshot) > listings.max_account:
                 snapshot = None
         if snapshot is not None:
@@ -558,7 +558,7 @@ class SQLBackend:
         rows = reader.rows(reader.statement(
             f"{_SELECT_BUCKETS} WHERE {' AND '.join(conditions)} ORDER BY name LIMIT ?"),
             (*params, size))
-        return [_bucket(row) for row in rows], rows[-1][0] if rows else after, len(rows) < size
+        return _buckets(rows), rows[-1][0] if rows else after, len(rows) < size
 
 
 # The listing's statements, for the Reader (written with "?" placeholders).
@@ -568,12 +568,15 @@ _SELECT_BUCKETS = ("SELECT name, region, listing_entry, "
 _ALL_BUCKETS = f"{_SELECT_BUCKETS} WHERE owner = ? ORDER BY name LIMIT ?"
 
 
-def _bucket(row: tuple[Any, ...]) -> BucketInfo:
-    """A listing row ``(name, region, listing_entry, created)`` as a BucketInfo."""
-    name, region, entry, created = row
-    if entry is not None:
-        return BucketInfo.from_entry(name, region, entry)
-    # Written by an s3service older than schema version 3: no entry kept.
+def _buckets(rows: list[tuple[str, str, str | None, Any]]) -> list[BucketInfo]:
+    """Listing rows ``(name, region, listing_entry, created)`` as BucketInfos."""
+    kept = BucketInfo.from_entry
+    return [kept(name, region, entry) if entry is not None else _unkept(name, region, created)
+            for name, region, entry, created in rows]
+
+
+def _unkept(name: str, region: str, created: datetime | str) -> BucketInfo:
+    # A row written by an s3service older than schema version 3: no entry kept.
     if isinstance(created, str):                    # SQLite hands back its text
         created = datetime.fromisoformat(created)
     return BucketInfo(name, _utc(created), region)  # type: ignore[arg-type]

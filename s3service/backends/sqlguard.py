@@ -26,7 +26,7 @@ E = TypeVar("E", bound=BaseException)
 
 #: Creating tables races with other processes creating them: this many tries,
 #: ``DDL_PAUSE``, then twice that, ... seconds apart.
-DDL_ATTEMPTS = 6
+DDL_ATTEMPTS = 12
 DDL_PAUSE = 0.05
 
 
