@@ -78,9 +78,9 @@ def run_gunicorn(app_factory: Callable[[], Any], options: dict[str, Any]) -> Non
 
 
 #: gunicorn's worker model for ``serve``, chosen by measurement (``benchmarks/RESULTS.rst``).
-WORKER_CLASS = "gthread"
+WORKER_CLASS = "sync"
 #: Threads per worker (gunicorn runs more than one with its ``gthread`` worker).
-THREADS = 4
+THREADS = 1
 
 
 def default_workers() -> int:
