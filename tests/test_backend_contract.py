@@ -189,6 +189,30 @@ def test_get_and_delete_bucket(two_accounts):
     assert store.get_bucket("doomed")[0] == B
 
 
+def test_delete_bucket_of_an_owner(two_accounts):
+    """delete_bucket(name, owner=...) deletes the bucket only if that account owns it."""
+    store = two_accounts
+    info = store.add_bucket(A, "owned", created=T0)
+    with pytest.raises(UnknownBucket):
+        store.delete_bucket("owned", owner=B)                 # another's: left in place
+    assert store.get_bucket("owned") == (A, info)
+    assert names(store) == ["owned"]
+    with pytest.raises(UnknownBucket):
+        store.delete_bucket("never", owner=A)
+    store.delete_bucket("owned", owner=A)
+    assert store.get_bucket("owned") is None
+    assert names(store) == []
+    with pytest.raises(UnknownBucket):
+        store.delete_bucket("owned", owner=A)
+    store.add_bucket(B, "owned")                             # re-created by another account
+    with pytest.raises(UnknownBucket):
+        store.delete_bucket("owned", owner=A)
+    assert store.get_bucket("owned")[0] == B
+    assert names(store, B) == ["owned"]
+    store.delete_bucket("owned", owner=None)                  # None: whoever owns it
+    assert store.get_bucket("owned") is None
+
+
 def test_no_such_account(empty_store):
     store = empty_store
     with pytest.raises(UnknownAccount):

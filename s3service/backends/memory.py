@@ -120,13 +120,20 @@ class MemoryBackend:
             self._listings[account_id].add(info)
         return info
 
-    def delete_bucket(self, name: str) -> None:
+    def delete_bucket(self, name: str, *, owner: str | None = None) -> None:
+        """Delete a bucket; raises :class:`UnknownBucket` if there is none of that name.
+
+        With ``owner``, only that account's bucket is deleted: a bucket of the
+        name owned by another account is left alone, and :class:`UnknownBucket`
+        raised.  The check and the delete are one step under the lock.
+        """
         with self._lock:
-            owner = self._owners.pop(name, None)
-            if owner is None:
+            found = self._owners.get(name)
+            if found is None or (owner is not None and found != owner):
                 raise UnknownBucket(name)
+            del self._owners[name]
             del self._buckets[name]
-            self._listings[owner].remove(name)
+            self._listings[found].remove(name)
 
     def get_bucket(self, name: str) -> tuple[str, BucketInfo] | None:
         """The owner and info of a bucket, or ``None``."""

@@ -441,9 +441,18 @@ class SQLBackend:
             raise BackendUnavailable(f"bucket {name!r} keeps changing; try again") from None
         return info
 
-    def delete_bucket(self, name: str) -> None:
+    def delete_bucket(self, name: str, *, owner: str | None = None) -> None:
+        """Delete a bucket; raises :class:`~.base.UnknownBucket` if there is none of that name.
+
+        With ``owner``, only that account's bucket is deleted, in one
+        statement (``DELETE ... WHERE name = ? AND owner = ?``): a bucket of the
+        name owned by another account is left alone, and UnknownBucket raised.
+        """
+        condition = buckets.c.name == name
+        if owner is not None:
+            condition = condition & (buckets.c.owner == owner)
         with self._transaction() as conn:
-            done = conn.execute(delete(buckets).where(buckets.c.name == name)).rowcount
+            done = conn.execute(delete(buckets).where(condition)).rowcount
         if not done:
             raise UnknownBucket(name)
 

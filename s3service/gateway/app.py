@@ -1,7 +1,8 @@
 """A small storage gateway: S3's bucket-level operations on the middleware's store.
 
 It keeps no objects, only buckets, in the same store the middleware lists
-them from (anything with ``add_bucket``, ``delete_bucket`` and ``get_bucket``,
+them from (anything with ``add_bucket``, ``delete_bucket`` -- taking an
+``owner`` keyword: delete only that account's bucket -- and ``get_bucket``,
 like :class:`~s3service.backends.memory.MemoryBackend` or
 :class:`~s3service.backends.sql.SQLBackend`).  ``s3service serve`` runs it;
 it is also a worked example of a gateway behind :class:`~s3service.S3ServiceMiddleware`.
@@ -174,10 +175,14 @@ class Gateway:
 
     def delete_bucket(self, identity: Identity, bucket: str
                       ) -> tuple[str, list[tuple[str, str]], bytes]:
-        self.owned_bucket(identity, bucket)
+        # One step on name and owner: a check first, then a delete by name,
+        # would delete a bucket another account made in between.
         try:
-            self.store.delete_bucket(bucket)
+            self.store.delete_bucket(bucket, owner=identity.account_id)
         except UnknownBucket:
+            found = self.store.get_bucket(bucket)
+            if found is not None and found[0] != identity.account_id:
+                raise AccessDenied() from None
             raise NoSuchBucket(BucketName=bucket) from None
         return "204 No Content", [], b""
 
