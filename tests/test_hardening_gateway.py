@@ -95,6 +95,96 @@ def bucket_names(store, account=ACCOUNT) -> list[str]:
     return [info.name for info in store.list_buckets(account)]
 
 
+# -- 1. the gateway asks the authorizer --------------------------------------------------
+
+class DenyUsers:
+    """Allows an account's root everything, its IAM users nothing; remembers each question."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str | None, str, str]] = []
+
+    def is_allowed(self, identity, action, resource):
+        self.asked.append((identity.user, action, resource))
+        return identity.user is None
+
+
+def test_gateway_asks_the_authorizer_for_every_operation(store):
+    authorizer = DenyUsers()
+    app = make_app(store, authorizer=authorizer)
+    root, user = boto3_client(app, ROOT_KEY), boto3_client(app, USER_KEY)
+    root.create_bucket(Bucket="kept")
+    kept = store.get_bucket("kept")
+    authorizer.asked.clear()
+
+    assert error_of(user.create_bucket, Bucket="made-by-user") == (403, "AccessDenied")
+    assert error_of(user.delete_bucket, Bucket="kept") == (403, "AccessDenied")
+    assert error_of(user.head_bucket, Bucket="kept") == (403, "403")
+    assert error_of(user.list_objects, Bucket="kept") == (403, "AccessDenied")
+    assert error_of(user.list_objects_v2, Bucket="kept") == (403, "AccessDenied")
+    assert error_of(user.list_object_versions, Bucket="kept") == (403, "AccessDenied")
+    assert error_of(user.get_bucket_location, Bucket="kept") == (403, "AccessDenied")
+    assert error_of(user.list_buckets) == (403, "AccessDenied")       # (the middleware's)
+
+    assert store.get_bucket("made-by-user") is None
+    assert store.get_bucket("kept") == kept                           # nothing changed
+    assert bucket_names(store) == ["kept"]
+    arn = "arn:aws:s3:::kept"
+    assert authorizer.asked == [
+        ("mallory", "s3:CreateBucket", "arn:aws:s3:::made-by-user"),
+        ("mallory", "s3:DeleteBucket", arn),
+        ("mallory", "s3:ListBucket", arn),                            # HeadBucket
+        ("mallory", "s3:ListBucket", arn),                            # ListObjects
+        ("mallory", "s3:ListBucket", arn),                            # ListObjectsV2
+        ("mallory", "s3:ListBucketVersions", arn),
+        ("mallory", "s3:GetBucketLocation", arn),
+        ("mallory", "s3:ListAllMyBuckets", "arn:aws:s3:::*"),
+    ]
+
+    # The root, allowed, still does everything.
+    authorizer.asked.clear()
+    assert status_of(root.head_bucket(Bucket="kept")) == 200
+    assert root.list_objects(Bucket="kept")["Name"] == "kept"
+    assert root.list_objects_v2(Bucket="kept")["KeyCount"] == 0
+    assert root.list_object_versions(Bucket="kept")["Name"] == "kept"
+    assert root.get_bucket_location(Bucket="kept")["LocationConstraint"] is None
+    assert status_of(root.delete_bucket(Bucket="kept")) == 204
+    assert status_of(root.create_bucket(Bucket="made-by-root")) == 200
+    assert bucket_names(store) == ["made-by-root"]
+    assert {user for user, _, _ in authorizer.asked} == {None}
+    assert [action for _, action, _ in authorizer.asked] == [
+        "s3:ListBucket", "s3:ListBucket", "s3:ListBucket", "s3:ListBucketVersions",
+        "s3:GetBucketLocation", "s3:DeleteBucket", "s3:CreateBucket"]
+
+
+def test_denied_before_the_store_is_asked(store):
+    # A denied caller learns nothing about the bucket: missing, another's or its own.
+    store.add_bucket(OTHER, "bobs")
+    store.add_bucket(ACCOUNT, "alices")
+    user = boto3_client(make_app(store, authorizer=DenyUsers()), USER_KEY)
+    for bucket in ("missing", "bobs", "alices"):
+        assert error_of(user.get_bucket_location, Bucket=bucket) == (403, "AccessDenied")
+        assert error_of(user.delete_bucket, Bucket=bucket) == (403, "AccessDenied")
+    assert store.get_bucket("bobs")[0] == OTHER and store.get_bucket("alices")[0] == ACCOUNT
+
+
+def test_the_gateway_follows_the_middlewares_authorizer(store):
+    app = make_app(store)
+    user = boto3_client(app, USER_KEY)
+    assert status_of(user.create_bucket(Bucket="first")) == 200
+    app.authorizer = DenyUsers()                   # replaced later: the gateway asks it too
+    assert error_of(user.create_bucket, Bucket="second") == (403, "AccessDenied")
+    assert error_of(user.head_bucket, Bucket="first") == (403, "403")
+    assert bucket_names(store) == ["first"]
+
+
+def test_paste_app_factory_takes_an_authorizer():
+    made = app_factory({}, db="memory", authorizer="s3service.backends.base:AllowAuthenticated")
+    assert isinstance(made.authorizer, AllowAuthenticated)
+    assert isinstance(app_factory({}, db="memory").authorizer, AllowAuthenticated)
+    denying = app_factory({"authorizer": "test_hardening_gateway:DenyUsers"}, db="memory")
+    assert type(denying.authorizer).__name__ == "DenyUsers"
+
+
 # -- 2. DeleteBucket deletes only the caller's bucket --------------------------------------
 
 class Meddling:

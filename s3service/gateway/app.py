@@ -26,7 +26,13 @@ Operations: CreateBucket (``PUT /bucket``, with an optional
 
 The gateway trusts the caller identity the middleware (``authenticate_all=True``)
 leaves in ``environ["s3service.identity"]``: anonymous requests are refused
-with ``AccessDenied``, as are requests on another account's bucket.
+with ``AccessDenied``, as are requests on another account's bucket.  Every
+operation first asks the ``authorizer`` (:class:`~s3service.backends.base.Authorizer`;
+:func:`make_app` gives the gateway the middleware's) whether the caller may
+do its action on ``arn:aws:s3:::BUCKET``: ``s3:CreateBucket``,
+``s3:DeleteBucket``, ``s3:ListBucket`` (HeadBucket and both ListObjects),
+``s3:ListBucketVersions`` or ``s3:GetBucketLocation``; a refusal is
+``403 AccessDenied``, before the store is asked anything.
 """
 from __future__ import annotations
 
@@ -39,7 +45,8 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
 from webob import Response
 
-from ..backends.base import BucketInfo, BucketNameTaken, UnknownAccount, UnknownBucket
+from ..backends.base import (AllowAuthenticated, Authorizer, BucketInfo, BucketNameTaken,
+                             UnknownAccount, UnknownBucket)
 from ..bucketnames import validate_bucket_name
 from ..errors import (XML_DECLARATION, AccessDenied, BucketAlreadyExists, BucketAlreadyOwnedByYou,
                      IllegalLocationConstraintException, InvalidArgument,
@@ -69,17 +76,28 @@ _IGNORED_PARAMS = frozenset({"x-id", "awsaccesskeyid", "signature", "expires"})
 
 _LEGACY_REGIONS = {"EU": "eu-west-1"}
 
+#: A bucket's resource name for the authorizer (``arn:aws:s3:::photos``).
+BUCKET_ARN = "arn:aws:s3:::"
+
 StartResponse = Callable[..., Any]
 
 
 class Gateway:
-    """The WSGI app; see the module documentation.  Wrap it with the middleware."""
+    """The WSGI app; see the module documentation.  Wrap it with the middleware.
+
+    ``authorizer`` decides each operation (default: every authenticated
+    caller may do everything); give it the middleware's.  (:func:`make_app`
+    makes the gateway ask whatever authorizer its middleware has at the time,
+    even one set later; a gateway made otherwise keeps the one it was given.)
+    """
 
     def __init__(self, store: Any, region: str = DEFAULT_REGION,
-                 service_hosts: Sequence[str] = ()) -> None:
+                 service_hosts: Sequence[str] = (), *,
+                 authorizer: Authorizer | None = None) -> None:
         self.store = store
         self.region = region
         self.service_hosts = service_host_names(service_hosts)
+        self.authorizer: Authorizer = authorizer or AllowAuthenticated()
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         return answer(environ, start_response, self._respond, logger=log)
@@ -132,8 +150,14 @@ class Gateway:
 
     # -- operations ------------------------------------------------------------
 
+    def authorize(self, identity: Identity, action: str, bucket: str) -> None:
+        """Raise AccessDenied unless the authorizer lets ``identity`` do ``action`` on ``bucket``."""
+        if not self.authorizer.is_allowed(identity, action, BUCKET_ARN + bucket):
+            raise AccessDenied()
+
     def create_bucket(self, environ: dict, identity: Identity, bucket: str
                       ) -> tuple[str, list[tuple[str, str]], bytes]:
+        self.authorize(identity, "s3:CreateBucket", bucket)
         validate_bucket_name(bucket)
         region = self.check_location(parse_location(read_body(environ)))
         try:
@@ -175,6 +199,7 @@ class Gateway:
 
     def delete_bucket(self, identity: Identity, bucket: str
                       ) -> tuple[str, list[tuple[str, str]], bytes]:
+        self.authorize(identity, "s3:DeleteBucket", bucket)
         # One step on name and owner: a check first, then a delete by name,
         # would delete a bucket another account made in between.
         try:
@@ -188,6 +213,7 @@ class Gateway:
 
     def head_bucket(self, identity: Identity, bucket: str
                     ) -> tuple[str, list[tuple[str, str]], bytes]:
+        self.authorize(identity, "s3:ListBucket", bucket)       # as S3 maps HeadBucket
         info = self.owned_bucket(identity, bucket)
         return "200 OK", [("x-amz-bucket-region", info.region),
                           ("x-amz-access-point-alias", "false"),
@@ -195,12 +221,14 @@ class Gateway:
 
     def get_bucket_location(self, identity: Identity, bucket: str
                             ) -> tuple[str, list[tuple[str, str]], bytes]:
+        self.authorize(identity, "s3:GetBucketLocation", bucket)
         info = self.owned_bucket(identity, bucket)
         location = "" if info.region == DEFAULT_REGION else info.region
         return xml_document("LocationConstraint", [location] if location else [])
 
     def list_objects(self, identity: Identity, bucket: str, params: dict[str, str]
                      ) -> tuple[str, list[tuple[str, str]], bytes]:
+        self.authorize(identity, "s3:ListBucket", bucket)
         self.owned_bucket(identity, bucket)
         max_keys, encode = listing_options(params)
         parts = [element("Name", bucket), element("Prefix", encode(params.get("prefix", ""))),
@@ -212,6 +240,7 @@ class Gateway:
 
     def list_objects_v2(self, identity: Identity, bucket: str, params: dict[str, str]
                         ) -> tuple[str, list[tuple[str, str]], bytes]:
+        self.authorize(identity, "s3:ListBucket", bucket)
         if params["list-type"] != "2":
             raise InvalidArgument("Invalid List Type specified in Request",
                                   ArgumentName="list-type", ArgumentValue=params["list-type"])
@@ -231,6 +260,7 @@ class Gateway:
 
     def list_object_versions(self, identity: Identity, bucket: str, params: dict[str, str]
                              ) -> tuple[str, list[tuple[str, str]], bytes]:
+        self.authorize(identity, "s3:ListBucketVersions", bucket)
         self.owned_bucket(identity, bucket)
         max_keys, encode = listing_options(params)
         if params.get("version-id-marker") and not params.get("key-marker"):
@@ -332,25 +362,42 @@ def make_app(store: Any, region: str = DEFAULT_REGION, service_hosts: Sequence[s
     """The gateway wrapped by the middleware (``authenticate_all=True``), both on ``store``.
 
     ``middleware_options`` go to :class:`~s3service.S3ServiceMiddleware`
-    (``authorizer``, ``clock_skew``, ``token_secret``).
+    (``authorizer``, ``clock_skew``, ``token_secret``); the gateway decides its
+    operations with the middleware's ``authorizer``, also when it is replaced later
+    (``app.authorizer = ...``).
     """
     gateway = Gateway(store, region=region, service_hosts=service_hosts)
-    return S3ServiceMiddleware(gateway, credentials=store, buckets=store, region=region,
-                               service_hosts=service_hosts, authenticate_all=True,
-                               **middleware_options)
+    app = S3ServiceMiddleware(gateway, credentials=store, buckets=store, region=region,
+                              service_hosts=service_hosts, authenticate_all=True,
+                              **middleware_options)
+    gateway.authorizer = _MiddlewareAuthorizer(app)
+    return app
+
+
+class _MiddlewareAuthorizer:
+    """Asks a middleware's authorizer, whichever it has at the time of asking."""
+
+    def __init__(self, middleware: S3ServiceMiddleware) -> None:
+        self.middleware = middleware
+
+    def is_allowed(self, identity: Identity, action: str, resource: str) -> bool:
+        return self.middleware.authorizer.is_allowed(identity, action, resource)
 
 
 def app_factory(global_conf: dict, **local_conf: Any) -> Gateway:
     """PasteDeploy app factory for the bare gateway (put ``egg:s3service#s3service`` in front).
 
     Options (in the app section or ``[DEFAULT]``): ``db`` (or ``backend``),
-    ``region``, ``service_hosts``, as for the filter.  Gateway and filter each
-    open the store, so they must name the same database: ``db = memory`` would
-    give them two different stores.
+    ``region``, ``service_hosts``, ``authorizer``, as for the filter.  Gateway
+    and filter each open the store, so they must name the same database: ``db =
+    memory`` would give them two different stores.  Put ``authorizer`` in
+    ``[DEFAULT]`` so that both decide with it: set only on the filter, the
+    gateway lets every authenticated caller do every bucket operation.
     """
-    from ..paste import as_list, make_store
+    from ..paste import as_list, load_object, make_store
 
     conf = {**global_conf, **local_conf}
     store = make_store(conf.get("db"), conf.get("backend"))
+    authorizer = load_object(conf["authorizer"])() if conf.get("authorizer") else None
     return Gateway(store, region=conf.get("region", DEFAULT_REGION),
-                   service_hosts=as_list(conf.get("service_hosts", "")))
+                   service_hosts=as_list(conf.get("service_hosts", "")), authorizer=authorizer)
