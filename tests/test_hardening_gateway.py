@@ -230,3 +230,71 @@ def test_delete_bucket_answers(store):
     alice.create_bucket(Bucket="alices")
     assert status_of(alice.delete_bucket(Bucket="alices")) == 204
     assert store.get_bucket("alices") is None
+
+
+# -- 3. the SQLite file and its -wal/-shm are the owner's alone --------------------------
+
+@pytest.fixture
+def loose_umask():
+    old = os.umask(0o022)               # the usual umask: new files 0644
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def sqlite_files(path):
+    return [p for p in (path, path.with_name(path.name + "-wal"),
+                        path.with_name(path.name + "-shm")) if p.exists()]
+
+
+def test_sqlite_files_are_created_private(tmp_path, loose_umask):
+    from s3service.backends.sql import SQLBackend
+
+    path = tmp_path / "secrets.db"
+    store = SQLBackend(f"sqlite:///{path}")
+    try:
+        store.add_account(ACCOUNT, display_name="alice")
+        store.add_key(ACCOUNT, *ROOT_KEY)
+        assert store.get_credential(ROOT_KEY[0]).secret_key == ROOT_KEY[1]
+        files = sqlite_files(path)
+        assert path in files and len(files) == 3, files               # WAL: all three
+        assert {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in files} == \
+            {p.name: oct(0o600) for p in files}
+    finally:
+        store.close()
+
+
+def test_sqlite_side_files_never_looser_than_the_database(tmp_path, loose_umask):
+    from s3service.backends.sql import SQLBackend
+
+    path = tmp_path / "secrets.db"
+    first = SQLBackend(f"sqlite:///{path}")
+    second = None
+    try:
+        first.add_account(ACCOUNT, display_name="alice")          # keeps -wal and -shm open
+        sides = sqlite_files(path)[1:]
+        assert len(sides) == 2
+        for side in sides:                                        # e.g. left by an older version
+            side.chmod(0o644)
+        second = SQLBackend(f"sqlite:///{path}")
+        second.add_key(ACCOUNT, *ROOT_KEY)
+        assert {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in sqlite_files(path)} == \
+            {p.name: oct(0o600) for p in sqlite_files(path)}
+    finally:
+        first.close()
+        if second is not None:
+            second.close()
+
+
+def test_existing_sqlite_file_keeps_its_mode(tmp_path, loose_umask):
+    from s3service.backends.sql import SQLBackend
+
+    path = tmp_path / "shared.db"
+    path.touch(mode=0o640)
+    store = SQLBackend(f"sqlite:///{path}")
+    try:
+        store.add_account(ACCOUNT)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    finally:
+        store.close()

@@ -55,6 +55,7 @@ PG_TCP_OPTIONS = {               # notice a silently vanished server (no RST) on
     "tcp_user_timeout": 30_000,  # ms of unacknowledged sends before giving up
 }
 SQLITE_BUSY_MS = 5000            # how long SQLite waits for another writer
+SQLITE_FILE_MODE = 0o600         # a new SQLite database file (its -wal and -shm follow it)
 _RETRIES = 3                     # tries of a write that lost a race (a duplicate key)
 _MAX_CODE_POINT = 0x10FFFF
 
@@ -92,8 +93,43 @@ def _sqlite_on_connect(dbapi_conn: Any, record: Any) -> None:
         cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
         cur.execute("PRAGMA journal_mode = WAL")
         cur.execute("PRAGMA foreign_keys = ON")
+        files = [row[2] for row in cur.execute("PRAGMA database_list") if row[1] == "main"]
     finally:
         cur.close()
+    if files and files[0]:
+        _no_looser_than(files[0], ("-wal", "-shm"))
+
+
+def _create_private(path: str) -> None:
+    """Create the (empty) SQLite database file ``path`` readable by its owner only.
+
+    SQLite would create it with the process umask (0644, typically), and its
+    ``-wal`` and ``-shm`` files with the database's mode; it keeps secret keys.
+    An existing file is left as it is.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0),
+                     SQLITE_FILE_MODE)
+    except FileExistsError:
+        return
+    except OSError:         # no such directory, no permission...: SQLite will say so
+        return
+    os.close(fd)
+
+
+def _no_looser_than(database: str, suffixes: Sequence[str]) -> None:
+    """Take from ``database + suffix`` files any permission the database itself lacks."""
+    try:
+        allowed = os.stat(database).st_mode & 0o777
+    except OSError:
+        return
+    for suffix in suffixes:
+        try:
+            mode = os.stat(database + suffix).st_mode & 0o777
+            if mode & ~allowed:
+                os.chmod(database + suffix, mode & allowed)
+        except OSError:     # gone meanwhile, or another user's: nothing to tighten
+            pass
 
 
 def _sqlite_on_begin(conn: Connection) -> None:
@@ -200,6 +236,8 @@ class SQLBackend:
             connect_args.setdefault("check_same_thread", False)
             if self._url.database in (None, "", ":memory:"):
                 kwargs["poolclass"] = StaticPool    # one shared in-memory database
+            elif not self._url.query.get("uri"):    # (a file: URI is SQLite's to open)
+                _create_private(os.path.abspath(self._url.database))
         else:
             kwargs["pool_pre_ping"] = True
             if backend == "postgresql":
