@@ -330,7 +330,7 @@ def test_v4_token_header_must_be_signed(store):
 # -- dispatch -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("header", ["Bearer abc", "AWS4-HMAC-SHA512 Credential=x", "Basic Zm9v",
-                                    "AWS4-ECDSA-P256-SHA256 Credential=x", "", "aws AK:sig",
+                                    "AWS4-ECDSA-P256-SHA256 Credential=x", "aws AK:sig",
                                     "AWS4-HMAC-SHA256Credential=x"])
 def test_unsupported_authorization_type(store, header):
     environ = v4()
@@ -338,6 +338,15 @@ def test_unsupported_authorization_type(store, header):
     error = refused(environ, store, "InvalidArgument", 400)
     assert error.text == "Unsupported Authorization Type"
     assert error.fields == {"ArgumentName": "Authorization", "ArgumentValue": header}
+
+
+@pytest.mark.parametrize("header", ["", " ", "\t", "  \t "])
+@pytest.mark.parametrize("query", ["", "prefix=a", "X-Amz-Algorithm=AWS4-HMAC-SHA256"])
+def test_empty_authorization_header_is_access_denied(store, header, query):
+    # S3 answers an empty Authorization header 403 AccessDenied (not anonymous, not 400).
+    environ = dict(v4(), HTTP_AUTHORIZATION=header, QUERY_STRING=query)
+    error = refused(environ, store, "AccessDenied", 403)
+    assert error.text == "Access Denied"
 
 
 def test_errors_echo_header_text_as_utf8(store):

@@ -298,3 +298,41 @@ def test_existing_sqlite_file_keeps_its_mode(tmp_path, loose_umask):
         assert stat.S_IMODE(path.stat().st_mode) == 0o640
     finally:
         store.close()
+
+
+# -- 4. answers S3 gives -----------------------------------------------------------------
+
+def code_of(response) -> str | None:
+    return ET.fromstring(response.body).findtext("Code")
+
+
+@pytest.mark.parametrize("header", ["", " ", "\t  "])
+def test_empty_authorization_header_is_access_denied(store, header):
+    app = TestApp(make_app(store, service_hosts=["s3.example.com"]))
+    for method, path in [("GET", "/"), ("PUT", "/new-bucket"), ("GET", "/?list-type=2")]:
+        response = app.request(path, method=method, expect_errors=True,
+                               headers={"Host": "s3.example.com", "Authorization": header})
+        assert (response.status_int, code_of(response)) == (403, "AccessDenied"), (method, path)
+    assert store.get_bucket("new-bucket") is None
+
+
+def test_no_authorization_header_is_still_anonymous(store):
+    # Anonymous (no header at all) reaches the gateway, which refuses it, as before.
+    seen = []
+
+    def gateway(environ, start_response):
+        seen.append(environ["s3service.identity"])
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    from s3service import S3ServiceMiddleware
+
+    app = TestApp(S3ServiceMiddleware(gateway, credentials=store, buckets=store,
+                                      authenticate_all=True))
+    assert app.request("/bucket", method="GET", headers={"Host": "s3.example.com"}).body == b"ok"
+    assert seen == [None]
+    empty = app.request("/bucket", method="GET", expect_errors=True,
+                        headers={"Host": "s3.example.com", "Authorization": ""})
+    assert (empty.status_int, code_of(empty)) == (403, "AccessDenied")
+    assert seen == [None]
+

@@ -5,7 +5,7 @@ import time
 from collections.abc import Mapping, Sequence
 
 from ..backends.base import CredentialStore
-from ..errors import InvalidArgument
+from ..errors import AccessDenied, InvalidArgument
 from ..identity import Identity
 from . import sigv2, sigv4
 from ..wsgi import parse_query, wire_text
@@ -28,7 +28,8 @@ def authenticate(environ: Mapping[str, object], credentials: CredentialStore, *,
 
     Returns the signer's :class:`Identity`, or ``None`` for an anonymous
     request (no ``Authorization`` header and no authentication query
-    parameters).  Raises the :class:`~s3service.errors.S3Error` S3 would
+    parameters).  An empty (or blank) ``Authorization`` header is not
+    anonymous: it is refused with ``AccessDenied``, as S3 does.  Raises the :class:`~s3service.errors.S3Error` S3 would
     answer; exceptions from ``credentials`` propagate unchanged.
 
     ``region`` is the region this endpoint serves, ``max_skew`` the allowed
@@ -51,6 +52,8 @@ def authenticate(environ: Mapping[str, object], credentials: CredentialStore, *,
         # Echoed in errors and parsed as the client meant it: its bytes read as UTF-8.
         if not (type(authorization) is str and authorization.isascii()):
             authorization = wire_text(str(authorization))
+        if not authorization.strip():
+            raise AccessDenied()
         if query and any(name in _QUERY_AUTH for name, _ in query):
             raise InvalidArgument(_ONLY_ONE, ArgumentName="Authorization",
                                   ArgumentValue=authorization)
