@@ -336,3 +336,26 @@ def test_no_authorization_header_is_still_anonymous(store):
     assert (empty.status_int, code_of(empty)) == (403, "AccessDenied")
     assert seen == [None]
 
+
+def test_recreating_your_own_bucket_in_us_east_1_is_ok(store):
+    alice = boto3_client(make_app(store, region="us-east-1"), ROOT_KEY)
+    made = alice.create_bucket(Bucket="mine")
+    info = store.get_bucket("mine")
+    again = alice.create_bucket(Bucket="mine")
+    assert status_of(again) == 200 and again["Location"] == made["Location"] == "/mine"
+    assert store.get_bucket("mine") == info                   # the same bucket, untouched
+    assert bucket_names(store) == ["mine"]
+    # Another account's bucket is still BucketAlreadyExists.
+    bob = boto3_client(make_app(store, region="us-east-1"), OTHER_KEY)
+    assert error_of(bob.create_bucket, Bucket="mine") == (409, "BucketAlreadyExists")
+    # Your bucket in another region (a store shared with another endpoint) is a conflict.
+    store.add_bucket(ACCOUNT, "in-europe", region="eu-west-1")
+    assert error_of(alice.create_bucket, Bucket="in-europe") == (409, "BucketAlreadyOwnedByYou")
+
+
+def test_recreating_your_own_bucket_elsewhere_is_a_conflict(store):
+    eu = {"LocationConstraint": "eu-west-1"}
+    alice = boto3_client(make_app(store, region="eu-west-1"), ROOT_KEY, region="eu-west-1")
+    alice.create_bucket(Bucket="mine", CreateBucketConfiguration=eu)
+    assert error_of(alice.create_bucket, Bucket="mine", CreateBucketConfiguration=eu) == \
+        (409, "BucketAlreadyOwnedByYou")

@@ -20,9 +20,12 @@ Example::
 Operations: CreateBucket (``PUT /bucket``, with an optional
 ``CreateBucketConfiguration``), DeleteBucket, HeadBucket, GetBucketLocation
 (``?location``), ListObjects (v1 and ``list-type=2``) and ListObjectVersions
-(``?versions``), the listings always empty.  Buckets are addressed path-style
-(``/bucket``) or virtual-hosted (``bucket.s3.example.com``, for the given
-``service_hosts``).  Everything else is answered ``501 NotImplemented``.
+(``?versions``), the listings always empty.  As S3 does, re-creating a
+bucket you own in us-east-1 succeeds (``200 OK``, the bucket untouched); in
+every other region it is ``409 BucketAlreadyOwnedByYou``.  Buckets are
+addressed path-style (``/bucket``) or virtual-hosted (``bucket.s3.example.com``,
+for the given ``service_hosts``).  Everything else is answered ``501
+NotImplemented``.
 
 The gateway trusts the caller identity the middleware (``authenticate_all=True``)
 leaves in ``environ["s3service.identity"]``: anonymous requests are refused
@@ -164,11 +167,19 @@ class Gateway:
             self.store.add_bucket(identity.account_id, bucket, region=region)
         except BucketNameTaken as exc:
             if exc.owner == identity.account_id:
+                if region == DEFAULT_REGION and self.in_us_east_1(identity, bucket):
+                    return "200 OK", [("Location", "/" + bucket)], b""   # S3's legacy answer
                 raise BucketAlreadyOwnedByYou(BucketName=bucket) from None
             raise BucketAlreadyExists(BucketName=bucket) from None
         except UnknownAccount:        # the caller's account was removed meanwhile
             raise AccessDenied() from None
         return "200 OK", [("Location", "/" + bucket)], b""
+
+    def in_us_east_1(self, identity: Identity, bucket: str) -> bool:
+        """Whether the caller's bucket of that name is in us-east-1 (it may be gone meanwhile)."""
+        found = self.store.get_bucket(bucket)
+        return (found is not None and found[0] == identity.account_id
+                and found[1].region == DEFAULT_REGION)
 
     def check_location(self, constraint: str) -> str:
         """The region to create a bucket in, given its ``LocationConstraint`` ("" if none)."""
