@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 from ..backends.base import CredentialStore
 from ..errors import AccessDenied, InvalidArgument
 from ..identity import Identity
-from . import sigv2, sigv4
 from ..wsgi import parse_query, wire_text
+from . import sigv2, sigv4
 
 __all__ = ["authenticate"]
 
@@ -29,8 +29,9 @@ def authenticate(environ: Mapping[str, object], credentials: CredentialStore, *,
     Returns the signer's :class:`Identity`, or ``None`` for an anonymous
     request (no ``Authorization`` header and no authentication query
     parameters).  An empty (or blank) ``Authorization`` header is not
-    anonymous: it is refused with ``AccessDenied``, as S3 does.  Raises the :class:`~s3service.errors.S3Error` S3 would
-    answer; exceptions from ``credentials`` propagate unchanged.
+    anonymous: it is refused with ``AccessDenied``, as S3 does.  Raises the
+    :class:`~s3service.errors.S3Error` S3 would answer; exceptions from
+    ``credentials`` propagate unchanged.
 
     ``region`` is the region this endpoint serves, ``max_skew`` the allowed
     clock difference in seconds, ``now`` the current time in epoch seconds
