@@ -64,7 +64,8 @@ class BucketInfo(tuple):
     @staticmethod
     def entry(name: str, created: datetime) -> str:
         """The ``listing_xml`` of a bucket ``name`` created at ``created``."""
-        return f"<Bucket><Name>{escape(name)}</Name><CreationDate>{s3_timestamp(created)}</CreationDate>"
+        return (f"<Bucket><Name>{escape(name)}</Name>"
+                f"<CreationDate>{s3_timestamp(created)}</CreationDate>")
 
     @classmethod
     def from_entry(cls, name: str, region: str, listing_xml: str) -> BucketInfo:
