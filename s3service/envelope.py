@@ -30,7 +30,7 @@ from .errors import InternalError, S3Error, ServiceUnavailable
 from .forking import in_each_child
 
 __all__ = ["IDENTITY_KEY", "REQUEST_ID_KEY", "Exchange", "Reply", "answer", "error_for",
-           "new_ids", "xml_error"]
+           "log_safe", "new_ids", "xml_error"]
 
 SERVER = "s3service"
 #: Where the middleware leaves the caller's :class:`~s3service.Identity` for the app behind it.
@@ -164,10 +164,42 @@ def error_for(exc: Exception, request_id: str, logger: logging.Logger,
     if isinstance(exc, S3Error):
         return exc
     if isinstance(exc, BackendUnavailable):
-        logger.warning("%s %sbackend unavailable: %s", request_id, what and what + " ", exc)
+        # (a store may quote what it was asked, e.g. an access key: one line, escaped)
+        logger.warning("%s %sbackend unavailable: %s", request_id, what and what + " ",
+                       log_safe(str(exc)))
         return ServiceUnavailable()
     logger.error("%s internal error%s", request_id, what and " in " + what, exc_info=exc)
     return InternalError()
+
+
+_LOG_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(char: str) -> str:
+    escaped = _LOG_ESCAPES.get(char)
+    if escaped is not None:
+        return escaped
+    if char.isprintable():
+        return char
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def log_safe(text: str) -> str:
+    """``text`` fit for a log line: what is not printable written as an escape.
+
+    Control characters, Unicode's line and paragraph separators, NEL, format
+    characters and surrogates become ``\\n``, ``\\r``, ``\\t``, ``\\xNN``,
+    ``\\uNNNN`` or ``\\UNNNNNNNN``, and the backslash itself ``\\\\`` (so that no
+    client can write an escape of its own): whatever a client sends stays on
+    the one line it is logged on.  Printable text (the usual case) is returned
+    as it is, not rebuilt.
+    """
+    if text.isprintable() and "\\" not in text:
+        return text
+    return "".join([_escape(char) for char in text])
 
 
 def log_request(request_id: str, method: str, status: int, code: str | None,
@@ -175,9 +207,13 @@ def log_request(request_id: str, method: str, status: int, code: str | None,
     """The one line logged on the ``s3service`` logger for each request answered.
 
     Request id, method, status, error code and access key -- never a secret
-    or a signature.
+    or a signature.  The method and the key come from the client: they are
+    logged as :func:`log_safe` writes them.
     """
     if log.isEnabledFor(logging.INFO):
+        method = log_safe(method)
+        if access_key is not None:
+            access_key = log_safe(access_key)
         # (made and handed to the handlers directly: Logger.info would first
         # look up the calling function, which costs more than the rest of the line)
         log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, "%s %s %d %s %s",
