@@ -103,6 +103,8 @@ def gunicorn_options(*, host: str = "127.0.0.1", port: int = 8000, workers: int 
         "timeout": timeout,
         "loglevel": log_level,
         "accesslog": "-" if access_log else None,
+        # No presigned URL's signature or session token in its logs, no line of a client's.
+        "logger_class": "s3service.gateway.logs.GunicornLogger",
         "proc_name": "s3service",
         # gunicorn >= 25.1 opens a control socket at a fixed per-user path by
         # default; several servers on one machine would fight over it.
