@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import TypeVar
+from urllib.parse import quote
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -19,7 +20,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from .base import BackendUnavailable
 
-__all__ = ["DDL_ATTEMPTS", "DDL_PAUSE", "OutageGuard", "retry"]
+__all__ = ["DDL_ATTEMPTS", "DDL_PAUSE", "OutageGuard", "retry", "safe_url", "url_secrets"]
 
 T = TypeVar("T")
 E = TypeVar("E", bound=BaseException)
@@ -30,6 +31,41 @@ DDL_ATTEMPTS = 12
 DDL_PAUSE = 0.05
 
 
+MASK = "***"
+_MASKED = "S3SERVICEMASKEDVALUE"      # (what SQLAlchemy renders unquoted, then replaced)
+
+
+def _secret_param(name: str) -> bool:
+    """Whether a URL query parameter holds a secret (``password``, ``sslpassword``, ``pwd``...)."""
+    name = name.lower()
+    return any(word in name for word in ("password", "passwd", "pwd", "secret", "token"))
+
+
+def url_secrets(url: str | URL) -> list[str]:
+    """The secrets a database URL holds: its password, and the values of secret parameters.
+
+    Drivers take a password as a query parameter too
+    (``postgresql://u@h/db?password=...``, ``sslpassword``, ``pwd``...); each
+    value is given as it is and as it reads percent-encoded, longest first.
+    """
+    url = make_url(url)
+    values = [str(url.password)] if url.password else []
+    for name, value in url.query.items():
+        if _secret_param(name):
+            values.extend(value if isinstance(value, tuple) else (value,))
+    found = {text for value in values if value for text in (value, quote(value, safe=""))}
+    return sorted(found, key=len, reverse=True)
+
+
+def safe_url(url: str | URL) -> str:
+    """A database URL fit to show: its password and every secret query parameter ``***``."""
+    url = make_url(url)
+    secret = {name for name in url.query if _secret_param(name)}
+    if secret:
+        url = url.update_query_dict({name: _MASKED for name in secret})
+    return url.render_as_string(hide_password=True).replace(_MASKED, MASK)
+
+
 class OutageGuard:
     """``with guard:`` raises :class:`~.base.BackendUnavailable` when the database is unreachable.
 
@@ -38,17 +74,18 @@ class OutageGuard:
     :class:`~sqlalchemy.exc.DBAPIError` that invalidated its connection; every
     other exception passes unchanged.  The message reads ``database <url>
     unavailable: <error type>: <first line of the error>``, with the URL's
-    password hidden and replaced by ``***`` wherever the error quotes it; the
-    original exception is kept as ``__cause__``.
+    password -- in its user part or a query parameter such as ``?password=``
+    (:func:`url_secrets`) -- hidden and replaced by ``***`` wherever the error
+    quotes it; the original exception is kept as ``__cause__``.
 
-    Holds no state but the URL (``safe_url`` is it with the password hidden):
+    Holds no state but the URL (``safe_url`` is it with its passwords hidden, :func:`safe_url`):
     one guard serves every thread and every use.
     """
 
     def __init__(self, url: str | URL) -> None:
         url = make_url(url)
-        self._password = str(url.password) if url.password else None
-        self.safe_url = url.render_as_string(hide_password=True)
+        self._secrets = url_secrets(url)
+        self.safe_url = safe_url(url)
 
     def __enter__(self) -> None:
         return None
@@ -64,8 +101,8 @@ class OutageGuard:
         orig = getattr(exc, "orig", None) or exc
         text = str(orig).strip()
         first = text.splitlines()[0] if text else ""
-        if self._password:
-            first = first.replace(self._password, "***")
+        for secret in self._secrets:
+            first = first.replace(secret, MASK)
         return BackendUnavailable(f"database {self.safe_url} unavailable: "
                                   f"{type(orig).__name__}: {first}")
 
