@@ -80,16 +80,33 @@ def _unquote(text: str) -> str:
 
 # -- headers --------------------------------------------------------------------
 
-_ENVIRON_KEYS = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
+#: The environ keys of the headers requests usually name, made once.  Fixed: the
+#: names a client signs (``SignedHeaders``) are looked up before anything tells
+#: who it is, so no name a request brings is ever remembered.
+_ENVIRON_KEYS: dict[str, str] = {
+    "content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH",
+    **{name: "HTTP_" + name.upper().replace("-", "_") for name in (
+        "host", "date", "content-md5", "content-encoding", "content-language",
+        "content-disposition", "cache-control", "expires", "expect", "range", "user-agent",
+        "transfer-encoding", "if-match", "if-none-match", "if-modified-since",
+        "if-unmodified-since", "amz-sdk-invocation-id", "amz-sdk-request",
+        "x-amz-date", "x-amz-content-sha256", "x-amz-security-token", "x-amz-user-agent",
+        "x-amz-decoded-content-length", "x-amz-trailer", "x-amz-sdk-checksum-algorithm",
+        "x-amz-checksum-algorithm", "x-amz-checksum-crc32", "x-amz-checksum-crc32c",
+        "x-amz-checksum-crc64nvme", "x-amz-checksum-sha1", "x-amz-checksum-sha256",
+        "x-amz-acl", "x-amz-bucket-region", "x-amz-bucket-object-lock-enabled",
+        "x-amz-object-ownership", "x-amz-expected-bucket-owner", "x-amz-request-payer",
+        "x-amz-storage-class", "x-amz-server-side-encryption", "x-amz-copy-source",
+        "x-amz-metadata-directive", "x-amz-tagging", "x-amz-website-redirect-location",
+        "x-amz-mfa", "x-amz-api-version", "x-amz-target")},
+}
 
 
 def environ_key(name: str) -> str:
     """The WSGI environ key of request header ``name`` (lowercase): ``HTTP_X_AMZ_DATE``..."""
     key = _ENVIRON_KEYS.get(name)
-    if key is None:
+    if key is None:     # (made afresh each time: see _ENVIRON_KEYS)
         key = "HTTP_" + name.upper().replace("-", "_")
-        if len(_ENVIRON_KEYS) < 4096:  # remember the usual names; don't grow without bound
-            _ENVIRON_KEYS[name] = key
     return key
 
 
