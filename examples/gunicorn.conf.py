@@ -22,6 +22,8 @@ timeout = 30
 graceful_timeout = 10
 loglevel = "info"
 accesslog = "-"              # one line per request on stdout
+# ...with presigned URLs' signatures and session tokens redacted, client text escaped
+logger_class = "s3service.gateway.logs.GunicornLogger"
 proc_name = "s3service"
 
 # Each worker opens its own database connections when it first needs them;

@@ -170,6 +170,18 @@ def test_bad_database_url(cli):
     assert "SECRETPW" not in result.stdout + result.stderr
 
 
+@pytest.mark.parametrize("url, status", [
+    ("postgresql+nosuchdriver://u@127.0.0.1:1/db?password=SECRETPW", 2),
+    ("postgresql+psycopg://u@127.0.0.1:1/db?password=SECRETPW&connect_timeout=abc", 1),
+    ("postgresql+psycopg://u@127.0.0.1:1/db?sslpassword=SECRETPW&connect_timeout=1", 3),
+])
+def test_a_password_given_as_a_parameter_is_never_shown(cli, url, status):
+    result = cli("account", "list", db_url=url)
+    line = assert_error(result, status, "")
+    assert "SECRETPW" not in result.stdout + result.stderr
+    assert "password=***" in line
+
+
 def test_usage_errors(cli):
     assert cli().returncode == 2                               # no command
     assert cli("bucket").returncode == 2                       # no action

@@ -380,32 +380,30 @@ def _library_error(exc: Exception, db: str) -> tuple[str, int]:
 
 
 _URL_PASSWORD = re.compile(r"://[^:/@]*:([^@]*)@")
+_SECRET_PARAM = re.compile(r"[?&][^=&]*(?:pass|pwd|secret|token)[^=&]*=([^&]*)", re.IGNORECASE)
 
 
-def _password(db: str) -> str | None:
+def _secrets(db: str) -> list[str]:
+    """The secrets ``db`` holds: its password and secret parameters (see sqlguard)."""
     try:
-        from sqlalchemy.engine import make_url
+        from ..backends.sqlguard import url_secrets
 
-        password = make_url(db).password
-        if password:
-            return str(password)
-    except Exception:
-        pass
-    found = _URL_PASSWORD.search(db)    # a URL SQLAlchemy cannot parse may still hold one
-    return found.group(1) if found and found.group(1) else None
+        return url_secrets(db)
+    except Exception:   # (no SQLAlchemy, or a URL it cannot parse may still hold some)
+        found = [m.group(1) for m in (_URL_PASSWORD.search(db),) if m and m.group(1)]
+        return found + [value for value in _SECRET_PARAM.findall(db) if value]
 
 
 def _safe_url(db: str) -> str:
     try:
-        from sqlalchemy.engine import make_url
+        from ..backends.sqlguard import safe_url
 
-        return make_url(db).render_as_string(hide_password=True)
+        return safe_url(db)
     except Exception:
         return "(unparsable URL)"
 
 
 def _scrub(text: str, db: str) -> str:
-    password = _password(db)
-    if password:
-        text = text.replace(password, "***")
+    for secret in _secrets(db):
+        text = text.replace(secret, "***")
     return text
