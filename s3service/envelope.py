@@ -214,8 +214,4 @@ def log_request(request_id: str, method: str, status: int, code: str | None,
         method = log_safe(method)
         if access_key is not None:
             access_key = log_safe(access_key)
-        # (made and handed to the handlers directly: Logger.info would first
-        # look up the calling function, which costs more than the rest of the line)
-        log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, "%s %s %d %s %s",
-                                  (request_id, method, status, code or "-", access_key or "-"),
-                                  None, "log_request"))
+        log.info("%s %s %d %s %s", request_id, method, status, code or "-", access_key or "-")
