@@ -48,6 +48,7 @@ if HERE not in sys.path:
 
 import factories  # noqa: E402  (also puts the shared harness on sys.path)
 from factories import harness  # noqa: E402
+from rss import current_rss_kb, reset_hwm, vm_hwm_kb  # noqa: E402
 
 TARGET_SWIFT_RATIO = 10.0       # ≥ 10× swift-s3api's calls/s at N = 1, 100, 10000
 TARGET_HTTP_RATIO = 0.85        # ≥ 85 % of the bare app's requests/s over HTTP at N = 10
@@ -459,33 +460,6 @@ class LazyBuckets:
                 continue
             given += 1
             yield BucketInfo(name=name, created=factories.CREATED, region=factories.REGION)
-
-
-def current_rss_kb():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
-
-
-def vm_hwm_kb():
-    """This process's own peak RSS (``VmHWM``; unlike ru_maxrss, never inherited)."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-def reset_hwm():
-    """Reset VmHWM to the current RSS (Linux ≥ 4.0); False if not allowed."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
 
 
 def memory_worker(n):

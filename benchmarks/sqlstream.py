@@ -62,6 +62,7 @@ for _path in (HERE, os.path.join(ROOT, "tests")):
 
 from account import (ACCESS_KEY, ACCOUNT_ID, CREATED, DISPLAY_NAME, REGION,  # noqa: E402
                      SECRET_KEY)
+from rss import current_rss_kb, reset_hwm, vm_hwm_kb  # noqa: E402
 
 TARGET_US = {"sqlite": 1.5, "postgresql": 2.5}   # µs per bucket, full streamed listing
 TARGET_RSS_MB = 50.0                              # "memory flat": peak RSS growth below this
@@ -180,33 +181,6 @@ def seed_sql(url: str, n: int, deadline: float, label: str) -> str:
 # ==========================================================================
 # The worker (a fresh process per store)
 # ==========================================================================
-
-def current_rss_kb() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
-
-
-def vm_hwm_kb() -> int | None:
-    """This process's own peak RSS (``VmHWM``; unlike ru_maxrss, never inherited)."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-def reset_hwm() -> bool:
-    """Reset VmHWM to the current RSS (Linux ≥ 4.0); False if not allowed."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
 
 def max_rss_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
