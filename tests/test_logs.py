@@ -1,4 +1,4 @@
-"""serve's log: the same line logging's stock formatter writes, the clock formatted once a second."""
+"""serve's log: the same line logging's stock formatter writes, for the library's own lines."""
 from __future__ import annotations
 
 import logging

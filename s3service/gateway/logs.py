@@ -1,9 +1,6 @@
 """How ``s3service serve`` writes its log: every record on standard error, one line each.
 
-The library logs a line per request; with logging's stock formatter each line
-formats the clock afresh.  :class:`LogFormatter` writes the same text
-(``2026-01-02 03:04:05,678 [pid] [INFO] s3service: ...``) but formats the
-date and time of day once a second.
+Every line reads ``2026-01-02 03:04:05,678 [pid] [INFO] s3service: ...``.
 
 No line ``serve`` writes shows a credential or lets a client start a line of
 its own: :func:`redact_secrets` blanks out the signatures and session tokens
@@ -18,7 +15,6 @@ from __future__ import annotations
 import logging
 import re
 import sys
-import time
 from typing import Any
 from urllib.parse import unquote
 
@@ -77,21 +73,12 @@ def redact_authorization(value: str) -> str:
 
 
 class LogFormatter(logging.Formatter):
-    """:data:`FORMAT`, with the seconds part of ``asctime`` made once per second.
-
-    A message is written as the library writes its own (credentials
-    redacted, what is not printable escaped), whichever logger it comes from.
+    """:data:`FORMAT`, each message written as the library writes its own
+    (credentials redacted, what is not printable escaped), whichever logger it comes from.
     """
 
     def __init__(self) -> None:
         super().__init__(FORMAT)
-        self._second: tuple[int, str] = (-1, "")
-
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        second = int(record.created)
-        if self._second[0] != second:
-            self._second = (second, time.strftime("%Y-%m-%d %H:%M:%S", self.converter(second)))
-        return "%s,%03d" % (self._second[1], record.msecs)
 
     def formatMessage(self, record: logging.LogRecord) -> str:
         message = redact_secrets(record.message)
@@ -102,7 +89,7 @@ class LogFormatter(logging.Formatter):
 
 
 def configure(level: str) -> None:
-    """Log records of ``level`` and above on standard error, as :class:`LogFormatter` writes them."""
+    """Log records of ``level`` and up on standard error, as :class:`LogFormatter` writes them."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(LogFormatter())
     logging.basicConfig(level=level.upper(), handlers=[handler])
