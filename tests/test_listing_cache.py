@@ -40,6 +40,8 @@ def test_an_account_over_the_bound_is_never_kept():
     assert [i.name for i in snapshot.infos] == ["a", "b", "c"]
     assert cache.get("big", 1) is None and cache.is_large("big", 1)
     assert not cache.is_large("big", 2)
+    cache.mark_large("big", 2)
+    assert cache.is_large("big", 2) and not cache.is_large("big", 1)
 
 
 def test_runs_resume_after_the_last_name_and_filter():

@@ -68,8 +68,12 @@ class ListingCache:
         self._keep(account_id, version, snapshot if len(snapshot) <= self.max_account else None)
         return snapshot
 
+    def mark_large(self, account_id: str, version: int) -> None:
+        """Remember that the account had too many buckets to keep at ``version``
+        (so that it is not read whole again until the version moves)."""
+        self._keep(account_id, version, None)
+
     def _keep(self, account_id: str, version: int, snapshot: SortedBuckets | None) -> None:
-        # (None marks an account too large to keep, so it is not read whole again)
         with self._lock:
             old = self._kept.pop(account_id, None)
             if old is not None and old[1] is not None:

@@ -29,12 +29,12 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import StaticPool
 
 from ..forking import in_each_child
-from .metrics_base import MetricsTotals
 from ..regions import DEFAULT_REGION
 from . import schema
 from .base import (BackendUnavailable, BucketInfo, BucketNameTaken, Credential, UnknownAccount,
                    UnknownBucket)
 from .listingcache import ListingCache
+from .metrics_base import MetricsTotals
 from .schema import access_keys, accounts, buckets, users
 from .sortedbuckets import listing
 from .sql_metrics import SQLMetrics
@@ -576,9 +576,10 @@ class SQLBackend:
         if snapshot is None and not listings.is_large(account_id, version):
             rows = reader.rows(reader.statement(_ALL_BUCKETS),
                                (account_id, listings.max_account + 1))
-            snapshot = listings.put(account_id, version, _buckets(rows))
-            if len(snapshot) > listings.max_account:
-                snapshot = None
+            if len(rows) > listings.max_account:
+                listings.mark_large(account_id, version)
+            else:
+                snapshot = listings.put(account_id, version, _buckets(rows))
         if snapshot is not None:
             return listing(lambda start, size: snapshot.run(prefix, start, region, size),
                            after, limit)
