@@ -2,10 +2,9 @@
 
 The middleware, the metrics API and the gateway all answer through
 :func:`answer`.  A handler gets the :class:`Exchange` (the request and its ids)
-and returns what answers it: a :class:`Reply` (the hot path: ListBuckets)
-or a :class:`webob.Response` (the gateway, the metrics API), to which the
-envelope adds S3's common headers; or another WSGI app (the gateway behind
-the middleware), which is called as it is.  Whatever the handler
+and returns what answers it: a :class:`Reply`, to which the envelope adds
+S3's common headers, or another WSGI app (the gateway behind the
+middleware), which is called as it is.  Whatever the handler
 raises is answered as S3 would (:func:`error_for`)::
 
     def handler(exchange: Exchange) -> Reply:
@@ -22,8 +21,6 @@ from binascii import b2a_base64
 from collections.abc import Callable, Iterable
 from email.utils import formatdate
 from typing import Any, NamedTuple
-
-from webob import Response
 
 from .backends.base import BackendUnavailable
 from .errors import InternalError, S3Error, ServiceUnavailable
@@ -95,8 +92,8 @@ class Reply(NamedTuple):
     body: bytes | Iterable[bytes]
 
 
-Handler = Callable[[Exchange], "Reply | Response | WSGIApp"]
-ErrorBody = Callable[[S3Error, Exchange], "Reply | Response"]
+Handler = Callable[[Exchange], "Reply | WSGIApp"]
+ErrorBody = Callable[[S3Error, Exchange], Reply]
 
 
 def xml_error(error: S3Error, exchange: Exchange) -> Reply:
@@ -112,7 +109,7 @@ def answer(environ: dict, start_response: StartResponse, handler: Handler, *,
            what: str = "") -> Iterable[bytes]:
     """Answer one request with what ``handler`` returns, or the error it raises.
 
-    A :class:`Reply` or a :class:`webob.Response` gets the common headers
+    A :class:`Reply` gets the common headers
     (``x-amz-request-id``, ``x-amz-id-2``, ``Date``, ``Server``), a
     ``Content-Length`` when its body is bytes, and one log line; any other
     app is called as it is (it answers and logs for itself).  Errors are rendered by
@@ -129,11 +126,7 @@ def answer(environ: dict, start_response: StartResponse, handler: Handler, *,
         code = error.code
         if exchange.access_key is None:
             exchange.access_key = error.fields.get("AWSAccessKeyId")
-    if isinstance(response, Response):
-        # (not called as an app: WebOb would make a relative Location absolute,
-        # where S3 sends CreateBucket's "/bucket" as it is)
-        response = Reply(response.status, response.headerlist, response.app_iter)
-    elif not isinstance(response, Reply):
+    if not isinstance(response, Reply):
         return response(environ, start_response)
     status, headers, body = response
     headers = [("x-amz-request-id", exchange.request_id), ("x-amz-id-2", exchange.host_id),

@@ -4,10 +4,9 @@ from __future__ import annotations
 import logging
 
 import webtest
-from webob import Response
 
 from s3service.backends.base import BackendUnavailable
-from s3service.envelope import IDENTITY_KEY, REQUEST_ID_KEY, Exchange, answer
+from s3service.envelope import IDENTITY_KEY, REQUEST_ID_KEY, Exchange, Reply, answer
 from s3service.errors import MethodNotAllowed, NoSuchBucket
 from s3service.identity import Identity
 
@@ -20,8 +19,7 @@ def app_of(handler, **options):
 
 
 def test_a_response_gets_the_common_headers_and_its_length():
-    app = app_of(lambda exchange: Response(status="200 OK", body=b"<x/>",
-                                           headerlist=[("Content-Type", "application/xml")]))
+    app = app_of(lambda exchange: Reply("200 OK", [("Content-Type", "application/xml")], b"<x/>"))
     resp = app.get("/")
     assert [name for name, _ in resp.headerlist] == [*COMMON, "Content-Type", "Content-Length"]
     assert resp.headers["Content-Length"] == "4" and resp.body == b"<x/>"
@@ -35,18 +33,16 @@ def test_head_sends_the_headers_without_the_body():
         def close(self):
             closed.append(True)
 
-    app = app_of(lambda exchange: Response(status="200 OK", app_iter=Body([b"abc"]),
-                                           headerlist=[("Content-Type", "text/plain"),
-                                                       ("Content-Length", "3")]))
+    app = app_of(lambda exchange: Reply("200 OK", [("Content-Type", "text/plain"),
+                                                   ("Content-Length", "3")], Body([b"abc"])))
     resp = app.head("/")
     assert resp.body == b"" and resp.headers["Content-Length"] == "3"
     assert closed == [True]
 
 
 def test_a_location_is_sent_as_it_is():
-    app = app_of(lambda exchange: Response(status="200 OK", body=b"",
-                                           headerlist=[("Location", "/bucket"),
-                                                       ("Content-Type", "text/plain")]))
+    app = app_of(lambda exchange: Reply("200 OK", [("Location", "/bucket"),
+                                                   ("Content-Type", "text/plain")], b""))
     assert app.put("/bucket").headers["Location"] == "/bucket"
 
 
@@ -87,7 +83,7 @@ def test_store_faults_are_503_and_500_without_their_text(caplog):
 
 def test_a_request_id_given_in_front_is_kept_and_the_identity_logged(caplog):
     identity = Identity(account_id="a" * 64, display_name="t", access_key="AKIDFRONT")
-    app = app_of(lambda exchange: Response(status="204 No Content", body=b""))
+    app = app_of(lambda exchange: Reply("204 No Content", [], b""))
     with caplog.at_level(logging.INFO, logger="s3service"):
         resp = app.delete("/b", extra_environ={REQUEST_ID_KEY: "0123456789ABCDEF",
                                                IDENTITY_KEY: identity}, status=204)

@@ -46,7 +46,6 @@ from urllib.parse import quote
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
-from webob import Response
 
 from ..backends.base import (AllowAuthenticated, Authorizer, BucketInfo, BucketNameTaken,
                              UnknownAccount, UnknownBucket)
@@ -59,7 +58,7 @@ from ..identity import Identity
 from ..listing import S3_XMLNS
 from ..middleware import S3ServiceMiddleware
 from ..regions import DEFAULT_REGION, looks_like_region
-from ..envelope import IDENTITY_KEY, Exchange, answer
+from ..envelope import IDENTITY_KEY, Exchange, Reply, answer
 from ..wsgi import parse_query
 from ..xmltext import element
 
@@ -105,10 +104,10 @@ class Gateway:
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         return answer(environ, start_response, self._respond, logger=log)
 
-    def _respond(self, exchange: Exchange) -> Response:
+    def _respond(self, exchange: Exchange) -> Reply:
         status, headers, body = self.handle(exchange.environ, exchange.method,
                                             exchange.environ.get(IDENTITY_KEY))
-        return Response(status=status, headerlist=headers, body=body)
+        return Reply(status, headers, body)
 
     # -- routing ---------------------------------------------------------------
 

@@ -17,8 +17,6 @@ from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
-from webob import Response
-
 from ..errors import (AccessDenied, InvalidArgument, InvalidRequest, MissingContentLength,
                       NotImplemented_, S3Error, XAmzContentSHA256Mismatch, error_class)
 from .. import envelope
@@ -163,9 +161,9 @@ def json_error(error: S3Error) -> bytes:
     return json.dumps({"code": error.code, "message": error.text}).encode("utf-8")
 
 
-def _json_error(error: S3Error, exchange: envelope.Exchange) -> Response:
-    return Response(status=error.status_line, headerlist=[("Content-Type", "application/json")],
-                    body=json_error(error))
+def _json_error(error: S3Error, exchange: envelope.Exchange) -> envelope.Reply:
+    return envelope.Reply(error.status_line, [("Content-Type", "application/json")],
+                          json_error(error))
 
 
 def read_body(environ: dict, limit: int = MAX_BODY) -> bytes:
@@ -226,10 +224,9 @@ class MetricsAPI:
         return envelope.answer(environ, start_response, self._respond, error_body=_json_error,
                                logger=log, what="ListMetrics")
 
-    def _respond(self, exchange: envelope.Exchange) -> Response:
-        body = self.answer(exchange.environ, exchange)
-        return Response(status="200 OK", headerlist=[("Content-Type", "application/json")],
-                        body=body)
+    def _respond(self, exchange: envelope.Exchange) -> envelope.Reply:
+        return envelope.Reply("200 OK", [("Content-Type", "application/json")],
+                              self.answer(exchange.environ, exchange))
 
     def answer(self, environ: dict, exchange: envelope.Exchange | None = None) -> bytes:
         """The JSON answer of a request; raises the :class:`S3Error` to answer instead.
