@@ -17,7 +17,9 @@ wsgi_app = "s3service.gateway.server:create_app()"
 
 bind = os.environ.get("S3SERVICE_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("S3SERVICE_WORKERS", min(4, multiprocessing.cpu_count())))
-worker_class = "sync"
+# s3service's worker: slow clients hold no thread; any Expect value is accepted, as by S3
+worker_class = "s3service.gateway.worker.Worker"
+threads = 16
 timeout = 30
 graceful_timeout = 10
 loglevel = "info"

@@ -77,10 +77,16 @@ def run_gunicorn(app_factory: Callable[[], Any], options: dict[str, Any]) -> Non
     Server(prog="s3service serve").run()
 
 
-#: gunicorn's worker model for ``serve``, chosen by measurement (``benchmarks/RESULTS.rst``).
-WORKER_CLASS = "sync"
-#: Threads per worker (gunicorn runs more than one with its ``gthread`` worker).
-THREADS = 1
+#: ``serve --worker-class`` choices: s3service's own (:mod:`.worker`, safe with slow
+#: clients) and two of gunicorn's.
+WORKER_CLASSES = {"s3service": "s3service.gateway.worker.Worker", "gthread": "gthread",
+                  "sync": "sync"}
+#: gunicorn's worker model for ``serve`` (``benchmarks/RESULTS.rst`` has the measurements).
+WORKER_CLASS = "s3service"
+#: Threads per worker: more than a handful of slow uploaders or readers may hold at once.
+THREADS = 16
+#: Seconds a request waits for the database's answer before it gets 503.
+BACKEND_TIMEOUT = 5.0
 
 
 def default_workers() -> int:
@@ -98,7 +104,7 @@ def gunicorn_options(*, host: str = "127.0.0.1", port: int = 8000, workers: int 
     return {
         "bind": [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"],
         "workers": default_workers() if workers is None else workers,
-        "worker_class": worker_class,
+        "worker_class": WORKER_CLASSES.get(worker_class, worker_class),
         "threads": threads,
         "timeout": timeout,
         "loglevel": log_level,
