@@ -18,6 +18,7 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -172,6 +173,29 @@ class PostgresServer:
             raise RuntimeError("cannot stop an external PostgreSQL server")
         self._pg_ctl("-w", "-t", "60", "-m", mode, "stop")
         self.running = False
+
+    def processes(self) -> list[int]:
+        """The server's process ids: the postmaster, then its children."""
+        master = int((self.tmpdir / "data" / "postmaster.pid").read_text().split()[0])
+        children = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text()
+                except OSError:
+                    continue
+                if int(stat.rpartition(")")[2].split()[1]) == master:
+                    children.append(int(entry.name))
+        return [master, *children]
+
+    def pause(self) -> None:
+        """SIGSTOP every server process: connections stay open, nothing answers."""
+        for pid in self.processes():
+            os.kill(pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        for pid in self.processes():
+            os.kill(pid, signal.SIGCONT)
 
     def cleanup(self) -> None:
         if self.tmpdir is None:

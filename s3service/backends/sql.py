@@ -11,6 +11,7 @@ The tables live in :mod:`.schema` and are created on first use.
 """
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -49,6 +50,7 @@ CACHE_ENTRIES = 10_000           # bound of the per-process credential cache
 NEGATIVE_CACHE_SECONDS = 1.0     # upper bound for remembering "no such key"
 PG_CONNECT_TIMEOUT = 5           # seconds; psycopg's connect_timeout
 PG_STATEMENT_TIMEOUT = 30.0      # seconds; server-side statement_timeout (None: the server's)
+BACKEND_TIMEOUT = 5.0            # seconds a request waits for PostgreSQL's answer (client side)
 POOL_TIMEOUT = 10                # seconds to wait for a pooled connection (SQLAlchemy: 30)
 PG_TCP_OPTIONS = {               # notice a silently vanished server (no RST) on pooled connections
     "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3,
@@ -170,8 +172,13 @@ class SQLBackend:
     keepalives, each connection sets the server-side ``statement_timeout`` to
     ``statement_timeout`` seconds (default 30; ``None`` keeps the server's
     setting; ignored when the URL's query or ``connect_args`` set ``options``),
-    and a request waits at most :data:`POOL_TIMEOUT` seconds for a pooled
-    connection (``pool_timeout`` in ``engine_kwargs`` overrides it).
+    a request waits at most :data:`POOL_TIMEOUT` seconds for a pooled
+    connection (``pool_timeout`` in ``engine_kwargs`` overrides it), and with
+    psycopg 3 it waits at most ``backend_timeout`` seconds (default 5; ``None``:
+    no bound) for each answer of the server, even one whose kernel still
+    acknowledges every packet (a stopped or stuck server; see :mod:`.pgwait`).
+    A read that times out is answered ``503`` at once; a write may first spend
+    as long again opening a fresh connection.
 
     Safe to share between threads, and between gunicorn's pre-forked workers:
     each process builds its own engine (connection pool) on first use, and
@@ -193,9 +200,11 @@ class SQLBackend:
     """
 
     def __init__(self, url: str, *, credential_cache_seconds: float = 5.0,
-                 statement_timeout: float | None = PG_STATEMENT_TIMEOUT, **engine_kwargs: Any) -> None:
+                 statement_timeout: float | None = PG_STATEMENT_TIMEOUT,
+                 backend_timeout: float | None = BACKEND_TIMEOUT, **engine_kwargs: Any) -> None:
         self._url = make_url(url)
         self._statement_timeout = statement_timeout
+        self.backend_timeout = backend_timeout
         self._guard = OutageGuard(self._url)
         self._cache_ttl = max(0.0, float(credential_cache_seconds))
         self._negative_ttl = min(NEGATIVE_CACHE_SECONDS, self._cache_ttl / 5)
@@ -241,7 +250,10 @@ class SQLBackend:
         else:
             kwargs["pool_pre_ping"] = True
             if backend == "postgresql":
-                defaults = {"connect_timeout": PG_CONNECT_TIMEOUT, **PG_TCP_OPTIONS}
+                connect_timeout = PG_CONNECT_TIMEOUT
+                if self.backend_timeout is not None:    # (libpq counts whole seconds)
+                    connect_timeout = min(connect_timeout, math.ceil(self.backend_timeout))
+                defaults = {"connect_timeout": connect_timeout, **PG_TCP_OPTIONS}
                 for option, value in defaults.items():
                     if option not in self._url.query:
                         connect_args.setdefault(option, value)
@@ -253,6 +265,10 @@ class SQLBackend:
         kwargs.update(extra)
         kwargs["connect_args"] = connect_args
         engine = create_engine(self._url, **kwargs)
+        if (backend == "postgresql" and engine.driver == "psycopg"
+                and self.backend_timeout is not None and "creator" not in extra):
+            from . import pgwait
+            pgwait.install(engine, float(self.backend_timeout))
         if backend == "sqlite":
             event.listen(engine, "connect", _sqlite_on_connect)
             event.listen(engine, "begin", _sqlite_on_begin)

@@ -9,8 +9,8 @@ store's engine, with its connect arguments (timeouts, keepalives,
 ``statement_timeout``), but are kept by their thread rather than pooled.
 
 A connection that fails is dropped and the statement tried once on a new one
-(a database restart closes every kept connection); if that fails too, the
-store is unavailable.
+(a database restart closes every kept connection); if that fails too, or if
+the database did not answer in time, the store is unavailable.
 """
 from __future__ import annotations
 
@@ -61,7 +61,8 @@ class Reader:
                 return cursor.fetchall()
             except self._lost as exc:
                 self._drop(connection)
-                if attempt == 2:
+                # (a timed-out wait would only be waited for again: see pgwait)
+                if attempt == 2 or not getattr(exc, "retry", True):
                     raise self._outage(exc) from exc
         raise AssertionError("unreachable")
 
