@@ -37,11 +37,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import __version__
+from ..auth.presign import presign
 from ..regions import DEFAULT_REGION
 from . import admin
 from .admin import AdminError
 
 PROG = "s3service"
+DEMO_URL_SECONDS = 3600
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_UNAVAILABLE = 3
@@ -79,10 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=_port, default=8000, help="port (default: %(default)s)")
     serve.add_argument("--workers", type=_positive, default=None,
                        help="worker processes (default: one per CPU; 1 for --db memory)")
-    serve.add_argument("--worker-class", choices=["sync", "gthread"], default=None,
-                       help="gunicorn's worker model (default: %s)" % server_defaults()[0])
+    serve.add_argument("--worker-class", choices=["s3service", "gthread", "sync"], default=None,
+                       help="gunicorn's worker model; s3service's own keeps slow clients from holding "
+                            "threads (default: %s)" % server_defaults()[0])
     serve.add_argument("--threads", type=_positive, default=None,
-                       help="threads per worker, with gthread (default: %s)" % server_defaults()[1])
+                       help="threads per worker, with s3service or gthread (default: %s)" % server_defaults()[1])
     serve.add_argument("--region", default=DEFAULT_REGION,
                        help="the region clients sign for and buckets are created in "
                             "(default: %(default)s)")
@@ -91,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "(BUCKET.NAME); repeatable")
     serve.add_argument("--demo", action="store_true",
                        help="create a demo account, key and two buckets (once) and print them")
+    serve.add_argument("--backend-timeout", type=_seconds, default=None, metavar="SECONDS",
+                       help="longest wait for the database's answer before a request gets "
+                            "503 ServiceUnavailable (default: %s)" % server_defaults()[2])
     serve.add_argument("--log-level", default="info",
                        choices=["debug", "info", "warning", "error", "critical"])
     serve.add_argument("--access-log", action="store_true", help="log every request (gunicorn)")
@@ -134,9 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def server_defaults() -> tuple[str, int]:
-    """``serve``'s default worker class and threads (gunicorn is imported only to serve)."""
-    from .server import THREADS, WORKER_CLASS
-    return WORKER_CLASS, THREADS
+    """``serve``'s default worker class, threads and backend timeout.
+
+    (gunicorn is imported only to serve.)
+    """
+    from .server import BACKEND_TIMEOUT, THREADS, WORKER_CLASS
+    return WORKER_CLASS, THREADS, BACKEND_TIMEOUT
 
 
 def _group(commands: Any, name: str, help_text: str) -> Any:
@@ -155,6 +164,16 @@ def _positive(text: str) -> int:
     value = _int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"not a positive number of seconds: {text!r}")
     return value
 
 
@@ -275,6 +294,9 @@ def cmd_serve(args: argparse.Namespace, store: Any) -> None:
     close = getattr(store, "close", None)
     if close is not None:
         close()                           # workers open their own connections
+    if hasattr(store, "backend_timeout"):   # (the workers' connections will wait this long)
+        store.backend_timeout = (server.BACKEND_TIMEOUT if args.backend_timeout is None
+                                 else args.backend_timeout)
     logs.configure(args.log_level)
     tuning = {name: value for name, value in (("worker_class", args.worker_class),
                                               ("threads", args.threads)) if value is not None}
@@ -294,19 +316,36 @@ def show_demo(args: argparse.Namespace, demo: dict[str, Any]) -> None:
     if args.json:
         print(json.dumps(info), flush=True)
         return
+    listing = presign("GET", f"{endpoint}/", demo["access_key"], demo["secret_key"],
+                      region=demo["region"], expires=DEMO_URL_SECONDS)
     print(f"""\
 s3service demo gateway at {endpoint} (region {demo['region']})
   account:    {demo['account_id']} ({demo['display_name']})
   access key: {demo['access_key']}
   secret key: {demo['secret_key']}
   buckets:    {', '.join(demo['buckets']) or '-'}
+  database:   {_where(args.db)}
 
-Try it:
+Try it with the AWS CLI (pip install awscli):
   export AWS_ACCESS_KEY_ID={demo['access_key']}
   export AWS_SECRET_ACCESS_KEY={demo['secret_key']}
   export AWS_DEFAULT_REGION={demo['region']}
   aws --endpoint-url {endpoint} s3 ls
+
+or with nothing but Python (a presigned ListBuckets URL, valid for an hour):
+  python3 -c "import urllib.request as u; print(u.urlopen('{listing}').read().decode())"
+
+Stop the server with Ctrl-C.
 """, flush=True)
+
+
+def _where(db: str) -> str:
+    """The database, as the demo banner shows it (a SQLite file with its full path)."""
+    if db == "memory":
+        return "memory (gone when the server stops)"
+    if db.startswith("sqlite:///") and "?" not in db and db != "sqlite:///:memory:":
+        return f"{db} ({os.path.abspath(db[len('sqlite:///'):])})"
+    return _safe_url(db)
 
 
 # -- running a command ---------------------------------------------------------------------
