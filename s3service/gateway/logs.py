@@ -77,8 +77,9 @@ class LogFormatter(logging.Formatter):
     (credentials redacted, what is not printable escaped), whichever logger it comes from.
     """
 
-    def __init__(self) -> None:
-        super().__init__(FORMAT)
+    def __init__(self, name: str | None = None) -> None:
+        """``name``: shown instead of each record's logger name."""
+        super().__init__(FORMAT if name is None else FORMAT.replace("%(name)s", name))
 
     def formatMessage(self, record: logging.LogRecord) -> str:
         message = redact_secrets(record.message)
@@ -122,6 +123,9 @@ _TOKEN_ATOMS = ("{x-amz-security-token}i", "{http_x_amz_security_token}e")
 class GunicornLogger(_GunicornBase):  # type: ignore[misc,valid-type]
     """gunicorn's logger, with no credential and no line of the client's in what it writes.
 
+    Its error log (gunicorn's own messages) is written in :data:`FORMAT`, as
+    s3service's lines are.
+
     In the access log, every atom holding the request target or the query
     string (``%(r)s``, ``%(q)s``, ``%({raw_uri}e)s``...) shows the signatures
     and session tokens of presigned URLs as ``<redacted>``, the
@@ -132,6 +136,8 @@ class GunicornLogger(_GunicornBase):  # type: ignore[misc,valid-type]
 
     def setup(self, cfg: Any) -> None:
         super().setup(cfg)
+        for handler in self.error_log.handlers:     # one format on the console: ours
+            handler.setFormatter(LogFormatter("gunicorn"))
         if not any(isinstance(f, _RedactingFilter) for f in self.error_log.filters):
             self.error_log.addFilter(_RedactingFilter())
 
