@@ -178,7 +178,9 @@ class SQLBackend:
     no bound) for each answer of the server, even one whose kernel still
     acknowledges every packet (a stopped or stuck server; see :mod:`.pgwait`).
     A read that times out is answered ``503`` at once; a write may first spend
-    as long again opening a fresh connection.
+    as long again opening a fresh connection.  ``backend_timeout`` may be
+    changed until a process first uses the store (``serve --backend-timeout``
+    sets it before forking its workers).
 
     Safe to share between threads, and between gunicorn's pre-forked workers:
     each process builds its own engine (connection pool) on first use, and
@@ -204,6 +206,8 @@ class SQLBackend:
                  backend_timeout: float | None = BACKEND_TIMEOUT, **engine_kwargs: Any) -> None:
         self._url = make_url(url)
         self._statement_timeout = statement_timeout
+        if backend_timeout is not None and not float(backend_timeout) > 0:
+            raise ValueError("backend_timeout must be a positive number of seconds or None")
         self.backend_timeout = backend_timeout
         self._guard = OutageGuard(self._url)
         self._cache_ttl = max(0.0, float(credential_cache_seconds))
