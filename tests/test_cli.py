@@ -186,6 +186,9 @@ def test_usage_errors(cli):
     assert cli().returncode == 2                               # no command
     assert cli("bucket").returncode == 2                       # no action
     assert cli("serve", "--port", "http").returncode == 2
+    for seconds in ("0", "-1", "nan", "inf", "soon"):
+        refused = cli("serve", "--backend-timeout", seconds)
+        assert refused.returncode == 2 and "positive number of seconds" in refused.stderr
     result = cli("account", "list", db_url="memory")
     assert_error(result, 2, "need a database")
     assert_error(cli("serve", "--region", "Not A Region"), 2, "invalid region")
@@ -233,6 +236,13 @@ def test_serve_demo_with_the_aws_cli(cli, db, start_server, tmp_path):
     server = start_server(db, "--demo")
     printed = server.wait_ready()
     assert f"aws --endpoint-url {server.endpoint} s3 ls" in printed
+    assert "pip install awscli" in printed and "Ctrl-C" in printed
+    assert f"database:   {db} ({tmp_path / 'cli.db'})" in printed
+    # The line for those without the AWS CLI works with nothing but Python.
+    fetch = re.search(r'^  (python3 -c "import urllib.*")$', printed, re.M).group(1)
+    listed = subprocess.run(fetch.replace("python3", sys.executable, 1), shell=True,
+                            capture_output=True, text=True, timeout=TIMEOUT)
+    assert "<Name>demo-bucket</Name>" in listed.stdout, listed.stderr
     exports = dict(re.findall(r"export (AWS_[A-Z_]+)=(\S+)", printed))
     assert set(exports) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"}
     account_id = re.search(r"account:\s+([0-9a-f]{64})", printed).group(1)
