@@ -31,7 +31,6 @@ from __future__ import annotations
 import selectors
 import socket
 import time
-from collections import deque
 from functools import partial
 from typing import Any
 
@@ -61,10 +60,11 @@ class Worker(gthread.ThreadWorker):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._heads: deque[tuple[float, gthread.TConn]] = deque()   # by deadline
-        self._closing: deque[tuple[float, socket.socket]] = deque()
+        # Connections whose head is being read, and closed ones lingering, each with
+        # its deadline; in the order they came, so by deadline too.
+        self._heads: dict[gthread.TConn, float] = {}
+        self._closing: dict[socket.socket, float] = {}
         self._running = 0                  # requests in threads
-        self._reading = 0                  # request heads being read
         self._accept_after = 0.0
 
     def init_process(self) -> None:
@@ -85,7 +85,7 @@ class Worker(gthread.ThreadWorker):
 
     def accept(self, listener: Any) -> None:
         super().accept(listener)
-        busy = self._running + self._reading
+        busy = self._running + len(self._heads)
         if busy:
             self._accept_after = time.monotonic() + min(MAX_ACCEPT_PAUSE, ACCEPT_PAUSE * busy)
             self.set_accept_enabled(False)
@@ -110,9 +110,7 @@ class Worker(gthread.ThreadWorker):
             return
         conn.sock.setblocking(False)
         conn.head = bytearray()
-        self._reading += 1
-        conn.head_deadline = time.monotonic() + HEAD_TIMEOUT
-        self._heads.append((conn.head_deadline, conn))
+        self._heads[conn] = time.monotonic() + HEAD_TIMEOUT
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._read_head, conn))
 
     def _read_head(self, conn: gthread.TConn, _sock: Any = None) -> None:
@@ -123,9 +121,8 @@ class Worker(gthread.ThreadWorker):
             conn.head += data
             if _END_OF_HEAD not in conn.head and len(conn.head) < MAX_HEAD:
                 return
-        self.poller.unregister(conn.sock)
+        self._stop_reading_head(conn)
         head, conn.head = bytes(conn.head), None
-        self._reading -= 1
         if not head:                        # closed before saying anything
             self._drop(conn)
             return
@@ -136,23 +133,22 @@ class Worker(gthread.ThreadWorker):
         conn.sock.setblocking(True)
         self._submit(conn)
 
+    def _stop_reading_head(self, conn: gthread.TConn) -> None:
+        self.poller.unregister(conn.sock)
+        del self._heads[conn]
+
     def _submit(self, conn: gthread.TConn) -> None:
         self._running += 1
         super().enqueue_req(conn)
 
     def murder_pending(self) -> None:
         super().murder_pending()
-        now = time.monotonic()
-        while self._heads and self._heads[0][0] <= now:
-            deadline, conn = self._heads.popleft()
-            # (entries of heads that were completed since are skipped)
-            if getattr(conn, "head", None) is not None and conn.head_deadline == deadline:
-                self.poller.unregister(conn.sock)
-                conn.head = None
-                self._reading -= 1
-                self._drop(conn)
-        while self._closing and self._closing[0][0] <= now:
-            self._close_now(self._closing.popleft()[1])
+        for conn in _expired(self._heads):
+            self._stop_reading_head(conn)
+            conn.head = None
+            self._drop(conn)
+        for sock in _expired(self._closing):
+            self._close_now(sock)
 
     def _drop(self, conn: gthread.TConn) -> None:
         self.nr_conns -= 1
@@ -178,7 +174,7 @@ class Worker(gthread.ThreadWorker):
         except (OSError, ValueError, KeyError):
             _close(sock)
             return
-        self._closing.append((time.monotonic() + LINGER, sock))
+        self._closing[sock] = time.monotonic() + LINGER
 
     def _drain(self, sock: socket.socket, drained: list[int], _sock: Any = None) -> None:
         data = _receive(sock, MAX_DRAIN)
@@ -189,14 +185,22 @@ class Worker(gthread.ThreadWorker):
             self._close_now(sock)
 
     def _close_now(self, sock: socket.socket) -> None:
-        """Close a lingering socket (once: its entry in ``_closing`` may outlive it)."""
-        if sock.fileno() == -1:
-            return
+        del self._closing[sock]
         try:
             self.poller.unregister(sock)
         except (KeyError, ValueError, OSError):
             pass
         _close(sock)
+
+
+def _expired(deadlines: dict[Any, float]) -> list[Any]:
+    """The keys of ``deadlines`` (kept in deadline order) whose time has come."""
+    now, due = time.monotonic(), []
+    for key, deadline in deadlines.items():
+        if deadline > now:
+            break
+        due.append(key)
+    return due
 
 
 def _receive(sock: socket.socket, size: int) -> bytes | None:
