@@ -1,0 +1,124 @@
+"""What an authorizer may know about a request besides who sent it and what it asks.
+
+The middleware makes a :class:`RequestContext` for each request it
+authorizes; the values of IAM's condition keys are worked out from the
+environ only when a policy asks for them, so a request whose policies have
+no conditions pays for nothing but the object.
+
+Keys (case-insensitive, as IAM's are):
+
+``aws:SourceIp`` (``REMOTE_ADDR``), ``aws:SecureTransport`` (``true`` over
+HTTPS), ``aws:CurrentTime`` (ISO 8601, UTC), ``aws:EpochTime`` (seconds),
+``aws:username`` (IAM users only), ``aws:userid`` (``ACCOUNT:USER`` for an IAM
+user, the account id for the account itself), ``aws:PrincipalAccount``,
+``aws:PrincipalArn``, ``aws:PrincipalType`` (``User`` or ``Account``),
+``s3:prefix`` and ``s3:max-keys`` (from the query string, when given),
+``s3:signatureversion`` (``AWS`` for SigV2, ``AWS4-HMAC-SHA256`` for SigV4),
+``s3:authType`` (``REST-HEADER`` or ``REST-QUERY-STRING``) and
+``s3:x-amz-content-sha256``.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from datetime import datetime, timezone
+
+from .identity import Identity
+from .wsgi import parse_query
+
+
+class RequestContext:
+    """The condition keys of one request, computed on first use."""
+
+    __slots__ = ("environ", "identity", "extra", "_now", "_query")
+
+    def __init__(self, environ: Mapping[str, object], identity: Identity,
+                 extra: Mapping[str, str] | None = None, now: float | None = None) -> None:
+        self.environ = environ
+        self.identity = identity
+        self.extra = {k.lower(): v for k, v in extra.items()} if extra else None
+        self._now = now
+        self._query: dict[str, str] | None = None
+
+    @property
+    def now(self) -> float:
+        """The request's time, epoch seconds (fixed at the first question)."""
+        if self._now is None:
+            self._now = time.time()
+        return self._now
+
+    def values(self, key: str) -> tuple[str, ...] | None:
+        """The values of condition key ``key`` (lower case), or ``None`` when the request has none."""
+        if self.extra and key in self.extra:
+            return (self.extra[key],)
+        getter = _KEYS.get(key)
+        if getter is None:
+            return None
+        value = getter(self)
+        return None if value is None else (value,)
+
+    def query(self, name: str) -> str | None:
+        if self._query is None:
+            self._query = dict(parse_query(str(self.environ.get("QUERY_STRING") or "")))
+        return self._query.get(name)
+
+    def with_extra(self, extra: Mapping[str, str]) -> RequestContext:
+        """The same request with more keys (e.g. a gateway's own ``s3:prefix``)."""
+        merged = {**(self.extra or {}), **{k.lower(): v for k, v in extra.items()}}
+        return RequestContext(self.environ, self.identity, merged, self._now)
+
+
+def _source_ip(ctx: RequestContext) -> str | None:
+    address = ctx.environ.get("REMOTE_ADDR")
+    return str(address) if address else None
+
+
+def _secure(ctx: RequestContext) -> str:
+    return "true" if ctx.environ.get("wsgi.url_scheme") == "https" else "false"
+
+
+def _current_time(ctx: RequestContext) -> str:
+    return datetime.fromtimestamp(int(ctx.now), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _user_id(ctx: RequestContext) -> str:
+    identity = ctx.identity
+    return identity.account_id if identity.user is None else \
+        f"{identity.account_id}:{identity.user}"
+
+
+def _auth_type(ctx: RequestContext) -> str | None:
+    if ctx.environ.get("HTTP_AUTHORIZATION"):
+        return "REST-HEADER"
+    if ctx.query("X-Amz-Signature") is not None or ctx.query("Signature") is not None:
+        return "REST-QUERY-STRING"
+    return None
+
+
+def _header(name: str):
+    def get(ctx: RequestContext) -> str | None:
+        value = ctx.environ.get(name)
+        return None if value is None else str(value)
+    return get
+
+
+_KEYS = {
+    "aws:sourceip": _source_ip,
+    "aws:securetransport": _secure,
+    "aws:currenttime": _current_time,
+    "aws:epochtime": lambda ctx: str(int(ctx.now)),
+    "aws:username": lambda ctx: ctx.identity.user,
+    "aws:userid": _user_id,
+    "aws:principalaccount": lambda ctx: ctx.identity.account_id,
+    "aws:principalarn": lambda ctx: ctx.identity.arn,
+    "aws:principaltype": lambda ctx: "Account" if ctx.identity.user is None else "User",
+    "s3:prefix": lambda ctx: ctx.query("prefix"),
+    "s3:max-keys": lambda ctx: ctx.query("max-keys"),
+    "s3:signatureversion": lambda ctx: "AWS" if ctx.identity.signature_version == "v2"
+    else "AWS4-HMAC-SHA256",
+    "s3:authtype": _auth_type,
+    "s3:x-amz-content-sha256": _header("HTTP_X_AMZ_CONTENT_SHA256"),
+}
+
+#: The condition keys a :class:`RequestContext` knows (lower case).
+KNOWN_KEYS = frozenset(_KEYS)
