@@ -28,12 +28,16 @@ from .wsgi import parse_query
 
 
 class RequestContext:
-    """The condition keys of one request, computed on first use."""
+    """The condition keys of one request, computed on first use.
+
+    ``extra`` adds keys, or overrides them (one value, or a tuple of several).
+    """
 
     __slots__ = ("environ", "identity", "extra", "_now", "_query")
 
     def __init__(self, environ: Mapping[str, object], identity: Identity,
-                 extra: Mapping[str, str] | None = None, now: float | None = None) -> None:
+                 extra: Mapping[str, str | tuple[str, ...]] | None = None,
+                 now: float | None = None) -> None:
         self.environ = environ
         self.identity = identity
         self.extra = {k.lower(): v for k, v in extra.items()} if extra else None
@@ -50,7 +54,8 @@ class RequestContext:
     def values(self, key: str) -> tuple[str, ...] | None:
         """The values of condition key ``key`` (lower case), or ``None`` when the request has none."""
         if self.extra and key in self.extra:
-            return (self.extra[key],)
+            value = self.extra[key]
+            return value if isinstance(value, tuple) else (value,)
         getter = _KEYS.get(key)
         if getter is None:
             return None
@@ -62,7 +67,7 @@ class RequestContext:
             self._query = dict(parse_query(str(self.environ.get("QUERY_STRING") or "")))
         return self._query.get(name)
 
-    def with_extra(self, extra: Mapping[str, str]) -> RequestContext:
+    def with_extra(self, extra: Mapping[str, str | tuple[str, ...]]) -> RequestContext:
         """The same request with more keys (e.g. a gateway's own ``s3:prefix``)."""
         merged = {**(self.extra or {}), **{k.lower(): v for k, v in extra.items()}}
         return RequestContext(self.environ, self.identity, merged, self._now)

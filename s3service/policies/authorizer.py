@@ -73,7 +73,8 @@ class PolicyAuthorizer:
     # -- deciding ---------------------------------------------------------------
 
     def decide(self, identity: Identity, action: str, resource: str,
-               context: RequestContext | Mapping[str, str] | None = None) -> Decision:
+               context: RequestContext | Mapping[str, str | tuple[str, ...]] | None = None
+               ) -> Decision:
         """The :class:`~.evaluate.Decision` (with the deciding statement) for one request.
 
         ``context`` is the request's :class:`~s3service.requestcontext.RequestContext`,
