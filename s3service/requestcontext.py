@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from typing import Any
 from datetime import datetime, timezone
 
 from .identity import Identity
@@ -127,3 +128,33 @@ _KEYS = {
 
 #: The condition keys a :class:`RequestContext` knows (lower case).
 KNOWN_KEYS = frozenset(_KEYS)
+
+
+class RequestAuthorizer:
+    """An authorizer bound to one request: what the middleware leaves in
+    ``environ["s3service.authorizer"]`` (with ``authenticate_all=True``).
+
+    The gateway behind the middleware asks it ``is_allowed(action, resource)``
+    and gets the middleware's own authorizer's answer for the caller and this
+    request (its source address, transport, time...), so both decide by the
+    same rules -- with :class:`~s3service.policies.PolicyAuthorizer`, the same
+    policies.  ``keys`` add condition keys only the gateway knows.
+    """
+
+    __slots__ = ("authorizer", "context")
+
+    def __init__(self, authorizer: Any, context: RequestContext) -> None:
+        self.authorizer = authorizer
+        self.context = context
+
+    @property
+    def identity(self) -> Identity:
+        """The caller this request was authenticated as."""
+        return self.context.identity
+
+    def is_allowed(self, action: str, resource: str, **keys: str) -> bool:
+        """Whether the caller may do ``action`` (``s3:DeleteBucket``) on ``resource`` (an ARN)."""
+        from .backends.base import authorize
+
+        context = self.context.with_extra(keys) if keys else self.context
+        return authorize(self.authorizer, context.identity, action, resource, context)
