@@ -20,7 +20,7 @@ user, the account id for the account itself), ``aws:PrincipalAccount``,
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from datetime import datetime, timezone
 
@@ -62,6 +62,20 @@ class RequestContext:
             return None
         value = getter(self)
         return None if value is None else (value,)
+
+    def key_values(self, names: tuple[str, ...],
+                   getters: tuple[Callable[[RequestContext], str | None], ...]
+                   ) -> tuple[tuple[str, ...] | str | None, ...]:
+        """The values of the keys ``names`` (their :func:`key_getter` in ``getters``) at once.
+
+        For a cache key: equal results mean equal values, in a form that
+        differs from :meth:`values`'.
+        """
+        if self.extra:
+            return tuple([self.values(name) for name in names])
+        if len(getters) == 1:                   # the common case, without a loop
+            return (getters[0](self),)
+        return tuple([getter(self) for getter in getters])
 
     def query(self, name: str) -> str | None:
         if self._query is None:
@@ -128,6 +142,15 @@ _KEYS = {
 
 #: The condition keys a :class:`RequestContext` knows (lower case).
 KNOWN_KEYS = frozenset(_KEYS)
+
+
+def _unknown(ctx: RequestContext) -> None:
+    return None
+
+
+def key_getter(key: str) -> Callable[[RequestContext], str | None]:
+    """The function giving a request's value of ``key`` (lower case), or ``None``."""
+    return _KEYS.get(key, _unknown)
 
 
 class RequestAuthorizer:

@@ -4,15 +4,16 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ..backends.policy_base import PolicySource
 from ..identity import Identity
-from ..requestcontext import RequestContext
+from ..requestcontext import RequestContext, key_getter
 from .document import Policy, PolicyError, parse_policy
 from .evaluate import ALLOWED, EXPLICIT_DENY, Decision, evaluate
+from .variables import variable_keys
 
 log = logging.getLogger("s3service.policies")
 
@@ -24,15 +25,19 @@ CACHE_DECISIONS = 1_000        # decisions kept per identity (when they can be)
 
 @dataclass
 class _Entry:
-    """An identity's parsed policies at one policy version, and its cached decisions."""
+    """An identity's parsed policies at one policy version, and its cached decisions.
+
+    A decision depends on the action, the resource and the values of the
+    condition keys the policies look at (``keys``; those fixed by the identity,
+    such as ``aws:username``, left out): it is kept under all of them.
+    """
 
     version: int
     policies: tuple[Policy, ...]
     broken: str | None = None          # a stored document that no longer parses
-    # Decisions depend on action and resource only when no statement has a
-    # condition or a policy variable; then they are kept.
-    cacheable: bool = True
-    decisions: dict[tuple[str, str], Decision] = field(default_factory=dict)
+    keys: tuple[str, ...] = ()
+    getters: tuple[Callable[[RequestContext], str | None], ...] = ()
+    decisions: dict[tuple, Decision] = field(default_factory=dict)
 
 
 @lru_cache(maxsize=4096)
@@ -68,7 +73,22 @@ class PolicyAuthorizer:
     def is_allowed_in(self, identity: Identity, action: str, resource: str,
                       context: RequestContext) -> bool:
         """The same, with the request's condition keys (``aws:SourceIp``...)."""
-        return self.decide(identity, action, resource, context).allowed
+        # What decide() does, inline for a decision already kept (the common case):
+        # this runs on every request.
+        user = identity.user
+        if user is None:
+            return True
+        account = identity.account_id
+        entry = self._entries.get((account, user))
+        if entry is not None and entry.version == self.store.policy_version(account):
+            if entry.keys:
+                key: tuple = (action, resource, context.key_values(entry.keys, entry.getters))
+            else:
+                key = (action, resource)
+            found = entry.decisions.get(key)
+            if found is not None:
+                return found.outcome is ALLOWED
+        return self.decide(identity, action, resource, context).outcome is ALLOWED
 
     # -- deciding ---------------------------------------------------------------
 
@@ -85,18 +105,19 @@ class PolicyAuthorizer:
         entry = self._entry(identity)
         if entry.broken is not None:
             return Decision(EXPLICIT_DENY, entry.broken)
-        if entry.cacheable:
-            key = (action, resource)
-            found = entry.decisions.get(key)
-            if found is None:
-                found = evaluate(entry.policies, action, resource)
-                if len(entry.decisions) >= CACHE_DECISIONS:
-                    entry.decisions.clear()
-                entry.decisions[key] = found
-            return found
         if not isinstance(context, RequestContext):
             context = RequestContext({}, identity, context)
-        return evaluate(entry.policies, action, resource, context.values)
+        if entry.keys:
+            key: tuple = (action, resource, context.key_values(entry.keys, entry.getters))
+        else:
+            key = (action, resource)
+        found = entry.decisions.get(key)
+        if found is None:
+            found = evaluate(entry.policies, action, resource, context.values)
+            if len(entry.decisions) >= CACHE_DECISIONS:
+                entry.decisions.clear()
+            entry.decisions[key] = found
+        return found
 
     def _entry(self, identity: Identity) -> _Entry:
         account, user = identity.account_id, identity.user
@@ -127,5 +148,27 @@ class PolicyAuthorizer:
                           label, account, exc, user)
                 return _Entry(version, (), broken=label)
         policies.sort(key=lambda p: p.name)
-        cacheable = not any(s.conditions or s.variables for p in policies for s in p.statements)
-        return _Entry(version, tuple(policies), cacheable=cacheable)
+        keys = tuple(sorted(_request_keys(policies)))
+        return _Entry(version, tuple(policies), keys=keys,
+                      getters=tuple(key_getter(name) for name in keys))
+
+
+#: Condition keys whose values are fixed by the identity: decisions need not be kept by them.
+IDENTITY_KEYS = frozenset({"aws:username", "aws:userid", "aws:principalaccount",
+                           "aws:principalarn", "aws:principaltype"})
+
+
+def _request_keys(policies: list[Policy]) -> set[str]:
+    """The condition keys a decision under ``policies`` may depend on, besides the identity's."""
+    keys: set[str] = set()
+    for policy in policies:
+        for statement in policy.statements:
+            if not statement.variables and not statement.conditions:
+                continue
+            for resource in statement.resources:
+                keys |= variable_keys(resource)
+            for condition in statement.conditions:
+                keys.add(condition.key)
+                for value in condition.values:
+                    keys |= variable_keys(value)
+    return keys - IDENTITY_KEYS

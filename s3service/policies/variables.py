@@ -57,3 +57,14 @@ def substitute(text: str, lookup: Lookup, *, pattern: bool) -> str | None:
 
     result = _VARIABLE.sub(replace, text)
     return None if missing else result
+
+
+def variable_keys(text: str) -> set[str]:
+    """The condition keys (lower case) the variables of ``text`` name."""
+    found = set()
+    for inner in _VARIABLE.findall(text):
+        if inner in _SPECIAL:
+            continue
+        default = _DEFAULT.match(inner)
+        found.add((default.group(1) if default else inner.strip()).lower())
+    return found
