@@ -188,8 +188,8 @@ class S3ServiceMiddleware:
         identity = environ[IDENTITY_KEY] = self.authenticate(environ)
         environ[REQUEST_ID_KEY] = exchange.request_id
         if identity is not None:
-            environ[AUTHORIZER_KEY] = RequestAuthorizer(self.authorizer,
-                                                        RequestContext(environ, identity))
+            environ[AUTHORIZER_KEY] = RequestAuthorizer(
+                self.authorizer, RequestContext.detached(environ, identity))
         else:
             environ.pop(AUTHORIZER_KEY, None)     # never one a client could have planted
         return self.app

@@ -105,3 +105,23 @@ def test_a_gateway_may_add_keys_of_its_own(store):
     assert not ask.is_allowed("s3:PutObject", "arn:aws:s3:::shared/x",
                               **{"s3:x-amz-storage-class": "GLACIER"})
     assert not ask.is_allowed("s3:PutObject", "arn:aws:s3:::shared/x")
+
+
+def test_the_environs_authorizer_does_not_hold_the_environ(store):
+    # (it lives in the environ: holding it would make a reference cycle per request)
+    seen = []
+
+    def gateway(environ, start_response):
+        seen.append(environ)
+        start_response("200 OK", [("Content-Length", "0")])
+        return [b""]
+
+    app = S3ServiceMiddleware(gateway, credentials=store, buckets=store, authenticate_all=True,
+                              authorizer=PolicyAuthorizer(store))
+    boto3_client(app, ALICE).head_object(Bucket="shared", Key="k")
+    ask = seen[0][AUTHORIZER_KEY]
+    assert ask.context.environ is not seen[0]
+    assert ask.context.values("s3:x-amz-content-sha256") == \
+        (seen[0]["HTTP_X_AMZ_CONTENT_SHA256"],)
+    assert ask.context.values("s3:authtype") == ("REST-HEADER",)
+    assert ask.identity.user == "alice"

@@ -19,8 +19,8 @@ log = logging.getLogger("s3service.policies")
 
 #: The decision for an account's own (root) keys: always allowed.
 ROOT = Decision(ALLOWED)
-CACHE_IDENTITIES = 10_000      # identities whose policies are kept parsed
-CACHE_DECISIONS = 1_000        # decisions kept per identity (when they can be)
+CACHE_IDENTITIES = 4_096       # identities whose policies are kept parsed
+CACHE_DECISIONS = 256          # decisions kept per identity (then forgotten all at once)
 
 
 @dataclass
