@@ -125,3 +125,25 @@ def test_the_environs_authorizer_does_not_hold_the_environ(store):
         (seen[0]["HTTP_X_AMZ_CONTENT_SHA256"],)
     assert ask.context.values("s3:authtype") == ("REST-HEADER",)
     assert ask.identity.user == "alice"
+
+
+def seeded_store() -> MemoryBackend:
+    """A ``backend`` factory for the PasteDeploy filter."""
+    store = MemoryBackend()
+    store.add_account(ACCOUNT, "acct")
+    store.add_key(ACCOUNT, *ALICE, user="alice")
+    store.add_bucket(ACCOUNT, "shared")
+    store.put_user_policy(ACCOUNT, "alice", "home", HOME)
+    return store
+
+
+def test_paste_filter_authorizer_policies():
+    from s3service.paste import filter_factory
+
+    app = filter_factory({}, backend="test_policy_gateway:seeded_store", authorizer="policies",
+                         authenticate_all="true")(objects_gateway)
+    assert isinstance(app.authorizer, PolicyAuthorizer)
+    alice = boto3_client(app, ALICE)
+    assert alice.get_object(Bucket="shared", Key="home/alice/a")["Metadata"] == {"caller": "alice"}
+    assert error_of(alice.get_object, Bucket="shared", Key="home/bob/a") == (403, "AccessDenied")
+    assert error_of(alice.list_buckets) == (403, "AccessDenied")
