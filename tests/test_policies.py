@@ -359,3 +359,18 @@ def test_malformed_documents_are_refused_with_line_and_reason(text, line, reason
     assert reason in caught.value.reason
     if line:
         assert str(caught.value).startswith(f"line {line}: ")
+
+
+def test_how_a_request_was_signed():
+    presigned = RequestContext({"QUERY_STRING": "X-Amz-Signature=abc&X-Amz-Credential=x"}, ALICE)
+    assert presigned.values("s3:authtype") == ("REST-QUERY-STRING",)
+    v2 = RequestContext({"QUERY_STRING": "Signature=abc&AWSAccessKeyId=x"}, ALICE)
+    assert v2.values("s3:authtype") == ("REST-QUERY-STRING",)
+    assert RequestContext({}, ALICE).values("s3:authtype") is None
+    assert RequestContext({}, ALICE).values("aws:securetransport") == ("false",)
+    root = Identity("111122223333", "Example", "AKIAROOT")
+    assert RequestContext({}, root).values("aws:username") is None
+    assert RequestContext({}, root).values("aws:userid") == ("111122223333",)
+    assert RequestContext({}, ALICE).values("no:such-key") is None
+    extra = RequestContext({}, ALICE, {"S3:Prefix": ("a", "b")})
+    assert extra.values("s3:prefix") == ("a", "b")

@@ -108,6 +108,9 @@ def test_simulate_says_what_decided(cli, tmp_path):
     outside = simulate("alice", "s3:ListAllMyBuckets", "arn:aws:s3:::*",
                        "--context", "aws:SourceIp=203.0.113.5")
     assert (outside["decision"], outside["sid"]) == ("explicit deny", "Office")
+    several = simulate("alice", "s3:ListAllMyBuckets", "arn:aws:s3:::*",
+                       "--context", "aws:SecureTransport=true", "aws:SourceIp=192.0.2.9")
+    assert (several["decision"], several["sid"]) == ("allowed", "List")
     no_address = simulate("alice", "s3:ListAllMyBuckets", "arn:aws:s3:::*")
     assert no_address["decision"] == "explicit deny"          # NotIpAddress: no key passes
     text = ok(cli("policy", "simulate", ACCOUNT, "alice", "s3:CreateBucket",

@@ -6,7 +6,7 @@ Usage::
     s3service policy attach ACCOUNT (--user NAME | --group NAME) POLICY
     s3service policy detach ACCOUNT (--user NAME | --group NAME) POLICY
     s3service policy list ACCOUNT
-    s3service policy simulate ACCOUNT USER ACTION RESOURCE [--context KEY=VALUE]...
+    s3service policy simulate ACCOUNT USER ACTION RESOURCE [--context KEY=VALUE ...]
     s3service group create ACCOUNT NAME
     s3service group add-user ACCOUNT GROUP USER
     s3service group list ACCOUNT
@@ -63,8 +63,9 @@ def register(commands: Any, command: Command, group: Callable[[Any, str, str], A
     sub.add_argument("user", metavar="USER")
     sub.add_argument("action", metavar="ACTION", help="e.g. s3:ListAllMyBuckets")
     sub.add_argument("resource", metavar="RESOURCE", help="e.g. arn:aws:s3:::photos")
-    sub.add_argument("--context", action="append", default=[], metavar="KEY=VALUE",
-                     type=_key_value, help="a condition key's value (repeatable)")
+    sub.add_argument("--context", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
+                     type=_key_value, help="condition keys' values (a key given twice: "
+                                           "both values)")
 
     groups = group(commands, "group", "manage IAM groups of an account")
     sub = command(groups, "create", cmd_group_create, "create a group")
