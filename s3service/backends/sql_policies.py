@@ -11,7 +11,6 @@ credential cache time; a change made through this instance is seen at once.
 """
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -94,8 +93,9 @@ class SQLPolicies:
     _write: Callable[..., Any]
 
     def _init_policies(self) -> None:
-        self._versions: dict[str, tuple[float, int]] = {}    # account -> (deadline, version)
-        self._versions_lock = threading.Lock()
+        # account -> (deadline, version); single dict operations, which are
+        # atomic, so no lock (nor one to inherit, held, across a fork).
+        self._versions: dict[str, tuple[float, int]] = {}
 
     def _change(self, account_id: str, work: Callable[[Connection], T]) -> T:
         """``work(conn)`` and a bump of the account's policy version, in one transaction."""
@@ -114,8 +114,7 @@ class SQLPolicies:
         try:
             return self._write(both, account_id)
         finally:
-            with self._versions_lock:
-                self._versions.pop(account_id, None)
+            self._versions.pop(account_id, None)
 
     def _read(self, account_id: str, work: Callable[[Connection], T]) -> T:
         with self._transaction() as conn:
@@ -151,8 +150,7 @@ class SQLPolicies:
                                    .where(policy_versions.c.account_id == account_id)).scalar()
         version = int(version or 0)
         if self._cache_ttl > 0:
-            with self._versions_lock:
-                self._versions[account_id] = (now + self._cache_ttl, version)
+            self._versions[account_id] = (now + self._cache_ttl, version)
         return version
 
     def policies_for_user(self, account_id: str, user: str) -> list[tuple[str, str]]:
