@@ -235,3 +235,15 @@ def test_a_database_from_before_policies_is_migrated(make_sql_url):
     assert store.list_policies(A) == ["list"]
     store.close()
     peek.dispose()
+
+
+def test_a_stored_document_that_does_not_parse_refuses_everything(store, caplog):
+    # (only the admin layer checks documents; one written behind its back)
+    store.put_policy(A, "list", LIST)
+    store.attach_policy(A, "list", user="alice")
+    store.put_user_policy(A, "alice", "broken", '{"Version": "2012-10-17", "Statement": [')
+    decision = PolicyAuthorizer(store).decide(ALICE, "s3:ListAllMyBuckets", "arn:aws:s3:::*")
+    assert (decision.outcome, decision.policy) == ("explicit deny", "inline:broken")
+    assert "does not parse" in caplog.text
+    store.delete_user_policy(A, "alice", "broken")
+    assert PolicyAuthorizer(store).is_allowed(ALICE, "s3:ListAllMyBuckets", "arn:aws:s3:::*")
