@@ -7,6 +7,7 @@ within the credential cache time.
 from __future__ import annotations
 
 import json
+import logging
 import time
 
 import pytest
@@ -242,7 +243,12 @@ def test_a_stored_document_that_does_not_parse_refuses_everything(store, caplog)
     store.put_policy(A, "list", LIST)
     store.attach_policy(A, "list", user="alice")
     store.put_user_policy(A, "alice", "broken", '{"Version": "2012-10-17", "Statement": [')
-    decision = PolicyAuthorizer(store).decide(ALICE, "s3:ListAllMyBuckets", "arn:aws:s3:::*")
+    logger = logging.getLogger("s3service.policies")     # (other tests may stop propagation)
+    logger.addHandler(caplog.handler)
+    try:
+        decision = PolicyAuthorizer(store).decide(ALICE, "s3:ListAllMyBuckets", "arn:aws:s3:::*")
+    finally:
+        logger.removeHandler(caplog.handler)
     assert (decision.outcome, decision.policy) == ("explicit deny", "inline:broken")
     assert "does not parse" in caplog.text
     store.delete_user_policy(A, "alice", "broken")
