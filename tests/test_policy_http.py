@@ -1,7 +1,7 @@
 """Policies enforced over HTTP: ``s3service serve`` (gunicorn, two workers, SQLite) and real clients.
 
-The store is set up with the CLI (in this process); boto3 (SigV4 and SigV2)
-and the AWS CLI talk to the server.  Policies change while it runs, and every
+The store is set up with the CLI (in this process); boto3 (SigV4 and SigV2),
+the MinIO SDK and the AWS CLI talk to the server.  Policies change while it runs, and every
 worker follows within the store's credential cache time (5 s).
 """
 from __future__ import annotations
@@ -81,6 +81,16 @@ def client(server, key: tuple[str, str], signature_version: str = "s3v4"):
         aws_secret_access_key=key[1], config=config)
 
 
+def minio_client(server, key: tuple[str, str]):
+    import minio
+    import urllib3
+
+    http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=5, read=10),
+                               retries=urllib3.Retry(total=0))
+    return minio.Minio(f"127.0.0.1:{server.port}", access_key=key[0], secret_key=key[1],
+                       secure=False, region="us-east-1", http_client=http)
+
+
 def refused(call, **kwargs) -> str:
     with pytest.raises(ClientError) as caught:
         call(**kwargs)
@@ -117,12 +127,18 @@ def test_an_iam_user_is_held_to_its_policies(setup, monkeypatch):
     assert refused(alice.create_bucket, Bucket="alices") == "AccessDenied"
     assert refused(alice.get_bucket_location, Bucket="photos") == "AccessDenied"
     assert refused(client(server, keys["alice"], "s3").list_buckets) == "AccessDenied"
+    from minio.error import S3Error
+    with pytest.raises(S3Error) as caught:
+        minio_client(server, keys["alice"]).list_buckets()
+    assert caught.value.code == "AccessDenied"
 
     # s3:ListAllMyBuckets: the parent account's buckets -- and nothing more.
     cli("policy", "attach", ACCOUNT, "--user", "alice", "list-all")
     eventually(lambda: _lists(alice), "alice never got ListAllMyBuckets", time.monotonic())
     assert names(alice) == ["keep", "photos", "scratch"]
     assert names(client(server, keys["alice"], "s3")) == ["keep", "photos", "scratch"]  # SigV2
+    assert [b.name for b in minio_client(server, keys["alice"]).list_buckets()] == \
+        ["keep", "photos", "scratch"]
     assert refused(alice.delete_bucket, Bucket="scratch") == "AccessDenied"
 
     # A Deny on one bucket's ARN (through a group): that one stays, another goes.
