@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from datetime import datetime, timezone
 
+from .backends.base import authorize
 from .identity import Identity
 from .wsgi import parse_query
 
@@ -190,7 +191,5 @@ class RequestAuthorizer:
 
     def is_allowed(self, action: str, resource: str, **keys: str) -> bool:
         """Whether the caller may do ``action`` (``s3:DeleteBucket``) on ``resource`` (an ARN)."""
-        from .backends.base import authorize
-
         context = self.context.with_extra(keys) if keys else self.context
         return authorize(self.authorizer, context.identity, action, resource, context)
