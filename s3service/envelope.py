@@ -26,12 +26,15 @@ from .backends.base import BackendUnavailable
 from .errors import InternalError, S3Error, ServiceUnavailable
 from .forking import in_each_child
 
-__all__ = ["IDENTITY_KEY", "REQUEST_ID_KEY", "Exchange", "Reply", "answer", "error_for",
+__all__ = ["AUTHORIZER_KEY", "IDENTITY_KEY", "REQUEST_ID_KEY", "Exchange", "Reply", "answer", "error_for",
            "log_safe", "new_ids", "xml_error"]
 
 SERVER = "s3service"
 #: Where the middleware leaves the caller's :class:`~s3service.Identity` for the app behind it.
 IDENTITY_KEY = "s3service.identity"
+#: Where the middleware leaves its authorizer bound to the caller and the request
+#: (a :class:`~s3service.requestcontext.RequestAuthorizer`) for the app behind it.
+AUTHORIZER_KEY = "s3service.authorizer"
 #: Where the middleware leaves the request id, which the app behind it answers with too.
 REQUEST_ID_KEY = "s3service.request_id"
 

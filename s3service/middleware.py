@@ -13,7 +13,11 @@ Example::
 ``gateway_app`` with its environ and body untouched (unless
 ``authenticate_all`` is set, in which case its signature is checked first and
 the caller's :class:`~s3service.identity.Identity`, or ``None`` for an
-anonymous request, is put in ``environ["s3service.identity"]``).
+anonymous request, is put in ``environ["s3service.identity"]``, and for a
+signed request the middleware's authorizer bound to the caller and the request,
+a :class:`~s3service.requestcontext.RequestAuthorizer`, in
+``environ["s3service.authorizer"]``: ``environ["s3service.authorizer"].is_allowed(
+"s3:DeleteBucket", "arn:aws:s3:::photos")``).
 """
 from __future__ import annotations
 
@@ -26,9 +30,10 @@ from typing import Any
 
 from . import listing, timeouts, tokens
 from .auth import authenticate
-from .backends.base import AllowAuthenticated, Authorizer, BucketStore, CredentialStore
-from .envelope import (IDENTITY_KEY, REQUEST_ID_KEY, Exchange, Reply, StartResponse, WSGIApp,
-                       answer)
+from .backends.base import (AllowAuthenticated, Authorizer, BucketStore, CredentialStore,
+                            authorize)
+from .envelope import (AUTHORIZER_KEY, IDENTITY_KEY, REQUEST_ID_KEY, Exchange, Reply,
+                       StartResponse, WSGIApp, answer)
 from .errors import AccessDenied, InvalidArgument, MethodNotAllowed
 from .hosts import bucket_from_host, service_host_names
 from .identity import Identity
@@ -37,6 +42,7 @@ from .metrics.meter import Meter
 from .metrics.operations import LIST_ALL_MY_BUCKETS, classify
 from .backends.metrics_base import MetricsStore
 from .regions import DEFAULT_REGION
+from .requestcontext import RequestAuthorizer, RequestContext
 from .wsgi import parse_query
 
 log = logging.getLogger("s3service")
@@ -50,7 +56,11 @@ class S3ServiceMiddleware:
     :param app: the gateway's WSGI app; gets every request this does not answer.
     :param credentials: looks up access keys (:class:`~s3service.backends.base.CredentialStore`).
     :param buckets: lists an account's buckets (:class:`~s3service.backends.base.BucketStore`).
-    :param authorizer: decides ``s3:ListAllMyBuckets``; by default every authenticated caller may.
+    :param authorizer: decides ``s3:ListAllMyBuckets`` (asked ``is_allowed_in`` with the
+        request's :class:`~s3service.requestcontext.RequestContext` when it has that
+        method); by default every authenticated caller may.  With
+        ``authenticate_all``, the app behind is handed it too (see the module documentation).
+        :class:`s3service.policies.PolicyAuthorizer` decides with IAM policies.
     :param region: the region this endpoint signs for (SigV4 credential scope).
     :param service_hosts: host names of the service; ``<bucket>.<host>`` is virtual-hosted
         bucket addressing and passes through.  Requests to any other host are path-style.
@@ -175,8 +185,13 @@ class S3ServiceMiddleware:
 
     def _authenticate_and_pass(self, exchange: Exchange) -> WSGIApp:
         environ = exchange.environ
-        environ[IDENTITY_KEY] = self.authenticate(environ)
+        identity = environ[IDENTITY_KEY] = self.authenticate(environ)
         environ[REQUEST_ID_KEY] = exchange.request_id
+        if identity is not None:
+            environ[AUTHORIZER_KEY] = RequestAuthorizer(
+                self.authorizer, RequestContext.detached(environ, identity))
+        else:
+            environ.pop(AUTHORIZER_KEY, None)     # never one a client could have planted
         return self.app
 
     def _list_buckets(self, exchange: Exchange) -> Reply:
@@ -185,7 +200,8 @@ class S3ServiceMiddleware:
         if identity is None:
             raise AccessDenied()
         exchange.access_key = identity.access_key
-        if not self.authorizer.is_allowed(identity, "s3:ListAllMyBuckets", SERVICE_RESOURCE):
+        if not authorize(self.authorizer, identity, "s3:ListAllMyBuckets", SERVICE_RESOURCE,
+                         RequestContext(exchange.environ, identity)):
             raise AccessDenied(AWSAccessKeyId=identity.access_key)
         params = listing.parse_params(query) if query else listing.UNPAGED
         after = next_token = None

@@ -26,7 +26,8 @@ Options:
     an object with ``get_credential`` and ``list_buckets``.
 ``authorizer``
     ``package.module:factory`` returning an authorizer (default: allow all
-    authenticated callers).
+    authenticated callers), or ``policies``: the IAM policies in the store
+    (:class:`s3service.policies.PolicyAuthorizer`).
 ``metrics``
     ``true`` to meter every request and answer ``POST /?Action=ListMetrics``
     with the store of ``db``/``backend`` as the metrics store (both bundled
@@ -94,11 +95,21 @@ def make_store(db: str | None = None, backend: str | None = None) -> Any:
     return SQLBackend(db)
 
 
+def make_authorizer(spec: str | None, store: Any) -> Any:
+    """The authorizer an ``authorizer`` option names (``policies``: the store's IAM policies)."""
+    if not spec or not str(spec).strip():
+        return None
+    if str(spec).strip() == "policies":
+        from .policies import PolicyAuthorizer
+        return PolicyAuthorizer(store)
+    return load_object(spec)()
+
+
 def filter_factory(global_conf: dict, **local_conf: Any) -> Callable[[Any], S3ServiceMiddleware]:
     """Build the middleware from a paste ``[filter:...]`` section."""
     conf = {**global_conf, **local_conf}
     store = make_store(conf.get("db"), conf.get("backend"))
-    authorizer = load_object(conf["authorizer"])() if conf.get("authorizer") else None
+    authorizer = make_authorizer(conf.get("authorizer"), store)
     options: dict[str, Any] = {
         "region": conf.get("region", DEFAULT_REGION),
         "service_hosts": as_list(conf.get("service_hosts", "")),

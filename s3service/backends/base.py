@@ -12,11 +12,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from operator import itemgetter
 from datetime import datetime, timezone
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ..identity import Identity
 from ..regions import DEFAULT_REGION
 from ..xmltext import escape
+
+if TYPE_CHECKING:
+    from ..requestcontext import RequestContext
 
 
 class BackendUnavailable(Exception):
@@ -149,6 +152,27 @@ class Authorizer(Protocol):
 
         ``resource`` is an ARN-like string (``arn:aws:s3:::*`` for the service).
         """
+
+
+@runtime_checkable
+class ContextAuthorizer(Authorizer, Protocol):
+    def is_allowed_in(self, identity: Identity, action: str, resource: str,
+                      context: RequestContext) -> bool:
+        """As :meth:`Authorizer.is_allowed`, knowing the request (source address, time...).
+
+        An authorizer that has this method is asked it, with the request's
+        :class:`~s3service.requestcontext.RequestContext`, by the middleware and
+        by the bundled gateway; one without it is asked ``is_allowed``.
+        """
+
+
+def authorize(authorizer: Authorizer, identity: Identity, action: str, resource: str,
+              context: RequestContext | None = None) -> bool:
+    """Ask ``authorizer``, with the request's ``context`` if it takes one."""
+    ask = getattr(authorizer, "is_allowed_in", None)
+    if ask is not None and context is not None:
+        return bool(ask(identity, action, resource, context))
+    return bool(authorizer.is_allowed(identity, action, resource))
 
 
 class AllowAuthenticated:

@@ -20,11 +20,15 @@ from .metrics_base import MetricsTotals
 from ..regions import DEFAULT_REGION
 from .base import BucketInfo, BucketNameTaken, Credential, UnknownAccount, UnknownBucket
 from .memory_metrics import MemoryMetrics
+from .memory_policies import MemoryPolicies
 from .sortedbuckets import SortedBuckets, listing
 
 
-class MemoryBackend:
+class MemoryBackend(MemoryPolicies):
     """Accounts, keys and buckets held in dicts; safe to share between threads.
+
+    Also a policy store (:class:`~.policy_base.PolicyStore`): IAM policies,
+    groups and attachments, kept by :class:`~.memory_policies.MemoryPolicies`.
 
     Also a metrics store (:class:`~s3service.metrics.MetricsStore`), kept in a
     :class:`~.memory_metrics.MemoryMetrics` of its own:
@@ -40,6 +44,7 @@ class MemoryBackend:
         self._owners: dict[str, str] = {}            # bucket name -> account id
         self._listings: dict[str, SortedBuckets] = {}  # account id -> its buckets
         self._buckets: dict[str, BucketInfo] = {}    # bucket name -> info
+        self._init_policies()
 
     # -- administration -----------------------------------------------------
 

@@ -183,10 +183,17 @@ def _v3_listing_versions(conn: Connection) -> None:
                      .values(listing_entry=BucketInfo.entry(name, created)))
 
 
+def _policies(conn: Connection) -> None:
+    """IAM policies, groups and attachments (see :mod:`.sql_policies`)."""
+    from .sql_policies import create_tables
+    create_tables(conn)
+
+
 MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
     _v1_initial,           # 0 -> 1
     _v2_metrics,           # 1 -> 2: the utilization metrics' counters
     _v3_listing_versions,  # 2 -> 3: bucket versions and kept listing entries
+    _policies,             # IAM policies, groups and attachments
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -39,6 +39,7 @@ from .metrics_base import MetricsTotals
 from .schema import access_keys, accounts, buckets, users
 from .sortedbuckets import listing
 from .sql_metrics import SQLMetrics
+from .sql_policies import SQLPolicies
 from .sqlguard import DDL_ATTEMPTS, DDL_PAUSE, OutageGuard, retry
 from .sqlreader import Reader
 
@@ -159,8 +160,11 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.astimezone(timezone.utc)
 
 
-class SQLBackend:
+class SQLBackend(SQLPolicies):
     """Accounts, IAM users, access keys and buckets in an SQL database.
+
+    Also a policy store (:class:`~.policy_base.PolicyStore`): IAM policies,
+    groups and attachments, kept by :class:`~.sql_policies.SQLPolicies`.
 
     ``url`` is an SQLAlchemy URL: ``sqlite:///s3service.db`` (embedded; WAL
     journal, busy timeout of 5 s) or ``postgresql+psycopg://user@host:port/db``
@@ -215,6 +219,7 @@ class SQLBackend:
         self._engine_kwargs = engine_kwargs
         self._state: _ProcessState | None = None
         self._metrics = SQLMetrics(self._transaction)
+        self._init_policies()
 
     def __repr__(self) -> str:
         return f"SQLBackend({self._guard.safe_url!r})"

@@ -30,8 +30,9 @@ NotImplemented``.
 The gateway trusts the caller identity the middleware (``authenticate_all=True``)
 leaves in ``environ["s3service.identity"]``: anonymous requests are refused
 with ``AccessDenied``, as are requests on another account's bucket.  Every
-operation first asks the ``authorizer`` (:class:`~s3service.backends.base.Authorizer`;
-:func:`make_app` gives the gateway the middleware's) whether the caller may
+operation first asks the authorizer the middleware leaves in
+``environ["s3service.authorizer"]`` (the middleware's own, bound to the caller
+and the request; without one, the gateway's ``authorizer``) whether the caller may
 do its action on ``arn:aws:s3:::BUCKET``: ``s3:CreateBucket``,
 ``s3:DeleteBucket``, ``s3:ListBucket`` (HeadBucket and both ListObjects),
 ``s3:ListBucketVersions`` or ``s3:GetBucketLocation``; a refusal is
@@ -48,7 +49,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
 
 from ..backends.base import (AllowAuthenticated, Authorizer, BucketInfo, BucketNameTaken,
-                             UnknownAccount, UnknownBucket)
+                             UnknownAccount, UnknownBucket, authorize)
 from ..bucketnames import validate_bucket_name
 from ..errors import (XML_DECLARATION, AccessDenied, BucketAlreadyExists, BucketAlreadyOwnedByYou,
                      IllegalLocationConstraintException, InvalidArgument,
@@ -58,7 +59,8 @@ from ..identity import Identity
 from ..listing import S3_XMLNS
 from ..middleware import S3ServiceMiddleware
 from ..regions import DEFAULT_REGION, looks_like_region
-from ..envelope import IDENTITY_KEY, Exchange, Reply, answer
+from ..envelope import AUTHORIZER_KEY, IDENTITY_KEY, Exchange, Reply, answer
+from ..requestcontext import RequestAuthorizer, RequestContext
 from ..wsgi import parse_query
 from ..xmltext import element
 
@@ -113,7 +115,10 @@ class Gateway:
 
     def handle(self, environ: dict, method: str, identity: Identity | None
                ) -> tuple[str, list[tuple[str, str]], bytes]:
-        """Answer one request: ``(status, headers, body)``; raises S3Error."""
+        """Answer one request: ``(status, headers, body)``; raises S3Error.
+
+        The operation is found, then authorized (see :meth:`authorize`), then done.
+        """
         bucket, key = self.address(environ)
         query = parse_query(environ.get("QUERY_STRING", ""))
         params = dict(query)
@@ -121,23 +126,31 @@ class Gateway:
             raise AccessDenied()
         if not bucket or key:
             raise NotImplemented_("This gateway implements bucket operations only.")
+        action, operation = self.route(environ, method, identity, bucket, params)
+        self.authorize(environ, identity, action, bucket)
+        return operation()
+
+    def route(self, environ: dict, method: str, identity: Identity, bucket: str,
+              params: dict[str, str]) -> tuple[str, Callable[[], Any]]:
+        """The request's IAM action and the call doing it; NotImplemented for anything else."""
         names = {name for name in params
                  if name.lower() not in _IGNORED_PARAMS and not name.lower().startswith("x-amz-")}
         if method == "PUT" and not names:
-            return self.create_bucket(environ, identity, bucket)
+            return "s3:CreateBucket", lambda: self.create_bucket(environ, identity, bucket)
         if method == "DELETE" and not names:
-            return self.delete_bucket(identity, bucket)
-        if method == "HEAD":
-            return self.head_bucket(identity, bucket)
+            return "s3:DeleteBucket", lambda: self.delete_bucket(identity, bucket)
+        if method == "HEAD":                                  # as S3 maps HeadBucket
+            return "s3:ListBucket", lambda: self.head_bucket(identity, bucket)
         if method == "GET":
             if names == {"location"}:
-                return self.get_bucket_location(identity, bucket)
+                return "s3:GetBucketLocation", lambda: self.get_bucket_location(identity, bucket)
             if "versions" in names and names <= VERSIONS_PARAMS:
-                return self.list_object_versions(identity, bucket, params)
+                return "s3:ListBucketVersions", lambda: self.list_object_versions(
+                    identity, bucket, params)
             if "list-type" in names and names <= LIST_V2_PARAMS:
-                return self.list_objects_v2(identity, bucket, params)
+                return "s3:ListBucket", lambda: self.list_objects_v2(identity, bucket, params)
             if names <= LIST_V1_PARAMS:
-                return self.list_objects(identity, bucket, params)
+                return "s3:ListBucket", lambda: self.list_objects(identity, bucket, params)
         raise NotImplemented_("This gateway does not implement that operation.")
 
     def address(self, environ: dict) -> tuple[str, str]:
@@ -152,14 +165,21 @@ class Gateway:
 
     # -- operations ------------------------------------------------------------
 
-    def authorize(self, identity: Identity, action: str, bucket: str) -> None:
-        """Raise AccessDenied unless the authorizer lets ``identity`` do ``action`` on ``bucket``."""
-        if not self.authorizer.is_allowed(identity, action, BUCKET_ARN + bucket):
+    def authorize(self, environ: dict, identity: Identity, action: str, bucket: str) -> None:
+        """Raise AccessDenied unless ``identity`` may do ``action`` on ``arn:aws:s3:::bucket``.
+
+        Asks the authorizer the middleware left in ``environ["s3service.authorizer"]``
+        (bound to this caller and request); without one, this gateway's own
+        ``authorizer``, with the request's context.
+        """
+        ask = environ.get(AUTHORIZER_KEY)
+        if not isinstance(ask, RequestAuthorizer) or ask.identity != identity:
+            ask = RequestAuthorizer(self.authorizer, RequestContext(environ, identity))
+        if not ask.is_allowed(action, BUCKET_ARN + bucket):
             raise AccessDenied()
 
     def create_bucket(self, environ: dict, identity: Identity, bucket: str
                       ) -> tuple[str, list[tuple[str, str]], bytes]:
-        self.authorize(identity, "s3:CreateBucket", bucket)
         validate_bucket_name(bucket)
         region = self.check_location(parse_location(read_body(environ)))
         try:
@@ -209,7 +229,6 @@ class Gateway:
 
     def delete_bucket(self, identity: Identity, bucket: str
                       ) -> tuple[str, list[tuple[str, str]], bytes]:
-        self.authorize(identity, "s3:DeleteBucket", bucket)
         # One step on name and owner: a check first, then a delete by name,
         # would delete a bucket another account made in between.
         try:
@@ -223,7 +242,6 @@ class Gateway:
 
     def head_bucket(self, identity: Identity, bucket: str
                     ) -> tuple[str, list[tuple[str, str]], bytes]:
-        self.authorize(identity, "s3:ListBucket", bucket)       # as S3 maps HeadBucket
         info = self.owned_bucket(identity, bucket)
         return "200 OK", [("x-amz-bucket-region", info.region),
                           ("x-amz-access-point-alias", "false"),
@@ -231,14 +249,12 @@ class Gateway:
 
     def get_bucket_location(self, identity: Identity, bucket: str
                             ) -> tuple[str, list[tuple[str, str]], bytes]:
-        self.authorize(identity, "s3:GetBucketLocation", bucket)
         info = self.owned_bucket(identity, bucket)
         location = "" if info.region == DEFAULT_REGION else info.region
         return xml_document("LocationConstraint", [location] if location else [])
 
     def list_objects(self, identity: Identity, bucket: str, params: dict[str, str]
                      ) -> tuple[str, list[tuple[str, str]], bytes]:
-        self.authorize(identity, "s3:ListBucket", bucket)
         self.owned_bucket(identity, bucket)
         max_keys, encode = listing_options(params)
         parts = [element("Name", bucket), element("Prefix", encode(params.get("prefix", ""))),
@@ -250,7 +266,6 @@ class Gateway:
 
     def list_objects_v2(self, identity: Identity, bucket: str, params: dict[str, str]
                         ) -> tuple[str, list[tuple[str, str]], bytes]:
-        self.authorize(identity, "s3:ListBucket", bucket)
         if params["list-type"] != "2":
             raise InvalidArgument("Invalid List Type specified in Request",
                                   ArgumentName="list-type", ArgumentValue=params["list-type"])
@@ -270,7 +285,6 @@ class Gateway:
 
     def list_object_versions(self, identity: Identity, bucket: str, params: dict[str, str]
                              ) -> tuple[str, list[tuple[str, str]], bytes]:
-        self.authorize(identity, "s3:ListBucketVersions", bucket)
         self.owned_bucket(identity, bucket)
         max_keys, encode = listing_options(params)
         if params.get("version-id-marker") and not params.get("key-marker"):
@@ -392,6 +406,10 @@ class _MiddlewareAuthorizer:
 
     def is_allowed(self, identity: Identity, action: str, resource: str) -> bool:
         return self.middleware.authorizer.is_allowed(identity, action, resource)
+
+    def is_allowed_in(self, identity: Identity, action: str, resource: str,
+                      context: RequestContext) -> bool:
+        return authorize(self.middleware.authorizer, identity, action, resource, context)
 
 
 def app_factory(global_conf: dict, **local_conf: Any) -> Gateway:

@@ -17,6 +17,8 @@ Usage::
     s3service bucket create ACCOUNT NAME [--region R]
     s3service bucket list [ACCOUNT]
     s3service bucket delete NAME
+    s3service policy create|attach|detach|list|simulate ...   (see .policycli)
+    s3service group create|add-user|list ...
 
 The store is the database at ``--db`` (or ``$S3SERVICE_DB``, by default
 ``sqlite:///s3service.db``).  ``--json`` (before or after the command) prints
@@ -39,7 +41,7 @@ from typing import Any
 from .. import __version__
 from ..auth.presign import presign
 from ..regions import DEFAULT_REGION
-from . import admin
+from . import admin, policycli
 from .admin import AdminError
 
 PROG = "s3service"
@@ -136,6 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("account_id", nargs="?", metavar="ACCOUNT")
     sub = command(bucket, "delete", cmd_bucket_delete, "delete a bucket")
     sub.add_argument("name", metavar="NAME")
+
+    policycli.register(commands, command, _group)
     return parser
 
 

@@ -15,7 +15,9 @@ import socket
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..backends.policy_base import PolicySource
 from ..paste import as_list, make_store
+from ..policies import PolicyAuthorizer
 from ..regions import DEFAULT_REGION
 from .app import make_app
 
@@ -32,7 +34,7 @@ def open_store(db: str | None = None) -> Any:
 
 def create_app(db: str | None = None, region: str | None = None,
                service_hosts: Sequence[str] | None = None) -> Any:
-    """The gateway behind the middleware, on the store at ``db``.
+    """The gateway behind the middleware, on the store at ``db``, enforcing its IAM policies.
 
     Arguments left out come from ``S3SERVICE_DB``, ``S3SERVICE_REGION`` and
     ``S3SERVICE_SERVICE_HOSTS`` (spaces or commas), then the defaults.
@@ -41,7 +43,19 @@ def create_app(db: str | None = None, region: str | None = None,
         region = os.environ.get(ENV_REGION) or DEFAULT_REGION
     if service_hosts is None:
         service_hosts = as_list(os.environ.get(ENV_SERVICE_HOSTS, ""))
-    return make_app(open_store(db), region=region, service_hosts=service_hosts)
+    return make_policed_app(open_store(db), region=region, service_hosts=service_hosts)
+
+
+def make_policed_app(store: Any, region: str = DEFAULT_REGION,
+                     service_hosts: Sequence[str] = ()) -> Any:
+    """:func:`~.app.make_app` deciding with the IAM policies in ``store``.
+
+    An account's own keys may do everything; its IAM users what their
+    policies allow (see :class:`~s3service.policies.PolicyAuthorizer`).  A
+    store that keeps no policies gets the default authorizer.
+    """
+    options = {"authorizer": PolicyAuthorizer(store)} if isinstance(store, PolicySource) else {}
+    return make_app(store, region=region, service_hosts=service_hosts, **options)
 
 
 def check_bind(host: str, port: int) -> None:
@@ -122,11 +136,12 @@ def serve(store: Any, *, region: str = DEFAULT_REGION, service_hosts: Sequence[s
           **options: Any) -> None:
     """Serve the gateway on ``store`` under gunicorn; ``options`` as :func:`gunicorn_options` takes.
 
+    IAM users are held to the policies in ``store`` (:func:`make_policed_app`).
     The store is opened once in gunicorn's master and inherited by the
     workers: the SQL store opens its own connections in each worker; an
     in-memory store must run with one worker (its buckets live in that one).
     """
     def factory() -> Any:
-        return make_app(store, region=region, service_hosts=service_hosts)
+        return make_policed_app(store, region=region, service_hosts=service_hosts)
 
     run_gunicorn(factory, gunicorn_options(**options))

@@ -1,0 +1,253 @@
+"""The ``s3service policy`` and ``s3service group`` commands: IAM policies in the store.
+
+Usage::
+
+    s3service policy create ACCOUNT NAME FILE        (FILE "-": standard input)
+    s3service policy attach ACCOUNT (--user NAME | --group NAME) POLICY
+    s3service policy detach ACCOUNT (--user NAME | --group NAME) POLICY
+    s3service policy list ACCOUNT
+    s3service policy simulate ACCOUNT USER ACTION RESOURCE [--context KEY=VALUE ...]
+    s3service group create ACCOUNT NAME
+    s3service group add-user ACCOUNT GROUP USER
+    s3service group list ACCOUNT
+
+A document is checked before it is stored: a malformed one is refused (exit
+status 2) with its line and the reason.  ``simulate`` decides as the server
+would (:class:`~s3service.policies.PolicyAuthorizer`) and prints ``allowed``,
+``implicit deny`` or ``explicit deny`` and the statement that decided;
+``--context aws:SourceIp=192.0.2.1`` gives a condition key a value (repeat a
+key for several values).
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from ..backends.base import UnknownAccount
+from ..backends.policy_base import UnknownGroup, UnknownPolicy, UnknownUser
+from ..identity import Identity
+from ..policies import PolicyAuthorizer, PolicyError, parse_policy
+from .admin import AdminError, check_user_name
+
+_POLICY_NAME = re.compile(r"[A-Za-z0-9+=,.@_\-]{1,128}")   # IAM's rule for policy names
+_GROUP_NAME = re.compile(r"[A-Za-z0-9+=,.@_\-]{1,128}")
+
+Command = Callable[[Any, str, Any, str], argparse.ArgumentParser]
+
+
+def register(commands: Any, command: Command, group: Callable[[Any, str, str], Any]) -> None:
+    """Add the ``policy`` and ``group`` commands to the ``s3service`` parser."""
+    policy = group(commands, "policy", "manage IAM policies of an account")
+    sub = command(policy, "create", cmd_policy_create,
+                  "create (or replace) a managed policy from a JSON document")
+    sub.add_argument("account_id", metavar="ACCOUNT")
+    sub.add_argument("name", metavar="NAME")
+    sub.add_argument("file", metavar="FILE", help='the policy document ("-": standard input)')
+    for name, handler, text in (("attach", cmd_policy_attach, "attach a policy to a user or group"),
+                                ("detach", cmd_policy_detach,
+                                 "detach a policy from a user or group")):
+        sub = command(policy, name, handler, text)
+        sub.add_argument("account_id", metavar="ACCOUNT")
+        who = sub.add_mutually_exclusive_group(required=True)
+        who.add_argument("--user", metavar="NAME")
+        who.add_argument("--group", metavar="NAME")
+        sub.add_argument("policy", metavar="POLICY")
+    sub = command(policy, "list", cmd_policy_list, "list an account's policies and attachments")
+    sub.add_argument("account_id", metavar="ACCOUNT")
+    sub = command(policy, "simulate", cmd_policy_simulate,
+                  "decide a request of a user as the server would, and say why")
+    sub.add_argument("account_id", metavar="ACCOUNT")
+    sub.add_argument("user", metavar="USER")
+    sub.add_argument("action", metavar="ACTION", help="e.g. s3:ListAllMyBuckets")
+    sub.add_argument("resource", metavar="RESOURCE", help="e.g. arn:aws:s3:::photos")
+    sub.add_argument("--context", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
+                     type=_key_value, help="condition keys' values (a key given twice: "
+                                           "both values)")
+
+    groups = group(commands, "group", "manage IAM groups of an account")
+    sub = command(groups, "create", cmd_group_create, "create a group")
+    sub.add_argument("account_id", metavar="ACCOUNT")
+    sub.add_argument("name", metavar="NAME")
+    sub = command(groups, "add-user", cmd_group_add_user, "add a user to a group")
+    sub.add_argument("account_id", metavar="ACCOUNT")
+    sub.add_argument("group", metavar="GROUP")
+    sub.add_argument("user", metavar="USER")
+    sub = command(groups, "list", cmd_group_list, "list an account's groups and their members")
+    sub.add_argument("account_id", metavar="ACCOUNT")
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    key, equals, value = text.partition("=")
+    if not equals or not key.strip():
+        raise argparse.ArgumentTypeError(f"not KEY=VALUE: {text!r}")
+    return key.strip(), value
+
+
+def _check_name(kind: str, pattern: re.Pattern[str], name: str) -> None:
+    if not pattern.fullmatch(name):
+        raise AdminError(f"invalid {kind} name {name!r}: use 1 to 128 letters, digits or "
+                         "+=,.@_-", exit_code=2)
+
+
+def _store_call(account_id: str, call: Callable[[], Any]) -> Any:
+    """Run a store call, turning its unknown-name errors into one-line AdminErrors."""
+    try:
+        return call()
+    except UnknownAccount:
+        raise AdminError(f"unknown account {account_id!r}") from None
+    except UnknownUser as exc:
+        raise AdminError(f"unknown user {exc.args[0]!r} in account {account_id!r}") from None
+    except UnknownGroup as exc:
+        raise AdminError(f"unknown group {exc.args[0]!r} in account {account_id!r}") from None
+    except UnknownPolicy as exc:
+        raise AdminError(f"unknown policy {exc.args[0]!r} in account {account_id!r}") from None
+
+
+# -- admin functions (plain dicts, as .admin's) ---------------------------------------------
+
+def read_document(path: str) -> str:
+    """The text of a policy file (``-``: standard input)."""
+    try:
+        if path == "-":
+            return sys.stdin.read()
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise AdminError(f"cannot read {path}: {reason}", exit_code=2) from None
+
+
+def create_policy(store: Any, account_id: str, name: str, document: str,
+                  source: str = "document") -> dict[str, Any]:
+    """Check ``document`` and store it as the managed policy ``name``."""
+    _check_name("policy", _POLICY_NAME, name)
+    try:
+        policy = parse_policy(document, name)
+    except PolicyError as exc:
+        raise AdminError(f"{source}: malformed policy: {exc}", exit_code=2) from None
+    _store_call(account_id, lambda: store.put_policy(account_id, name, document))
+    return {"account_id": account_id, "policy": name, "statements": len(policy.statements)}
+
+
+def attach(store: Any, account_id: str, policy: str, user: str | None, group: str | None,
+           *, detach: bool = False) -> dict[str, Any]:
+    """Attach (or detach) a managed policy to a user or a group."""
+    kind, principal = ("user", user) if user is not None else ("group", group)
+    if detach:
+        def call() -> None:
+            try:
+                store.detach_policy(account_id, policy, user=user, group=group)
+            except UnknownPolicy:
+                raise AdminError(f"policy {policy!r} is not attached to {kind} {principal!r} "
+                                 f"in account {account_id!r}") from None
+    else:
+        def call() -> None:
+            store.attach_policy(account_id, policy, user=user, group=group)
+    _store_call(account_id, call)
+    return {"account_id": account_id, "policy": policy, "kind": kind, "principal": principal}
+
+
+def list_policies(store: Any, account_id: str) -> list[dict[str, Any]]:
+    """Managed policies with what they are attached to, then users' inline policies."""
+    names = _store_call(account_id, lambda: store.list_policies(account_id))
+    attached: dict[str, list[str]] = {name: [] for name in names}
+    for found in store.list_attachments(account_id):
+        attached.setdefault(found.policy, []).append(f"{found.kind}:{found.principal}")
+    rows = [{"policy": name, "kind": "managed", "attached": attached[name]} for name in names]
+    for user in store.list_users(account_id):
+        rows += [{"policy": name, "kind": "inline", "attached": [f"user:{user}"]}
+                 for name in store.list_user_policies(account_id, user)]
+    return rows
+
+
+def simulate(store: Any, account_id: str, user: str, action: str, resource: str,
+             context: list[tuple[str, str]]) -> dict[str, Any]:
+    """The decision a request of ``user`` would get, and the statement that made it."""
+    users = _store_call(account_id, lambda: store.list_users(account_id))
+    if user not in users:
+        raise AdminError(f"unknown user {user!r} in account {account_id!r}")
+    keys: dict[str, tuple[str, ...]] = {}
+    for key, value in context:
+        keys[key.lower()] = keys.get(key.lower(), ()) + (value,)
+    identity = Identity(account_id, "", "", user=user)
+    decision = PolicyAuthorizer(store).decide(identity, action, resource, keys)
+    statement = decision.statement
+    return {"decision": decision.outcome, "policy": decision.policy,
+            "sid": statement.sid if statement else None,
+            "statement": statement.index + 1 if statement else None,
+            "line": statement.line if statement else None,
+            "explanation": decision.describe()}
+
+
+# -- the commands ------------------------------------------------------------------------
+
+def cmd_policy_create(args: argparse.Namespace, store: Any) -> None:
+    from .cli import emit
+
+    source = "standard input" if args.file == "-" else args.file
+    result = create_policy(store, args.account_id, args.name, read_document(args.file), source)
+    emit(args, result, f"created policy {args.name} ({result['statements']} statements) "
+                       f"in account {args.account_id}")
+
+
+def cmd_policy_attach(args: argparse.Namespace, store: Any) -> None:
+    from .cli import emit
+
+    result = attach(store, args.account_id, args.policy, args.user, args.group)
+    emit(args, result, f"attached policy {args.policy} to {result['kind']} {result['principal']}")
+
+
+def cmd_policy_detach(args: argparse.Namespace, store: Any) -> None:
+    from .cli import emit
+
+    result = attach(store, args.account_id, args.policy, args.user, args.group, detach=True)
+    emit(args, result, f"detached policy {args.policy} from {result['kind']} "
+                       f"{result['principal']}")
+
+
+def cmd_policy_list(args: argparse.Namespace, store: Any) -> None:
+    from .cli import emit, table
+
+    rows = list_policies(store, args.account_id)
+    shown = [{**row, "attached": ", ".join(row["attached"]) or None} for row in rows]
+    emit(args, rows, table(shown, [("policy", "POLICY"), ("kind", "KIND"),
+                                   ("attached", "ATTACHED TO")], "no policies"))
+
+
+def cmd_policy_simulate(args: argparse.Namespace, store: Any) -> None:
+    from .cli import emit
+
+    result = simulate(store, args.account_id, args.user, args.action, args.resource,
+                      args.context)
+    emit(args, result, result["explanation"])
+
+
+def cmd_group_create(args: argparse.Namespace, store: Any) -> None:
+    from .cli import emit
+
+    _check_name("group", _GROUP_NAME, args.name)
+    _store_call(args.account_id, lambda: store.add_group(args.account_id, args.name))
+    emit(args, {"account_id": args.account_id, "group": args.name},
+         f"created group {args.name} in account {args.account_id}")
+
+
+def cmd_group_add_user(args: argparse.Namespace, store: Any) -> None:
+    from .cli import emit
+
+    check_user_name(args.user)
+    _store_call(args.account_id,
+                lambda: store.add_user_to_group(args.account_id, args.group, args.user))
+    emit(args, {"account_id": args.account_id, "group": args.group, "user": args.user},
+         f"added user {args.user} to group {args.group}")
+
+
+def cmd_group_list(args: argparse.Namespace, store: Any) -> None:
+    from .cli import emit, table
+
+    groups = [{"group": name, "users": members} for name, members
+              in _store_call(args.account_id, lambda: store.list_groups(args.account_id))]
+    shown = [{**row, "users": ", ".join(row["users"]) or None} for row in groups]
+    emit(args, groups, table(shown, [("group", "GROUP"), ("users", "USERS")], "no groups"))
