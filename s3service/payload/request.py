@@ -184,7 +184,7 @@ def verify_payload(environ: dict, seed: SeedSignature | None,
         _without_aws_chunked(environ)
     elif mode is not None and len(mode) == 64:  # (the signer checked it is hex)
         report.content_sha256 = mode.lower()
-        checks.append(Sha256Check(mode))
+        checks.insert(0, Sha256Check(mode))  # (a body that is not the one signed: said first)
 
     def verified() -> None:
         report.verified = True

@@ -57,8 +57,9 @@ def _answers(port: int) -> bool:
         return False
 
 
-def start_server(tmp: Path, name: str, **options: str):
-    """Start gunicorn serving ``echo_gateway:app``; a generator yielding the :class:`Server`."""
+def start_server(tmp: Path, name: str, app: str = "echo_gateway:app", **options: str):
+    """Start gunicorn serving ``app`` (from ``tests/apps``); a generator yielding the
+    :class:`Server`."""
     seed_file = seed.write_seed(tmp / f"{name}-seed.json")
     log_path = tmp / f"{name}-gunicorn.log"
     env = dict(os.environ)
@@ -74,7 +75,7 @@ def start_server(tmp: Path, name: str, **options: str):
     cmd = [sys.executable, "-m", "gunicorn", "--bind", "127.0.0.1:0", "--workers", "2",
            "--worker-class", "sync", "--timeout", "30", "--graceful-timeout", "3",
            "--no-control-socket", "--chdir", str(ROOT), "--log-level", "info",
-           "echo_gateway:app"]
+           app]
     with open(log_path, "wb") as log_file:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log_file,
                                 stderr=subprocess.STDOUT, env=env, cwd=str(ROOT))
@@ -159,9 +160,9 @@ def boto3_client(server: Server, access_key: str, secret_key: str, *, token: str
     from botocore.config import Config
 
     config.setdefault("s3", {"addressing_style": "path"})
+    config.setdefault("read_timeout", 10)
     cfg = Config(signature_version=signature_version,
-                 retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5,
-                 read_timeout=10, **config)
+                 retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, **config)
     return _boto3_session().client("s3", endpoint_url=server.url, region_name=region,
                                    aws_access_key_id=access_key, aws_secret_access_key=secret_key,
                                    aws_session_token=token, config=cfg)
