@@ -158,7 +158,8 @@ class ObjectGateway:
     def bucket_request(self, method: str, bucket: str, query: dict, environ: dict) -> Reply:
         home = self.root / bucket
         if method == "PUT":
-            _read_body(environ, open(os.devnull, "wb"))  # (a location constraint: checked, unused)
+            with open(os.devnull, "wb") as sink:  # (a location constraint: checked, unused)
+                _read_body(environ, sink)
             for part in ("objects", "meta", "uploads", "tmp"):
                 (home / part).mkdir(parents=True, exist_ok=True)
             return Reply("200 OK", [("Location", f"/{bucket}")], b"")
@@ -295,7 +296,8 @@ class ObjectGateway:
         return upload
 
     def create_upload(self, environ: dict, home: Path, bucket: str, key: str) -> Reply:
-        _read_body(environ, open(os.devnull, "wb"))
+        with open(os.devnull, "wb") as sink:
+            _read_body(environ, sink)
         upload_id = uuid.uuid4().hex
         upload = home / "uploads" / upload_id
         upload.mkdir(parents=True)

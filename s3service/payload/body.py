@@ -31,43 +31,63 @@ class BodySource(Protocol):
 
 
 class ExactBody:
-    """``length`` bytes of a raw input (all of it up to EOF if ``None``)."""
+    """``length`` bytes of a raw input (all of it up to EOF if ``None``).
+
+    Reads of less than :data:`PIECE` bytes and lines (an aws-chunked body's
+    framing and its smaller chunks) are served from a read-ahead buffer of
+    one piece, so that the raw input sees the same few large reads as a
+    gateway reading the body itself: a server's input may copy what it holds
+    on every read, however small.
+    """
 
     def __init__(self, raw: Any, length: int | None) -> None:
         self.raw, self.left = raw, length
+        self.buffer, self.pos = b"", 0  # read ahead; buffer[pos:] not yet handed out
         self.at_end = length == 0
 
-    def read(self, size: int) -> bytes:
-        if self.at_end:
-            return b""
+    def _raw_read(self, size: int) -> bytes:
         if self.left is not None:
             size = min(size, self.left)
+            if size <= 0:
+                return b""
         data = self.raw.read(size)
         if not data:
             if self.left is not None:
                 raise IncompleteBody()
-            self.at_end = True
-            return b""
-        if self.left is not None:
+            self.left = 0  # (the end of an input of unknown length)
+        elif self.left is not None:
             self.left -= len(data)
-            self.at_end = self.left == 0
         return data
+
+    def _take(self, size: int) -> bytes:
+        data = self.buffer[self.pos:self.pos + size]
+        self.pos += len(data)
+        if self.pos == len(self.buffer):
+            self.buffer, self.pos = b"", 0
+        self.at_end = not self.buffer and self.left == 0
+        return data
+
+    def read(self, size: int) -> bytes:
+        if self.at_end or size <= 0:
+            return b""
+        if not self.buffer:
+            if size >= PIECE:
+                data = self._raw_read(size)
+                self.at_end = self.left == 0
+                return data
+            self.buffer = self._raw_read(PIECE)
+        return self._take(size)
 
     def readline(self, limit: int) -> bytes:
         """One line of at most ``limit`` bytes (less at the end of the body)."""
-        if self.at_end:
-            return b""
-        if self.left is not None:
-            limit = min(limit, self.left)
-        line = self.raw.readline(limit)
-        if not line and self.left is not None:
-            raise IncompleteBody()
-        if self.left is not None:
-            self.left -= len(line)
-            self.at_end = self.left == 0
-        elif not line:
-            self.at_end = True
-        return line
+        cut = self.buffer.find(b"\n", self.pos, self.pos + limit)
+        while cut < 0 and len(self.buffer) - self.pos < limit and self.left != 0:
+            more = self._raw_read(PIECE)
+            if not more:
+                break
+            self.buffer, self.pos = self.buffer[self.pos:] + more, 0
+            cut = self.buffer.find(b"\n", 0, limit)
+        return self._take(limit if cut < 0 else cut + 1 - self.pos)
 
 
 class VerifiedInput:

@@ -7,16 +7,12 @@ no object behind.
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
-import botocore.auth
 import pytest
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from awschunked import ChunkSigner, crc32_b64, derived_key, encode
+from awschunked import ChunkSigner, crc32_b64, encode, sign_streaming
 
 from . import seed
 from .checks import assert_error
@@ -141,17 +137,6 @@ def test_minio_fput_object(object_server, tmp_path):
 
 # -- signed chunks, sent as an SDK streaming them would -----------------------------------
 
-class _StreamingSigV4(botocore.auth.S3SigV4Auth):
-    """botocore's S3 signer for a body sent as aws-chunked with signed chunks."""
-
-    def __init__(self, *args, mode: str, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.mode = mode
-
-    def payload(self, request) -> str:
-        return self.mode
-
-
 def chunked_request(srv_url: str, key: str, data: bytes, *, mode: str, chunk: int = 16384,
                     trailer: bool = False) -> tuple[list[tuple[str, str]], bytes]:
     """Headers and aws-chunked body of a PUT of ``data`` (signed unless ``mode`` says not)."""
@@ -163,17 +148,11 @@ def chunked_request(srv_url: str, key: str, data: bytes, *, mode: str, chunk: in
                "Content-Length": str(length), "x-amz-decoded-content-length": str(len(data))}
     if trailer:
         headers["x-amz-trailer"] = "x-amz-checksum-crc32"
-    request = AWSRequest(method="PUT", url=f"{srv_url}/{BUCKET}/{key}", headers=headers)
-    _StreamingSigV4(Credentials(seed.ROOT_KEY, seed.ROOT_SECRET), "s3", seed.REGION,
-                    mode=mode).add_auth(request)
-    amz_date = request.headers["X-Amz-Date"]
-    seed_signature = request.headers["Authorization"].rsplit("Signature=", 1)[1]
-    signer = ChunkSigner(derived_key(seed.ROOT_SECRET, amz_date[:8], seed.REGION), amz_date,
-                         f"{amz_date[:8]}/{seed.REGION}/s3/aws4_request",
-                         seed_signature) if signed else None
-    body = encode(data, chunk, signer, trailer_pair)
+    signed_headers, signer = sign_streaming("PUT", f"{srv_url}/{BUCKET}/{key}", seed.ROOT_KEY,
+                                            seed.ROOT_SECRET, seed.REGION, headers, mode)
+    body = encode(data, chunk, signer if signed else None, trailer_pair)
     assert len(body) == length
-    return list(request.headers.items()), body
+    return list(signed_headers.items()), body
 
 
 MODES = {"signed": ("STREAMING-AWS4-HMAC-SHA256-PAYLOAD", False),
