@@ -76,6 +76,19 @@ def test_boto3_put_object(object_server, signature_version, calculation):
         assert head.get("ChecksumCRC32") == crc32_b64(body)
 
 
+@pytest.mark.parametrize("algorithm", ["CRC32C", "CRC64NVME", "SHA1", "SHA256"])
+def test_boto3_put_object_with_each_checksum(object_server, algorithm):
+    """botocore computes the checksum, the middleware computes it again: they must agree
+    (a tampered body with each is in test_payload.py)."""
+    key = f"checksum/{algorithm}"
+    body = data_of(200_000, key)
+    sent = client(object_server).put_object(Bucket=BUCKET, Key=key, Body=body,
+                                            ChecksumAlgorithm=algorithm)
+    head = client(object_server).head_object(Bucket=BUCKET, Key=key, ChecksumMode="ENABLED")
+    assert head[f"Checksum{algorithm}"] == sent[f"Checksum{algorithm}"]
+    assert read_back(object_server, key) == body
+
+
 @pytest.mark.parametrize("calculation", ["when_supported", "when_required"])
 @pytest.mark.parametrize("signature_version", ["s3v4", "s3"])
 def test_boto3_upload_file_multipart(object_server, tmp_path, signature_version, calculation):
