@@ -284,3 +284,39 @@ def test_short_body_is_incomplete(object_server, objects_root):
     assert status_line.split()[1] == b"400", answer[:500]
     assert b"<Code>IncompleteBody</Code>" in rest
     assert_absent(object_server, objects_root, key)
+
+
+@pytest.mark.parametrize("signature_version", ["s3", "s3v4"])
+def test_flipped_body_byte_with_content_md5(object_server, objects_root, signature_version):
+    """No checksum, only the Content-MD5 the caller gave: a changed byte is ``BadDigest``."""
+    import base64
+
+    key = f"tamper/md5-{signature_version}"
+    body = data_of(30_000, key)
+    md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
+    with TamperProxy(object_server.port, offset=100) as proxy:
+        s3 = boto3_client(proxy, seed.ROOT_KEY, seed.ROOT_SECRET,
+                          signature_version=signature_version,
+                          request_checksum_calculation="when_required")
+        with pytest.raises(ClientError) as info:
+            s3.put_object(Bucket=BUCKET, Key=key, Body=body, ContentMD5=md5)
+    error = info.value.response["Error"]
+    # SigV4 signs the body's SHA-256 too, which is reported first.
+    expected = "BadDigest" if signature_version == "s3" else "XAmzContentSHA256Mismatch"
+    assert error["Code"] == expected, error
+    assert_absent(object_server, objects_root, key)
+    # Unchanged, the same upload is stored.
+    client(object_server, signature_version, request_checksum_calculation="when_required") \
+        .put_object(Bucket=BUCKET, Key=key, Body=body, ContentMD5=md5)
+    assert read_back(object_server, key) == body
+
+
+def test_malformed_content_md5_is_invalid_digest(object_server):
+    from .rawhttp import sign_v2
+
+    body = b"some body"
+    url = f"{object_server.url}/{BUCKET}/md5/invalid"
+    headers = sign_v2("PUT", url, seed.ROOT_KEY, seed.ROOT_SECRET, body=body,
+                      headers={"Content-MD5": "not-an-md5"})
+    assert_error(send(object_server.url, "PUT", f"/{BUCKET}/md5/invalid", headers, body),
+                 400, "InvalidDigest")
