@@ -276,7 +276,12 @@ class S3ServiceMiddleware:
 def _answering_errors(app: WSGIApp, environ: dict,
                       start_response: StartResponse) -> Iterable[bytes]:
     """Call the gateway; an S3 error it raises before starting its response
-    (a body that failed its checks) is answered as S3's XML error."""
+    (a body that failed its checks) is answered as S3's XML error.
+
+    A gateway whose response is a generator may read the body only once it
+    is iterated: its first item is taken here, so that an error raised
+    before it starts its response is answered the same way.
+    """
     started = False
 
     def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -286,11 +291,45 @@ def _answering_errors(app: WSGIApp, environ: dict,
             start_response(status, headers)
 
     try:
-        return app(environ, start)
+        result = app(environ, start)
     except S3Error as error:
         if started:
             raise
         return answer(environ, start_response, partial(_raise, error))
+    if started or isinstance(result, (list, tuple)):
+        return result
+    iterator = iter(result)
+    try:
+        first = next(iterator)
+    except StopIteration:
+        return _Prepended((), iterator, result)
+    except S3Error as error:
+        if started:
+            raise
+        _close(result)
+        return answer(environ, start_response, partial(_raise, error))
+    return _Prepended((first,), iterator, result)
+
+
+def _close(result: Iterable[bytes]) -> None:
+    close = getattr(result, "close", None)
+    if close is not None:
+        close()
+
+
+class _Prepended:
+    """A response whose first items were taken already: them, then the rest, and its close()."""
+
+    def __init__(self, first: tuple[bytes, ...], rest: Iterator[bytes],
+                 result: Iterable[bytes]) -> None:
+        self.first, self.rest, self.result = first, rest, result
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self.first
+        yield from self.rest
+
+    def close(self) -> None:
+        _close(self.result)
 
 
 def _raise(error: S3Error, exchange: Exchange) -> Reply:

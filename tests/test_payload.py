@@ -345,3 +345,33 @@ def test_middleware_answers_a_swapped_body_with_s3_error():
     assert status == "400 Bad Request"
     assert b"<Code>XAmzContentSHA256Mismatch</Code>" in body
     assert f"<RequestId>{headers['x-amz-request-id']}</RequestId>".encode() in body
+
+
+def test_middleware_answers_an_error_raised_when_a_generator_gateway_is_iterated():
+    from signing import signed_environ
+
+    from s3service import S3ServiceMiddleware
+
+    closed = []
+
+    def lazy_gateway(environ, start_response):
+        try:
+            body = environ["wsgi.input"].read()  # only once iterated
+            start_response("200 OK", [("Content-Length", str(len(body)))])
+            yield body
+        finally:
+            closed.append(True)
+
+    store = _store()
+    app = S3ServiceMiddleware(lazy_gateway, credentials=store, buckets=store,
+                              authenticate_all=True)
+    environ = signed_environ("PUT", "http://s3.example.com/b/k", "AKIDPAYLOAD", "payload-secret",
+                             body=b"body X")
+    good = dict(environ, **{"wsgi.input": io.BytesIO(b"body X")})
+    status, _, body = _call(app, good)
+    assert status.startswith("200") and body == b"body X"
+    environ["wsgi.input"] = io.BytesIO(b"body Y")
+    status, _, body = _call(app, environ)
+    assert status == "400 Bad Request"
+    assert b"<Code>XAmzContentSHA256Mismatch</Code>" in body
+    assert closed == [True, True]
