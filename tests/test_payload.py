@@ -375,3 +375,24 @@ def test_middleware_answers_an_error_raised_when_a_generator_gateway_is_iterated
     assert status == "400 Bad Request"
     assert b"<Code>XAmzContentSHA256Mismatch</Code>" in body
     assert closed == [True, True]
+
+
+def test_trailer_body_of_unknown_length():
+    # As boto3 sends it over HTTPS: HTTP chunked transfer encoding, no Content-Length.
+    body = encode(DATA, 8192, trailer=("x-amz-checksum-crc32", crc32_b64(DATA)))
+    environ = streaming(body, len(DATA), "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+                        X_AMZ_TRAILER="x-amz-checksum-crc32")
+    assert read_all(environ) == DATA
+    environ = environ_for(body, X_AMZ_CONTENT_SHA256="STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+                          X_AMZ_DECODED_CONTENT_LENGTH=str(len(DATA)),
+                          X_AMZ_TRAILER="x-amz-checksum-crc32", TRANSFER_ENCODING="chunked")
+    del environ["CONTENT_LENGTH"]
+    verify_payload(environ, None, None)
+    assert read_all(environ, 3000) == DATA and environ[PAYLOAD_KEY].verified
+    environ = environ_for(body + b"extra", X_AMZ_CONTENT_SHA256="STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+                          X_AMZ_DECODED_CONTENT_LENGTH=str(len(DATA)),
+                          X_AMZ_TRAILER="x-amz-checksum-crc32", TRANSFER_ENCODING="chunked")
+    del environ["CONTENT_LENGTH"]
+    verify_payload(environ, None, None)
+    with pytest.raises(InvalidRequest, match="follows the final chunk"):
+        read_all(environ)

@@ -168,6 +168,6 @@ class AwsChunkedBody:
             if trailer_signature is None:
                 raise _malformed("the trailer has no x-amz-trailer-signature")
             self.chain.check_trailer("".join(canonical).encode("utf-8"), trailer_signature)
-        if not self.raw.at_end:
+        if self.raw.read(1):  # (of a body of unknown length, this reads its end)
             raise _malformed("data follows the final chunk")
         self.at_end = True
