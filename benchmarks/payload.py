@@ -9,15 +9,17 @@ in turn (A B C..., B C A..., rounds), as
 * ``unverified``: the plain body to ``/raw/``, read by the gateway with no
   middleware at all (the baseline, measured in the same run);
 * ``sha256``: the plain body, SigV4 with its hex ``x-amz-content-sha256``;
-* ``chunks-1MiB`` / ``chunks-64KiB``: ``STREAMING-AWS4-HMAC-SHA256-PAYLOAD``,
-  aws-chunked with signed chunks of that size;
+* ``chunks-1MiB`` / ``chunks-64KiB``:
+  ``STREAMING-AWS4-HMAC-SHA256-PAYLOAD``, aws-chunked with signed chunks of
+  that size;
 * ``trailer-crc32`` / ``trailer-crc32c``: ``STREAMING-UNSIGNED-PAYLOAD-TRAILER``
   with that checksum (CRC32C needs the ``checksums`` extra).
 
 Each answer is checked (200, the decoded length read).  Printed: the median
 MB/s of each and the median over rounds of its ratio to that round's
-``unverified`` (the issue's target: signed chunks at >= 0.70).  Then the same reads in process, no HTTP, which show the
-checks' own cost (a memory read is far faster than a socket).
+``unverified`` (the issue's target: signed chunks at >= 0.70).  Then the
+same reads in process, no HTTP, which show the checks' own cost (a memory
+read is far faster than a socket).
 """
 from __future__ import annotations
 

@@ -389,7 +389,8 @@ def test_trailer_body_of_unknown_length():
     del environ["CONTENT_LENGTH"]
     verify_payload(environ, None, None)
     assert read_all(environ, 3000) == DATA and environ[PAYLOAD_KEY].verified
-    environ = environ_for(body + b"extra", X_AMZ_CONTENT_SHA256="STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+    environ = environ_for(body + b"extra",
+                          X_AMZ_CONTENT_SHA256="STREAMING-UNSIGNED-PAYLOAD-TRAILER",
                           X_AMZ_DECODED_CONTENT_LENGTH=str(len(DATA)),
                           X_AMZ_TRAILER="x-amz-checksum-crc32", TRANSFER_ENCODING="chunked")
     del environ["CONTENT_LENGTH"]

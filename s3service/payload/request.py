@@ -157,8 +157,9 @@ def verify_payload(environ: dict, seed: SeedSignature | None,
         checks.append(checksum)
 
     raw_length = _length(environ, "CONTENT_LENGTH")
-    if raw_length is None and "chunked" not in (environ.get("HTTP_TRANSFER_ENCODING") or ""):
-        raw_length = 0
+    chunked = "chunked" in (environ.get("HTTP_TRANSFER_ENCODING") or "").lower()
+    if raw_length is None and not chunked:
+        raw_length = 0  # (no body; with HTTP chunked encoding, the body ends at EOF)
     raw = ExactBody(environ["wsgi.input"], raw_length)
     source: ExactBody | AwsChunkedBody = raw
     if mode in _STREAMING:
@@ -182,7 +183,7 @@ def verify_payload(environ: dict, seed: SeedSignature | None,
         report.streaming, report.decoded_length = mode, decoded
         environ["CONTENT_LENGTH"] = str(decoded)
         _without_aws_chunked(environ)
-    elif mode is not None and len(mode) == 64:  # (the signer checked it is hex)
+    elif mode is not None and len(mode) == 64:  # (hex, if SigV4 signed it; else a mismatch)
         report.content_sha256 = mode.lower()
         checks.insert(0, Sha256Check(mode))  # (a body that is not the one signed: said first)
 
