@@ -151,7 +151,8 @@ def test_minio_fput_object(object_server, tmp_path):
 # -- signed chunks, sent as an SDK streaming them would -----------------------------------
 
 def chunked_request(srv_url: str, key: str, data: bytes, *, mode: str, chunk: int = 16384,
-                    trailer: bool = False) -> tuple[list[tuple[str, str]], bytes]:
+                    trailer: bool = False, declared: str = "x-amz-checksum-crc32"
+                    ) -> tuple[list[tuple[str, str]], bytes]:
     """Headers and aws-chunked body of a PUT of ``data`` (signed unless ``mode`` says not)."""
     signed = mode.startswith("STREAMING-AWS4")
     trailer_pair = ("x-amz-checksum-crc32", crc32_b64(data)) if trailer else None
@@ -160,7 +161,7 @@ def chunked_request(srv_url: str, key: str, data: bytes, *, mode: str, chunk: in
     headers = {"Host": srv_url.split("//")[1], "Content-Encoding": "aws-chunked",
                "Content-Length": str(length), "x-amz-decoded-content-length": str(len(data))}
     if trailer:
-        headers["x-amz-trailer"] = "x-amz-checksum-crc32"
+        headers["x-amz-trailer"] = declared
     signed_headers, signer = sign_streaming("PUT", f"{srv_url}/{BUCKET}/{key}", seed.ROOT_KEY,
                                             seed.ROOT_SECRET, seed.REGION, headers, mode)
     body = encode(data, chunk, signer if signed else None, trailer_pair)
@@ -320,3 +321,21 @@ def test_malformed_content_md5_is_invalid_digest(object_server):
                       headers={"Content-MD5": "not-an-md5"})
     assert_error(send(object_server.url, "PUT", f"/{BUCKET}/md5/invalid", headers, body),
                  400, "InvalidDigest")
+
+
+def test_malformed_framing_and_unknown_algorithm_over_http(object_server, objects_root):
+    mode = MODES["unsigned-trailer"][0]
+    data = data_of(20_000, "framing")
+    headers, body = chunked_request(object_server.url, "tamper/framing", data, mode=mode,
+                                    trailer=True)
+    assert body.startswith(b"4000\r\n")
+    broken = b"zzzz" + body[4:]  # a chunk size that is not hexadecimal
+    resp = send(object_server.url, "PUT", f"/{BUCKET}/tamper/framing", headers, broken)
+    assert_error(resp, 400, "InvalidRequest")
+    assert_absent(object_server, objects_root, "tamper/framing")
+    headers, body = chunked_request(object_server.url, "tamper/md4", data, mode=mode,
+                                    trailer=True, declared="x-amz-checksum-md4")
+    resp = send(object_server.url, "PUT", f"/{BUCKET}/tamper/md4", headers, body)
+    err = assert_error(resp, 400, "InvalidRequest")
+    assert "x-amz-trailer" in err["Message"]
+    assert_absent(object_server, objects_root, "tamper/md4")
