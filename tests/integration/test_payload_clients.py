@@ -339,3 +339,20 @@ def test_malformed_framing_and_unknown_algorithm_over_http(object_server, object
     err = assert_error(resp, 400, "InvalidRequest")
     assert "x-amz-trailer" in err["Message"]
     assert_absent(object_server, objects_root, "tamper/md4")
+
+
+def test_list_objects_v2_and_delete(object_server):
+    s3 = client(object_server)
+    keys = ["list/a.txt", "list/b/1.txt", "list/b/2.txt", "list/c.txt"]
+    for key in keys:
+        s3.put_object(Bucket=BUCKET, Key=key, Body=key.encode())
+    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix="list/", Delimiter="/")
+    assert [o["Key"] for o in listed["Contents"]] == ["list/a.txt", "list/c.txt"]
+    assert [p["Prefix"] for p in listed["CommonPrefixes"]] == ["list/b/"]
+    assert listed["Contents"][0]["Size"] == len("list/a.txt")
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix="list/",
+                                                         PaginationConfig={"PageSize": 1})
+    assert [o["Key"] for page in pages for o in page.get("Contents", [])] == keys
+    s3.delete_object(Bucket=BUCKET, Key="list/a.txt")
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="list/")["Contents"]] \
+        == keys[1:]
