@@ -101,6 +101,14 @@ MissingContentLength = _error("MissingContentLength", 411,
 EntityTooLarge = _error("EntityTooLarge", 400,
                         "Your proposed upload exceeds the maximum allowed object size.")
 
+# Bodies that are not what the request said they would be (:mod:`s3service.payload`).
+IncompleteBody = _error(
+    "IncompleteBody", 400,
+    "You did not provide the number of bytes specified by the Content-Length HTTP header")
+InvalidDigest = _error("InvalidDigest", 400, "The Content-MD5 you specified was invalid.")
+BadDigest = _error("BadDigest", 400,
+                   "The Content-MD5 you specified did not match what we received.")
+
 # Buckets.
 InvalidBucketName = _error("InvalidBucketName", 400, "The specified bucket is not valid.")
 NoSuchBucket = _error("NoSuchBucket", 404, "The specified bucket does not exist")

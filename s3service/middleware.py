@@ -18,6 +18,30 @@ signed request the middleware's authorizer bound to the caller and the request,
 a :class:`~s3service.requestcontext.RequestAuthorizer`, in
 ``environ["s3service.authorizer"]``: ``environ["s3service.authorizer"].is_allowed(
 "s3:DeleteBucket", "arn:aws:s3:::photos")``).
+
+With ``authenticate_all``, a request's body is also checked against what its
+headers declare (:mod:`s3service.payload`): ``environ["wsgi.input"]`` becomes a
+stream that hashes the body as the gateway reads it, and the read that reaches
+the end raises the S3 error of a failed check (``XAmzContentSHA256Mismatch``,
+``SignatureDoesNotMatch`` for a chunk, ``BadDigest``, ``IncompleteBody``...)
+before returning.  If the gateway lets that error (or any
+:class:`~s3service.errors.S3Error`) propagate before it starts its response,
+the middleware answers it as S3's XML error.  The gateway finds:
+
+``environ["s3service.payload"]``
+    a :class:`~s3service.payload.PayloadReport`: ``content_sha256``,
+    ``content_md5``, ``checksum_algorithm`` and ``checksum`` (an
+    ``x-amz-checksum-*`` header's or trailer's algorithm, e.g. ``"CRC32"``,
+    and base64 value, which the gateway may store and return), ``streaming``
+    and ``decoded_length`` for an ``aws-chunked`` body, and ``verified``:
+    ``True`` once the whole body has been read and every check held.  A
+    gateway keeps what it wrote only then.
+``CONTENT_LENGTH``
+    for an ``aws-chunked`` body, the decoded length
+    (``x-amz-decoded-content-length``); ``aws-chunked`` is taken out of
+    ``HTTP_CONTENT_ENCODING`` and the gateway reads the decoded bytes.
+
+``UNSIGNED-PAYLOAD`` bodies without ``Content-MD5`` or a checksum pass as they are.
 """
 from __future__ import annotations
 
@@ -29,17 +53,18 @@ from functools import lru_cache, partial
 from typing import Any
 
 from . import listing, timeouts, tokens
-from .auth import authenticate
+from .auth import authenticate, authenticate_request
 from .backends.base import (AllowAuthenticated, Authorizer, BucketStore, CredentialStore,
                             authorize)
 from .envelope import (AUTHORIZER_KEY, IDENTITY_KEY, REQUEST_ID_KEY, Exchange, Reply,
                        StartResponse, WSGIApp, answer)
-from .errors import AccessDenied, InvalidArgument, MethodNotAllowed
+from .errors import AccessDenied, InvalidArgument, MethodNotAllowed, S3Error
 from .hosts import bucket_from_host, service_host_names
 from .identity import Identity
 from .metrics.api import MetricsAPI
 from .metrics.meter import Meter
 from .metrics.operations import LIST_ALL_MY_BUCKETS, classify
+from .payload import verify_payload
 from .backends.metrics_base import MetricsStore
 from .regions import DEFAULT_REGION
 from .requestcontext import RequestAuthorizer, RequestContext
@@ -185,14 +210,19 @@ class S3ServiceMiddleware:
 
     def _authenticate_and_pass(self, exchange: Exchange) -> WSGIApp:
         environ = exchange.environ
-        identity = environ[IDENTITY_KEY] = self.authenticate(environ)
+        identity, seed = authenticate_request(
+            environ, self._lookup, region=self.region, max_skew=self.clock_skew,
+            service_hosts=self.service_hosts)
+        environ[IDENTITY_KEY] = identity
         environ[REQUEST_ID_KEY] = exchange.request_id
         if identity is not None:
+            exchange.access_key = identity.access_key
             environ[AUTHORIZER_KEY] = RequestAuthorizer(
                 self.authorizer, RequestContext.detached(environ, identity))
         else:
             environ.pop(AUTHORIZER_KEY, None)     # never one a client could have planted
-        return self.app
+        verify_payload(environ, seed, None if identity is None else identity.access_key)
+        return partial(_answering_errors, self.app)
 
     def _list_buckets(self, exchange: Exchange) -> Reply:
         query = parse_query(exchange.environ.get("QUERY_STRING"))
@@ -256,6 +286,69 @@ class S3ServiceMiddleware:
             raise AccessDenied()
         return hmac.new(credential.secret_key.encode("utf-8"), b"s3service-continuation-token",
                         hashlib.sha256).digest()
+
+
+def _answering_errors(app: WSGIApp, environ: dict,
+                      start_response: StartResponse) -> Iterable[bytes]:
+    """Call the gateway; an S3 error it raises before starting its response
+    (a body that failed its checks) is answered as S3's XML error.
+
+    A gateway whose response is a generator may read the body only once it
+    is iterated: its first item is taken here, so that an error raised
+    before it starts its response is answered the same way.
+    """
+    started = False
+
+    def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        nonlocal started
+        started = True
+        return start_response(status, headers, exc_info) if exc_info else \
+            start_response(status, headers)
+
+    try:
+        result = app(environ, start)
+    except S3Error as error:
+        if started:
+            raise
+        return answer(environ, start_response, partial(_raise, error))
+    if started or isinstance(result, (list, tuple)):
+        return result
+    iterator = iter(result)
+    try:
+        first = next(iterator)
+    except StopIteration:
+        return _Prepended((), iterator, result)
+    except S3Error as error:
+        if started:
+            raise
+        _close(result)
+        return answer(environ, start_response, partial(_raise, error))
+    return _Prepended((first,), iterator, result)
+
+
+def _close(result: Iterable[bytes]) -> None:
+    close = getattr(result, "close", None)
+    if close is not None:
+        close()
+
+
+class _Prepended:
+    """A response whose first items were taken already: them, then the rest, and its close()."""
+
+    def __init__(self, first: tuple[bytes, ...], rest: Iterator[bytes],
+                 result: Iterable[bytes]) -> None:
+        self.first, self.rest, self.result = first, rest, result
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self.first
+        yield from self.rest
+
+    def close(self) -> None:
+        _close(self.result)
+
+
+def _raise(error: S3Error, exchange: Exchange) -> Reply:
+    raise error
 
 
 def _method_not_allowed(exchange: Exchange) -> Reply:

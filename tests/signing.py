@@ -82,9 +82,17 @@ def frozen_time(at: float | None) -> Iterator[None]:
     if at is None:
         yield
         return
-    moment = datetime.fromtimestamp(at, timezone.utc).replace(tzinfo=None)
-    with mock.patch.object(botocore.auth, "get_current_datetime", return_value=moment), \
-            mock.patch("time.time", return_value=at):
+    moment = datetime.fromtimestamp(at, timezone.utc)
+
+    def now(remove_tzinfo: bool = True) -> datetime:
+        return moment.replace(tzinfo=None) if remove_tzinfo else moment
+
+    # (with awscrt installed, botocore signs S3 requests with its CRT signers)
+    crt_auth = getattr(getattr(botocore, "crt", None), "auth", None)
+    with mock.patch.object(botocore.auth, "get_current_datetime", now), \
+            mock.patch("time.time", return_value=at), \
+            (mock.patch.object(crt_auth, "get_current_datetime", now) if crt_auth is not None
+             else contextlib.nullcontext()):
         yield
 
 

@@ -198,7 +198,7 @@ def test_canonical_request_is_botocores(headers, path, query, method):
     signed, _ = header_parts(environ)
     event(f"signed headers: {len(signed)}")
     assert ours(environ, signed, environ["HTTP_X_AMZ_CONTENT_SHA256"]) == signer.recorded_creq
-    identity = sigv4.verify_header(environ, environ["HTTP_AUTHORIZATION"],
+    identity, _ = sigv4.verify_header(environ, environ["HTTP_AUTHORIZATION"],
                                    parse_query(environ["QUERY_STRING"]), _STORE,
                                    region="us-east-1", now=AT, max_skew=900)
     assert identity.access_key == AK

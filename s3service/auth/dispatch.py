@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 from ..backends.base import CredentialStore
 from ..errors import AccessDenied, InvalidArgument
@@ -10,7 +11,7 @@ from ..identity import Identity
 from ..wsgi import parse_query, wire_text
 from . import sigv2, sigv4
 
-__all__ = ["authenticate"]
+__all__ = ["Authenticated", "authenticate", "authenticate_request"]
 
 _ONLY_ONE = ("Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, "
              "Signature query string parameter or the Authorization header should be specified")
@@ -18,6 +19,13 @@ _ONLY_ONE = ("Only one auth mechanism allowed; only the X-Amz-Algorithm query pa
 _V4_PARAMS = frozenset({"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature"})
 _V2_PARAMS = frozenset({"AWSAccessKeyId", "Signature"})
 _QUERY_AUTH = _V4_PARAMS | _V2_PARAMS
+
+
+class Authenticated(NamedTuple):
+    """Who signed a request and, for SigV4, the seed of its body's chunk signatures."""
+
+    identity: Identity | None
+    seed: sigv4.SeedSignature | None
 
 
 def authenticate(environ: Mapping[str, object], credentials: CredentialStore, *, region: str,
@@ -43,6 +51,17 @@ def authenticate(environ: Mapping[str, object], credentials: CredentialStore, *,
     request's query string as :func:`~s3service.wsgi.parse_query` parses it,
     for a caller that has parsed it already.
     """
+    return authenticate_request(environ, credentials, region=region, max_skew=max_skew, now=now,
+                                service_hosts=service_hosts, payload_hash=payload_hash,
+                                query=query).identity
+
+
+def authenticate_request(environ: Mapping[str, object], credentials: CredentialStore, *,
+                         region: str, max_skew: float = 900.0, now: float | None = None,
+                         service_hosts: Sequence[str] = (), payload_hash: str | None = None,
+                         query: Sequence[tuple[str, str]] | None = None) -> Authenticated:
+    """:func:`authenticate`, also giving a SigV4 request's :class:`~.sigv4.SeedSignature`
+    (what checking a signed-chunk body takes)."""
     if now is None:
         now = time.time()
     authorization = environ.get("HTTP_AUTHORIZATION")
@@ -60,21 +79,22 @@ def authenticate(environ: Mapping[str, object], credentials: CredentialStore, *,
                                   ArgumentValue=authorization)
         scheme = authorization.partition(" ")[0]
         if scheme == sigv4.ALGORITHM:
-            return sigv4.verify_header(environ, authorization, query, credentials,
-                                       region=region, now=now, max_skew=max_skew,
-                                       payload_hash=payload_hash)
+            return Authenticated(*sigv4.verify_header(
+                environ, authorization, query, credentials, region=region, now=now,
+                max_skew=max_skew, payload_hash=payload_hash))
         if scheme == "AWS":
-            return sigv2.verify_header(environ, authorization, query, credentials, now=now,
-                                       max_skew=max_skew, service_hosts=service_hosts)
+            return Authenticated(sigv2.verify_header(
+                environ, authorization, query, credentials, now=now, max_skew=max_skew,
+                service_hosts=service_hosts), None)
         raise InvalidArgument("Unsupported Authorization Type", ArgumentName="Authorization",
                               ArgumentValue=authorization)
     if not query:
-        return None
+        return Authenticated(None, None)
     names = {name for name, _ in query}
     if not names.isdisjoint(_V4_PARAMS):
-        return sigv4.verify_presigned(environ, query, credentials, region=region, now=now,
-                                      max_skew=max_skew)
+        return Authenticated(*sigv4.verify_presigned(environ, query, credentials, region=region,
+                                                     now=now, max_skew=max_skew))
     if not names.isdisjoint(_V2_PARAMS):
-        return sigv2.verify_presigned(environ, query, credentials, now=now,
-                                      service_hosts=service_hosts)
-    return None
+        return Authenticated(sigv2.verify_presigned(environ, query, credentials, now=now,
+                                                    service_hosts=service_hosts), None)
+    return Authenticated(None, None)

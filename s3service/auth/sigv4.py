@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ..backends.base import CredentialStore
@@ -24,8 +25,9 @@ from .common import (auth_params, check_skew, check_token, constant_time_equal, 
                      parse_expires, parse_http_date, uri_encode, uri_encode_path, without_token)
 
 __all__ = [
-    "ALGORITHM", "MAX_EXPIRES", "UNSIGNED_PAYLOAD", "canonical_query", "canonical_request",
-    "signature", "signing_key", "string_to_sign", "verify_header", "verify_presigned",
+    "ALGORITHM", "MAX_EXPIRES", "UNSIGNED_PAYLOAD", "SeedSignature", "canonical_query",
+    "canonical_request", "chunk_string_to_sign", "signature", "signing_key", "string_to_sign",
+    "trailer_string_to_sign", "verify_header", "verify_presigned",
 ]
 
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -115,6 +117,37 @@ def signature(key: bytes, string_to_sign: str) -> str:
     return hmac.digest(key, _utf8(string_to_sign), "sha256").hex()
 
 
+_EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+
+def chunk_string_to_sign(amz_date: str, scope: str, previous: str, chunk_sha256: str) -> str:
+    """What one chunk of an ``aws-chunked`` body signs: its data's SHA-256 (hex),
+    chained to the ``previous`` signature (the request's own for the first chunk)."""
+    return (f"{ALGORITHM}-PAYLOAD\n{amz_date}\n{scope}\n{previous}\n{_EMPTY_SHA256}\n"
+            f"{chunk_sha256}")
+
+
+def trailer_string_to_sign(amz_date: str, scope: str, previous: str, trailer_sha256: str) -> str:
+    """What the trailer of an ``aws-chunked`` body signs: the SHA-256 (hex) of its
+    canonical lines (``name:value\\n`` each), chained to the final chunk's signature."""
+    return f"{ALGORITHM}-TRAILER\n{amz_date}\n{scope}\n{previous}\n{trailer_sha256}"
+
+
+@dataclass(frozen=True, slots=True)
+class SeedSignature:
+    """What checking the chunk signatures of a request's body takes: the derived key,
+    the request's timestamp and scope, and its verified signature (the chain's seed).
+
+    Holds a derived key (one day, region and service), never the secret itself;
+    keep it out of logs and answers.
+    """
+
+    key: bytes = field(repr=False)
+    amz_date: str
+    scope: str
+    seed: str
+
+
 # -- checking a request ---------------------------------------------------------------
 
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
@@ -199,7 +232,7 @@ def _payload_hash(environ: Mapping[str, object], default: str | None) -> str:
 def _verify(environ: Mapping[str, object], credentials: CredentialStore, *, access_key: str,
             amz_date: str, scope_date: str, region: str, query_pairs: Iterable[tuple[str, str]],
             signed_headers: Sequence[str], payload_hash: str, provided: str, token: str | None,
-            now: float) -> Identity:
+            now: float) -> tuple[Identity, SeedSignature]:
     """Look the key up, check its token, and compare the signatures."""
     cred = lookup_credential(credentials, access_key)
     check_token(cred, token, now)
@@ -209,12 +242,13 @@ def _verify(environ: Mapping[str, object], credentials: CredentialStore, *, acce
                              payload_hash)
     scope = f"{scope_date}/{region}/{SERVICE}/{TERMINATOR}"
     sts = string_to_sign(amz_date, scope, creq)
-    expected = signature(signing_key(cred.secret_key, scope_date, region, SERVICE), sts)
+    key = signing_key(cred.secret_key, scope_date, region, SERVICE)
+    expected = signature(key, sts)
     if not constant_time_equal(provided, expected):
         shown = without_token(creq)
         raise SignatureDoesNotMatch(access_key=access_key, string_to_sign=sts, provided=provided,
                                     canonical_request=shown)
-    return identity_for(cred, "v4")
+    return identity_for(cred, "v4"), SeedSignature(key, amz_date, scope, expected)
 
 
 def _parse_authorization(authorization: str, region: str) -> tuple[str, str, list[str], str]:
@@ -245,7 +279,7 @@ def _parse_authorization(authorization: str, region: str) -> tuple[str, str, lis
 def verify_header(environ: Mapping[str, object], authorization: str,
                   query_pairs: Sequence[tuple[str, str]], credentials: CredentialStore, *,
                   region: str, now: float, max_skew: float,
-                  payload_hash: str | None = None) -> Identity:
+                  payload_hash: str | None = None) -> tuple[Identity, SeedSignature]:
     """Check a request signed in its ``Authorization: AWS4-HMAC-SHA256 ...`` header.
 
     ``query_pairs`` is the parsed query string.  ``payload_hash`` is the body's
@@ -285,11 +319,11 @@ def _duplicate_param(name: str) -> S3Error:
 
 def verify_presigned(environ: Mapping[str, object], query_pairs: Sequence[tuple[str, str]],
                      credentials: CredentialStore, *, region: str, now: float,
-                     max_skew: float) -> Identity:
+                     max_skew: float) -> tuple[Identity, SeedSignature]:
     """Check a presigned URL (``X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=...``).
 
-    ``query_pairs`` is the parsed query string.  Returns the signer's identity
-    or raises the :class:`~s3service.errors.S3Error` S3 would answer.
+    ``query_pairs`` is the parsed query string.  Returns what :func:`verify_header`
+    returns, or raises the :class:`~s3service.errors.S3Error` S3 would answer.
     """
     params = auth_params(query_pairs, QUERY_AUTH_PARAMS, _duplicate_param)
     algorithm = params.get("X-Amz-Algorithm")

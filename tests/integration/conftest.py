@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import os
 import re
+import ssl
 import subprocess
 import sys
 import time
@@ -24,15 +25,16 @@ from . import seed
 ROOT = Path(__file__).resolve().parents[2]
 APPS = ROOT / "tests" / "apps"
 START_TIMEOUT = 20.0
-_LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
+_LISTENING = re.compile(r"Listening at: https?://127\.0\.0\.1:(\d+)")
 
 
 class Server:
     """A running gunicorn: its URL, port and log."""
 
-    def __init__(self, proc: subprocess.Popen, port: int, log_path: Path) -> None:
+    def __init__(self, proc: subprocess.Popen, port: int, log_path: Path,
+                 scheme: str = "http") -> None:
         self.proc, self.port, self.log_path = proc, port, log_path
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"{scheme}://127.0.0.1:{port}"
         self.netloc = f"127.0.0.1:{port}"
 
     def log(self) -> str:
@@ -42,10 +44,12 @@ class Server:
             return ""
 
 
-def _answers(port: int) -> bool:
+def _answers(port: int, tls: bool = False) -> bool:
     """Whether a worker answers a pass-through request (the gateway's own 200)."""
     try:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        conn = http.client.HTTPSConnection(
+            "127.0.0.1", port, timeout=2, context=ssl._create_unverified_context()) if tls \
+            else http.client.HTTPConnection("127.0.0.1", port, timeout=2)
         try:
             conn.request("GET", "/__ready__", headers={"Host": f"127.0.0.1:{port}"})
             resp = conn.getresponse()
@@ -57,8 +61,10 @@ def _answers(port: int) -> bool:
         return False
 
 
-def start_server(tmp: Path, name: str, **options: str):
-    """Start gunicorn serving ``echo_gateway:app``; a generator yielding the :class:`Server`."""
+def start_server(tmp: Path, name: str, app: str = "echo_gateway:app",
+                 tls: tuple[Path, Path] | None = None, **options: str):
+    """Start gunicorn serving ``app`` (from ``tests/apps``); a generator yielding the
+    :class:`Server`.  ``tls``: (certificate, key) files to serve HTTPS with."""
     seed_file = seed.write_seed(tmp / f"{name}-seed.json")
     log_path = tmp / f"{name}-gunicorn.log"
     env = dict(os.environ)
@@ -74,7 +80,9 @@ def start_server(tmp: Path, name: str, **options: str):
     cmd = [sys.executable, "-m", "gunicorn", "--bind", "127.0.0.1:0", "--workers", "2",
            "--worker-class", "sync", "--timeout", "30", "--graceful-timeout", "3",
            "--no-control-socket", "--chdir", str(ROOT), "--log-level", "info",
-           "echo_gateway:app"]
+           app]
+    if tls is not None:
+        cmd[-1:-1] = ["--certfile", str(tls[0]), "--keyfile", str(tls[1])]
     with open(log_path, "wb") as log_file:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log_file,
                                 stderr=subprocess.STDOUT, env=env, cwd=str(ROOT))
@@ -88,7 +96,7 @@ def start_server(tmp: Path, name: str, **options: str):
                 m = _LISTENING.search(log_path.read_text(errors="replace"))
                 if m:
                     port = int(m.group(1))
-            if port is not None and _answers(port):
+            if port is not None and _answers(port, tls is not None):
                 break
             time.sleep(0.1)
         else:
@@ -98,7 +106,7 @@ def start_server(tmp: Path, name: str, **options: str):
             pytest.fail(f"gunicorn ({name}) did not come up within {START_TIMEOUT:.0f} s "
                         f"(exit status {proc.returncode}); its log:\n"
                         + log_path.read_text(errors="replace")[-6000:], pytrace=False)
-        yield Server(proc, port, log_path)
+        yield Server(proc, port, log_path, "https" if tls is not None else "http")
     finally:
         stop_process(proc)
     # Nothing a client sent may have made the app or the server fail.
@@ -159,9 +167,9 @@ def boto3_client(server: Server, access_key: str, secret_key: str, *, token: str
     from botocore.config import Config
 
     config.setdefault("s3", {"addressing_style": "path"})
+    config.setdefault("read_timeout", 10)
     cfg = Config(signature_version=signature_version,
-                 retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5,
-                 read_timeout=10, **config)
+                 retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, **config)
     return _boto3_session().client("s3", endpoint_url=server.url, region_name=region,
                                    aws_access_key_id=access_key, aws_secret_access_key=secret_key,
                                    aws_session_token=token, config=cfg)

@@ -49,8 +49,10 @@ def served(tmp_path, start_server):  # noqa: F811
 
 
 def request_bytes(port: int, method: str = "GET", path: str = "/", *,
-                  headers: tuple[tuple[str, str], ...] = (), close: bool = True) -> bytes:
-    signed = signed_headers(method, f"http://127.0.0.1:{port}{path}", KEY, SECRET)
+                  headers: tuple[tuple[str, str], ...] = (), close: bool = True,
+                  body: bytes = b"") -> bytes:
+    """The head of a signed request (for ``body``, sent separately)."""
+    signed = signed_headers(method, f"http://127.0.0.1:{port}{path}", KEY, SECRET, body=body)
     lines = [f"{method} {path} HTTP/1.1"] + [f"{k}: {v}" for k, v in signed + list(headers)]
     if close:
         lines.append("Connection: close")
@@ -135,7 +137,7 @@ def test_any_expect_value_is_accepted(served, value):
 
 def test_expect_100_continue_still_works(served):
     body = b'<CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"/>'
-    head = request_bytes(served.port, "PUT", "/continued", close=True,
+    head = request_bytes(served.port, "PUT", "/continued", close=True, body=body,
                          headers=(("Expect", "100-continue"),
                                   ("Content-Length", str(len(body)))))
     with socket.create_connection(("127.0.0.1", served.port), timeout=10) as sock:
