@@ -1,4 +1,17 @@
-"""``POST /?Action=ListMetrics``: the Service Utilization API's service-level request.
+"""``POST /?Action=ListMetrics``: the Service Utilization API, at its four levels.
+
+A request body names one level and the entities wanted at it: ``"service":
+["s3"]``, ``"accounts": [account IDs]``, ``"users": [user names]`` (of the
+caller's account; a root key's requests count under the account's own ID) or
+``"buckets": [bucket names]``.  The answer has one object per entity.
+
+Who may read what: a caller reads its own account, its own account's users
+and the buckets its account owns; a bucket that does not exist answers zeros;
+anything else (another account, another account's bucket) is ``AccessDenied``.
+The service level (the whole fleet) is for the operator accounts named in
+``admins`` only, who may also read any account and bucket.  Each entity is then
+put to the authorizer as ``utapi:ListMetrics`` on its resource
+(:func:`resource_of`).
 
 The pure parts -- :func:`parse_request_body`, :func:`validate_time_range`,
 :func:`render_metrics`, :func:`json_error` -- are usable alone; :class:`MetricsAPI`
@@ -18,14 +31,15 @@ from functools import partial
 from typing import Any
 
 from ..errors import (AccessDenied, InvalidArgument, InvalidRequest, MissingContentLength,
-                      NotImplemented_, S3Error, XAmzContentSHA256Mismatch, error_class)
+                      S3Error, XAmzContentSHA256Mismatch, error_class)
 from .. import envelope
-from ..backends.base import Authorizer
+from ..backends.base import Authorizer, BucketStore
 from ..identity import Identity
 from ..wsgi import parse_query
 from .meter import Meter
 from .operations import OPERATIONS
-from ..backends.metrics_base import INTERVAL_MS, MetricsStore, MetricsTotals, interval_start
+from ..backends.metrics_base import (ACCOUNTS, BUCKETS, INTERVAL_MS, SERVICE, USERS, Entity,
+                                     MetricsStore, MetricsTotals, interval_start)
 
 log = logging.getLogger("s3service.metrics")
 
@@ -33,6 +47,16 @@ log = logging.getLogger("s3service.metrics")
 LIST_METRICS_ACTION = "utapi:ListMetrics"
 #: The resource the authorizer is asked about, per service (``{service}``).
 SERVICE_RESOURCE = "arn:scality:utapi:::service/{service}"
+#: The resource of an account's, a user's or a bucket's metrics: the account
+#: owning it, the level and the name.
+ENTITY_RESOURCE = "arn:scality:utapi::{account}:{level}/{name}"
+#: The key naming the entity in each answer object, per level.
+ANSWER_KEYS = {SERVICE: "serviceName", ACCOUNTS: "accountId", USERS: "userName",
+               BUCKETS: "bucketName"}
+#: At most this many entities in one request.
+MAX_NAMES = 100
+#: Longest name accepted (bucket names and account IDs are shorter).
+MAX_NAME_LENGTH = 255
 #: The services this endpoint reports on.
 SERVICES = ("s3",)
 #: Bodies longer than this are refused before being read.
@@ -111,9 +135,11 @@ def validate_time_range(value: Any, now_ms: int) -> tuple[int, int]:
 def parse_request_body(body: bytes, action: str) -> dict[str, Any]:
     """The JSON object of a request body, with its keys checked for ``action``.
 
-    Raises ``InvalidParameterValue`` (not JSON, not an object, unknown service),
-    ``WrongFormat`` (a required key missing) or ``NotImplemented`` (bucket,
-    account or user level, which this endpoint does not serve).
+    Adds ``"level"`` (``service``, ``accounts``, ``users`` or ``buckets``) and
+    ``"names"`` (that level's list, duplicates dropped).  Raises
+    ``InvalidParameterValue`` (not JSON, not an object, unknown service, a bad
+    list of names, more than one level) or ``WrongFormat`` (a required key
+    missing).
     """
     try:
         data = json.loads(body)
@@ -121,32 +147,45 @@ def parse_request_body(body: bytes, action: str) -> dict[str, Any]:
         raise InvalidParameterValue("The request body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise InvalidParameterValue("The request body must be a JSON object.")
-    if "service" not in data:
-        if any(level in data for level in ("buckets", "accounts", "users")):
-            raise NotImplemented_("Only service-level metrics are available here.")
-        raise WrongFormat("The request body must name the service (\"service\": [\"s3\"]).")
+    levels = [level for level in ANSWER_KEYS if level in data]
+    if not levels:
+        raise WrongFormat("The request body must name the service (\"service\": [\"s3\"]), "
+                          "accounts, users or buckets.")
+    if len(levels) > 1:
+        raise InvalidParameterValue("Name one of service, accounts, users or buckets.")
     if action == "ListMetrics" and "timeRange" not in data:
         raise WrongFormat("The request body must have a timeRange.")
-    services = data["service"]
-    if isinstance(services, str):
-        services = [services]
-    if (not isinstance(services, list) or not services
-            or not all(isinstance(s, str) for s in services)):
-        raise InvalidParameterValue("service must be a list of service names.")
-    for service in services:
-        if service not in SERVICES:
-            raise InvalidParameterValue(f"Unknown service: {service[:64]!r}.")
-    data["service"] = list(dict.fromkeys(services))
+    level = levels[0]
+    names = data[level]
+    if isinstance(names, str):
+        names = [names]
+    if (not isinstance(names, list) or not names
+            or not all(isinstance(n, str) and 0 < len(n) <= MAX_NAME_LENGTH for n in names)):
+        raise InvalidParameterValue(f"{level} must be a list of names.")
+    names = list(dict.fromkeys(names))
+    if len(names) > MAX_NAMES:
+        raise InvalidParameterValue(f"At most {MAX_NAMES} {level} in one request.")
+    if level == SERVICE:
+        for service in names:
+            if service not in SERVICES:
+                raise InvalidParameterValue(f"Unknown service: {service[:64]!r}.")
+    data[level] = data["names"] = names
+    data["level"] = level
     return data
 
 
 def render_metrics(service: str, time_range: tuple[int, int], totals: MetricsTotals,
-                   operations: Iterable[str] = OPERATIONS) -> dict[str, Any]:
-    """One service's entry of the answer; every operation listed, zero where none happened."""
+                   operations: Iterable[str] = OPERATIONS, level: str = SERVICE
+                   ) -> dict[str, Any]:
+    """One entity's object of the answer; every operation listed, zero where none happened.
+
+    ``service`` is the entity's name at ``level``: it goes under that level's
+    key (``serviceName``, ``accountId``, ``userName`` or ``bucketName``).
+    """
     ops = {name: 0 for name in operations}
     ops.update(totals.operations)
     return {
-        "serviceName": service,
+        ANSWER_KEYS[level]: service,
         "timeRange": [time_range[0], time_range[1]],
         "storageUtilized": list(totals.storage_utilized),
         "incomingBytes": totals.incoming_bytes,
@@ -208,12 +247,21 @@ class MetricsAPI:
         :meth:`~s3service.S3ServiceMiddleware.authenticate` does: ``(environ,
         payload_hash=None) -> Identity | None``, raising the S3 error to answer.
     :param authorizer: decides ``utapi:ListMetrics`` (:class:`~s3service.backends.base.Authorizer`).
+    :param admins: the operator accounts allowed the service level and every
+        account's and bucket's metrics.
+    :param buckets: says who owns a bucket: its ``get_bucket(name)`` (both bundled
+        stores have it) gives ``(owner, info)`` or ``None``; a store without it
+        is asked ``list_buckets(caller, prefix=name, limit=1)``, and then a bucket
+        the caller does not own is refused whether it exists or not.
     """
 
     def __init__(self, store: MetricsStore, meter: Meter | None, *,
                  authenticate: Callable[..., Identity | None], authorizer: Authorizer,
+                 admins: Iterable[str] = (), buckets: BucketStore | None = None,
                  max_body: int = MAX_BODY, clock: Callable[[], float] = time.time) -> None:
         self.store = store
+        self.admins = frozenset(admins)
+        self.buckets = buckets
         self.meter = meter
         self.authenticate = authenticate
         self.authorizer = authorizer
@@ -263,10 +311,9 @@ class MetricsAPI:
                                        digest.encode("ascii")):
                 raise XAmzContentSHA256Mismatch()
         request = parse_request_body(body, action)
-        for service in request["service"]:
-            if not self.authorizer.is_allowed(identity, LIST_METRICS_ACTION,
-                                         SERVICE_RESOURCE.format(service=service)):
-                raise AccessDenied()
+        level = request["level"]
+        # Every entity is cleared before any is read: a refusal reveals no figures.
+        entities = [self.entity_for(identity, level, name) for name in request["names"]]
         now_ms = int(self.clock() * 1000)
         if action == "ListRecentMetrics":
             time_range = (now_ms - INTERVAL_MS, now_ms)
@@ -276,6 +323,50 @@ class MetricsAPI:
             query = time_range
         if self.meter is not None:
             self.meter.flush()  # this process's own counts are visible at once
-        totals = self.store.get_metrics(*query)
-        answer = [render_metrics(service, time_range, totals) for service in request["service"]]
+        answer = [render_metrics(name, time_range,
+                                 MetricsTotals() if entity is None
+                                 else self.store.get_metrics(*query, entity), level=level)
+                  for name, entity in zip(request["names"], entities)]
         return json.dumps(answer, separators=(",", ":")).encode("utf-8")
+
+    def entity_for(self, identity: Identity, level: str, name: str) -> Entity | None:
+        """What ``identity`` reads when it asks for ``name`` at ``level``; raises ``AccessDenied``.
+
+        ``None``: a bucket that does not exist (its answer is zeros).
+        """
+        caller = identity.account_id
+        admin = caller in self.admins
+        entity: Entity | None
+        if level == SERVICE:
+            owner, entity, resource = None, Entity.service(name), \
+                SERVICE_RESOURCE.format(service=name)
+        else:
+            if level == ACCOUNTS:
+                owner, entity = name, Entity.for_account(name)
+            elif level == USERS:
+                owner, entity = caller, Entity(USERS, caller, name)
+            else:
+                owner = self.bucket_owner(caller, name)
+                entity = None if owner is None else Entity.bucket(name)
+            resource = ENTITY_RESOURCE.format(account=owner or caller, level=level, name=name)
+        if not admin and (level == SERVICE or (owner is not None and owner != caller)):
+            raise AccessDenied()
+        if not self.authorizer.is_allowed(identity, LIST_METRICS_ACTION, resource):
+            raise AccessDenied()
+        return entity
+
+    def bucket_owner(self, caller: str, bucket: str) -> str | None:
+        """The account owning ``bucket``, ``None`` if there is no such bucket.
+
+        A bucket store without ``get_bucket`` can only say whether ``caller`` owns
+        it; any other answer is refused.
+        """
+        get_bucket = getattr(self.buckets, "get_bucket", None)
+        if get_bucket is not None:
+            found = get_bucket(bucket)
+            return None if found is None else found[0]
+        if self.buckets is not None:
+            for info in self.buckets.list_buckets(caller, prefix=bucket, limit=1):
+                if info.name == bucket:
+                    return caller
+        raise AccessDenied()

@@ -2,7 +2,9 @@
 
 A :class:`Meter` appends each request to a queue (a ``deque.append``: no lock
 on the request path), adds the queue up into a dict keyed by ``(interval,
-operation)`` when it flushes, and writes that dict to its
+operation, account, user, bucket)`` when it flushes, rolls that up into one
+counter per level (:class:`~s3service.backends.metrics_base.Entity`: the
+service, the account, the user, the bucket) and writes those to its
 :class:`~.store.MetricsStore` in one call:
 
 * every ``flush_interval`` seconds (default 10), from a daemon thread started
@@ -16,6 +18,22 @@ operation)`` when it flushes, and writes that dict to its
   so a worker's counts survive a graceful stop or restart -- not a SIGKILL).
 
 If the store fails, the batch is kept and merged into the next one.
+
+What a request is attributed to:
+
+* the service ``s3``: always;
+* its bucket (the first path segment, or the bucket named by the host when
+  virtual-hosted): whenever it names one, signed or not -- the bucket's traffic
+  is what was sent to it;
+* its account and user: only when the middleware checked the signature
+  (ListBuckets, and every request with ``authenticate_all``), never from an
+  unchecked claim; anonymous requests and those passed on unchecked count for
+  the service and the bucket only.  A root key's requests count for the user
+  level under the account's own ID.
+
+Memory: between flushes the meter holds at most ``flush_requests`` queued
+requests and one counter per distinct ``(interval, operation, account, user,
+bucket)`` among them, however many buckets there are.
 """
 from __future__ import annotations
 
@@ -28,8 +46,10 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from ..envelope import IDENTITY_KEY
 from ..forking import in_each_child
-from ..backends.metrics_base import UNCLASSIFIED, MetricsStore, interval_start
+from ..identity import Identity
+from ..backends.metrics_base import S3, UNCLASSIFIED, Entity, MetricsStore, interval_start
 
 log = logging.getLogger("s3service.metrics")
 
@@ -64,20 +84,29 @@ class Meter:
     def _reset(self) -> None:
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
-        self._ops: dict[tuple[int, str], list[int]] = {}
-        self._storage: dict[int, list[int]] = {}
+        # (interval, operation, account, user, bucket) -> [requests, incoming, outgoing]
+        self._ops: dict[tuple[int, str, str | None, str | None, str | None], list[int]] = {}
+        # (interval, account, bucket) -> [bytes, objects]
+        self._storage: dict[tuple[int, str | None, str | None], list[int]] = {}
         self._pending = 0
-        self._events: deque[tuple[float, str | None, int, int]] = deque()
+        self._events: deque[tuple[float, str | None, int, int, str | None, str | None,
+                                  str | None]] = deque()
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
 
     # -- counting ------------------------------------------------------------
 
     def count(self, operation: str | None, incoming: int = 0, outgoing: int = 0,
-              when: float | None = None) -> None:
-        """Count one request of ``operation`` (``None``: bytes only) with its body sizes."""
+              when: float | None = None, *, account: str | None = None,
+              user: str | None = None, bucket: str | None = None) -> None:
+        """Count one request of ``operation`` (``None``: bytes only) with its body sizes.
+
+        ``account`` (``None``: not known), ``user`` (``None``: the account's root
+        key) and ``bucket`` (``None``: none) say what else it counts for.
+        """
         events = self._events
-        events.append((self.clock() if when is None else when, operation, incoming, outgoing))
+        events.append((self.clock() if when is None else when, operation, incoming, outgoing,
+                       account, user, bucket))
         if self._thread is None and self.flush_interval is not None:
             self._start()
         if len(events) >= self.flush_requests:
@@ -87,14 +116,18 @@ class Meter:
                 self.flush()
 
     def record_storage(self, bytes_delta: int, objects_delta: int = 0,
-                       when: float | None = None) -> None:
+                       when: float | None = None, *, bucket: str | None = None,
+                       account: str | None = None) -> None:
         """Report a change of the bytes stored and the number of objects (may be negative).
 
-        ``storageUtilized`` and ``numberOfObjects`` of an answer are the sums of
-        every change recorded before the start and before the end of its range.
+        Name the ``bucket`` the change is in and the ``account`` owning it: the
+        change then counts for the bucket, the account and the service (without
+        them, for the service only).  ``storageUtilized`` and
+        ``numberOfObjects`` of an answer are the sums of every change recorded
+        before the start and before the end of its range.
         """
         t = self.clock() if when is None else when
-        key = interval_start(int(t * 1000))
+        key = (interval_start(int(t * 1000)), account, bucket)
         with self._lock:
             delta = self._storage.get(key)
             if delta is None:
@@ -115,8 +148,9 @@ class Meter:
         events, ops = self._events, self._ops
         popleft = events.popleft
         for _ in range(len(events)):  # only those queued now; appends may go on meanwhile
-            t, operation, incoming, outgoing = popleft()
-            key = (interval_start(int(t * 1000)), operation or UNCLASSIFIED)
+            t, operation, incoming, outgoing, account, user, bucket = popleft()
+            key = (interval_start(int(t * 1000)), operation or UNCLASSIFIED, account, user,
+                   bucket)
             counter = ops.get(key)
             if counter is None:
                 ops[key] = [1, incoming, outgoing]
@@ -138,7 +172,7 @@ class Meter:
                     return True
                 self._ops, self._storage, self._pending = {}, {}, 0
             try:
-                self.store.add_metrics(ops, storage)
+                self.store.add_metrics(*by_entity(ops, storage))
             except Exception as exc:
                 log.warning("metrics flush failed (%d requests kept for the next one): %s",
                             pending, exc)
@@ -168,8 +202,14 @@ class Meter:
     # -- metering a WSGI call -------------------------------------------------------
 
     def call(self, app: Callable[..., Iterable[bytes]], environ: dict,
-             start_response: Callable[..., Any], operation: str | None) -> Iterable[bytes]:
+             start_response: Callable[..., Any], operation: str | None,
+             bucket: str | None = None, *, authenticated: bool = False) -> Iterable[bytes]:
         """Call ``app`` counting the body bytes it reads and the bytes it answers.
+
+        ``bucket``: the bucket the request addresses.  ``authenticated``: ``app``
+        checks the request's signature and leaves the caller's
+        :class:`~s3service.identity.Identity` in ``environ["s3service.identity"]``,
+        so the request also counts for that account and user.
 
         A response body that is a list, or a ``wsgi.file_wrapper`` with a
         ``Content-Length`` (so the server can still use ``sendfile``), is passed
@@ -181,7 +221,8 @@ class Meter:
         if stream is not None:
             reader = environ["wsgi.input"] = CountingInput(stream)
         environ[METER_KEY] = self
-        metered = _MeteredResponse(self, operation, reader, start_response)
+        metered = _MeteredResponse(self, operation, reader, start_response, bucket,
+                                   environ if authenticated else None)
         try:
             result = app(environ, metered.start_response)
         except BaseException:
@@ -203,6 +244,43 @@ class Meter:
                 return result
         metered.result = result
         return metered
+
+
+def by_entity(ops: dict[tuple[int, str, str | None, str | None, str | None], list[int]],
+              storage: dict[tuple[int, str | None, str | None], list[int]]
+              ) -> tuple[dict[tuple[int, Entity, str], list[int]],
+                         dict[tuple[int, Entity], list[int]]]:
+    """Roll a meter's counters up to every level they count for: a store's batch."""
+    out_ops: dict[tuple[int, Entity, str], list[int]] = {}
+    for (interval, op, account, user, bucket), counters in ops.items():
+        for entity in _entities(account, user, bucket, with_user=True):
+            _add(out_ops, (interval, entity, op), counters)
+    out_storage: dict[tuple[int, Entity], list[int]] = {}
+    for (interval, account, bucket), deltas in storage.items():
+        for entity in _entities(account, None, bucket, with_user=False):
+            _add(out_storage, (interval, entity), deltas)
+    return out_ops, out_storage
+
+
+def _entities(account: str | None, user: str | None, bucket: str | None, *,
+              with_user: bool) -> list[Entity]:
+    entities = [S3]
+    if account is not None:
+        entities.append(Entity.for_account(account))
+        if with_user:
+            entities.append(Entity.user(account, user))
+    if bucket is not None:
+        entities.append(Entity.bucket(bucket))
+    return entities
+
+
+def _add(into: dict, key: Any, values: list[int]) -> None:
+    have = into.get(key)
+    if have is None:
+        into[key] = list(values)
+    else:
+        for i, v in enumerate(values):
+            have[i] += v
 
 
 def _merge(into: dict, batch: dict) -> None:
@@ -297,11 +375,14 @@ class _MeteredResponse:
     """The response of one metered request: counts what is sent, then reports on close."""
 
     __slots__ = ("meter", "operation", "reader", "server_start_response", "server_write",
-                 "headers", "result", "sent", "done")
+                 "headers", "result", "sent", "done", "bucket", "environ")
 
     def __init__(self, meter: Meter, operation: str | None, reader: CountingInput | None,
-                 start_response: Callable[..., Any]) -> None:
+                 start_response: Callable[..., Any], bucket: str | None,
+                 environ: dict | None) -> None:
         self.meter = meter
+        self.bucket = bucket
+        self.environ = environ
         self.operation = operation
         self.reader = reader
         self.server_start_response = start_response
@@ -343,4 +424,11 @@ class _MeteredResponse:
             return
         self.done = True
         reader = self.reader
-        self.meter.count(self.operation, 0 if reader is None else reader.count, self.sent)
+        identity = None if self.environ is None else self.environ.get(IDENTITY_KEY)
+        if type(identity) is Identity:
+            self.meter.count(self.operation, 0 if reader is None else reader.count, self.sent,
+                             account=identity.account_id, user=identity.user,
+                             bucket=self.bucket)
+        else:
+            self.meter.count(self.operation, 0 if reader is None else reader.count, self.sent,
+                             bucket=self.bucket)
