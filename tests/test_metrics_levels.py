@@ -141,6 +141,8 @@ def test_each_level_reads_back_exactly_its_requests_and_bytes(app):
     ("alice", "accounts", ["no-such-account"]),
     ("A", "buckets", ["ledger"]),
     ("bob", "buckets", ["photos", "ledger"]),
+    ("A", "users", [f"arn:aws:iam::{B}:user/bob"]),       # another account's user
+    ("bob", "users", [f"arn:aws:iam::{A}:root"]),
     ("A", "service", ["s3"]),                            # the fleet: operators only
     ("bob", "service", ["s3"]),
 ])
@@ -157,6 +159,19 @@ def test_unknown_names_answer_zeros(app):
     for entry in (ghost, user):
         assert used(entry) == {} and entry["outgoingBytes"] == 0
         assert entry["storageUtilized"] == [0, 0]
+
+
+def test_users_named_by_their_arn(app):
+    known_mix(app)
+    by_name, by_arn, root = list_metrics(
+        app, "A", "users", ["alice", f"arn:aws:iam::{A}:user/alice", f"arn:aws:iam::{A}:root"])
+    assert by_arn["userName"] == f"arn:aws:iam::{A}:user/alice"
+    assert used(by_arn) == used(by_name) == {"s3:PutObject": 2, "s3:GetObject": 1}
+    assert used(root)["s3:ListAllMyBuckets"] == 1
+    [bob] = list_metrics(app, "ops", "users", [f"arn:aws:iam::{B}:user/bob"])
+    assert used(bob) == {"s3:PutObject": 1, "s3:GetObject": 2}
+    bad = list_metrics(app, "A", "users", ["arn:aws:iam::x:group/g"], status=400)
+    assert bad["code"] == "InvalidParameterValue"
 
 
 def test_operators_read_every_level_of_every_account(app):

@@ -3,7 +3,10 @@
 A request body names one level and the entities wanted at it: ``"service":
 ["s3"]``, ``"accounts": [account IDs]``, ``"users": [user names]`` (of the
 caller's account; a root key's requests count under the account's own ID) or
-``"buckets": [bucket names]``.  The answer has one object per entity.
+``"buckets": [bucket names]``.  The answer has one object per entity.  A
+user may also be named by its ARN, ``arn:aws:iam::ACCOUNT:user/NAME`` (or
+``arn:aws:iam::ACCOUNT:root`` for the account's root key), which is how
+another account's user is named.
 
 Who may read what: a caller reads its own account, its own account's users
 and the buckets its account owns; a bucket that does not exist answers zeros;
@@ -195,6 +198,27 @@ def render_metrics(service: str, time_range: tuple[int, int], totals: MetricsTot
     }
 
 
+def user_of(name: str, caller: str) -> tuple[str, str]:
+    """The account and user name a ``users`` entry names.
+
+    A plain name is a user of ``caller``'s account; an ARN
+    (``arn:aws:iam::ACCOUNT:user/NAME``, ``arn:aws:iam::ACCOUNT:root``) names its
+    account.  The root key's user name is the account's ID.  Raises
+    ``InvalidParameterValue`` for any other ARN.
+    """
+    if not name.startswith(_IAM_ARN):
+        return caller, name
+    account, _, tail = name[len(_IAM_ARN):].partition(":")
+    if account and tail == "root":
+        return account, account
+    if account and tail.startswith("user/") and len(tail) > len("user/"):
+        return account, tail[len("user/"):]
+    raise InvalidParameterValue("A user ARN is arn:aws:iam::ACCOUNT:user/NAME.")
+
+
+_IAM_ARN = "arn:aws:iam::"
+
+
 def json_error(error: S3Error) -> bytes:
     """The JSON body answering ``error``: ``{"code": ..., "message": ...}``."""
     return json.dumps({"code": error.code, "message": error.text}).encode("utf-8")
@@ -341,14 +365,16 @@ class MetricsAPI:
             owner, entity, resource = None, Entity.service(name), \
                 SERVICE_RESOURCE.format(service=name)
         else:
+            short = name
             if level == ACCOUNTS:
                 owner, entity = name, Entity.for_account(name)
             elif level == USERS:
-                owner, entity = caller, Entity(USERS, caller, name)
+                owner, short = user_of(name, caller)
+                entity = Entity(USERS, owner, short)
             else:
                 owner = self.bucket_owner(caller, name)
                 entity = None if owner is None else Entity.bucket(name)
-            resource = ENTITY_RESOURCE.format(account=owner or caller, level=level, name=name)
+            resource = ENTITY_RESOURCE.format(account=owner or caller, level=level, name=short)
         if not admin and (level == SERVICE or (owner is not None and owner != caller)):
             raise AccessDenied()
         if not self.authorizer.is_allowed(identity, LIST_METRICS_ACTION, resource):
