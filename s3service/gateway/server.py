@@ -113,14 +113,20 @@ def gunicorn_options(*, host: str = "127.0.0.1", port: int = 8000, workers: int 
 
 
 def serve(store: Any, *, region: str = DEFAULT_REGION, service_hosts: Sequence[str] = (),
-          **options: Any) -> None:
+          metrics: bool = False, metrics_admins: Sequence[str] = (), **options: Any) -> None:
     """Serve the gateway on ``store`` under gunicorn; ``options`` as :func:`gunicorn_options` takes.
+
+    ``metrics``: meter every request into ``store`` and answer ListMetrics, the
+    service level to the ``metrics_admins`` accounts only (see :mod:`s3service.metrics`).
 
     The store is opened once in gunicorn's master and inherited by the
     workers: the SQL store opens its own connections in each worker; an
     in-memory store must run with one worker (its buckets live in that one).
     """
     def factory() -> Any:
-        return make_app(store, region=region, service_hosts=service_hosts)
+        if not metrics:
+            return make_app(store, region=region, service_hosts=service_hosts)
+        return make_app(store, region=region, service_hosts=service_hosts, metrics=store,
+                        metrics_admins=list(metrics_admins))
 
     run_gunicorn(factory, gunicorn_options(**options))
