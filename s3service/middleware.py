@@ -133,10 +133,10 @@ class S3ServiceMiddleware:
         if environ.get("PATH_INFO") in ("/", "") and not self.is_bucket_host(environ):
             method = environ.get("REQUEST_METHOD", "GET")
             if method == "GET":
-                if self.meter is not None:
-                    return self.meter.call(self._list_buckets_app, environ, start_response,
-                                           LIST_ALL_MY_BUCKETS, authenticated=True)
-                return answer(environ, start_response, self._list_buckets)
+                result = answer(environ, start_response, self._list_buckets)
+                if self.meter is None:
+                    return result
+                return self.meter.count_answer(environ, result, LIST_ALL_MY_BUCKETS)
             if method == "POST" and self.metrics_api is not None:
                 return self.metrics_api(environ, start_response)
             if method != "POST":
@@ -153,9 +153,6 @@ class S3ServiceMiddleware:
         if self.authenticate_all:
             return answer(environ, start_response, self._authenticate_and_pass)
         return self.app(environ, start_response)
-
-    def _list_buckets_app(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
-        return answer(environ, start_response, self._list_buckets)
 
     def operation_of(self, environ: dict, bucket_in_host: bool | None = None) -> str | None:
         """The UTAPI name of a request's S3 operation (``s3:GetObject``...), or ``None``."""

@@ -227,3 +227,21 @@ def test_virtual_hosted_requests_count_for_their_bucket(store):
     from s3service.backends.metrics_base import Entity
     totals = store.get_metrics(*time_range(), Entity.bucket("docs"))
     assert totals.operations == {"s3:GetObject": 2} and totals.outgoing_bytes == 12
+
+
+def test_listbuckets_streamed_and_refused_are_counted_too(store, app, middleware):
+    for i in range(1200):                       # more than one chunk: a streamed listing
+        store.add_bucket(B, f"many-{i:04d}")
+    streamed = send(app, "bob", "GET", "/")
+    assert streamed.body.count(b"<Bucket>") == 1201
+    key, _ = KEYS["A"]
+    headers = dict(signed_headers("GET", f"http://{HOST}/", key, "wrong-secret", version="v4"))
+    headers["Host"] = HOST
+    refused = app.get("/", headers=headers, status=403)
+    [b] = list_metrics(app, "bob", "accounts", [B])
+    assert used(b) == {"s3:ListAllMyBuckets": 1} and b["outgoingBytes"] == len(streamed.body)
+    [s3] = list_metrics(app, "ops", "service", ["s3"])
+    assert used(s3) == {"s3:ListAllMyBuckets": 2}
+    assert s3["outgoingBytes"] == len(streamed.body) + len(refused.body)
+    [a] = list_metrics(app, "A", "accounts", [A])
+    assert used(a) == {}                         # an unchecked signature counts for nobody

@@ -1,0 +1,105 @@
+"""What metering costs a signed ListBuckets, in-process: metrics at every level on vs off.
+
+Two middlewares over a ``MemoryBackend`` holding the same N buckets
+(``factories.s3service_memory`` and ``factories.s3service_metered``): one
+without a metrics store, one metering every request at all four levels (the
+service, the account, the user, the bucket when there is one) and flushing to
+the same store as it would in production (a background flush every 10 s and
+every 10,000 requests).  Each call is a SigV4-signed ``GET /`` made by
+botocore through the shared harness; only the WSGI call, the body drain and
+``close()`` are timed (``harness.measure``).
+
+The two run in turns (off, on, on, off, ...) in batches of ``--batch`` calls
+(environs signed beforehand), for ``--rounds`` pairs of batches.  A batch is
+timed by the process's CPU clock (``time.process_time``: every thread of the
+process, the meter's flusher included; time spent descheduled while other
+processes use the CPU is not counted, so that a busy machine does not blur
+the figures).  Per pair, the cost ``on / off - 1``; printed: the median µs
+per call of each, the median cost over the pairs, and PASS/FAIL against the
+target (≤ 5 %).  Store: MemoryBackend, in-process, one thread, no server.
+
+    .venv/bin/python benchmarks/metering.py [--n 10] [--rounds 40] [--batch 2000] [--strict]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+sys.dont_write_bytecode = True  # keep __pycache__ out of benchmarks/
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+import factories  # noqa: E402  (also puts the shared harness on sys.path)
+from factories import harness  # noqa: E402
+
+TARGET_COST = 0.05          # metering adds at most 5 % to a signed ListBuckets
+
+
+def cpu_us_per_call(app, environs) -> float:
+    """CPU µs per call of ``app`` over ``environs`` (call, body drained, closed)."""
+    def start_response(status, headers, exc_info=None):
+        if status[0] != "2":
+            raise RuntimeError(f"answered {status}")
+        return lambda data: None
+
+    t0 = time.process_time_ns()
+    for environ in environs:
+        result = app(environ, start_response)
+        for _ in result:
+            pass
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+    return (time.process_time_ns() - t0) / len(environs) / 1000
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=10, help="buckets listed (default 10)")
+    parser.add_argument("--rounds", type=int, default=40, help="pairs of batches (default 40)")
+    parser.add_argument("--batch", type=int, default=2000, help="calls per batch (default 2000)")
+    parser.add_argument("--strict", action="store_true", help="exit 1 if the target is missed")
+    args = parser.parse_args(argv)
+
+    off, make_off = factories.s3service_memory(args.n)
+    on, make_on = factories.s3service_metered(args.n)
+    for app, make in ((off, make_off), (on, make_on)):
+        harness.verify(app, make, args.n)
+    print(f"store: MemoryBackend, in-process (no server), one thread; N = {args.n}; "
+          f"{args.rounds} pairs of batches of {args.batch} signed ListBuckets; CPU time")
+    for app, make in ((off, make_off), (on, make_on)):      # warm-up
+        cpu_us_per_call(app, [make() for _ in range(args.batch)])
+    costs, means = [], {"off": [], "on": []}
+    for round_ in range(args.rounds):
+        order = (("off", off, make_off), ("on", on, make_on))
+        if round_ % 2:
+            order = order[::-1]
+        got = {}
+        for name, app, make in order:
+            environs = [make() for _ in range(args.batch)]
+            got[name] = cpu_us_per_call(app, environs)
+            means[name].append(got[name])
+        costs.append(got["on"] / got["off"] - 1)
+    on.meter.flush()
+    listed = on.metrics.get_metrics(0, 2 ** 62).operations.get("s3:ListAllMyBuckets", 0)
+    if listed == 0:
+        raise RuntimeError("the metered app counted nothing")
+    for name in means:
+        print(f"{name}: µs/call per batch, quartiles "
+              + " / ".join(f"{q:.2f}" for q in statistics.quantiles(means[name], n=4)))
+    cost = statistics.median(costs)
+    ok = cost <= TARGET_COST
+    print(f"metering at every level: off {statistics.median(means['off']):.1f} µs/call, "
+          f"on {statistics.median(means['on']):.1f} µs/call; median cost {cost:+.1%} "
+          f"(target <= {TARGET_COST:.0%}): {'PASS' if ok else 'FAIL'}; "
+          f"{listed} ListAllMyBuckets counted")
+    return 1 if args.strict and not ok else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
