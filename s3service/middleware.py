@@ -42,7 +42,7 @@ from .wsgi import parse_query
 log = logging.getLogger("s3service")
 
 SERVICE_RESOURCE = "arn:aws:s3:::*"
-#: Longer path segments are no bucket name (not metered per bucket).
+#: Longer names (or ones with control characters) are no bucket's: not metered per bucket.
 MAX_BUCKET_NAME = 255
 
 
@@ -167,9 +167,13 @@ class S3ServiceMiddleware:
         if bucket_in_host is None:
             bucket_in_host = self.is_bucket_host(environ)
         if bucket_in_host:
-            return self._bucket_of(environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""))
-        name = (environ.get("PATH_INFO") or "/")[1:].partition("/")[0]
-        return name if 0 < len(name) <= MAX_BUCKET_NAME else None
+            name = self._bucket_of(environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""))
+        else:
+            name = (environ.get("PATH_INFO") or "/")[1:].partition("/")[0]
+        # (what no store could keep -- a NUL, 300 characters -- must not hold a batch back)
+        if name and len(name) <= MAX_BUCKET_NAME and name.isprintable():
+            return name
+        return None
 
     def is_bucket_host(self, environ: dict) -> bool:
         """Whether the request addresses a bucket by its host name (``photos.s3.example.com``)."""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from sqlalchemy import create_engine, func, select
@@ -126,3 +127,28 @@ def test_paste_metrics_option(tmp_path):
     admins = filter_factory({}, db="memory", metrics="true",
                             metrics_admins="ops1, ops2")(lambda e, s: [])
     assert admins.metrics_api.admins == {"ops1", "ops2"}
+
+
+def test_names_no_store_could_keep_are_not_metered_per_bucket(sql_url):
+    """A NUL in a path, or a host naming a 300-character bucket, must not block the batch."""
+    from s3service import S3ServiceMiddleware
+    from s3service.backends.metrics_base import Entity
+
+    store = SQLBackend(sql_url)
+
+    def gateway(environ, start_response):
+        start_response("404 Not Found", [("Content-Length", "0")])
+        return []
+
+    mw = S3ServiceMiddleware(gateway, credentials=store, buckets=store, metrics=store,
+                             metrics_flush_interval=None, service_hosts=["s3.example.com"])
+    for environ in ({"PATH_INFO": "/a\x00b/key"},
+                    {"PATH_INFO": "/key", "HTTP_HOST": "b" * 300 + ".s3.example.com"},
+                    {"PATH_INFO": "/" + "c" * 256 + "/key"},
+                    {"PATH_INFO": "/fine/key"}):
+        environ.update(REQUEST_METHOD="GET", QUERY_STRING="")
+        list(mw(environ, lambda status, headers, exc_info=None: None))
+    assert mw.meter.flush()
+    now = int(time.time() * 1000)
+    assert store.get_metrics(0, now).operations == {"s3:GetObject": 4}
+    assert store.get_metrics(0, now, Entity.bucket("fine")).operations == {"s3:GetObject": 1}
