@@ -8,13 +8,7 @@ user may also be named by its ARN, ``arn:aws:iam::ACCOUNT:user/NAME`` (or
 ``arn:aws:iam::ACCOUNT:root`` for the account's root key), which is how
 another account's user is named.
 
-Who may read what: a caller reads its own account, its own account's users
-and the buckets its account owns; a bucket that does not exist answers zeros;
-anything else (another account, another account's bucket) is ``AccessDenied``.
-The service level (the whole fleet) is for the operator accounts named in
-``admins`` only, who may also read any account and bucket.  Each entity is then
-put to the authorizer as ``utapi:ListMetrics`` on its resource
-(:func:`resource_of`).
+Who may read what is decided by :func:`~.access.entity_for`.
 
 The pure parts -- :func:`parse_request_body`, :func:`validate_time_range`,
 :func:`render_metrics`, :func:`json_error` -- are usable alone; :class:`MetricsAPI`
@@ -39,20 +33,15 @@ from .. import envelope
 from ..backends.base import Authorizer, BucketStore
 from ..identity import Identity
 from ..wsgi import parse_query
+from .access import (ENTITY_RESOURCE, LIST_METRICS_ACTION, SERVICE_RESOURCE,  # noqa: F401
+                     entity_for, user_of)
 from .meter import Meter
 from .operations import OPERATIONS
-from ..backends.metrics_base import (ACCOUNTS, BUCKETS, INTERVAL_MS, SERVICE, USERS, Entity,
+from ..backends.metrics_base import (ACCOUNTS, BUCKETS, INTERVAL_MS, SERVICE, USERS,
                                      MetricsStore, MetricsTotals, interval_start)
 
 log = logging.getLogger("s3service.metrics")
 
-#: The action the authorizer is asked about.
-LIST_METRICS_ACTION = "utapi:ListMetrics"
-#: The resource the authorizer is asked about, per service (``{service}``).
-SERVICE_RESOURCE = "arn:scality:utapi:::service/{service}"
-#: The resource of an account's, a user's or a bucket's metrics: the account
-#: owning it, the level and the name.
-ENTITY_RESOURCE = "arn:scality:utapi::{account}:{level}/{name}"
 #: The key naming the entity in each answer object, per level.
 ANSWER_KEYS = {SERVICE: "serviceName", ACCOUNTS: "accountId", USERS: "userName",
                BUCKETS: "bucketName"}
@@ -172,6 +161,10 @@ def parse_request_body(body: bytes, action: str) -> dict[str, Any]:
         for service in names:
             if service not in SERVICES:
                 raise InvalidParameterValue(f"Unknown service: {service[:64]!r}.")
+    if level == USERS:
+        for user in names:
+            if user_of(user, "") is None:
+                raise InvalidParameterValue("A user ARN is arn:aws:iam::ACCOUNT:user/NAME.")
     data[level] = data["names"] = names
     data["level"] = level
     return data
@@ -196,27 +189,6 @@ def render_metrics(service: str, time_range: tuple[int, int], totals: MetricsTot
         "numberOfObjects": list(totals.number_of_objects),
         "operations": ops,
     }
-
-
-def user_of(name: str, caller: str) -> tuple[str, str]:
-    """The account and user name a ``users`` entry names.
-
-    A plain name is a user of ``caller``'s account; an ARN
-    (``arn:aws:iam::ACCOUNT:user/NAME``, ``arn:aws:iam::ACCOUNT:root``) names its
-    account.  The root key's user name is the account's ID.  Raises
-    ``InvalidParameterValue`` for any other ARN.
-    """
-    if not name.startswith(_IAM_ARN):
-        return caller, name
-    account, _, tail = name[len(_IAM_ARN):].partition(":")
-    if account and tail == "root":
-        return account, account
-    if account and tail.startswith("user/") and len(tail) > len("user/"):
-        return account, tail[len("user/"):]
-    raise InvalidParameterValue("A user ARN is arn:aws:iam::ACCOUNT:user/NAME.")
-
-
-_IAM_ARN = "arn:aws:iam::"
 
 
 def json_error(error: S3Error) -> bytes:
@@ -337,7 +309,9 @@ class MetricsAPI:
         request = parse_request_body(body, action)
         level = request["level"]
         # Every entity is cleared before any is read: a refusal reveals no figures.
-        entities = [self.entity_for(identity, level, name) for name in request["names"]]
+        entities = [entity_for(identity, level, name, authorizer=self.authorizer,
+                               admins=self.admins, buckets=self.buckets)
+                    for name in request["names"]]
         now_ms = int(self.clock() * 1000)
         if action == "ListRecentMetrics":
             time_range = (now_ms - INTERVAL_MS, now_ms)
@@ -352,47 +326,3 @@ class MetricsAPI:
                                  else self.store.get_metrics(*query, entity), level=level)
                   for name, entity in zip(request["names"], entities)]
         return json.dumps(answer, separators=(",", ":")).encode("utf-8")
-
-    def entity_for(self, identity: Identity, level: str, name: str) -> Entity | None:
-        """What ``identity`` reads when it asks for ``name`` at ``level``; raises ``AccessDenied``.
-
-        ``None``: a bucket that does not exist (its answer is zeros).
-        """
-        caller = identity.account_id
-        admin = caller in self.admins
-        entity: Entity | None
-        if level == SERVICE:
-            owner, entity, resource = None, Entity.service(name), \
-                SERVICE_RESOURCE.format(service=name)
-        else:
-            short = name
-            if level == ACCOUNTS:
-                owner, entity = name, Entity.for_account(name)
-            elif level == USERS:
-                owner, short = user_of(name, caller)
-                entity = Entity(USERS, owner, short)
-            else:
-                owner = self.bucket_owner(caller, name)
-                entity = None if owner is None else Entity.bucket(name)
-            resource = ENTITY_RESOURCE.format(account=owner or caller, level=level, name=short)
-        if not admin and (level == SERVICE or (owner is not None and owner != caller)):
-            raise AccessDenied()
-        if not self.authorizer.is_allowed(identity, LIST_METRICS_ACTION, resource):
-            raise AccessDenied()
-        return entity
-
-    def bucket_owner(self, caller: str, bucket: str) -> str | None:
-        """The account owning ``bucket``, ``None`` if there is no such bucket.
-
-        A bucket store without ``get_bucket`` can only say whether ``caller`` owns
-        it; any other answer is refused.
-        """
-        get_bucket = getattr(self.buckets, "get_bucket", None)
-        if get_bucket is not None:
-            found = get_bucket(bucket)
-            return None if found is None else found[0]
-        if self.buckets is not None:
-            for info in self.buckets.list_buckets(caller, prefix=bucket, limit=1):
-                if info.name == bucket:
-                    return caller
-        raise AccessDenied()

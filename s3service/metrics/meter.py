@@ -52,8 +52,8 @@ from typing import Any
 from ..envelope import IDENTITY_KEY
 from ..forking import in_each_child
 from ..identity import Identity
-from ..backends.metrics_base import (INTERVAL_MS, S3, UNCLASSIFIED, Entity, MetricsStore,
-                                     interval_start)
+from ..backends.metrics_base import INTERVAL_MS, UNCLASSIFIED, MetricsStore, interval_start
+from .rollup import by_entity
 
 log = logging.getLogger("s3service.metrics")
 
@@ -275,43 +275,6 @@ class Meter:
                 return result
         metered.result = result
         return metered
-
-
-def by_entity(ops: dict[tuple[int, str, str | None, str | None, str | None], list[int]],
-              storage: dict[tuple[int, str | None, str | None], list[int]]
-              ) -> tuple[dict[tuple[int, Entity, str], list[int]],
-                         dict[tuple[int, Entity], list[int]]]:
-    """Roll a meter's counters up to every level they count for: a store's batch."""
-    out_ops: dict[tuple[int, Entity, str], list[int]] = {}
-    for (interval, op, account, user, bucket), counters in ops.items():
-        for entity in _entities(account, user, bucket, with_user=True):
-            _add(out_ops, (interval, entity, op), counters)
-    out_storage: dict[tuple[int, Entity], list[int]] = {}
-    for (interval, account, bucket), deltas in storage.items():
-        for entity in _entities(account, None, bucket, with_user=False):
-            _add(out_storage, (interval, entity), deltas)
-    return out_ops, out_storage
-
-
-def _entities(account: str | None, user: str | None, bucket: str | None, *,
-              with_user: bool) -> list[Entity]:
-    entities = [S3]
-    if account is not None:
-        entities.append(Entity.for_account(account))
-        if with_user:
-            entities.append(Entity.user(account, user))
-    if bucket is not None:
-        entities.append(Entity.bucket(bucket))
-    return entities
-
-
-def _add(into: dict, key: Any, values: list[int]) -> None:
-    have = into.get(key)
-    if have is None:
-        into[key] = list(values)
-    else:
-        for i, v in enumerate(values):
-            have[i] += v
 
 
 def _merge(into: dict, batch: dict) -> None:
