@@ -22,7 +22,9 @@ target (≤ 5 %).  Store: MemoryBackend, in-process, one thread, no server.
     .venv/bin/python benchmarks/metering.py [--n 10 100] [--rounds 40] [--batch 2000] [--strict]
 
 It first measures metering off against a second instance of itself (the
-noise floor of the machine at the time), then each size.
+noise floor of the machine at the time), then each size.  ``--http-rounds R``
+also serves both (N = 10) under gunicorn (1 sync worker) and loads them in
+turns with wrk, comparing the server's CPU µs per request.
 """
 from __future__ import annotations
 
@@ -85,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=40, help="pairs of batches (default 40)")
     parser.add_argument("--batch", type=int, default=2000, help="calls per batch (default 2000)")
     parser.add_argument("--strict", action="store_true", help="exit 1 if the target is missed")
+    parser.add_argument("--http-rounds", type=int, default=0,
+                        help="also over HTTP, this many rounds (default 0: not)")
+    parser.add_argument("--http-seconds", type=float, default=3.0)
     args = parser.parse_args(argv)
 
     print(f"store: MemoryBackend, in-process (no server), one thread; {args.rounds} pairs of "
@@ -110,7 +115,42 @@ def main(argv: list[str] | None = None) -> int:
         print(f"N = {n}: off {t_off:.1f} µs/call, metering at every level {t_on:.1f} µs/call; "
               f"median cost {cost:+.1%} (target <= {TARGET_COST:.0%}): "
               f"{'PASS' if ok else 'FAIL'}; {listed} ListAllMyBuckets counted")
+    if args.http_rounds:
+        over_http(args)
     return 1 if args.strict and not all_ok else 0
+
+
+def over_http(args: argparse.Namespace) -> None:
+    """The same two apps under gunicorn, loaded by wrk in turns: server CPU µs per request."""
+    import listbuckets
+
+    http = argparse.Namespace(workers=1, worker_class="sync", threads=1, loadgen="auto",
+                              clients=1, conns=8, warmup=1, http_seconds=args.http_seconds)
+    print(f"over HTTP: gunicorn on 127.0.0.1, 1 sync worker, 1 thread, N = "
+          f"{listbuckets.HTTP_N}, MemoryBackend; wrk (or the Python load generator), 1 thread, "
+          f"8 connections; {args.http_rounds} rounds of {args.http_seconds} s in turns")
+    kinds = ("s3service", "s3service-metered")
+    servers, runs = {}, {kind: [] for kind in kinds}
+    try:
+        for kind in kinds:
+            servers[kind] = listbuckets.start_gunicorn(kind, http)
+        for round_ in range(args.http_rounds):
+            for kind in kinds if round_ % 2 == 0 else kinds[::-1]:
+                runs[kind].append(listbuckets.load_once(*servers[kind], http))
+    finally:
+        for _, server in servers.values():
+            listbuckets.stop_gunicorn(server)
+    for kind in kinds:
+        if any(r["errors"] for r in runs[kind]):
+            raise RuntimeError(f"{kind}: errors under load")
+    cpu = {k: statistics.median(r["cpu_us_per_req"] for r in rs) for k, rs in runs.items()}
+    rps = {k: statistics.median(r["rps"] for r in rs) for k, rs in runs.items()}
+    costs = [m["cpu_us_per_req"] / o["cpu_us_per_req"] - 1
+             for o, m in zip(runs["s3service"], runs["s3service-metered"])]
+    print(f"over HTTP: off {rps['s3service']:.0f} req/s, {cpu['s3service']:.0f} server CPU "
+          f"µs/req; metering on {rps['s3service-metered']:.0f} req/s, "
+          f"{cpu['s3service-metered']:.0f} µs/req; median cost in server CPU "
+          f"{statistics.median(costs):+.1%} (rounds {min(costs):+.1%} to {max(costs):+.1%})")
 
 
 if __name__ == "__main__":
