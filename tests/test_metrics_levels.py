@@ -13,7 +13,7 @@ import pytest
 import webtest
 
 from s3service import S3ServiceMiddleware
-from s3service.metrics import INTERVAL_MS, interval_start
+from s3service.metrics import INTERVAL_MS, Entity, interval_start
 from signing import signed_headers
 
 A = "a" * 64
@@ -224,7 +224,7 @@ def test_virtual_hosted_requests_count_for_their_bucket(store):
     app.get("/key", headers={"Host": "docs.s3.example.com", "X-Want": "5"})
     app.get("/docs/key", headers={"Host": "s3.example.com", "X-Want": "7"})
     mw.meter.flush()
-    from s3service.backends.metrics_base import Entity
+
     totals = store.get_metrics(*time_range(), Entity.bucket("docs"))
     assert totals.operations == {"s3:GetObject": 2} and totals.outgoing_bytes == 12
 
