@@ -130,6 +130,8 @@ class S3ServiceMiddleware:
     # -- routing ---------------------------------------------------------------
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        if self.meter is not None:
+            environ.pop(IDENTITY_KEY, None)  # only an identity checked here is ever billed
         if environ.get("PATH_INFO") in ("/", "") and not self.is_bucket_host(environ):
             method = environ.get("REQUEST_METHOD", "GET")
             if method == "GET":

@@ -13,6 +13,7 @@ import pytest
 import webtest
 
 from s3service import S3ServiceMiddleware
+from s3service.identity import Identity
 from s3service.metrics import INTERVAL_MS, Entity, interval_start
 from signing import signed_headers
 
@@ -245,3 +246,17 @@ def test_listbuckets_streamed_and_refused_are_counted_too(store, app, middleware
     assert s3["outgoingBytes"] == len(streamed.body) + len(refused.body)
     [a] = list_metrics(app, "A", "accounts", [A])
     assert used(a) == {}                         # an unchecked signature counts for nobody
+
+
+def test_an_identity_put_in_the_environ_beforehand_is_not_billed(app):
+    forged = Identity(account_id=B, display_name="b", access_key="AKIDBOB", user="bob")
+    key, _ = KEYS["bob"]
+    headers = dict(signed_headers("GET", f"http://{HOST}/ledger/1", key, "wrong", version="v4"))
+    headers["Host"] = HOST
+    app.get("/ledger/1", headers=headers, extra_environ={"s3service.identity": forged},
+            status=403)
+    app.get("/", headers=headers, extra_environ={"s3service.identity": forged}, status=403)
+    [b] = list_metrics(app, "bob", "accounts", [B])
+    assert used(b) == {} and b["outgoingBytes"] == 0
+    [ledger] = list_metrics(app, "bob", "buckets", ["ledger"])
+    assert used(ledger) == {"s3:GetObject": 1}
