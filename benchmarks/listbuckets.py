@@ -181,9 +181,12 @@ def swift_comparison(seconds, peers_py):
 # ==========================================================================
 
 def http_app(kind, n=HTTP_N):
-    """gunicorn app factory: ``listbuckets:http_app('s3service', 10)`` or ``('bare', 10)``."""
+    """gunicorn app factory: ``listbuckets:http_app('s3service', 10)``, ``('bare', 10)``..."""
     if kind == "s3service":
         app, _ = factories.s3service_memory(n)
+        return app
+    if kind == "s3service-metered":                 # (for metering.py)
+        app, _ = factories.s3service_metered(n)
         return app
     if kind == "bare":
         app, _ = bare_same_bytes(n)

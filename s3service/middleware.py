@@ -73,6 +73,8 @@ from .wsgi import parse_query
 log = logging.getLogger("s3service")
 
 SERVICE_RESOURCE = "arn:aws:s3:::*"
+#: Longer names (or ones with control characters) are no bucket's: not metered per bucket.
+MAX_BUCKET_NAME = 255
 
 
 class S3ServiceMiddleware:
@@ -99,6 +101,9 @@ class S3ServiceMiddleware:
         Without it ``POST /`` goes to ``app``.
     :param metrics_flush_interval: seconds between writes of the metered counts to
         ``metrics`` (they are also written every 10000 requests and at exit).
+    :param metrics_admins: the operator accounts (account IDs) that may read the
+        service-level (fleet-wide) metrics, and any account's, user's or bucket's;
+        every other caller reads only its own account, users and buckets.
     :param backend_timeout: seconds a request may wait for the credential look-up and
         for the first page of a listing; past it the client gets ``503
         ServiceUnavailable`` and the call is abandoned (see :mod:`s3service.timeouts`).
@@ -116,6 +121,7 @@ class S3ServiceMiddleware:
                  authenticate_all: bool = False, token_secret: str | bytes | None = None,
                  metrics: MetricsStore | None = None,
                  metrics_flush_interval: float | None = 10.0,
+                 metrics_admins: Sequence[str] = (),
                  backend_timeout: float | None = None) -> None:
         self.app = app
         self.credentials = credentials
@@ -142,7 +148,8 @@ class S3ServiceMiddleware:
         if metrics is not None:
             self.meter = Meter(metrics, flush_interval=metrics_flush_interval)
             self.metrics_api = MetricsAPI(metrics, self.meter, authenticate=self.authenticate,
-                                          authorizer=self.authorizer)
+                                          authorizer=self.authorizer, admins=metrics_admins,
+                                          buckets=buckets)
 
     @property
     def authorizer(self) -> Authorizer:
@@ -158,20 +165,25 @@ class S3ServiceMiddleware:
     # -- routing ---------------------------------------------------------------
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        if self.meter is not None:
+            environ.pop(IDENTITY_KEY, None)  # only an identity checked here is ever billed
         if environ.get("PATH_INFO") in ("/", "") and not self.is_bucket_host(environ):
             method = environ.get("REQUEST_METHOD", "GET")
             if method == "GET":
-                if self.meter is not None:
-                    return self.meter.call(self._list_buckets_app, environ, start_response,
-                                           LIST_ALL_MY_BUCKETS)
-                return answer(environ, start_response, self._list_buckets)
+                result = answer(environ, start_response, self._list_buckets)
+                if self.meter is None:
+                    return result
+                return self.meter.count_answer(environ, result, LIST_ALL_MY_BUCKETS)
             if method == "POST" and self.metrics_api is not None:
                 return self.metrics_api(environ, start_response)
             if method != "POST":
                 return answer(environ, start_response, _method_not_allowed)
         if self.meter is not None:
+            bucket_in_host = self.is_bucket_host(environ)
             return self.meter.call(self._pass_on, environ, start_response,
-                                   self.operation_of(environ))
+                                   self.operation_of(environ, bucket_in_host),
+                                   self.bucket_of(environ, bucket_in_host),
+                                   authenticated=self.authenticate_all)
         return self._pass_on(environ, start_response)
 
     def _pass_on(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
@@ -179,15 +191,26 @@ class S3ServiceMiddleware:
             return answer(environ, start_response, self._authenticate_and_pass)
         return self.app(environ, start_response)
 
-    def _list_buckets_app(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
-        return answer(environ, start_response, self._list_buckets)
-
-    def operation_of(self, environ: dict) -> str | None:
+    def operation_of(self, environ: dict, bucket_in_host: bool | None = None) -> str | None:
         """The UTAPI name of a request's S3 operation (``s3:GetObject``...), or ``None``."""
+        if bucket_in_host is None:
+            bucket_in_host = self.is_bucket_host(environ)
         return classify(environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO") or "/",
-                        environ.get("QUERY_STRING") or "",
-                        bucket_in_host=self.is_bucket_host(environ),
+                        environ.get("QUERY_STRING") or "", bucket_in_host=bucket_in_host,
                         copy_source="HTTP_X_AMZ_COPY_SOURCE" in environ)
+
+    def bucket_of(self, environ: dict, bucket_in_host: bool | None = None) -> str | None:
+        """The bucket a request addresses (virtual-hosted or path-style), or ``None``."""
+        if bucket_in_host is None:
+            bucket_in_host = self.is_bucket_host(environ)
+        if bucket_in_host:
+            name = self._bucket_of(environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""))
+        else:
+            name = (environ.get("PATH_INFO") or "/")[1:].partition("/")[0]
+        # (what no store could keep -- a NUL, 300 characters -- must not hold a batch back)
+        if name and len(name) <= MAX_BUCKET_NAME and name.isprintable():
+            return name
+        return None
 
     def is_bucket_host(self, environ: dict) -> bool:
         """Whether the request addresses a bucket by its host name (``photos.s3.example.com``)."""
@@ -230,6 +253,7 @@ class S3ServiceMiddleware:
         if identity is None:
             raise AccessDenied()
         exchange.access_key = identity.access_key
+        exchange.environ[IDENTITY_KEY] = identity  # (for the meter)
         if not authorize(self.authorizer, identity, "s3:ListAllMyBuckets", SERVICE_RESOURCE,
                          RequestContext(exchange.environ, identity)):
             raise AccessDenied(AWSAccessKeyId=identity.access_key)

@@ -35,6 +35,10 @@ Options:
     own; ``false`` (the default) for neither.  See :mod:`s3service.metrics`.
 ``metrics_flush_interval``
     Seconds between writes of the metered counts to the store (default 10).
+``metrics_admins``
+    Account IDs (spaces or commas) of the operators who may read the
+    service-level (fleet-wide) metrics and any account's or bucket's; everyone
+    else reads only its own account, users and buckets.  Default: none.
 ``backend_timeout``
     Seconds a request may wait for the store (credential look-up, first page of
     a listing) before it is answered ``503 ServiceUnavailable``; unset or empty
@@ -124,6 +128,8 @@ def filter_factory(global_conf: dict, **local_conf: Any) -> Callable[[Any], S3Se
         options["metrics"] = store
     if str(conf.get("backend_timeout") or "").strip():
         options["backend_timeout"] = float(conf["backend_timeout"])
+    if str(conf.get("metrics_admins") or "").strip():
+        options["metrics_admins"] = as_list(conf["metrics_admins"])
     if "metrics_flush_interval" in conf:
         options["metrics_flush_interval"] = float(conf["metrics_flush_interval"])
 

@@ -13,7 +13,7 @@ from s3service.backends import listingcache, sortedbuckets
 from s3service.backends.memory import MemoryBackend
 from s3service.backends.memory_metrics import MemoryMetrics
 from s3service.backends.sql import SQLBackend
-from s3service.metrics import INTERVAL_MS, MetricsStore
+from s3service.metrics import INTERVAL_MS, Entity, MetricsStore
 
 A = "a" * 64                      # canonical user IDs
 B = "b" * 64
@@ -328,9 +328,17 @@ def test_is_a_metrics_store_of_its_own(empty_store):
     assert isinstance(store, MetricsStore)
     assert not isinstance(store, MemoryMetrics)          # holds its metrics, is not one
     t0 = 1704190500000
-    store.add_metrics({(t0, "s3:PutObject"): (2, 100, 0), (t0, ""): (1, 7, 9)}, {t0: (100, 1)})
-    store.add_metrics({(t0, "s3:PutObject"): (1, 10, 0)}, {})
+    s3, photos, alice = Entity.service(), Entity.bucket("photos"), Entity.user(A, "alice")
+    store.add_metrics({(t0, s3, "s3:PutObject"): (2, 100, 0), (t0, s3, ""): (1, 7, 9),
+                       (t0, photos, "s3:PutObject"): (2, 100, 0),
+                       (t0, alice, "s3:PutObject"): (1, 60, 0)},
+                      {(t0, s3): (100, 1), (t0, photos): (100, 1)})
+    store.add_metrics({(t0, s3, "s3:PutObject"): (1, 10, 0)}, {})
     totals = store.get_metrics(t0, t0 + INTERVAL_MS - 1)
     assert totals.operations == {"s3:PutObject": 3}
     assert (totals.incoming_bytes, totals.outgoing_bytes) == (117, 9)
     assert totals.storage_utilized == (0, 100) and totals.number_of_objects == (0, 1)
+    assert store.get_metrics(t0, t0, photos).operations == {"s3:PutObject": 2}
+    assert store.get_metrics(t0, t0, photos).storage_utilized == (0, 100)
+    assert store.get_metrics(t0, t0, alice).incoming_bytes == 60
+    assert store.get_metrics(t0, t0, Entity.user(B, "alice")).incoming_bytes == 0

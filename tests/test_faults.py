@@ -15,6 +15,7 @@ import webtest
 from s3service import S3ServiceMiddleware, timeouts
 from s3service.backends.base import BackendUnavailable, BucketInfo, Credential
 from s3service.backends.memory import MemoryBackend
+from s3service.backends.metrics_base import S3
 from s3service.paste import filter_factory
 
 from signing import signed_environ
@@ -55,7 +56,7 @@ class Faulty:
     def add_metrics(self, operations, storage):
         self.store.add_metrics(operations, storage)
 
-    def get_metrics(self, start, end):
+    def get_metrics(self, start, end, entity=S3):
         return self.metrics(start, end)
 
 
@@ -159,7 +160,8 @@ def test_backend_raises_through_webtest(faulty, debug_log):
 
 
 def test_metrics_api_backend_faults_are_json(faulty, debug_log):
-    app = make(faulty, metrics=faulty, metrics_flush_interval=None, backend_timeout=2.0)
+    app = make(faulty, metrics=faulty, metrics_flush_interval=None, backend_timeout=2.0,
+               metrics_admins=[ACCOUNT])
     faulty.metrics = lambda start, end: (_ for _ in ()).throw(RuntimeError("injected"))
     body = b'{"service": ["s3"], "timeRange": [0, 899999]}'
     status, headers, answer = request(app, signed("/?Action=ListMetrics", "POST", body=body))

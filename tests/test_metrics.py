@@ -4,19 +4,22 @@ from __future__ import annotations
 import io
 import json
 import threading
+import tracemalloc
 
 import pytest
 
 from s3service.backends.base import BackendUnavailable
 from s3service.backends.memory import MemoryBackend
 from s3service.backends.memory_metrics import MemoryMetrics
+from s3service.backends.sql import SQLBackend
 from s3service.metrics import (INTERVAL_MS, OPERATIONS, CountingInput, Meter,
                                MetricsStore, MetricsTotals, classify, interval_start)
 from s3service.metrics.api import (InvalidParameterValue, MaxMessageLengthExceeded,
                                    WrongFormat, json_error,
                                    parse_request_body, read_body, render_metrics,
                                    validate_time_range)
-from s3service.errors import MissingContentLength, NotImplemented_, SignatureDoesNotMatch
+from s3service.backends.metrics_base import S3, USERS, Entity
+from s3service.errors import MissingContentLength, SignatureDoesNotMatch
 
 # 2024-01-02T10:15:00Z, on an interval boundary
 T0 = 1704190500000
@@ -152,6 +155,12 @@ def test_time_range_integral_float():
 def test_parse_body():
     data = parse_request_body(b'{"timeRange": [1, 2], "service": ["s3", "s3"]}', "ListMetrics")
     assert data["service"] == ["s3"]
+    assert (data["level"], data["names"]) == ("service", ["s3"])
+    data = parse_request_body(b'{"timeRange": [1], "buckets": ["b", "a", "b"]}', "ListMetrics")
+    assert (data["level"], data["names"]) == ("buckets", ["b", "a"])
+    for level in ("accounts", "users"):
+        data = parse_request_body(b'{"%s": "x"}' % level.encode(), "ListRecentMetrics")
+        assert (data["level"], data["names"]) == (level, ["x"])
     assert parse_request_body(b'{"service": "s3"}', "ListRecentMetrics")["service"] == ["s3"]
 
 
@@ -165,7 +174,15 @@ def test_parse_body():
     (b'{"timeRange": [0], "service": ["s4"]}', InvalidParameterValue),
     (b'{"timeRange": [0], "service": []}', InvalidParameterValue),
     (b'{"timeRange": [0], "service": [3]}', InvalidParameterValue),
-    (b'{"timeRange": [0], "buckets": ["photos"]}', NotImplemented_),
+    (b'{"timeRange": [0], "buckets": []}', InvalidParameterValue),
+    (b'{"timeRange": [0], "buckets": [""]}', InvalidParameterValue),
+    (b'{"timeRange": [0], "users": [1]}', InvalidParameterValue),
+    (b'{"timeRange": [0], "accounts": {"a": 1}}', InvalidParameterValue),
+    (b'{"timeRange": [0], "buckets": ["' + b"x" * 256 + b'"]}', InvalidParameterValue),
+    (b'{"timeRange": [0], "buckets": [' + b",".join(b'"b%d"' % i for i in range(101)) + b"]}",
+     InvalidParameterValue),
+    (b'{"timeRange": [0], "buckets": ["a"], "accounts": ["b"]}', InvalidParameterValue),
+    (b'{"timeRange": [0], "buckets": ["a"], "service": ["s3"]}', InvalidParameterValue),
 ])
 def test_parse_body_errors(body, error):
     with pytest.raises(error):
@@ -230,10 +247,12 @@ def test_interval_start():
 def test_memory_store(make):
     store = make()
     assert isinstance(store, MetricsStore)
-    store.add_metrics({(T0, "s3:PutObject"): (2, 100, 0), (T0, ""): (1, 7, 9),
-                       (T0 + INTERVAL_MS, "s3:GetObject"): (1, 0, 50)},
-                      {T0 - INTERVAL_MS: (1000, 2), T0: (100, 1), T0 + INTERVAL_MS: (-50, -1)})
-    store.add_metrics({(T0, "s3:PutObject"): (1, 10, 0)}, {})
+    store.add_metrics({(T0, S3, "s3:PutObject"): (2, 100, 0), (T0, S3, ""): (1, 7, 9),
+                       (T0 + INTERVAL_MS, S3, "s3:GetObject"): (1, 0, 50),
+                       (T0, Entity.bucket("b"), "s3:PutObject"): (5, 5, 5)},
+                      {(T0 - INTERVAL_MS, S3): (1000, 2), (T0, S3): (100, 1),
+                       (T0 + INTERVAL_MS, S3): (-50, -1), (T0, Entity.bucket("b")): (7, 7)})
+    store.add_metrics({(T0, S3, "s3:PutObject"): (1, 10, 0)}, {})
     first = store.get_metrics(T0, T0 + INTERVAL_MS - 1)
     assert first.operations == {"s3:PutObject": 3}
     assert (first.incoming_bytes, first.outgoing_bytes) == (117, 9)
@@ -245,6 +264,9 @@ def test_memory_store(make):
     empty = store.get_metrics(T0 + 4 * INTERVAL_MS, T0 + 5 * INTERVAL_MS - 1)
     assert empty.operations == {} and empty.incoming_bytes == 0
     assert empty.storage_utilized == (1050, 1050)
+    bucket = store.get_metrics(T0, T0, Entity.bucket("b"))
+    assert bucket.operations == {"s3:PutObject": 5} and bucket.storage_utilized == (0, 7)
+    assert store.get_metrics(T0, T0, Entity.bucket("c")) == MetricsTotals()
 
 
 # -- the meter --------------------------------------------------------------------------------------
@@ -485,3 +507,77 @@ def test_time_range_beyond_year_9999_is_refused(bad):
     with pytest.raises(InvalidParameterValue):
         validate_time_range([bad - bad % INTERVAL_MS, bad - bad % INTERVAL_MS + INTERVAL_MS - 1],
                             now_ms=T0)
+
+
+# -- levels: account, user, bucket ---------------------------------------------------------------
+
+def test_meter_rolls_each_request_up_to_every_level_it_counts_for():
+    store = MemoryMetrics()
+    meter = Meter(store, flush_interval=None, clock=Clock(T0 / 1000))
+    meter.count("s3:PutObject", 10, 0, account="A", user="alice", bucket="photos")
+    meter.count("s3:PutObject", 20, 0, account="A", user=None, bucket="photos")   # root key
+    meter.count("s3:GetObject", 0, 7, account="B", user="bob", bucket="docs")
+    meter.count("s3:GetObject", 0, 3, bucket="photos")                            # anonymous
+    meter.count("s3:ListAllMyBuckets", 0, 100, account="A", user="alice")
+    meter.record_storage(30, 2, bucket="photos", account="A")
+    meter.record_storage(5, 1)                                                     # service only
+    meter.flush()
+
+    def get(entity):
+        return store.get_metrics(T0, T0 + INTERVAL_MS - 1, entity)
+
+    service = get(S3)
+    assert service.operations == {"s3:PutObject": 2, "s3:GetObject": 2, "s3:ListAllMyBuckets": 1}
+    assert (service.incoming_bytes, service.outgoing_bytes) == (30, 110)
+    assert service.storage_utilized == (0, 35) and service.number_of_objects == (0, 3)
+    a = get(Entity.for_account("A"))
+    assert a.operations == {"s3:PutObject": 2, "s3:ListAllMyBuckets": 1}
+    assert (a.incoming_bytes, a.outgoing_bytes) == (30, 100)
+    assert a.storage_utilized == (0, 30) and a.number_of_objects == (0, 2)
+    assert get(Entity.user("A", "alice")).operations == {"s3:PutObject": 1,
+                                                         "s3:ListAllMyBuckets": 1}
+    root = get(Entity.user("A", None))
+    assert root == get(Entity(USERS, "A", "A"))
+    assert root.operations == {"s3:PutObject": 1} and root.incoming_bytes == 20
+    assert get(Entity.user("B", "bob")).outgoing_bytes == 7
+    assert get(Entity.user("A", "bob")) == MetricsTotals()     # users are per account
+    photos = get(Entity.bucket("photos"))
+    assert photos.operations == {"s3:PutObject": 2, "s3:GetObject": 1}
+    assert (photos.incoming_bytes, photos.outgoing_bytes) == (30, 3)
+    assert photos.storage_utilized == (0, 30)
+    assert get(Entity.bucket("docs")).operations == {"s3:GetObject": 1}
+    assert get(Entity.for_account("B")).storage_utilized == (0, 0)
+
+
+def test_meter_memory_stays_within_one_flush_batch_whatever_the_number_of_buckets(tmp_path):
+    """100,000 distinct buckets in one interval: the meter never holds more than a batch.
+
+    The store is a real one that keeps nothing in memory (SQL on a SQLite file),
+    warmed up first, so that the peak measured is the meter's and a flush's.
+    """
+    store = SQLBackend(f"sqlite:///{tmp_path}/metrics.db")
+    store.add_metrics({(T0, S3, "s3:GetObject"): (0, 0, 0)}, {})          # warm up
+
+    def peak(buckets: int, prefix: str) -> int:
+        meter = Meter(store, flush_interval=None, flush_requests=1000, clock=Clock(T0 / 1000))
+        names = [f"{prefix}-{i:06d}" for i in range(buckets)]   # made before measuring
+        meter.count("s3:GetObject", 0, 10, account="A", user="u", bucket="warm-up")
+        meter.flush()
+        tracemalloc.start()
+        for name in names:
+            meter.count("s3:GetObject", 0, 10, account="A", user="u", bucket=name)
+        size = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        meter.flush()
+        return size
+
+    one_batch = peak(1000, "one")
+    many = peak(100_000, "many")
+    # every request reached the store, at every level
+    service = store.get_metrics(T0, T0)
+    assert service.operations == {"s3:GetObject": 1000 + 100_000 + 2}
+    assert store.get_metrics(T0, T0, Entity.user("A", "u")).outgoing_bytes == 10 * 101_002
+    for name in ("many-000000", "many-054321", "many-099999"):
+        assert store.get_metrics(T0, T0, Entity.bucket(name)).operations == {"s3:GetObject": 1}
+    # The peak is that of one flush batch (and its roll-up), not 100 times it.
+    assert many < 1.5 * one_batch, (many, one_batch)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from sqlalchemy import create_engine, func, select
@@ -9,10 +10,12 @@ from sqlalchemy import create_engine, func, select
 from s3service.backends.base import BackendUnavailable
 from s3service.backends.sql import SQLBackend
 from s3service.metrics import INTERVAL_MS, Meter, MetricsStore
+from s3service.backends.metrics_base import S3, Entity
 from s3service.backends.sql_metrics import SQLMetrics, counters
 from s3service.paste import filter_factory
 
 T0 = 1704190500000
+BUCKET = Entity.bucket("photos")
 
 
 def test_sql_backend_is_a_metrics_store(sql_url):
@@ -24,10 +27,12 @@ def test_sql_backend_is_a_metrics_store(sql_url):
 
 def test_batches_add_up(sql_url):
     store = SQLBackend(sql_url)
-    store.add_metrics({(T0, "s3:PutObject"): (2, 100, 0), (T0, ""): (1, 7, 9),
-                       (T0 + INTERVAL_MS, "s3:GetObject"): (1, 0, 50)},
-                      {T0 - INTERVAL_MS: (1000, 2), T0: (100, 1), T0 + INTERVAL_MS: (-50, -1)})
-    store.add_metrics({(T0, "s3:PutObject"): (1, 10, 0)}, {T0: (1, 0)})
+    store.add_metrics({(T0, S3, "s3:PutObject"): (2, 100, 0), (T0, S3, ""): (1, 7, 9),
+                       (T0 + INTERVAL_MS, S3, "s3:GetObject"): (1, 0, 50),
+                       (T0, BUCKET, "s3:PutObject"): (4, 40, 0)},
+                      {(T0 - INTERVAL_MS, S3): (1000, 2), (T0, S3): (100, 1),
+                       (T0 + INTERVAL_MS, S3): (-50, -1), (T0, BUCKET): (40, 4)})
+    store.add_metrics({(T0, S3, "s3:PutObject"): (1, 10, 0)}, {(T0, S3): (1, 0)})
     store.add_metrics({}, {})
     first = store.get_metrics(T0, T0 + INTERVAL_MS - 1)
     assert first.operations == {"s3:PutObject": 3}
@@ -39,13 +44,17 @@ def test_batches_add_up(sql_url):
     # a second backend on the same database (another process of the fleet) sees the same
     other = SQLBackend(sql_url)
     assert other.get_metrics(T0, T0 + 2 * INTERVAL_MS - 1) == both
+    bucket = other.get_metrics(T0, T0, BUCKET)
+    assert bucket.operations == {"s3:PutObject": 4} and bucket.incoming_bytes == 40
+    assert bucket.storage_utilized == (0, 40) and bucket.number_of_objects == (0, 4)
+    assert other.get_metrics(T0, T0, Entity.for_account("nobody")).operations == {}
 
 
 def test_big_counters(sql_url):
     store = SQLBackend(sql_url)
     big = 5 * 2 ** 40                                    # 5 TiB in one interval
-    store.add_metrics({(T0, "s3:PutObject"): (1, big, 0)}, {T0: (big, 1)})
-    store.add_metrics({(T0, "s3:PutObject"): (1, big, 0)}, {T0: (big, 1)})
+    store.add_metrics({(T0, S3, "s3:PutObject"): (1, big, 0)}, {(T0, S3): (big, 1)})
+    store.add_metrics({(T0, S3, "s3:PutObject"): (1, big, 0)}, {(T0, S3): (big, 1)})
     totals = store.get_metrics(T0, T0)
     assert totals.incoming_bytes == 2 * big and totals.storage_utilized == (0, 2 * big)
 
@@ -88,7 +97,7 @@ def test_unreachable_database_keeps_the_batch(tmp_path):
     engine = create_engine(f"sqlite:///{tmp_path}/missing-dir/x.db")
     store = SQLMetrics(engine)
     with pytest.raises(BackendUnavailable):
-        store.add_metrics({(T0, "s3:GetObject"): (1, 0, 0)}, {})
+        store.add_metrics({(T0, S3, "s3:GetObject"): (1, 0, 0)}, {})
     meter = Meter(store, flush_interval=None, clock=lambda: T0 / 1000)
     meter.count("s3:GetObject")
     assert not meter.flush() and meter.pending == 1
@@ -114,3 +123,32 @@ def test_paste_metrics_option(tmp_path):
     custom = filter_factory({}, db="memory",
                             metrics="s3service.backends.memory_metrics:MemoryMetrics")(lambda e, s: [])
     assert type(custom.metrics).__name__ == "MemoryMetrics"
+    assert mw.metrics_api.admins == frozenset()
+    admins = filter_factory({}, db="memory", metrics="true",
+                            metrics_admins="ops1, ops2")(lambda e, s: [])
+    assert admins.metrics_api.admins == {"ops1", "ops2"}
+
+
+def test_names_no_store_could_keep_are_not_metered_per_bucket(sql_url):
+    """A NUL in a path, or a host naming a 300-character bucket, must not block the batch."""
+    from s3service import S3ServiceMiddleware
+    from s3service.backends.metrics_base import Entity
+
+    store = SQLBackend(sql_url)
+
+    def gateway(environ, start_response):
+        start_response("404 Not Found", [("Content-Length", "0")])
+        return []
+
+    mw = S3ServiceMiddleware(gateway, credentials=store, buckets=store, metrics=store,
+                             metrics_flush_interval=None, service_hosts=["s3.example.com"])
+    for environ in ({"PATH_INFO": "/a\x00b/key"},
+                    {"PATH_INFO": "/key", "HTTP_HOST": "b" * 300 + ".s3.example.com"},
+                    {"PATH_INFO": "/" + "c" * 256 + "/key"},
+                    {"PATH_INFO": "/fine/key"}):
+        environ.update(REQUEST_METHOD="GET", QUERY_STRING="")
+        list(mw(environ, lambda status, headers, exc_info=None: None))
+    assert mw.meter.flush()
+    now = int(time.time() * 1000)
+    assert store.get_metrics(0, now).operations == {"s3:GetObject": 4}
+    assert store.get_metrics(0, now, Entity.bucket("fine")).operations == {"s3:GetObject": 1}

@@ -46,7 +46,7 @@ def backends():
         backend.close()
 
 
-METRICS_TABLES = {"s3service_metrics", "s3service_metrics_storage"}
+METRICS_TABLES = {"s3service_utilization", "s3service_utilization_storage"}
 
 
 # -- schema ----------------------------------------------------------------------------
@@ -122,6 +122,35 @@ def test_version_2_database_gets_bucket_versions_and_kept_entries(sql_url, backe
         conn.execute(insert(schema.buckets).values(name="older", owner=A, created=created))
     assert [(b.name, b.creation_date) for b in store.list_buckets(A)] == [
         ("kept", "2021-03-04T05:06:07.890Z"), ("older", "2021-03-04T05:06:07.890Z")]
+    peek.dispose()
+
+
+def test_service_level_metrics_of_the_previous_version_are_migrated(sql_url, backends):
+    level = schema.MIGRATIONS.index(schema._utilization_levels)
+    t0 = 1704190500000
+    peek = _peek(sql_url)
+    with peek.begin() as conn:   # metrics as the release before per-entity metrics kept them
+        schema.schema_version.create(conn)
+        for migration in schema.MIGRATIONS[:level]:
+            migration(conn)
+        conn.execute(schema.schema_version.insert().values(id=1, version=level))
+        conn.execute(insert(schema._v2_counters), [
+            {"interval_start": t0, "operation": "s3:PutObject", "requests": 3,
+             "incoming_bytes": 300, "outgoing_bytes": 0},
+            {"interval_start": t0, "operation": "", "requests": 1,
+             "incoming_bytes": 0, "outgoing_bytes": 9}])
+        conn.execute(insert(schema._v2_storage).values(interval_start=t0, bytes_delta=300,
+                                                       objects_delta=3))
+    store = backends(sql_url)
+    totals = store.get_metrics(t0, t0)
+    assert totals.operations == {"s3:PutObject": 3}
+    assert (totals.incoming_bytes, totals.outgoing_bytes) == (300, 9)
+    assert totals.storage_utilized == (0, 300) and totals.number_of_objects == (0, 3)
+    tables = set(inspect(peek).get_table_names())
+    assert METRICS_TABLES <= tables and not {"s3service_metrics",
+                                             "s3service_metrics_storage"} & tables
+    with peek.connect() as conn:
+        assert conn.execute(select(schema.schema_version)).all() == [(1, schema.SCHEMA_VERSION)]
     peek.dispose()
 
 

@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from functools import partial
 
-from .metrics_base import MetricsTotals
+from .metrics_base import S3, Entity, MetricsTotals
 from ..regions import DEFAULT_REGION
 from .base import BucketInfo, BucketNameTaken, Credential, UnknownAccount, UnknownBucket
 from .memory_metrics import MemoryMetrics
@@ -148,14 +148,14 @@ class MemoryBackend(MemoryPolicies):
 
     # -- metrics (a MetricsStore: see .memory_metrics) --------------------------
 
-    def add_metrics(self, operations: Mapping[tuple[int, str], Sequence[int]],
-                    storage: Mapping[int, Sequence[int]]) -> None:
+    def add_metrics(self, operations: Mapping[tuple[int, Entity, str], Sequence[int]],
+                    storage: Mapping[tuple[int, Entity], Sequence[int]]) -> None:
         """Add a batch of metered counters (:class:`~s3service.metrics.MetricsStore`)."""
         self._metrics.add_metrics(operations, storage)
 
-    def get_metrics(self, start: int, end: int) -> MetricsTotals:
-        """Metrics totals of the intervals starting in ``[start, end]`` (epoch ms)."""
-        return self._metrics.get_metrics(start, end)
+    def get_metrics(self, start: int, end: int, entity: Entity = S3) -> MetricsTotals:
+        """``entity``'s metrics totals of the intervals starting in ``[start, end]`` (epoch ms)."""
+        return self._metrics.get_metrics(start, end, entity)
 
     # -- the protocols --------------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 
-from .metrics_base import UNCLASSIFIED, MetricsTotals, interval_start
+from .metrics_base import S3, UNCLASSIFIED, Entity, MetricsTotals, interval_start
 
 
 class MemoryMetrics:
@@ -16,37 +16,39 @@ class MemoryMetrics:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._ops: dict[tuple[int, str], list[int]] = {}       # (interval, operation) -> counters
-        self._storage: dict[int, list[int]] = {}               # interval -> [bytes, objects] deltas
+        # entity -> {(interval, operation): [requests, incoming, outgoing]}
+        self._ops: dict[Entity, dict[tuple[int, str], list[int]]] = {}
+        # entity -> {interval: [bytes, objects] deltas}
+        self._storage: dict[Entity, dict[int, list[int]]] = {}
 
-    def add_metrics(self, operations: Mapping[tuple[int, str], Sequence[int]],
-                    storage: Mapping[int, Sequence[int]]) -> None:
+    def add_metrics(self, operations: Mapping[tuple[int, Entity, str], Sequence[int]],
+                    storage: Mapping[tuple[int, Entity], Sequence[int]]) -> None:
         """Add a batch of counters to the totals, all at once under the lock."""
         with self._lock:
-            for key, (requests, incoming, outgoing) in operations.items():
-                have = self._ops.setdefault(key, [0, 0, 0])
+            for (interval, entity, op), (requests, incoming, outgoing) in operations.items():
+                have = self._ops.setdefault(entity, {}).setdefault((interval, op), [0, 0, 0])
                 have[0] += requests
                 have[1] += incoming
                 have[2] += outgoing
-            for key, (nbytes, objects) in storage.items():
-                level = self._storage.setdefault(key, [0, 0])
+            for (interval, entity), (nbytes, objects) in storage.items():
+                level = self._storage.setdefault(entity, {}).setdefault(interval, [0, 0])
                 level[0] += nbytes
                 level[1] += objects
 
-    def get_metrics(self, start: int, end: int) -> MetricsTotals:
-        """Totals of the intervals starting in ``[start, end]`` (epoch ms, inclusive)."""
+    def get_metrics(self, start: int, end: int, entity: Entity = S3) -> MetricsTotals:
+        """``entity``'s totals of the intervals starting in ``[start, end]`` (epoch ms, inclusive)."""
         operations: dict[str, int] = {}
         incoming = outgoing = 0
         first = interval_start(start)
         bytes_start = bytes_end = objects_start = objects_end = 0
         with self._lock:
-            for (interval, op), (requests, inc, out) in self._ops.items():
+            for (interval, op), (requests, inc, out) in self._ops.get(entity, {}).items():
                 if start <= interval <= end:
                     if op != UNCLASSIFIED:
                         operations[op] = operations.get(op, 0) + requests
                     incoming += inc
                     outgoing += out
-            for interval, (nbytes, objects) in self._storage.items():
+            for interval, (nbytes, objects) in self._storage.get(entity, {}).items():
                 if interval < first:
                     bytes_start += nbytes
                     objects_start += objects

@@ -1,9 +1,12 @@
 """The metrics store protocol: what the middleware asks of a backend that keeps metrics.
 
 Counters are kept per 15-minute interval (``interval`` below: the interval's
-start in epoch milliseconds, a multiple of :data:`INTERVAL_MS`) and per
-operation name (``s3:PutObject``...).  Each counter row holds three numbers:
-requests, incoming bytes and outgoing bytes.  Storage figures are kept as
+start in epoch milliseconds, a multiple of :data:`INTERVAL_MS`), per
+:class:`Entity` -- the service, an account, a user or a bucket, the levels of
+the Service Utilization API -- and per operation name (``s3:PutObject``...).
+Each counter row holds three numbers: requests, incoming bytes and outgoing
+bytes.  One request is counted once at each level it can be attributed to (the
+meter does the rolling up; a store only adds what it is given).  Storage figures are kept as
 deltas per interval too, so that any number of processes can add to them
 without reading first; the level at a time ``t`` is the sum of every delta
 recorded before ``t``.
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 #: The length of one metrics interval: 15 minutes, in milliseconds.
 INTERVAL_MS = 15 * 60 * 1000
@@ -28,6 +31,45 @@ UNCLASSIFIED = ""
 def interval_start(epoch_ms: int) -> int:
     """The start (epoch ms) of the 15-minute interval containing ``epoch_ms``."""
     return epoch_ms - epoch_ms % INTERVAL_MS
+
+
+class Entity(NamedTuple):
+    """What a row of metrics is about: one of the four levels.
+
+    ``level`` is one of :data:`LEVELS`; ``account`` is the account the entity
+    belongs to (empty for the service and for buckets, whose names are
+    global); ``name`` is the service's name, the user's name or the bucket's
+    name (empty for an account).  Build them with :meth:`service`,
+    :meth:`for_account`, :meth:`user` and :meth:`bucket`.
+    """
+
+    level: str
+    account: str
+    name: str
+
+    @classmethod
+    def service(cls, name: str = "s3") -> Entity:
+        return cls(SERVICE, "", name)
+
+    @classmethod
+    def for_account(cls, account_id: str) -> Entity:
+        return cls(ACCOUNTS, account_id, "")
+
+    @classmethod
+    def user(cls, account_id: str, user: str | None) -> Entity:
+        """An IAM user of ``account_id``; ``None`` (a root key) is the account itself."""
+        return cls(USERS, account_id, account_id if user is None else user)
+
+    @classmethod
+    def bucket(cls, name: str) -> Entity:
+        return cls(BUCKETS, "", name)
+
+
+#: The levels, as the Service Utilization API names them in a request body.
+SERVICE, ACCOUNTS, USERS, BUCKETS = "service", "accounts", "users", "buckets"
+LEVELS = (SERVICE, ACCOUNTS, USERS, BUCKETS)
+#: The service every request through the middleware belongs to.
+S3 = Entity(SERVICE, "", "s3")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,18 +90,21 @@ class MetricsTotals:
 
 @runtime_checkable
 class MetricsStore(Protocol):
-    def add_metrics(self, operations: Mapping[tuple[int, str], Sequence[int]],
-                    storage: Mapping[int, Sequence[int]]) -> None:
+    def add_metrics(self, operations: Mapping[tuple[int, Entity, str], Sequence[int]],
+                    storage: Mapping[tuple[int, Entity], Sequence[int]]) -> None:
         """Add a batch of counters to the stored totals, atomically if the store can.
 
-        ``operations[(interval, operation)] = (requests, incoming_bytes, outgoing_bytes)``;
-        ``storage[interval] = (bytes_delta, objects_delta)`` (deltas may be negative).
+        ``operations[(interval, entity, operation)] = (requests, incoming_bytes,
+        outgoing_bytes)``; ``storage[(interval, entity)] = (bytes_delta,
+        objects_delta)`` (deltas may be negative).
         Raising (e.g. :class:`~s3service.backends.base.BackendUnavailable`) means
         nothing was added: the caller keeps the batch and tries again later.
         """
 
-    def get_metrics(self, start: int, end: int) -> MetricsTotals:
-        """Totals of the intervals starting within ``[start, end]`` (epoch ms, inclusive).
+    def get_metrics(self, start: int, end: int, entity: Entity = S3) -> MetricsTotals:
+        """``entity``'s totals of the intervals starting within ``[start, end]`` (epoch ms, inclusive).
+
+        An entity never seen has all totals zero.
 
         The storage levels are the sums of the deltas of the intervals before
         ``start``'s interval, and of those up to and including ``end``'s.

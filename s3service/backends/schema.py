@@ -33,6 +33,7 @@ from sqlalchemy import (
     Text,
     insert,
     inspect,
+    literal,
     select,
     update,
 )
@@ -129,9 +130,26 @@ def _v1_initial(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+# The metrics tables as version 2 made them: service level only.
+_v2 = MetaData()
+_v2_counters = Table(
+    "s3service_metrics", _v2,
+    Column("interval_start", BigInteger, primary_key=True, autoincrement=False),
+    Column("operation", String(64), primary_key=True),
+    Column("requests", BigInteger, nullable=False),
+    Column("incoming_bytes", BigInteger, nullable=False),
+    Column("outgoing_bytes", BigInteger, nullable=False),
+)
+_v2_storage = Table(
+    "s3service_metrics_storage", _v2,
+    Column("interval_start", BigInteger, primary_key=True, autoincrement=False),
+    Column("bytes_delta", BigInteger, nullable=False),
+    Column("objects_delta", BigInteger, nullable=False),
+)
+
+
 def _v2_metrics(conn: Connection) -> None:
-    from .sql_metrics import metadata as metrics_tables
-    metrics_tables.create_all(conn, checkfirst=True)
+    _v2.create_all(conn, checkfirst=True)
 
 
 def _add_column(conn: Connection, table: Table, column: str, ddl: str) -> None:
@@ -189,11 +207,51 @@ def _policies(conn: Connection) -> None:
     create_tables(conn)
 
 
+# The metrics tables with a level, an account and a name in front of each row.
+_utilization = MetaData()
+_utilization_counters = Table(
+    "s3service_utilization", _utilization,
+    Column("level", String(8), primary_key=True),
+    Column("account_id", String(128), primary_key=True),
+    Column("name", String(255), primary_key=True),
+    Column("interval_start", BigInteger, primary_key=True, autoincrement=False),
+    Column("operation", String(64), primary_key=True),
+    Column("requests", BigInteger, nullable=False),
+    Column("incoming_bytes", BigInteger, nullable=False),
+    Column("outgoing_bytes", BigInteger, nullable=False),
+)
+_utilization_storage = Table(
+    "s3service_utilization_storage", _utilization,
+    Column("level", String(8), primary_key=True),
+    Column("account_id", String(128), primary_key=True),
+    Column("name", String(255), primary_key=True),
+    Column("interval_start", BigInteger, primary_key=True, autoincrement=False),
+    Column("bytes_delta", BigInteger, nullable=False),
+    Column("objects_delta", BigInteger, nullable=False),
+)
+
+
+def _utilization_levels(conn: Connection) -> None:
+    """Metrics per account, user and bucket: the service-level rows move to the new tables."""
+    _utilization.create_all(conn, checkfirst=True)
+    existing = set(inspect(conn).get_table_names())
+    service = {"level": literal("service"), "account_id": literal(""), "name": literal("s3")}
+    for old, new in ((_v2_counters, _utilization_counters), (_v2_storage, _utilization_storage)):
+        if old.name not in existing:
+            continue
+        columns = [c.name for c in old.columns]
+        conn.execute(insert(new).from_select(
+            [*service, *columns],
+            select(*(v.label(k) for k, v in service.items()), *old.columns)))
+        old.drop(conn)
+
+
 MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
     _v1_initial,           # 0 -> 1
     _v2_metrics,           # 1 -> 2: the utilization metrics' counters
     _v3_listing_versions,  # 2 -> 3: bucket versions and kept listing entries
-    _policies,             # IAM policies, groups and attachments
+    _policies,             # 3 -> 4: IAM policies, groups and attachments
+    _utilization_levels,   # 4 -> 5: metrics per account, user and bucket
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -35,7 +35,7 @@ from . import schema
 from .base import (BackendUnavailable, BucketInfo, BucketNameTaken, Credential, UnknownAccount,
                    UnknownBucket)
 from .listingcache import ListingCache
-from .metrics_base import MetricsTotals
+from .metrics_base import S3, Entity, MetricsTotals
 from .schema import access_keys, accounts, buckets, users
 from .sortedbuckets import listing
 from .sql_metrics import SQLMetrics
@@ -536,14 +536,14 @@ class SQLBackend(SQLPolicies):
 
     # -- metrics (a MetricsStore: see .sql_metrics) ---------------------------
 
-    def add_metrics(self, operations: Mapping[tuple[int, str], Sequence[int]],
-                    storage: Mapping[int, Sequence[int]]) -> None:
+    def add_metrics(self, operations: Mapping[tuple[int, Entity, str], Sequence[int]],
+                    storage: Mapping[tuple[int, Entity], Sequence[int]]) -> None:
         """Add a batch of metered counters (:class:`~s3service.metrics.MetricsStore`)."""
         self._metrics.add_metrics(operations, storage)
 
-    def get_metrics(self, start: int, end: int) -> MetricsTotals:
-        """Metrics totals of the intervals starting in ``[start, end]`` (epoch ms)."""
-        return self._metrics.get_metrics(start, end)
+    def get_metrics(self, start: int, end: int, entity: Entity = S3) -> MetricsTotals:
+        """``entity``'s metrics totals of the intervals starting in ``[start, end]`` (epoch ms)."""
+        return self._metrics.get_metrics(start, end, entity)
 
     # -- the protocols --------------------------------------------------------------
 

@@ -1,14 +1,19 @@
 """Metrics in an SQL database (SQLite or PostgreSQL), shared by every process of a fleet.
 
-Two tables, part of the store's versioned schema (version 2, see
+Two tables, part of the store's versioned schema (see
 :mod:`s3service.backends.schema`) and also created on first use if missing,
-for an ``SQLMetrics`` on an engine of its own:
+for an ``SQLMetrics`` on an engine of its own.  An entity
+(:class:`~.metrics_base.Entity`) is its three columns ``level``, ``account_id``
+and ``name``:
 
-``s3service_metrics``
-    one row per ``(interval_start, operation)`` (interval starts in epoch ms)
-    with ``requests``, ``incoming_bytes`` and ``outgoing_bytes``;
-``s3service_metrics_storage``
-    one row per interval with the ``bytes_delta`` and ``objects_delta`` recorded in it.
+``s3service_utilization``
+    one row per ``(entity, interval_start, operation)`` (interval starts in
+    epoch ms) with ``requests``, ``incoming_bytes`` and ``outgoing_bytes``;
+``s3service_utilization_storage``
+    one row per ``(entity, interval_start)`` with the ``bytes_delta`` and
+    ``objects_delta`` recorded in it.
+
+The primary keys lead with the entity, so one entity's range is one index scan.
 
 A flush adds a whole batch in one transaction with one
 ``INSERT ... ON CONFLICT (...) DO UPDATE SET n = n + excluded.n`` statement per
@@ -27,13 +32,23 @@ from sqlalchemy import (BigInteger, Column, Connection, Engine, MetaData, String
                         func, select)
 from sqlalchemy.exc import DBAPIError
 
-from .metrics_base import UNCLASSIFIED, MetricsTotals, interval_start
+from .metrics_base import S3, UNCLASSIFIED, Entity, MetricsTotals, interval_start
 from .sqlguard import DDL_ATTEMPTS, DDL_PAUSE, OutageGuard, retry
 
 metadata = MetaData()
 
+_ENTITY = ("level", "account_id", "name")
+
+
+def _entity_columns() -> list[Column]:
+    return [Column("level", String(8), primary_key=True),
+            Column("account_id", String(128), primary_key=True),
+            Column("name", String(255), primary_key=True)]
+
+
 counters = Table(
-    "s3service_metrics", metadata,
+    "s3service_utilization", metadata,
+    *_entity_columns(),
     Column("interval_start", BigInteger, primary_key=True, autoincrement=False),
     Column("operation", String(64), primary_key=True),
     Column("requests", BigInteger, nullable=False),
@@ -42,7 +57,8 @@ counters = Table(
 )
 
 storage_deltas = Table(
-    "s3service_metrics_storage", metadata,
+    "s3service_utilization_storage", metadata,
+    *_entity_columns(),
     Column("interval_start", BigInteger, primary_key=True, autoincrement=False),
     Column("bytes_delta", BigInteger, nullable=False),
     Column("objects_delta", BigInteger, nullable=False),
@@ -108,37 +124,44 @@ class SQLMetrics:
             retry(create, on=DBAPIError, attempts=DDL_ATTEMPTS, pause=DDL_PAUSE)
             self._ready = True
 
-    def add_metrics(self, operations: Mapping[tuple[int, str], Sequence[int]],
-                    storage: Mapping[int, Sequence[int]]) -> None:
+    def add_metrics(self, operations: Mapping[tuple[int, Entity, str], Sequence[int]],
+                    storage: Mapping[tuple[int, Entity], Sequence[int]]) -> None:
         """Add the batch in one transaction (:class:`~s3service.metrics.MetricsStore`)."""
         if not operations and not storage:
             return
         self._ensure_tables()
-        op_rows = [{"interval_start": k[0], "operation": k[1], "requests": v[0],
+        # Sorted in primary-key order, so that concurrent flushes lock rows alike.
+        op_rows = [{"level": e.level, "account_id": e.account, "name": e.name,
+                    "interval_start": t, "operation": op, "requests": v[0],
                     "incoming_bytes": v[1], "outgoing_bytes": v[2]}
-                   for k, v in sorted(operations.items())]
-        storage_rows = [{"interval_start": k, "bytes_delta": v[0], "objects_delta": v[1]}
-                        for k, v in sorted(storage.items())]
+                   for (e, t, op), v in sorted(((e, t, op), v)
+                                               for (t, e, op), v in operations.items())]
+        storage_rows = [{"level": e.level, "account_id": e.account, "name": e.name,
+                         "interval_start": t, "bytes_delta": v[0], "objects_delta": v[1]}
+                        for (e, t), v in sorted(((e, t), v) for (t, e), v in storage.items())]
         with self._begin() as conn:
             if op_rows:
-                _upsert(conn, counters, ("interval_start", "operation"), op_rows)
+                _upsert(conn, counters, (*_ENTITY, "interval_start", "operation"), op_rows)
             if storage_rows:
-                _upsert(conn, storage_deltas, ("interval_start",), storage_rows)
+                _upsert(conn, storage_deltas, (*_ENTITY, "interval_start"), storage_rows)
 
-    def get_metrics(self, start: int, end: int) -> MetricsTotals:
-        """Totals of the intervals starting in ``[start, end]`` (epoch ms, inclusive)."""
+    def get_metrics(self, start: int, end: int, entity: Entity = S3) -> MetricsTotals:
+        """``entity``'s totals of the intervals starting in ``[start, end]`` (epoch ms, inclusive)."""
         self._ensure_tables()
         c, s = counters.c, storage_deltas.c
         first = interval_start(start)
         ops_query = (select(c.operation, func.sum(c.requests), func.sum(c.incoming_bytes),
                             func.sum(c.outgoing_bytes))
-                     .where(c.interval_start >= start, c.interval_start <= end)
+                     .where(c.level == entity.level, c.account_id == entity.account,
+                            c.name == entity.name,
+                            c.interval_start >= start, c.interval_start <= end)
                      .group_by(c.operation))
         before = s.interval_start < first
         levels_query = (select(func.sum(case((before, s.bytes_delta), else_=0)),
                                func.sum(case((before, s.objects_delta), else_=0)),
                                func.sum(s.bytes_delta), func.sum(s.objects_delta))
-                        .where(s.interval_start <= end))
+                        .where(s.level == entity.level, s.account_id == entity.account,
+                               s.name == entity.name, s.interval_start <= end))
         operations: dict[str, int] = {}
         incoming = outgoing = 0
         with self._begin() as conn:

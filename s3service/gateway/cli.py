@@ -102,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="info",
                        choices=["debug", "info", "warning", "error", "critical"])
     serve.add_argument("--access-log", action="store_true", help="log every request (gunicorn)")
+    serve.add_argument("--metrics", action="store_true",
+                       help="meter every request and answer ListMetrics (tenants read their own)")
+    serve.add_argument("--metrics-admin", action="append", default=[], metavar="ACCOUNT",
+                       help="an operator account that may read the fleet's metrics "
+                            "(implies --metrics); repeatable")
 
     account = _group(commands, "account", "manage accounts")
     sub = command(account, "create", cmd_account_create, "create an account")
@@ -306,7 +311,8 @@ def cmd_serve(args: argparse.Namespace, store: Any) -> None:
                                               ("threads", args.threads)) if value is not None}
     server.serve(store, region=args.region, service_hosts=args.service_host, host=args.host,
                  port=args.port, workers=args.workers, log_level=args.log_level,
-                 access_log=args.access_log, **tuning)
+                 access_log=args.access_log, metrics=args.metrics or bool(args.metrics_admin),
+                 metrics_admins=args.metrics_admin, **tuning)
 
 
 def show_demo(args: argparse.Namespace, demo: dict[str, Any]) -> None:

@@ -47,15 +47,18 @@ def create_app(db: str | None = None, region: str | None = None,
 
 
 def make_policed_app(store: Any, region: str = DEFAULT_REGION,
-                     service_hosts: Sequence[str] = ()) -> Any:
+                     service_hosts: Sequence[str] = (), **middleware_options: Any) -> Any:
     """:func:`~.app.make_app` deciding with the IAM policies in ``store``.
+
+    ``middleware_options`` go to the middleware, as with :func:`~.app.make_app`.
 
     An account's own keys may do everything; its IAM users what their
     policies allow (see :class:`~s3service.policies.PolicyAuthorizer`).  A
     store that keeps no policies gets the default authorizer.
     """
     options = {"authorizer": PolicyAuthorizer(store)} if isinstance(store, PolicySource) else {}
-    return make_app(store, region=region, service_hosts=service_hosts, **options)
+    return make_app(store, region=region, service_hosts=service_hosts, **options,
+                    **middleware_options)
 
 
 def check_bind(host: str, port: int) -> None:
@@ -133,15 +136,19 @@ def gunicorn_options(*, host: str = "127.0.0.1", port: int = 8000, workers: int 
 
 
 def serve(store: Any, *, region: str = DEFAULT_REGION, service_hosts: Sequence[str] = (),
-          **options: Any) -> None:
+          metrics: bool = False, metrics_admins: Sequence[str] = (), **options: Any) -> None:
     """Serve the gateway on ``store`` under gunicorn; ``options`` as :func:`gunicorn_options` takes.
 
     IAM users are held to the policies in ``store`` (:func:`make_policed_app`).
+    ``metrics``: meter every request into ``store`` and answer ListMetrics, the
+    service level to the ``metrics_admins`` accounts only (see :mod:`s3service.metrics`).
+
     The store is opened once in gunicorn's master and inherited by the
     workers: the SQL store opens its own connections in each worker; an
     in-memory store must run with one worker (its buckets live in that one).
     """
     def factory() -> Any:
-        return make_policed_app(store, region=region, service_hosts=service_hosts)
+        extra = {"metrics": store, "metrics_admins": list(metrics_admins)} if metrics else {}
+        return make_policed_app(store, region=region, service_hosts=service_hosts, **extra)
 
     run_gunicorn(factory, gunicorn_options(**options))

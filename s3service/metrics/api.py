@@ -1,4 +1,14 @@
-"""``POST /?Action=ListMetrics``: the Service Utilization API's service-level request.
+"""``POST /?Action=ListMetrics``: the Service Utilization API, at its four levels.
+
+A request body names one level and the entities wanted at it: ``"service":
+["s3"]``, ``"accounts": [account IDs]``, ``"users": [user names]`` (of the
+caller's account; a root key's requests count under the account's own ID) or
+``"buckets": [bucket names]``.  The answer has one object per entity.  A
+user may also be named by its ARN, ``arn:aws:iam::ACCOUNT:user/NAME`` (or
+``arn:aws:iam::ACCOUNT:root`` for the account's root key), which is how
+another account's user is named.
+
+Who may read what is decided by :func:`~.access.entity_for`.
 
 The pure parts -- :func:`parse_request_body`, :func:`validate_time_range`,
 :func:`render_metrics`, :func:`json_error` -- are usable alone; :class:`MetricsAPI`
@@ -18,21 +28,27 @@ from functools import partial
 from typing import Any
 
 from ..errors import (AccessDenied, InvalidArgument, InvalidRequest, MissingContentLength,
-                      NotImplemented_, S3Error, XAmzContentSHA256Mismatch, error_class)
+                      S3Error, XAmzContentSHA256Mismatch, error_class)
 from .. import envelope
-from ..backends.base import Authorizer
+from ..backends.base import Authorizer, BucketStore
 from ..identity import Identity
 from ..wsgi import parse_query
+from .access import (ENTITY_RESOURCE, LIST_METRICS_ACTION, SERVICE_RESOURCE,  # noqa: F401
+                     entity_for, user_of)
 from .meter import Meter
 from .operations import OPERATIONS
-from ..backends.metrics_base import INTERVAL_MS, MetricsStore, MetricsTotals, interval_start
+from ..backends.metrics_base import (ACCOUNTS, BUCKETS, INTERVAL_MS, SERVICE, USERS,
+                                     MetricsStore, MetricsTotals, interval_start)
 
 log = logging.getLogger("s3service.metrics")
 
-#: The action the authorizer is asked about.
-LIST_METRICS_ACTION = "utapi:ListMetrics"
-#: The resource the authorizer is asked about, per service (``{service}``).
-SERVICE_RESOURCE = "arn:scality:utapi:::service/{service}"
+#: The key naming the entity in each answer object, per level.
+ANSWER_KEYS = {SERVICE: "serviceName", ACCOUNTS: "accountId", USERS: "userName",
+               BUCKETS: "bucketName"}
+#: At most this many entities in one request.
+MAX_NAMES = 100
+#: Longest name accepted (bucket names and account IDs are shorter).
+MAX_NAME_LENGTH = 255
 #: The services this endpoint reports on.
 SERVICES = ("s3",)
 #: Bodies longer than this are refused before being read.
@@ -111,9 +127,11 @@ def validate_time_range(value: Any, now_ms: int) -> tuple[int, int]:
 def parse_request_body(body: bytes, action: str) -> dict[str, Any]:
     """The JSON object of a request body, with its keys checked for ``action``.
 
-    Raises ``InvalidParameterValue`` (not JSON, not an object, unknown service),
-    ``WrongFormat`` (a required key missing) or ``NotImplemented`` (bucket,
-    account or user level, which this endpoint does not serve).
+    Adds ``"level"`` (``service``, ``accounts``, ``users`` or ``buckets``) and
+    ``"names"`` (that level's list, duplicates dropped).  Raises
+    ``InvalidParameterValue`` (not JSON, not an object, unknown service, a bad
+    list of names, more than one level) or ``WrongFormat`` (a required key
+    missing).
     """
     try:
         data = json.loads(body)
@@ -121,32 +139,49 @@ def parse_request_body(body: bytes, action: str) -> dict[str, Any]:
         raise InvalidParameterValue("The request body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise InvalidParameterValue("The request body must be a JSON object.")
-    if "service" not in data:
-        if any(level in data for level in ("buckets", "accounts", "users")):
-            raise NotImplemented_("Only service-level metrics are available here.")
-        raise WrongFormat("The request body must name the service (\"service\": [\"s3\"]).")
+    levels = [level for level in ANSWER_KEYS if level in data]
+    if not levels:
+        raise WrongFormat("The request body must name the service (\"service\": [\"s3\"]), "
+                          "accounts, users or buckets.")
+    if len(levels) > 1:
+        raise InvalidParameterValue("Name one of service, accounts, users or buckets.")
     if action == "ListMetrics" and "timeRange" not in data:
         raise WrongFormat("The request body must have a timeRange.")
-    services = data["service"]
-    if isinstance(services, str):
-        services = [services]
-    if (not isinstance(services, list) or not services
-            or not all(isinstance(s, str) for s in services)):
-        raise InvalidParameterValue("service must be a list of service names.")
-    for service in services:
-        if service not in SERVICES:
-            raise InvalidParameterValue(f"Unknown service: {service[:64]!r}.")
-    data["service"] = list(dict.fromkeys(services))
+    level = levels[0]
+    names = data[level]
+    if isinstance(names, str):
+        names = [names]
+    if (not isinstance(names, list) or not names
+            or not all(isinstance(n, str) and 0 < len(n) <= MAX_NAME_LENGTH for n in names)):
+        raise InvalidParameterValue(f"{level} must be a list of names.")
+    names = list(dict.fromkeys(names))
+    if len(names) > MAX_NAMES:
+        raise InvalidParameterValue(f"At most {MAX_NAMES} {level} in one request.")
+    if level == SERVICE:
+        for service in names:
+            if service not in SERVICES:
+                raise InvalidParameterValue(f"Unknown service: {service[:64]!r}.")
+    if level == USERS:
+        for user in names:
+            if user_of(user, "") is None:
+                raise InvalidParameterValue("A user ARN is arn:aws:iam::ACCOUNT:user/NAME.")
+    data[level] = data["names"] = names
+    data["level"] = level
     return data
 
 
 def render_metrics(service: str, time_range: tuple[int, int], totals: MetricsTotals,
-                   operations: Iterable[str] = OPERATIONS) -> dict[str, Any]:
-    """One service's entry of the answer; every operation listed, zero where none happened."""
+                   operations: Iterable[str] = OPERATIONS, level: str = SERVICE
+                   ) -> dict[str, Any]:
+    """One entity's object of the answer; every operation listed, zero where none happened.
+
+    ``service`` is the entity's name at ``level``: it goes under that level's
+    key (``serviceName``, ``accountId``, ``userName`` or ``bucketName``).
+    """
     ops = {name: 0 for name in operations}
     ops.update(totals.operations)
     return {
-        "serviceName": service,
+        ANSWER_KEYS[level]: service,
         "timeRange": [time_range[0], time_range[1]],
         "storageUtilized": list(totals.storage_utilized),
         "incomingBytes": totals.incoming_bytes,
@@ -208,12 +243,21 @@ class MetricsAPI:
         :meth:`~s3service.S3ServiceMiddleware.authenticate` does: ``(environ,
         payload_hash=None) -> Identity | None``, raising the S3 error to answer.
     :param authorizer: decides ``utapi:ListMetrics`` (:class:`~s3service.backends.base.Authorizer`).
+    :param admins: the operator accounts allowed the service level and every
+        account's and bucket's metrics.
+    :param buckets: says who owns a bucket: its ``get_bucket(name)`` (both bundled
+        stores have it) gives ``(owner, info)`` or ``None``; a store without it
+        is asked ``list_buckets(caller, prefix=name, limit=1)``, and then a bucket
+        the caller does not own is refused whether it exists or not.
     """
 
     def __init__(self, store: MetricsStore, meter: Meter | None, *,
                  authenticate: Callable[..., Identity | None], authorizer: Authorizer,
+                 admins: Iterable[str] = (), buckets: BucketStore | None = None,
                  max_body: int = MAX_BODY, clock: Callable[[], float] = time.time) -> None:
         self.store = store
+        self.admins = frozenset(admins)
+        self.buckets = buckets
         self.meter = meter
         self.authenticate = authenticate
         self.authorizer = authorizer
@@ -263,10 +307,11 @@ class MetricsAPI:
                                        digest.encode("ascii")):
                 raise XAmzContentSHA256Mismatch()
         request = parse_request_body(body, action)
-        for service in request["service"]:
-            if not self.authorizer.is_allowed(identity, LIST_METRICS_ACTION,
-                                         SERVICE_RESOURCE.format(service=service)):
-                raise AccessDenied()
+        level = request["level"]
+        # Every entity is cleared before any is read: a refusal reveals no figures.
+        entities = [entity_for(identity, level, name, authorizer=self.authorizer,
+                               admins=self.admins, buckets=self.buckets)
+                    for name in request["names"]]
         now_ms = int(self.clock() * 1000)
         if action == "ListRecentMetrics":
             time_range = (now_ms - INTERVAL_MS, now_ms)
@@ -276,6 +321,8 @@ class MetricsAPI:
             query = time_range
         if self.meter is not None:
             self.meter.flush()  # this process's own counts are visible at once
-        totals = self.store.get_metrics(*query)
-        answer = [render_metrics(service, time_range, totals) for service in request["service"]]
+        answer = [render_metrics(name, time_range,
+                                 MetricsTotals() if entity is None
+                                 else self.store.get_metrics(*query, entity), level=level)
+                  for name, entity in zip(request["names"], entities)]
         return json.dumps(answer, separators=(",", ":")).encode("utf-8")

@@ -1,9 +1,13 @@
 """Counting traffic in-process and handing it to the metrics store in batches.
 
-A :class:`Meter` appends each request to a queue (a ``deque.append``: no lock
-on the request path), adds the queue up into a dict keyed by ``(interval,
-operation)`` when it flushes, and writes that dict to its
-:class:`~.store.MetricsStore` in one call:
+A :class:`Meter` appends each request to a queue (a ``deque.append`` of one
+tuple: no lock on the request path).  When it flushes it adds the queue up
+into one counter per ``(interval, operation, account, user, bucket)`` (with a
+``Counter`` first, so that identical requests -- the same caller listing the
+same buckets -- are added up in C), rolls those up into one counter per level
+(:class:`~s3service.backends.metrics_base.Entity`: the service, the account,
+the user, the bucket) and writes them to its :class:`~.store.MetricsStore` in
+one call:
 
 * every ``flush_interval`` seconds (default 10), from a daemon thread started
   on the first request counted in a process (so a meter created before a
@@ -16,6 +20,23 @@ operation)`` when it flushes, and writes that dict to its
   so a worker's counts survive a graceful stop or restart -- not a SIGKILL).
 
 If the store fails, the batch is kept and merged into the next one.
+
+What a request is attributed to:
+
+* the service ``s3``: always;
+* its bucket (the first path segment, or the bucket named by the host when
+  virtual-hosted): whenever it names one, signed or not -- the bucket's traffic
+  is what was sent to it;
+* its account and user: only when the middleware checked the signature
+  (ListBuckets, and every request with ``authenticate_all``), never from an
+  unchecked claim; anonymous requests and those passed on unchecked count for
+  the service and the bucket only.  A root key's requests count for the user
+  level under the account's own ID.
+
+Memory: between flushes the meter holds at most ``flush_requests`` queued
+requests (a few more while a background flush is on its way) and one counter
+per distinct ``(interval, operation, account, user, bucket)`` among them,
+however many buckets there are.
 """
 from __future__ import annotations
 
@@ -24,14 +45,19 @@ import logging
 import threading
 import time
 import weakref
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from ..envelope import IDENTITY_KEY
 from ..forking import in_each_child
-from ..backends.metrics_base import UNCLASSIFIED, MetricsStore, interval_start
+from ..identity import Identity
+from ..backends.metrics_base import INTERVAL_MS, UNCLASSIFIED, MetricsStore, interval_start
+from .rollup import by_entity
 
 log = logging.getLogger("s3service.metrics")
+
+_INTERVAL_S = INTERVAL_MS // 1000
 
 #: The environ key under which the gateway finds the :class:`Meter` (to call
 #: :meth:`Meter.record_storage`).
@@ -64,37 +90,53 @@ class Meter:
     def _reset(self) -> None:
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
-        self._ops: dict[tuple[int, str], list[int]] = {}
-        self._storage: dict[int, list[int]] = {}
+        # (interval, operation, account, user, bucket) -> [requests, incoming, outgoing]
+        self._ops: dict[tuple[int, str, str | None, str | None, str | None], list[int]] = {}
+        # (interval, account, bucket) -> [bytes, objects]
+        self._storage: dict[tuple[int, str | None, str | None], list[int]] = {}
         self._pending = 0
-        self._events: deque[tuple[float, str | None, int, int]] = deque()
+        # (interval number, operation, account, user, bucket, incoming, outgoing)
+        self._events: deque[tuple[int, str | None, str | None, str | None, str | None, int,
+                                  int]] = deque()
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
 
     # -- counting ------------------------------------------------------------
 
     def count(self, operation: str | None, incoming: int = 0, outgoing: int = 0,
-              when: float | None = None) -> None:
-        """Count one request of ``operation`` (``None``: bytes only) with its body sizes."""
+              when: float | None = None, account: str | None = None,
+              user: str | None = None, bucket: str | None = None) -> None:
+        """Count one request of ``operation`` (``None``: bytes only) with its body sizes.
+
+        ``account`` (``None``: not known), ``user`` (``None``: the account's root
+        key) and ``bucket`` (``None``: none) say what else it counts for.
+        """
         events = self._events
-        events.append((self.clock() if when is None else when, operation, incoming, outgoing))
-        if self._thread is None and self.flush_interval is not None:
-            self._start()
+        events.append((int(self.clock() if when is None else when) // _INTERVAL_S, operation,
+                       account, user, bucket, incoming, outgoing))
+        if self._thread is None:
+            if self.flush_interval is not None:
+                self._start()
         if len(events) >= self.flush_requests:
             if self._thread is not None and not self._closed:
-                self._wake.set()
+                if not self._wake.is_set():
+                    self._wake.set()
             else:  # no flusher (none configured, or closed): flush here
                 self.flush()
 
     def record_storage(self, bytes_delta: int, objects_delta: int = 0,
-                       when: float | None = None) -> None:
+                       when: float | None = None, *, bucket: str | None = None,
+                       account: str | None = None) -> None:
         """Report a change of the bytes stored and the number of objects (may be negative).
 
-        ``storageUtilized`` and ``numberOfObjects`` of an answer are the sums of
-        every change recorded before the start and before the end of its range.
+        Name the ``bucket`` the change is in and the ``account`` owning it: the
+        change then counts for the bucket, the account and the service (without
+        them, for the service only).  ``storageUtilized`` and
+        ``numberOfObjects`` of an answer are the sums of every change recorded
+        before the start and before the end of its range.
         """
         t = self.clock() if when is None else when
-        key = interval_start(int(t * 1000))
+        key = (interval_start(int(t * 1000)), account, bucket)
         with self._lock:
             delta = self._storage.get(key)
             if delta is None:
@@ -114,17 +156,18 @@ class Meter:
         """Add the queued requests up into ``_ops`` (under ``_lock``)."""
         events, ops = self._events, self._ops
         popleft = events.popleft
-        for _ in range(len(events)):  # only those queued now; appends may go on meanwhile
-            t, operation, incoming, outgoing = popleft()
-            key = (interval_start(int(t * 1000)), operation or UNCLASSIFIED)
+        # Only those queued now (appends may go on meanwhile); alike ones counted in C.
+        batch = Counter([popleft() for _ in range(len(events))])
+        for (slot, operation, account, user, bucket, incoming, outgoing), n in batch.items():
+            key = (slot * INTERVAL_MS, operation or UNCLASSIFIED, account, user, bucket)
             counter = ops.get(key)
             if counter is None:
-                ops[key] = [1, incoming, outgoing]
+                ops[key] = [n, incoming * n, outgoing * n]
             else:
-                counter[0] += 1
-                counter[1] += incoming
-                counter[2] += outgoing
-            self._pending += 1
+                counter[0] += n
+                counter[1] += incoming * n
+                counter[2] += outgoing * n
+            self._pending += n
 
     # -- flushing -------------------------------------------------------------
 
@@ -138,7 +181,7 @@ class Meter:
                     return True
                 self._ops, self._storage, self._pending = {}, {}, 0
             try:
-                self.store.add_metrics(ops, storage)
+                self.store.add_metrics(*by_entity(ops, storage))
             except Exception as exc:
                 log.warning("metrics flush failed (%d requests kept for the next one): %s",
                             pending, exc)
@@ -167,9 +210,37 @@ class Meter:
 
     # -- metering a WSGI call -------------------------------------------------------
 
+    def count_answer(self, environ: dict, result: Iterable[bytes], operation: str
+                     ) -> Iterable[bytes]:
+        """Count an answer the middleware made itself, having read no request body.
+
+        The caller is the identity the middleware left in
+        ``environ["s3service.identity"]``, if any.  A list is counted at once
+        and returned as it is; anything else is counted as it is sent.  (No
+        wrapping of ``start_response`` nor ``wsgi.input``: ListBuckets, which
+        reads no body, is metered without them; see ``benchmarks/metering.py``.)
+        """
+        if type(result) is not list:
+            metered = _MeteredResponse(self, operation, None, None, None, environ)
+            metered.result = result
+            return metered
+        sent = sum(map(len, result))
+        identity = environ.get(IDENTITY_KEY)
+        if type(identity) is Identity:
+            self.count(operation, 0, sent, None, identity.account_id, identity.user)
+        else:
+            self.count(operation, 0, sent)
+        return result
+
     def call(self, app: Callable[..., Iterable[bytes]], environ: dict,
-             start_response: Callable[..., Any], operation: str | None) -> Iterable[bytes]:
+             start_response: Callable[..., Any], operation: str | None,
+             bucket: str | None = None, *, authenticated: bool = False) -> Iterable[bytes]:
         """Call ``app`` counting the body bytes it reads and the bytes it answers.
+
+        ``bucket``: the bucket the request addresses.  ``authenticated``: ``app``
+        checks the request's signature and leaves the caller's
+        :class:`~s3service.identity.Identity` in ``environ["s3service.identity"]``,
+        so the request also counts for that account and user.
 
         A response body that is a list, or a ``wsgi.file_wrapper`` with a
         ``Content-Length`` (so the server can still use ``sendfile``), is passed
@@ -181,7 +252,8 @@ class Meter:
         if stream is not None:
             reader = environ["wsgi.input"] = CountingInput(stream)
         environ[METER_KEY] = self
-        metered = _MeteredResponse(self, operation, reader, start_response)
+        metered = _MeteredResponse(self, operation, reader, start_response, bucket,
+                                   environ if authenticated else None)
         try:
             result = app(environ, metered.start_response)
         except BaseException:
@@ -297,14 +369,17 @@ class _MeteredResponse:
     """The response of one metered request: counts what is sent, then reports on close."""
 
     __slots__ = ("meter", "operation", "reader", "server_start_response", "server_write",
-                 "headers", "result", "sent", "done")
+                 "headers", "result", "sent", "done", "bucket", "environ")
 
     def __init__(self, meter: Meter, operation: str | None, reader: CountingInput | None,
-                 start_response: Callable[..., Any]) -> None:
+                 start_response: Callable[..., Any] | None, bucket: str | None,
+                 environ: dict | None) -> None:
         self.meter = meter
+        self.bucket = bucket
+        self.environ = environ
         self.operation = operation
         self.reader = reader
-        self.server_start_response = start_response
+        self.server_start_response = start_response  # (None: not to be wrapped)
         self.server_write: Callable[[bytes], Any] | None = None
         self.headers: list[tuple[str, str]] | None = None
         self.result: Iterable[bytes] = ()
@@ -343,4 +418,10 @@ class _MeteredResponse:
             return
         self.done = True
         reader = self.reader
-        self.meter.count(self.operation, 0 if reader is None else reader.count, self.sent)
+        identity = None if self.environ is None else self.environ.get(IDENTITY_KEY)
+        incoming = 0 if reader is None else reader.count
+        if type(identity) is Identity:
+            self.meter.count(self.operation, incoming, self.sent, None, identity.account_id,
+                             identity.user, self.bucket)
+        else:
+            self.meter.count(self.operation, incoming, self.sent, None, None, None, self.bucket)

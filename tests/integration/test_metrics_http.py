@@ -1,4 +1,8 @@
-"""Two gunicorn processes on one PostgreSQL database report the sum of their traffic."""
+"""Two gunicorn processes on one PostgreSQL database report the sum of their traffic.
+
+At every level: the service (for the operator account), each account, user and
+bucket (for its own tenant), with other tenants refused.
+"""
 from __future__ import annotations
 
 import http.client
@@ -9,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,6 +36,7 @@ class Gunicorn:
         self.log_path = tmp / f"{name}.log"
         env = dict(os.environ, S3SERVICE_TEST_METRICS_DB=db_url,
                    S3SERVICE_TEST_METRICS_FLUSH=str(flush), PYTHONUNBUFFERED="1",
+                   S3SERVICE_TEST_METRICS_ADMINS=ACCOUNT,
                    PYTHONPATH=os.pathsep.join([str(ROOT), str(APPS)]))
         cmd = [sys.executable, "-m", "gunicorn", "--bind", "127.0.0.1:0", "--workers", "1",
                "--worker-class", "sync", "--graceful-timeout", "10", "--no-control-socket",
@@ -58,15 +64,25 @@ class Gunicorn:
         finally:
             conn.close()
 
-    def list_metrics(self, time_range: list[int]) -> dict:
-        body = json.dumps({"timeRange": time_range, "service": ["s3"]}).encode()
+    def list_metrics(self, time_range: list[int], level: str = "service",
+                     names: tuple[str, ...] = ("s3",), key: tuple[str, str] = (KEY, SECRET),
+                     status: int = 200) -> Any:
+        """The first answer object (or, for another ``status``, the error's code)."""
+        body = json.dumps({"timeRange": time_range, level: list(names)}).encode()
         url = f"http://127.0.0.1:{self.port}/?Action=ListMetrics&Version=20160815"
-        headers = signed_headers("POST", url, KEY, SECRET, version="v4-generic", body=body,
+        headers = signed_headers("POST", url, *key, version="v4-generic", body=body,
                                  headers={"Content-Type": "application/json"})
-        status, answer = self.request("POST", url.split(str(self.port), 1)[1], body,
-                                      dict(headers))
+        got, answer = self.request("POST", url.split(str(self.port), 1)[1], body,
+                                   dict(headers))
+        assert got == status, answer
+        return json.loads(answer)[0] if status == 200 else json.loads(answer)["code"]
+
+    def signed(self, key: tuple[str, str], method: str, path: str, body: bytes = b"") -> bytes:
+        url = f"http://127.0.0.1:{self.port}{path}"
+        headers = signed_headers(method, url, *key, version="v4", body=body)
+        status, answer = self.request(method, path, body, dict(headers))
         assert status == 200, answer
-        return json.loads(answer)[0]
+        return answer
 
     def stop(self) -> None:
         stop_process(self.proc)
@@ -140,3 +156,79 @@ def test_counts_survive_a_graceful_stop(tmp_path, db_url):
     totals = SQLBackend(db_url).get_metrics(*time_range())
     assert totals.operations == {"s3:PutObject": 1, "s3:GetObject": 1}
     assert (totals.incoming_bytes, totals.outgoing_bytes) == (123, 456)
+
+
+# -- per account, user and bucket --------------------------------------------------------
+
+T1, T2 = "tenant1" + "1" * 57, "tenant2" + "2" * 57
+U1 = ("AKIDTENANT1USER1", "u1-secret")            # user u1 of T1
+R1 = ("AKIDTENANT1ROOT", "t1-root-secret")        # T1's root key
+U2 = ("AKIDTENANT2USER2", "u2-secret")            # user u2 of T2
+BUCKETS = {"b1": T1, "b2": T1, "b3": T2}
+
+
+@pytest.fixture
+def tenants_db(db_url):
+    store = SQLBackend(db_url)
+    store.add_account(T1, "t1")
+    store.add_account(T2, "t2")
+    store.add_user(T1, "u1")
+    store.add_user(T2, "u2")
+    store.add_key(T1, *U1, user="u1")
+    store.add_key(T1, *R1)
+    store.add_key(T2, *U2, user="u2")
+    for name, owner in BUCKETS.items():
+        store.add_bucket(owner, name)
+    store.close()
+    return db_url
+
+
+def level(answer: dict) -> tuple:
+    ops = {k: v for k, v in answer["operations"].items() if v}
+    return (ops, answer["incomingBytes"], answer["outgoingBytes"], answer["storageUtilized"],
+            answer["numberOfObjects"])
+
+
+def test_every_level_of_a_known_mix_from_two_processes(tmp_path, tenants_db):
+    a = Gunicorn(tmp_path, "a", tenants_db, flush=0.2)
+    b = Gunicorn(tmp_path, "b", tenants_db, flush=0.2)
+    try:
+        a.signed(U1, "PUT", "/b1/o1", b"1" * 100)
+        assert len(a.signed(U1, "GET", "/b1/g-300")) == 300
+        a.signed(R1, "PUT", "/b2/o2", b"2" * 40)
+        b.signed(U1, "PUT", "/b1/o3", b"3" * 60)
+        b.signed(R1, "GET", "/b2/g-20")
+        b.signed(U2, "PUT", "/b3/o4", b"4" * 500)
+        b.signed(U2, "GET", "/b3/g-7")
+        b.signed(U2, "GET", "/b3/g-7")
+        put, get = "s3:PutObject", "s3:GetObject"
+        expected = {
+            ("accounts", T1, R1): ({put: 3, get: 2}, 200, 320, [0, 200], [0, 3]),
+            ("accounts", T2, U2): ({put: 1, get: 2}, 500, 14, [0, 500], [0, 1]),
+            ("users", "u1", U1): ({put: 2, get: 1}, 160, 300, [0, 0], [0, 0]),
+            ("users", T1, R1): ({put: 1, get: 1}, 40, 20, [0, 0], [0, 0]),
+            ("users", "u2", U2): ({put: 1, get: 2}, 500, 14, [0, 0], [0, 0]),
+            ("buckets", "b1", U1): ({put: 2, get: 1}, 160, 300, [0, 160], [0, 2]),
+            ("buckets", "b2", R1): ({put: 1, get: 1}, 40, 20, [0, 40], [0, 1]),
+            ("buckets", "b3", U2): ({put: 1, get: 2}, 500, 14, [0, 500], [0, 1]),
+            ("service", "s3", (KEY, SECRET)): ({put: 4, get: 4}, 700, 334, [0, 700], [0, 4]),
+        }
+        deadline = time.monotonic() + 10
+        while True:     # each process flushes its own counts within 0.2 s
+            seen = [{(lvl, name, key): level(server.list_metrics(time_range(), lvl, (name,), key))
+                     for lvl, name, key in expected} for server in (a, b)]
+            if seen == [expected, expected] or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert seen == [expected, expected]
+        for server in (a, b):
+            refused = [server.list_metrics(time_range(), "accounts", (T1,), U2, status=403),
+                       server.list_metrics(time_range(), "buckets", ("b3",), U1, status=403),
+                       server.list_metrics(time_range(), "users", (f"arn:aws:iam::{T2}:user/u2",),
+                                           R1, status=403),
+                       server.list_metrics(time_range(), "service", ("s3",), U2, status=403)]
+            assert refused == ["AccessDenied"] * 4
+    finally:
+        a.stop()
+        b.stop()
+    assert "Traceback" not in a.log_path.read_text() + b.log_path.read_text()
