@@ -5,7 +5,9 @@ Usage::
     s3service [--db URL] [--json] COMMAND ...
 
     s3service serve [--host H] [--port P] [--workers N] [--region R]
-                    [--service-host NAME]... [--demo]
+                    [--worker-class C] [--threads N] [--backend-timeout S]
+                    [--service-host NAME]... [--demo] [--log-level L] [--access-log]
+                    [--metrics] [--metrics-admin ACCOUNT]...
     s3service account create [ID] [--name NAME]
     s3service account list
     s3service user create ACCOUNT NAME
