@@ -53,12 +53,13 @@ from functools import lru_cache, partial
 from typing import Any
 
 from . import listing, timeouts, tokens
+from .apperrors import answer_app_errors
 from .auth import authenticate, authenticate_request
 from .backends.base import (AllowAuthenticated, Authorizer, BucketStore, CredentialStore,
                             authorize)
 from .envelope import (AUTHORIZER_KEY, IDENTITY_KEY, REQUEST_ID_KEY, Exchange, Reply,
                        StartResponse, WSGIApp, answer)
-from .errors import AccessDenied, InvalidArgument, MethodNotAllowed, S3Error
+from .errors import AccessDenied, InvalidArgument, MethodNotAllowed
 from .hosts import bucket_from_host, service_host_names
 from .identity import Identity
 from .metrics.api import MetricsAPI
@@ -245,7 +246,7 @@ class S3ServiceMiddleware:
         else:
             environ.pop(AUTHORIZER_KEY, None)     # never one a client could have planted
         verify_payload(environ, seed, None if identity is None else identity.access_key)
-        return partial(_answering_errors, self.app)
+        return partial(answer_app_errors, self.app)
 
     def _list_buckets(self, exchange: Exchange) -> Reply:
         query = parse_query(exchange.environ.get("QUERY_STRING"))
@@ -310,69 +311,6 @@ class S3ServiceMiddleware:
             raise AccessDenied()
         return hmac.new(credential.secret_key.encode("utf-8"), b"s3service-continuation-token",
                         hashlib.sha256).digest()
-
-
-def _answering_errors(app: WSGIApp, environ: dict,
-                      start_response: StartResponse) -> Iterable[bytes]:
-    """Call the gateway; an S3 error it raises before starting its response
-    (a body that failed its checks) is answered as S3's XML error.
-
-    A gateway whose response is a generator may read the body only once it
-    is iterated: its first item is taken here, so that an error raised
-    before it starts its response is answered the same way.
-    """
-    started = False
-
-    def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-        nonlocal started
-        started = True
-        return start_response(status, headers, exc_info) if exc_info else \
-            start_response(status, headers)
-
-    try:
-        result = app(environ, start)
-    except S3Error as error:
-        if started:
-            raise
-        return answer(environ, start_response, partial(_raise, error))
-    if started or isinstance(result, (list, tuple)):
-        return result
-    iterator = iter(result)
-    try:
-        first = next(iterator)
-    except StopIteration:
-        return _Prepended((), iterator, result)
-    except S3Error as error:
-        if started:
-            raise
-        _close(result)
-        return answer(environ, start_response, partial(_raise, error))
-    return _Prepended((first,), iterator, result)
-
-
-def _close(result: Iterable[bytes]) -> None:
-    close = getattr(result, "close", None)
-    if close is not None:
-        close()
-
-
-class _Prepended:
-    """A response whose first items were taken already: them, then the rest, and its close()."""
-
-    def __init__(self, first: tuple[bytes, ...], rest: Iterator[bytes],
-                 result: Iterable[bytes]) -> None:
-        self.first, self.rest, self.result = first, rest, result
-
-    def __iter__(self) -> Iterator[bytes]:
-        yield from self.first
-        yield from self.rest
-
-    def close(self) -> None:
-        _close(self.result)
-
-
-def _raise(error: S3Error, exchange: Exchange) -> Reply:
-    raise error
 
 
 def _method_not_allowed(exchange: Exchange) -> Reply:
