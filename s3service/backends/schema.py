@@ -123,6 +123,63 @@ buckets = Table(
 )
 
 
+# IAM policies, groups and attachments (used by :mod:`.sql_policies`).
+policies = Table(
+    "s3service_policies", metadata,
+    Column("account_id", _name(128), ForeignKey(accounts.c.account_id, ondelete="CASCADE"),
+           primary_key=True),
+    Column("name", _name(128), primary_key=True),
+    Column("document", Text, nullable=False),
+)
+
+groups = Table(
+    "s3service_groups", metadata,
+    Column("account_id", _name(128), ForeignKey(accounts.c.account_id, ondelete="CASCADE"),
+           primary_key=True),
+    Column("name", _name(128), primary_key=True),
+)
+
+group_members = Table(
+    "s3service_group_members", metadata,
+    Column("account_id", _name(128), primary_key=True),
+    Column("group_name", _name(128), primary_key=True),
+    Column("user_name", _name(128), primary_key=True),
+    ForeignKeyConstraint(["account_id", "group_name"], [groups.c.account_id, groups.c.name],
+                         ondelete="CASCADE"),
+    ForeignKeyConstraint(["account_id", "user_name"], [users.c.account_id, users.c.name],
+                         ondelete="CASCADE"),
+)
+
+attachments = Table(
+    "s3service_policy_attachments", metadata,
+    Column("account_id", _name(128), primary_key=True),
+    Column("policy_name", _name(128), primary_key=True),
+    Column("kind", _name(8), primary_key=True),                 # "user" or "group"
+    Column("principal", _name(128), primary_key=True),
+    ForeignKeyConstraint(["account_id", "policy_name"], [policies.c.account_id, policies.c.name],
+                         ondelete="CASCADE"),
+)
+
+inline_policies = Table(
+    "s3service_inline_policies", metadata,
+    Column("account_id", _name(128), primary_key=True),
+    Column("user_name", _name(128), primary_key=True),
+    Column("name", _name(128), primary_key=True),
+    Column("document", Text, nullable=False),
+    ForeignKeyConstraint(["account_id", "user_name"], [users.c.account_id, users.c.name],
+                         ondelete="CASCADE"),
+)
+
+policy_versions = Table(
+    "s3service_policy_versions", metadata,
+    Column("account_id", _name(128), ForeignKey(accounts.c.account_id, ondelete="CASCADE"),
+           primary_key=True),
+    Column("version", BigInteger, nullable=False),
+)
+
+POLICY_TABLES = (policies, groups, group_members, attachments, inline_policies, policy_versions)
+
+
 # -- migrations ---------------------------------------------------------------
 
 def _v1_initial(conn: Connection) -> None:
@@ -203,8 +260,8 @@ def _v3_listing_versions(conn: Connection) -> None:
 
 def _policies(conn: Connection) -> None:
     """IAM policies, groups and attachments (see :mod:`.sql_policies`)."""
-    from .sql_policies import create_tables
-    create_tables(conn)
+    for table in POLICY_TABLES:
+        table.create(conn, checkfirst=True)
 
 
 # The metrics tables with a level, an account and a name in front of each row.

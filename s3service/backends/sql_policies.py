@@ -16,69 +16,15 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
-from sqlalchemy import (BigInteger, Column, Connection, ForeignKey, ForeignKeyConstraint, Table,
-                        Text, delete, insert, select, update)
+from sqlalchemy import Connection, Table, delete, insert, select, update
 
 from .base import UnknownAccount
 from .policy_base import Attachment, UnknownGroup, UnknownPolicy, UnknownUser, one_principal
-from .schema import _name, accounts, metadata, users
+from .schema import (accounts, attachments, group_members, groups, inline_policies, policies,
+                     policy_versions, users)
 
 T = TypeVar("T")
 
-policies = Table(
-    "s3service_policies", metadata,
-    Column("account_id", _name(128), ForeignKey(accounts.c.account_id, ondelete="CASCADE"),
-           primary_key=True),
-    Column("name", _name(128), primary_key=True),
-    Column("document", Text, nullable=False),
-)
-
-groups = Table(
-    "s3service_groups", metadata,
-    Column("account_id", _name(128), ForeignKey(accounts.c.account_id, ondelete="CASCADE"),
-           primary_key=True),
-    Column("name", _name(128), primary_key=True),
-)
-
-group_members = Table(
-    "s3service_group_members", metadata,
-    Column("account_id", _name(128), primary_key=True),
-    Column("group_name", _name(128), primary_key=True),
-    Column("user_name", _name(128), primary_key=True),
-    ForeignKeyConstraint(["account_id", "group_name"], [groups.c.account_id, groups.c.name],
-                         ondelete="CASCADE"),
-    ForeignKeyConstraint(["account_id", "user_name"], [users.c.account_id, users.c.name],
-                         ondelete="CASCADE"),
-)
-
-attachments = Table(
-    "s3service_policy_attachments", metadata,
-    Column("account_id", _name(128), primary_key=True),
-    Column("policy_name", _name(128), primary_key=True),
-    Column("kind", _name(8), primary_key=True),                 # "user" or "group"
-    Column("principal", _name(128), primary_key=True),
-    ForeignKeyConstraint(["account_id", "policy_name"], [policies.c.account_id, policies.c.name],
-                         ondelete="CASCADE"),
-)
-
-inline_policies = Table(
-    "s3service_inline_policies", metadata,
-    Column("account_id", _name(128), primary_key=True),
-    Column("user_name", _name(128), primary_key=True),
-    Column("name", _name(128), primary_key=True),
-    Column("document", Text, nullable=False),
-    ForeignKeyConstraint(["account_id", "user_name"], [users.c.account_id, users.c.name],
-                         ondelete="CASCADE"),
-)
-
-policy_versions = Table(
-    "s3service_policy_versions", metadata,
-    Column("account_id", _name(128), ForeignKey(accounts.c.account_id, ondelete="CASCADE"),
-           primary_key=True),
-    Column("version", BigInteger, nullable=False),
-)
-
-TABLES = (policies, groups, group_members, attachments, inline_policies, policy_versions)
 
 
 class SQLPolicies:
@@ -342,10 +288,3 @@ class SQLPolicies:
                 group_members.c.user_name == user))
 
         self._change(account_id, work)
-
-
-def create_tables(conn: Connection) -> None:
-    """The migration's work: create the policy tables (see :mod:`.schema`)."""
-    for table in TABLES:
-        table.create(conn, checkfirst=True)
-

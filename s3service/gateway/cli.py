@@ -44,6 +44,7 @@ from .. import __version__
 from ..auth.presign import presign
 from ..regions import DEFAULT_REGION
 from . import admin, policycli
+from .output import emit, table
 from .admin import AdminError
 
 PROG = "s3service"
@@ -196,27 +197,6 @@ def _int(text: str) -> int:
 
 
 # -- output -------------------------------------------------------------------------------
-
-def emit(args: argparse.Namespace, data: Any, text: str) -> None:
-    """Print ``data`` as JSON with ``--json``, else ``text``."""
-    if args.json:
-        print(json.dumps(data, indent=None, sort_keys=False))
-    elif text:
-        print(text)
-
-
-def table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]],
-          empty: str) -> str:
-    """Rows as aligned text columns (``columns``: (key, heading) pairs)."""
-    if not rows:
-        return empty
-    cells = [[heading for _, heading in columns]]
-    for row in rows:
-        cells.append(["-" if row[key] is None else str(row[key]) for key, _ in columns])
-    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip()
-                     for line in cells)
-
 
 # -- commands -------------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from ..backends.base import UnknownAccount
 from ..backends.policy_base import UnknownGroup, UnknownPolicy, UnknownUser
 from ..identity import Identity
 from ..policies import PolicyAuthorizer, PolicyError, parse_policy
+from .output import emit, table
 from .admin import AdminError, check_user_name
 
 _POLICY_NAME = re.compile(r"[A-Za-z0-9+=,.@_\-]{1,128}")   # IAM's rule for policy names
@@ -185,7 +186,6 @@ def simulate(store: Any, account_id: str, user: str, action: str, resource: str,
 # -- the commands ------------------------------------------------------------------------
 
 def cmd_policy_create(args: argparse.Namespace, store: Any) -> None:
-    from .cli import emit
 
     source = "standard input" if args.file == "-" else args.file
     result = create_policy(store, args.account_id, args.name, read_document(args.file), source)
@@ -194,14 +194,12 @@ def cmd_policy_create(args: argparse.Namespace, store: Any) -> None:
 
 
 def cmd_policy_attach(args: argparse.Namespace, store: Any) -> None:
-    from .cli import emit
 
     result = attach(store, args.account_id, args.policy, args.user, args.group)
     emit(args, result, f"attached policy {args.policy} to {result['kind']} {result['principal']}")
 
 
 def cmd_policy_detach(args: argparse.Namespace, store: Any) -> None:
-    from .cli import emit
 
     result = attach(store, args.account_id, args.policy, args.user, args.group, detach=True)
     emit(args, result, f"detached policy {args.policy} from {result['kind']} "
@@ -209,7 +207,6 @@ def cmd_policy_detach(args: argparse.Namespace, store: Any) -> None:
 
 
 def cmd_policy_list(args: argparse.Namespace, store: Any) -> None:
-    from .cli import emit, table
 
     rows = list_policies(store, args.account_id)
     shown = [{**row, "attached": ", ".join(row["attached"]) or None} for row in rows]
@@ -218,7 +215,6 @@ def cmd_policy_list(args: argparse.Namespace, store: Any) -> None:
 
 
 def cmd_policy_simulate(args: argparse.Namespace, store: Any) -> None:
-    from .cli import emit
 
     result = simulate(store, args.account_id, args.user, args.action, args.resource,
                       args.context)
@@ -226,7 +222,6 @@ def cmd_policy_simulate(args: argparse.Namespace, store: Any) -> None:
 
 
 def cmd_group_create(args: argparse.Namespace, store: Any) -> None:
-    from .cli import emit
 
     _check_name("group", _GROUP_NAME, args.name)
     _store_call(args.account_id, lambda: store.add_group(args.account_id, args.name))
@@ -235,7 +230,6 @@ def cmd_group_create(args: argparse.Namespace, store: Any) -> None:
 
 
 def cmd_group_add_user(args: argparse.Namespace, store: Any) -> None:
-    from .cli import emit
 
     check_user_name(args.user)
     _store_call(args.account_id,
@@ -245,7 +239,6 @@ def cmd_group_add_user(args: argparse.Namespace, store: Any) -> None:
 
 
 def cmd_group_list(args: argparse.Namespace, store: Any) -> None:
-    from .cli import emit, table
 
     groups = [{"group": name, "users": members} for name, members
               in _store_call(args.account_id, lambda: store.list_groups(args.account_id))]

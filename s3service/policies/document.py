@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .conditions import Condition, parse_condition_block
+from .errors import PolicyError
 from .matching import Pattern, compile_action, compile_resource
 
 VERSIONS = ("2012-10-17", "2008-10-17")
@@ -25,15 +26,6 @@ _TOP_KEYS = {"Version", "Id", "Statement"}
 _STATEMENT_KEYS = {"Sid", "Effect", "Action", "NotAction", "Resource", "NotResource",
                    "Condition"}
 MAX_DOCUMENT = 128 * 1024
-
-
-class PolicyError(ValueError):
-    """A malformed policy document: ``line`` (1-based, 0 if unknown) and ``reason``."""
-
-    def __init__(self, line: int, reason: str) -> None:
-        super().__init__(f"line {line}: {reason}" if line else reason)
-        self.line = line
-        self.reason = reason
 
 
 class _Object(dict):

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from .errors import PolicyError
+
 Pattern = re.Pattern[str]
 LITERAL = "\x00"
 
@@ -43,7 +45,6 @@ def matches(pattern: str, value: str, ignore_case: bool = False) -> bool:
 
 def compile_action(action: str, line: int) -> Pattern:
     """An ``Action`` entry (``*`` or ``service:name``, wildcards allowed) as a pattern."""
-    from .document import PolicyError
 
     if action != "*":
         service, colon, name = action.partition(":")
@@ -54,7 +55,6 @@ def compile_action(action: str, line: int) -> Pattern:
 
 def compile_resource(resource: str, line: int) -> None:
     """Check a ``Resource`` entry: ``*`` or an ARN (``arn:partition:service:...``)."""
-    from .document import PolicyError
 
     if resource == "*":
         return
