@@ -18,6 +18,13 @@ as S3 answers it, and leaves nothing behind.
 Layout under the root: ``<bucket>/objects/<sha256 of key>`` holds the data,
 ``<bucket>/meta/<sha256 of key>.json`` the key, size, ETag, checksum and
 content type; ``<bucket>/uploads/<upload id>/`` a multipart upload's parts.
+Each bucket belongs to the account that created it: CreateBucket and
+DeleteBucket go through the middleware's store too (so ``aws s3 ls`` lists
+them), and a request for a bucket of another account is ``AccessDenied``.
+Each operation asks the middleware's authorizer, through
+``environ["s3service.authorizer"]`` (``s3:PutObject`` on
+``arn:aws:s3:::bucket/key``...), so an IAM user does what its policies allow.
+
 A model for a gateway, not a product: no versioning, ACLs or locking
 between writers of one key (the last rename wins).
 """
@@ -39,11 +46,12 @@ from pathlib import Path
 from defusedxml import ElementTree
 
 from s3service import S3ServiceMiddleware
+from s3service.backends.base import BucketNameTaken
 from s3service.bucketnames import validate_bucket_name
 from s3service.envelope import Exchange, Reply, answer
-from s3service.errors import (AccessDenied, BucketNotEmpty, IncompleteBody, InvalidArgument,
-                              InvalidRequest, MalformedXML, NoSuchBucket, NotImplemented_,
-                              error_class)
+from s3service.errors import (AccessDenied, BucketAlreadyExists, BucketNotEmpty,
+                              IncompleteBody, InvalidArgument, InvalidRequest, MalformedXML,
+                              NoSuchBucket, NotImplemented_, error_class)
 from s3service.payload import PAYLOAD_KEY
 from s3service.wsgi import parse_query, request_path
 from s3service.xmltext import element
@@ -108,9 +116,10 @@ def _read_body(environ: dict, into) -> str:
 class ObjectGateway:
     """The WSGI app: objects in files under ``root`` (see the module's docstring)."""
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(self, root: str | os.PathLike[str], store) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        self.store = store          # who owns which bucket (the middleware's store)
 
     def __call__(self, environ: dict, start_response) -> Iterator[bytes]:
         return answer(environ, start_response, self.handle)
@@ -127,11 +136,10 @@ class ObjectGateway:
         if not bucket:
             raise NotImplemented_()
         validate_bucket_name(bucket)
+        self.authorize(environ, _action(method, key, query), bucket, key)
         if not key:
             return self.bucket_request(method, bucket, query, environ)
-        home = self.root / bucket
-        if not home.is_dir():
-            raise NoSuchBucket(BucketName=bucket)
+        home = self.home(environ, bucket)
         if "uploadId" in query:
             upload = self._upload_dir(home, query["uploadId"], key)
             if method == "PUT":
@@ -155,16 +163,40 @@ class ObjectGateway:
             return Reply("204 No Content", [], b"")
         raise NotImplemented_()
 
-    def bucket_request(self, method: str, bucket: str, query: dict, environ: dict) -> Reply:
+    def authorize(self, environ: dict, action: str, bucket: str, key: str) -> None:
+        """AccessDenied unless the middleware's authorizer lets the caller do ``action``."""
+        authorizer = environ.get("s3service.authorizer")
+        resource = f"arn:aws:s3:::{bucket}" + (f"/{key}" if key else "")
+        if authorizer is None or not authorizer.is_allowed(action, resource):
+            raise AccessDenied()
+
+    def home(self, environ: dict, bucket: str) -> Path:
+        """The directory of a bucket the caller's account owns (else an S3 error)."""
+        found = self.store.get_bucket(bucket)
+        if found is None:
+            raise NoSuchBucket(BucketName=bucket)
+        if found[0] != environ["s3service.identity"].account_id:
+            raise AccessDenied()
         home = self.root / bucket
+        for part in ("objects", "meta", "uploads", "tmp"):
+            (home / part).mkdir(parents=True, exist_ok=True)
+        return home
+
+    def bucket_request(self, method: str, bucket: str, query: dict, environ: dict) -> Reply:
         if method == "PUT":
             with open(os.devnull, "wb") as sink:  # (a location constraint: checked, unused)
                 _read_body(environ, sink)
-            for part in ("objects", "meta", "uploads", "tmp"):
-                (home / part).mkdir(parents=True, exist_ok=True)
+            owner = environ["s3service.identity"].account_id
+            try:
+                self.store.add_bucket(owner, bucket)
+            except BucketNameTaken:
+                found = self.store.get_bucket(bucket)
+                if found is None or found[0] != owner:
+                    raise BucketAlreadyExists(BucketName=bucket) from None
+                # (one's own again: 200, as S3 answers in us-east-1)
+            self.home(environ, bucket)
             return Reply("200 OK", [("Location", f"/{bucket}")], b"")
-        if not home.is_dir():
-            raise NoSuchBucket(BucketName=bucket)
+        home = self.home(environ, bucket)
         if method == "HEAD":
             return Reply("200 OK", [], b"")
         if method == "GET":
@@ -172,6 +204,7 @@ class ObjectGateway:
         if method == "DELETE":
             if any((home / "meta").iterdir()):
                 raise BucketNotEmpty(BucketName=bucket)
+            self.store.delete_bucket(bucket, owner=environ["s3service.identity"].account_id)
             shutil.rmtree(home)
             return Reply("204 No Content", [], b"")
         raise NotImplemented_()
@@ -371,6 +404,17 @@ class ObjectGateway:
         return Reply("200 OK", [("Content-Type", "application/xml")], body.encode("utf-8"))
 
 
+def _action(method: str, key: str, query: dict) -> str:
+    """The IAM action of a request to this gateway (``s3:PutObject``...)."""
+    if not key:
+        return {"PUT": "s3:CreateBucket", "DELETE": "s3:DeleteBucket"}.get(method, "s3:ListBucket")
+    if method == "DELETE":
+        return "s3:AbortMultipartUpload" if "uploadId" in query else "s3:DeleteObject"
+    if method in ("GET", "HEAD"):
+        return "s3:GetObject"
+    return "s3:PutObject"       # PUT, a part, and creating or completing a multipart upload
+
+
 def _user_metadata(environ: dict) -> dict[str, str]:
     return {key[16:].lower().replace("_", "-"): value for key, value in environ.items()
             if key.startswith("HTTP_X_AMZ_META_")}
@@ -395,7 +439,7 @@ def make_app(root: str | os.PathLike[str], store, *, region: str = "us-east-1",
     ``store`` holds the credentials and answers ListBuckets (a
     :class:`~s3service.backends.memory.MemoryBackend`, for one).
     """
-    return S3ServiceMiddleware(ObjectGateway(root), credentials=store, buckets=store,
+    return S3ServiceMiddleware(ObjectGateway(root, store), credentials=store, buckets=store,
                                region=region, authenticate_all=True, **options)
 
 

@@ -276,3 +276,45 @@ def test_unsupported_and_anonymous(gunicorn_endpoint):
     anonymous = client(gunicorn_endpoint, signed=False)
     assert error_of(anonymous.list_objects_v2, Bucket="plain-bucket") == (403, "AccessDenied")
     assert error_of(anonymous.list_buckets) == (403, "AccessDenied")
+
+
+# -- objectgateway.py: every operation asks the middleware's authorizer ---------------------
+
+def test_object_gateway_asks_the_authorizer_for_each_operation(tmp_path):
+    from webtest import TestApp
+
+    from s3service.backends.memory import MemoryBackend
+    from signing import signed_headers
+
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        from objectgateway import make_app
+    finally:
+        sys.path.remove(str(EXAMPLES))
+
+    class NoPutObject:
+        def __init__(self) -> None:
+            self.asked: list[tuple[str, str]] = []
+
+        def is_allowed(self, identity, action, resource) -> bool:
+            self.asked.append((action, resource))
+            return action != "s3:PutObject"
+
+    store, authorizer = MemoryBackend(), NoPutObject()
+    store.add_account("a" * 64, "example")
+    store.add_key("a" * 64, "AKIDEXAMPLEOBJECTS01", "objects-secret")
+    app = TestApp(make_app(tmp_path / "objects", store, authorizer=authorizer))
+
+    def send(method: str, path: str, body: bytes = b"", status: int = 200):
+        headers = signed_headers(method, f"http://localhost{path}", "AKIDEXAMPLEOBJECTS01",
+                                 "objects-secret", body=body)
+        return app.request(path, method=method, body=body,
+                           headers={**dict(headers), "Host": "localhost"}, status=status)
+
+    send("PUT", "/allowed-bucket")
+    refused = send("PUT", "/allowed-bucket/key.txt", b"data", status=403)
+    assert b"<Code>AccessDenied</Code>" in refused.body
+    assert authorizer.asked == [("s3:CreateBucket", "arn:aws:s3:::allowed-bucket"),
+                                ("s3:PutObject", "arn:aws:s3:::allowed-bucket/key.txt")]
+    assert not list((tmp_path / "objects" / "allowed-bucket" / "objects").iterdir())
+    assert [b.name for b in store.list_buckets("a" * 64)] == ["allowed-bucket"]

@@ -356,3 +356,34 @@ def test_list_objects_v2_and_delete(object_server):
     s3.delete_object(Bucket=BUCKET, Key="list/a.txt")
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="list/")["Contents"]] \
         == keys[1:]
+
+
+def test_buckets_belong_to_their_account_and_show_in_its_listing(object_server):
+    owner = client(object_server)
+    other = boto3_client(object_server, seed.B_KEY, seed.B_SECRET)
+    owner.create_bucket(Bucket="owned-by-a")
+    owner.put_object(Bucket="owned-by-a", Key="private.txt", Body=b"for A only")
+    assert "owned-by-a" in [b["Name"] for b in owner.list_buckets()["Buckets"]]
+    assert "owned-by-a" not in [b["Name"] for b in other.list_buckets()["Buckets"]]
+
+    refused = [
+        lambda: other.get_object(Bucket="owned-by-a", Key="private.txt"),
+        lambda: other.put_object(Bucket="owned-by-a", Key="planted.txt", Body=b"x"),
+        lambda: other.delete_object(Bucket="owned-by-a", Key="private.txt"),
+        lambda: other.list_objects_v2(Bucket="owned-by-a"),
+        lambda: other.delete_bucket(Bucket="owned-by-a"),
+    ]
+    for call in refused:
+        with pytest.raises(ClientError) as caught:
+            call()
+        assert caught.value.response["Error"]["Code"] in ("AccessDenied", "403")
+    with pytest.raises(ClientError) as caught:
+        other.create_bucket(Bucket="owned-by-a")
+    assert caught.value.response["Error"]["Code"] == "BucketAlreadyExists"
+    owner.create_bucket(Bucket="owned-by-a")           # one's own again: 200 in us-east-1
+
+    assert owner.get_object(Bucket="owned-by-a", Key="private.txt")["Body"].read() == \
+        b"for A only"
+    owner.delete_object(Bucket="owned-by-a", Key="private.txt")
+    owner.delete_bucket(Bucket="owned-by-a")
+    assert "owned-by-a" not in [b["Name"] for b in owner.list_buckets()["Buckets"]]
