@@ -23,6 +23,8 @@ import socket
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ENV_URL = "S3SERVICE_TEST_PG_URL"
@@ -202,6 +204,10 @@ class PostgresServer:
             return
         if self.running:
             try:
+                self.resume()           # (a test may have left it stopped)
+            except OSError:
+                pass
+            try:
                 self.stop("immediate")
             except (PostgresUnavailable, subprocess.SubprocessError):
                 pass
@@ -232,3 +238,20 @@ class PostgresServer:
 
         name = make_url(url).database
         self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def private_server() -> Iterator[PostgresServer]:
+    """A new cluster for one test or module, removed afterwards; skips the test if none starts."""
+    import pytest
+
+    if find_bindir() is None:
+        pytest.skip("no PostgreSQL binaries")
+    try:
+        server = PostgresServer.create()
+    except PostgresUnavailable as exc:
+        pytest.skip(f"PostgreSQL would not start: {exc}")
+    try:
+        yield server
+    finally:
+        server.cleanup()

@@ -29,37 +29,15 @@ SLACK = 1.5
 
 @pytest.fixture
 def database():
-    if pg.find_bindir() is None:
-        pytest.skip("no PostgreSQL binaries")
-    try:
-        server = pg.PostgresServer.create()
-    except pg.PostgresUnavailable as exc:
-        pytest.skip(f"PostgreSQL would not start: {exc}")
-    try:
-        from s3service.backends.sql import SQLBackend
+    from s3service.backends.sql import SQLBackend
 
+    with pg.private_server() as server:      # (continued before it is stopped, if need be)
         store = SQLBackend(server.url)
         store.add_account(ACCOUNT, display_name="hang")
         store.add_key(ACCOUNT, KEY, SECRET)
         store.add_bucket(ACCOUNT, "before-the-hang")
         store.close()
         yield server
-    finally:
-        if server.tmpdir is not None and _paused(server):
-            server.resume()
-        server.cleanup()
-
-
-def _paused(server) -> bool:
-    try:
-        return any(_state(pid) == "T" for pid in server.processes())
-    except OSError:
-        return False
-
-
-def _state(pid: int) -> str:
-    with open(f"/proc/{pid}/stat") as stat:
-        return stat.read().rpartition(")")[2].split()[0]
 
 
 def send(port: int, method: str = "GET", path: str = "/") -> tuple[Response, float]:

@@ -55,22 +55,14 @@ APP = textwrap.dedent("""
 
 @pytest.fixture(scope="module")
 def database():
-    if pg.find_bindir() is None:
-        pytest.skip("no PostgreSQL binaries")
-    try:
-        server = pg.PostgresServer.create()
-    except pg.PostgresUnavailable as exc:
-        pytest.skip(f"PostgreSQL would not start: {exc}")
-    try:
-        from s3service.backends.sql import SQLBackend
+    from s3service.backends.sql import SQLBackend
 
+    with pg.private_server() as server:
         store = SQLBackend(server.url)
         store.add_account(ACCOUNT, display_name="outage")
         store.add_key(ACCOUNT, KEY, SECRET)
         store.close()
         yield server
-    finally:
-        server.cleanup()
 
 
 def start_gateway(tmp: Path, db_url: str, name: str):
