@@ -32,6 +32,7 @@ import hashlib
 import json
 import os
 from datetime import datetime
+from typing import Any
 
 from s3service import S3ServiceMiddleware
 from s3service.backends.memory import MemoryBackend
@@ -44,11 +45,12 @@ def _when(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
 
-def load_store(path: str) -> MemoryBackend:
-    """A MemoryBackend holding what the seed file at ``path`` describes."""
+def load_store(path: str, store: Any = None) -> Any:
+    """``store`` (a new MemoryBackend by default) holding what the seed file at ``path`` describes."""
     with open(path, encoding="utf-8") as f:
         seed = json.load(f)
-    store = MemoryBackend()
+    if store is None:
+        store = MemoryBackend()
     for account in seed.get("accounts", ()):
         store.add_account(account["id"], display_name=account.get("display_name", ""))
     for key in seed.get("keys", ()):

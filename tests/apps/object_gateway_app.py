@@ -27,16 +27,7 @@ def shared_store(objects: Path, seed_path: str) -> SQLBackend:
     with open(objects.with_name(objects.name + "-store.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not store.list_accounts():
-            seeded = load_store(seed_path)
-            for account_id, name in seeded.list_accounts():
-                store.add_account(account_id, name)
-                for key in seeded.list_keys(account_id):
-                    store.add_key(account_id, key.access_key, key.secret_key, user=key.user,
-                                  active=key.active, session_token=key.session_token,
-                                  expires=key.expires)
-                for bucket in seeded.list_buckets(account_id):
-                    store.add_bucket(account_id, bucket.name, created=bucket.created,
-                                     region=bucket.region)
+            load_store(seed_path, store)
     return store
 
 
