@@ -19,6 +19,11 @@ ALLOWED = "allowed"
 IMPLICIT_DENY = "implicit deny"
 EXPLICIT_DENY = "explicit deny"
 
+#: Characters of a resource ARN that a decision looks at, at most.  An S3
+#: object's ARN is at most about 1,100 (a 63-character bucket name, a key of
+#: 1,024 bytes); a longer resource is no S3 resource and is refused unread.
+MAX_RESOURCE = 2048
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -45,7 +50,12 @@ def _no_keys(key: str) -> None:
 
 def evaluate(policies: Sequence[Policy], action: str, resource: str,
              lookup: Lookup = _no_keys) -> Decision:
-    """Decide whether ``action`` on ``resource`` is allowed by ``policies``."""
+    """Decide whether ``action`` on ``resource`` is allowed by ``policies``.
+
+    A ``resource`` longer than :data:`MAX_RESOURCE` is denied (implicitly).
+    """
+    if len(resource) > MAX_RESOURCE:
+        return Decision(IMPLICIT_DENY)
     allow: Decision | None = None
     for policy in policies:
         for statement in policy.statements:
