@@ -127,6 +127,14 @@ CASES = [
      [doc(allow("s3:*", sid="All"), deny("*", sid="Outside", Condition={
          "NotIpAddress": {"aws:SourceIp": ["192.0.2.0/24", "203.0.113.0/24"]}}))],
      "s3:ListBucket", BUCKET, {"aws:SourceIp": "203.0.113.30"}, ALLOWED, "All"),
+    ("Deny IpAddress: an IPv4 client seen by a dual-stack server is in the IPv4 range",
+     [doc(allow("s3:*", sid="All"), deny("*", sid="Loopback", Condition={
+         "IpAddress": {"aws:SourceIp": "127.0.0.0/8"}}))],
+     "s3:ListBucket", BUCKET, {"aws:SourceIp": "::ffff:127.0.0.1"}, EXPLICIT_DENY, "Loopback"),
+    ("NotIpAddress: an IPv4-mapped client inside the IPv4 range",
+     [doc(allow("s3:*", sid="All"), deny("*", sid="Outside", Condition={
+         "NotIpAddress": {"aws:SourceIp": "192.0.2.0/24"}}))],
+     "s3:ListBucket", BUCKET, {"aws:SourceIp": "::ffff:192.0.2.9"}, ALLOWED, "All"),
     # -- conditions: time ----------------------------------------------------------------
     ("within a date window (AWS's example)",
      [doc(allow("s3:*", sid="Window", Condition={

@@ -78,6 +78,10 @@ def _ip(have: str, want: str) -> bool:
         network = ipaddress.ip_network(want.strip(), strict=False)
     except ValueError:
         return False
+    # A server listening on both stacks (``serve --host ::``) sees an IPv4
+    # client as ::ffff:a.b.c.d: that client is in the IPv4 ranges.
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
     return address.version == network.version and address in network
 
 
