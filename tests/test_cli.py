@@ -80,6 +80,14 @@ def test_accounts(cli):
     assert_error(cli("account", "create", "has space"), 2, "invalid account ID")
 
 
+def test_a_display_name_cannot_drive_the_operators_terminal(cli):
+    hostile = "Eve\x1b]0;pwned\x07\x1b[2J\nroot-id  Admin"
+    ok(cli("account", "create", "eve-id", "--name", hostile))
+    text = ok(cli("account", "list"))
+    assert "\x1b" not in text and "\x07" not in text
+    assert text.splitlines()[1:] == ["eve-id   Eve\\x1b]0;pwned\\x07\\x1b[2J\\nroot-id  Admin"]
+    assert as_json(cli("account", "list", "--json"))[0]["display_name"] == hostile
+
 def test_users_and_keys(cli):
     ok(cli("account", "create", "acct"))
     assert as_json(cli("user", "create", "acct", "carol", "--json")) == \
