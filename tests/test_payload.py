@@ -288,6 +288,18 @@ def test_undeclared_or_unknown_trailer_is_refused():
                   X_AMZ_TRAILER="x-amz-checksum-md4")
 
 
+@pytest.mark.parametrize("mode", ["STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+                                  "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"])
+def test_a_trailer_given_twice_is_refused(mode):
+    sign = signer() if "HMAC" in mode else None
+    body = encode(DATA, 8192, sign, trailer=("x-amz-checksum-crc32", crc32_b64(DATA)))
+    # The same trailer again, after the first (and, signed, after its signature).
+    doubled = body[:-2] + f"x-amz-checksum-crc32:{crc32_b64(b'other')}\r\n\r\n".encode()
+    environ = streaming(doubled, len(DATA), mode, X_AMZ_TRAILER="x-amz-checksum-crc32")
+    with pytest.raises(InvalidRequest, match="given twice"):
+        read_all(environ)
+    assert not environ[PAYLOAD_KEY].verified
+
 def test_signed_chunks_need_a_sigv4_signature():
     environ = environ_for(doc_body(), X_AMZ_CONTENT_SHA256="STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
                           X_AMZ_DECODED_CONTENT_LENGTH="66560")

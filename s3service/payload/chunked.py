@@ -146,6 +146,7 @@ class AwsChunkedBody:
         if self.chain is not None:
             self.chain.check_chunk(self.hash.hexdigest(), self.signature)
         canonical = []
+        seen: set[str] = set()
         trailer_signature = None
         for _ in range(MAX_TRAILERS + 2):
             line = self._line()
@@ -155,6 +156,10 @@ class AwsChunkedBody:
             name, value = name.strip().lower(), value.strip()
             if not colon:
                 raise _malformed("a trailer line has no colon")
+            # Were a second value to win, what was checked and what the gateway keeps could differ.
+            if name in seen:
+                raise _malformed(f"the trailer {name} is given twice")
+            seen.add(name)
             if name == TRAILER_SIGNATURE and self.chain is not None:
                 trailer_signature = value
             elif name in self.trailers:
