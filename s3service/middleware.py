@@ -15,7 +15,7 @@ Example::
 the caller's :class:`~s3service.identity.Identity`, or ``None`` for an
 anonymous request, is put in ``environ["s3service.identity"]``, and for a
 signed request the middleware's authorizer bound to the caller and the request,
-a :class:`~s3service.requestcontext.RequestAuthorizer`, in
+a :class:`~s3service.authorization.RequestAuthorizer`, in
 ``environ["s3service.authorizer"]``: ``environ["s3service.authorizer"].is_allowed(
 "s3:DeleteBucket", "arn:aws:s3:::photos")``).
 
@@ -55,8 +55,8 @@ from typing import Any
 from . import listing, timeouts, tokens
 from .apperrors import answer_app_errors
 from .auth import authenticate, authenticate_request
-from .backends.base import (AllowAuthenticated, Authorizer, BucketStore, CredentialStore,
-                            authorize)
+from .authorization import Authorizer, RequestAuthorizer, RequestContext, with_context
+from .backends.base import BucketStore, CredentialStore
 from .envelope import (AUTHORIZER_KEY, IDENTITY_KEY, REQUEST_ID_KEY, Exchange, Reply,
                        StartResponse, WSGIApp, answer)
 from .errors import AccessDenied, InvalidArgument, MethodNotAllowed
@@ -68,7 +68,6 @@ from .metrics.operations import LIST_ALL_MY_BUCKETS, classify
 from .payload import verify_payload
 from .backends.metrics_base import MetricsStore
 from .regions import DEFAULT_REGION
-from .requestcontext import RequestAuthorizer, RequestContext
 from .wsgi import parse_query
 
 log = logging.getLogger("s3service")
@@ -85,7 +84,7 @@ class S3ServiceMiddleware:
     :param credentials: looks up access keys (:class:`~s3service.backends.base.CredentialStore`).
     :param buckets: lists an account's buckets (:class:`~s3service.backends.base.BucketStore`).
     :param authorizer: decides ``s3:ListAllMyBuckets`` (asked ``is_allowed_in`` with the
-        request's :class:`~s3service.requestcontext.RequestContext` when it has that
+        request's :class:`~s3service.authorization.RequestContext` when it has that
         method); by default every authenticated caller may.  With
         ``authenticate_all``, the app behind is handed it too (see the module documentation).
         :class:`s3service.policies.PolicyAuthorizer` decides with IAM policies.
@@ -127,7 +126,8 @@ class S3ServiceMiddleware:
         self.app = app
         self.credentials = credentials
         self.buckets = buckets
-        self._authorizer = authorizer or AllowAuthenticated()
+        self._authorizer = authorizer
+        self._decide = with_context(authorizer)
         self.region = region
         self.service_hosts = service_host_names(service_hosts)
         # (most requests come with one of a few Host values)
@@ -149,19 +149,20 @@ class S3ServiceMiddleware:
         if metrics is not None:
             self.meter = Meter(metrics, flush_interval=metrics_flush_interval)
             self.metrics_api = MetricsAPI(metrics, self.meter, authenticate=self.authenticate,
-                                          authorizer=self.authorizer, admins=metrics_admins,
+                                          authorizer=self._decide, admins=metrics_admins,
                                           buckets=buckets)
 
     @property
     def authorizer(self) -> Authorizer:
         """Decides ``s3:ListAllMyBuckets`` (and ``utapi:ListMetrics``); may be replaced."""
-        return self._authorizer
+        return self._authorizer if self._authorizer is not None else self._decide
 
     @authorizer.setter
     def authorizer(self, authorizer: Authorizer) -> None:
         self._authorizer = authorizer
+        self._decide = with_context(authorizer)
         if self.metrics_api is not None:
-            self.metrics_api.authorizer = authorizer
+            self.metrics_api.authorizer = self._decide
 
     # -- routing ---------------------------------------------------------------
 
@@ -242,7 +243,7 @@ class S3ServiceMiddleware:
         if identity is not None:
             exchange.access_key = identity.access_key
             environ[AUTHORIZER_KEY] = RequestAuthorizer(
-                self.authorizer, RequestContext.detached(environ, identity))
+                self._decide, RequestContext.detached(environ, identity))
         else:
             environ.pop(AUTHORIZER_KEY, None)     # never one a client could have planted
         verify_payload(environ, seed, None if identity is None else identity.access_key)
@@ -255,8 +256,8 @@ class S3ServiceMiddleware:
             raise AccessDenied()
         exchange.access_key = identity.access_key
         exchange.environ[IDENTITY_KEY] = identity  # (for the meter)
-        if not authorize(self.authorizer, identity, "s3:ListAllMyBuckets", SERVICE_RESOURCE,
-                         RequestContext(exchange.environ, identity)):
+        if not self._decide.is_allowed_in(identity, "s3:ListAllMyBuckets", SERVICE_RESOURCE,
+                                          RequestContext(exchange.environ, identity)):
             raise AccessDenied(AWSAccessKeyId=identity.access_key)
         params = listing.parse_params(query) if query else listing.UNPAGED
         after = next_token = None

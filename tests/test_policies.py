@@ -15,7 +15,7 @@ import pytest
 from s3service.identity import Identity
 from s3service.policies import (ALLOWED, EXPLICIT_DENY, IMPLICIT_DENY, PolicyError, evaluate,
                                 parse_policy)
-from s3service.requestcontext import RequestContext
+from s3service.authorization import RequestContext
 
 V = "2012-10-17"
 ANY = "*"

@@ -15,7 +15,7 @@ from s3service.backends.memory import MemoryBackend
 from s3service.envelope import AUTHORIZER_KEY, IDENTITY_KEY
 from s3service.gateway import make_app
 from s3service.policies import PolicyAuthorizer
-from s3service.requestcontext import RequestAuthorizer
+from s3service.authorization import RequestAuthorizer
 from test_hardening_gateway import boto3_client, error_of, status_of
 
 ACCOUNT = "a" * 64
@@ -96,7 +96,7 @@ def test_a_gateway_may_add_keys_of_its_own(store):
             {"Sid": "Tagged", "Effect": "Allow", "Action": "s3:PutObject", "Resource": "*",
              "Condition": {"StringEquals": {"s3:x-amz-storage-class": "STANDARD"}}}]}))
     from s3service.identity import Identity
-    from s3service.requestcontext import RequestContext
+    from s3service.authorization import RequestContext
 
     ask = RequestAuthorizer(PolicyAuthorizer(store),
                             RequestContext({}, Identity(ACCOUNT, "acct", ALICE[0], user="alice")))

@@ -12,15 +12,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from operator import itemgetter
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-from ..identity import Identity
+# (the authorizer protocols lived here once; kept importable from here)
+from ..authorization import AllowAuthenticated, Authorizer, ContextAuthorizer  # noqa: F401
 from ..regions import DEFAULT_REGION
 from ..xmltext import escape
-
-if TYPE_CHECKING:
-    from ..requestcontext import RequestContext
-
 
 class BackendUnavailable(Exception):
     """The store cannot be reached just now; the client may retry (503)."""
@@ -143,43 +140,6 @@ class BucketStore(Protocol):
         iterator: the middleware streams it and stops early if the client goes
         away.  Buckets of other accounts are never yielded.
         """
-
-
-@runtime_checkable
-class Authorizer(Protocol):
-    def is_allowed(self, identity: Identity, action: str, resource: str) -> bool:
-        """Whether ``identity`` may do ``action`` (e.g. ``s3:ListAllMyBuckets``) on ``resource``.
-
-        ``resource`` is an ARN-like string (``arn:aws:s3:::*`` for the service).
-        """
-
-
-@runtime_checkable
-class ContextAuthorizer(Authorizer, Protocol):
-    def is_allowed_in(self, identity: Identity, action: str, resource: str,
-                      context: RequestContext) -> bool:
-        """As :meth:`Authorizer.is_allowed`, knowing the request (source address, time...).
-
-        An authorizer that has this method is asked it, with the request's
-        :class:`~s3service.requestcontext.RequestContext`, by the middleware and
-        by the bundled gateway; one without it is asked ``is_allowed``.
-        """
-
-
-def authorize(authorizer: Authorizer, identity: Identity, action: str, resource: str,
-              context: RequestContext | None = None) -> bool:
-    """Ask ``authorizer``, with the request's ``context`` if it takes one."""
-    ask = getattr(authorizer, "is_allowed_in", None)
-    if ask is not None and context is not None:
-        return bool(ask(identity, action, resource, context))
-    return bool(authorizer.is_allowed(identity, action, resource))
-
-
-class AllowAuthenticated:
-    """The default authorizer: every authenticated identity may do everything."""
-
-    def is_allowed(self, identity: Identity, action: str, resource: str) -> bool:
-        return True
 
 
 class UnknownAccount(LookupError):

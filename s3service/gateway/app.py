@@ -48,8 +48,8 @@ from urllib.parse import quote
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
 
-from ..backends.base import (AllowAuthenticated, Authorizer, BucketInfo, BucketNameTaken,
-                             UnknownAccount, UnknownBucket, authorize)
+from ..authorization import Authorizer, RequestAuthorizer, RequestContext, with_context
+from ..backends.base import BucketInfo, BucketNameTaken, UnknownAccount, UnknownBucket
 from ..bucketnames import validate_bucket_name
 from ..errors import (XML_DECLARATION, AccessDenied, BucketAlreadyExists, BucketAlreadyOwnedByYou,
                      IllegalLocationConstraintException, InvalidArgument,
@@ -60,7 +60,6 @@ from ..listing import S3_XMLNS
 from ..middleware import S3ServiceMiddleware
 from ..regions import DEFAULT_REGION, looks_like_region
 from ..envelope import AUTHORIZER_KEY, IDENTITY_KEY, Exchange, Reply, answer
-from ..requestcontext import RequestAuthorizer, RequestContext
 from ..wsgi import parse_query
 from ..xmltext import element
 
@@ -89,10 +88,9 @@ StartResponse = Callable[..., Any]
 class Gateway:
     """The WSGI app; see the module documentation.  Wrap it with the middleware.
 
-    ``authorizer`` decides each operation (default: every authenticated
-    caller may do everything); give it the middleware's.  (:func:`make_app`
-    makes the gateway ask whatever authorizer its middleware has at the time,
-    even one set later; a gateway made otherwise keeps the one it was given.)
+    ``authorizer`` decides each operation when the middleware in front left
+    none in ``environ["s3service.authorizer"]`` (default: every authenticated
+    caller may do everything); give it the middleware's.
     """
 
     def __init__(self, store: Any, region: str = DEFAULT_REGION,
@@ -101,7 +99,17 @@ class Gateway:
         self.store = store
         self.region = region
         self.service_hosts = service_host_names(service_hosts)
-        self.authorizer: Authorizer = authorizer or AllowAuthenticated()
+        self.authorizer = authorizer
+
+    @property
+    def authorizer(self) -> Authorizer:
+        """Decides each operation when the middleware in front left no authorizer."""
+        return self._authorizer
+
+    @authorizer.setter
+    def authorizer(self, authorizer: Authorizer | None) -> None:
+        self._decide = with_context(authorizer)
+        self._authorizer = authorizer if authorizer is not None else self._decide
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         return answer(environ, start_response, self._respond, logger=log)
@@ -174,7 +182,7 @@ class Gateway:
         """
         ask = environ.get(AUTHORIZER_KEY)
         if not isinstance(ask, RequestAuthorizer) or ask.identity != identity:
-            ask = RequestAuthorizer(self.authorizer, RequestContext(environ, identity))
+            ask = RequestAuthorizer(self._decide, RequestContext(environ, identity))
         if not ask.is_allowed(action, BUCKET_ARN + bucket):
             raise AccessDenied()
 
@@ -388,28 +396,15 @@ def make_app(store: Any, region: str = DEFAULT_REGION, service_hosts: Sequence[s
     ``middleware_options`` go to :class:`~s3service.S3ServiceMiddleware`
     (``authorizer``, ``clock_skew``, ``token_secret``); the gateway decides its
     operations with the middleware's ``authorizer``, also when it is replaced later
-    (``app.authorizer = ...``).
+    (``app.authorizer = ...``): the middleware hands it to the gateway, bound to
+    each request, in ``environ["s3service.authorizer"]``.
     """
-    gateway = Gateway(store, region=region, service_hosts=service_hosts)
-    app = S3ServiceMiddleware(gateway, credentials=store, buckets=store, region=region,
+    app = S3ServiceMiddleware(None, credentials=store, buckets=store, region=region,
                               service_hosts=service_hosts, authenticate_all=True,
                               **middleware_options)
-    gateway.authorizer = _MiddlewareAuthorizer(app)
+    app.app = Gateway(store, region=region, service_hosts=service_hosts,
+                      authorizer=app.authorizer)
     return app
-
-
-class _MiddlewareAuthorizer:
-    """Asks a middleware's authorizer, whichever it has at the time of asking."""
-
-    def __init__(self, middleware: S3ServiceMiddleware) -> None:
-        self.middleware = middleware
-
-    def is_allowed(self, identity: Identity, action: str, resource: str) -> bool:
-        return self.middleware.authorizer.is_allowed(identity, action, resource)
-
-    def is_allowed_in(self, identity: Identity, action: str, resource: str,
-                      context: RequestContext) -> bool:
-        return authorize(self.middleware.authorizer, identity, action, resource, context)
 
 
 def app_factory(global_conf: dict, **local_conf: Any) -> Gateway:

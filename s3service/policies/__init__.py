@@ -13,7 +13,7 @@ The pieces: :mod:`.document` (parsing and checking, with the line of each
 mistake), :mod:`.matching` (wildcards), :mod:`.conditions` (operators),
 :mod:`.variables` (``${aws:username}``), :mod:`.evaluate` (the decision and
 the statement that made it).  The condition keys a request has are listed in
-:mod:`s3service.requestcontext`.
+:mod:`s3service.authorization`.
 """
 from .authorizer import PolicyAuthorizer
 from .document import Policy, PolicyError, Statement, parse_policy

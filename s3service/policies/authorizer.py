@@ -10,7 +10,7 @@ from functools import lru_cache
 
 from ..backends.policy_base import PolicySource
 from ..identity import Identity
-from ..requestcontext import RequestContext, key_getter
+from ..authorization import RequestContext, key_getter
 from .document import Policy, PolicyError, parse_policy
 from .evaluate import ALLOWED, EXPLICIT_DENY, Decision, evaluate
 from .variables import variable_keys
@@ -97,7 +97,7 @@ class PolicyAuthorizer:
                ) -> Decision:
         """The :class:`~.evaluate.Decision` (with the deciding statement) for one request.
 
-        ``context`` is the request's :class:`~s3service.requestcontext.RequestContext`,
+        ``context`` is the request's :class:`~s3service.authorization.RequestContext`,
         or a mapping of condition keys to values (as ``policy simulate`` takes).
         """
         if identity.user is None:
