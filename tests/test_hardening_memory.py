@@ -106,4 +106,4 @@ def test_requests_that_cannot_sign_leave_nothing_behind(store):
     assert common.parse_http_date.cache_info().currsize <= 256
     assert sigv4.signing_key.cache_info().currsize <= 1024
     assert len(common._identities) <= 4096
-    assert app._bucket_of.cache_info().currsize <= 1024
+    assert app.hosts.bucket_in.cache_info().currsize <= 1024

@@ -12,8 +12,9 @@ from s3service.backends.base import BackendUnavailable
 from s3service.backends.memory import MemoryBackend
 from s3service.backends.memory_metrics import MemoryMetrics
 from s3service.backends.sql import SQLBackend
-from s3service.metrics import (INTERVAL_MS, OPERATIONS, CountingInput, Meter,
-                               MetricsStore, MetricsTotals, classify, interval_start)
+from s3service.layers.metering import CountingInput, metered_call
+from s3service.metrics import (INTERVAL_MS, OPERATIONS, Meter, MetricsStore, MetricsTotals,
+                               classify, interval_start)
 from s3service.metrics.api import (InvalidParameterValue, MaxMessageLengthExceeded,
                                    WrongFormat, json_error,
                                    parse_request_body, read_body, render_metrics,
@@ -410,7 +411,8 @@ def test_meter_call_counts_read_and_sent_bytes_on_close():
         return body
 
     environ = {"REQUEST_METHOD": "PUT", "wsgi.input": io.BytesIO(b"0123456789")}
-    result = meter.call(app, environ, lambda s, h, e=None: (lambda d: None), "s3:PutObject")
+    result = metered_call(meter, app, environ, lambda s, h, e=None: (lambda d: None),
+                          "s3:PutObject")
     chunks = iter(result)
     assert next(chunks) == b"abc"
     assert meter.pending == 0                        # counted once all is sent...
@@ -431,7 +433,8 @@ def test_meter_call_counts_when_the_body_is_exhausted():
         start_response("200 OK", [])
         return iter([b"abc"])
 
-    result = meter.call(app, {"wsgi.input": io.BytesIO()}, lambda s, h, e=None: None, "s3:X")
+    result = metered_call(meter, app, {"wsgi.input": io.BytesIO()}, lambda s, h, e=None: None,
+                          "s3:X")
     assert list(result) == [b"abc"]
     assert meter.pending == 1
     result.close()
@@ -448,8 +451,8 @@ def test_meter_call_passes_a_list_through_and_counts_it_at_once():
         start_response("200 OK", [])
         return body
 
-    result = meter.call(app, {"wsgi.input": io.BytesIO(b"12345678")}, lambda s, h, e=None: None,
-                        "s3:PutObject")
+    result = metered_call(meter, app, {"wsgi.input": io.BytesIO(b"12345678")},
+                          lambda s, h, e=None: None, "s3:PutObject")
     assert result is body and meter.pending == 1
     meter.flush()
     totals = store.get_metrics(T0, T0)
@@ -463,7 +466,7 @@ def test_meter_call_counts_a_failing_app():
         raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError):
-        meter.call(app, {"wsgi.input": io.BytesIO()}, None, "s3:GetObject")
+        metered_call(meter, app, {"wsgi.input": io.BytesIO()}, None, "s3:GetObject")
     assert meter.pending == 1
 
 
@@ -484,7 +487,7 @@ def test_meter_call_passes_file_wrapper_through():
 
     environ = {"REQUEST_METHOD": "GET", "wsgi.input": io.BytesIO(),
                "wsgi.file_wrapper": FileWrapper}
-    result = meter.call(app, environ, lambda s, h, e=None: None, "s3:GetObject")
+    result = metered_call(meter, app, environ, lambda s, h, e=None: None, "s3:GetObject")
     assert isinstance(result, FileWrapper)           # untouched: the server may sendfile it
     meter.flush()
     assert store.get_metrics(T0, T0).outgoing_bytes == 5000

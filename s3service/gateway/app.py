@@ -399,12 +399,11 @@ def make_app(store: Any, region: str = DEFAULT_REGION, service_hosts: Sequence[s
     (``app.authorizer = ...``): the middleware hands it to the gateway, bound to
     each request, in ``environ["s3service.authorizer"]``.
     """
-    app = S3ServiceMiddleware(None, credentials=store, buckets=store, region=region,
-                              service_hosts=service_hosts, authenticate_all=True,
-                              **middleware_options)
-    app.app = Gateway(store, region=region, service_hosts=service_hosts,
-                      authorizer=app.authorizer)
-    return app
+    gateway = Gateway(store, region=region, service_hosts=service_hosts,
+                      authorizer=middleware_options.get("authorizer"))
+    return S3ServiceMiddleware(gateway, credentials=store, buckets=store, region=region,
+                               service_hosts=service_hosts, authenticate_all=True,
+                               **middleware_options)
 
 
 def app_factory(global_conf: dict, **local_conf: Any) -> Gateway:

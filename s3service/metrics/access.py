@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from ..backends.base import Authorizer, BucketStore
+from ..authorization import RequestAuthorizer
+from ..backends.base import BucketStore
 from ..backends.metrics_base import ACCOUNTS, SERVICE, USERS, Entity
 from ..errors import AccessDenied
 from ..identity import Identity
@@ -68,12 +69,13 @@ def bucket_owner(buckets: BucketStore | None, caller: str, bucket: str) -> str |
     raise AccessDenied()
 
 
-def entity_for(identity: Identity, level: str, name: str, *, authorizer: Authorizer,
+def entity_for(identity: Identity, level: str, name: str, *, authorizer: RequestAuthorizer,
                admins: Collection[str], buckets: BucketStore | None) -> Entity | None:
     """What ``identity`` reads when it asks for ``name`` at ``level``; raises ``AccessDenied``.
 
     ``None``: a bucket that does not exist (its answer is zeros).  ``name`` of
-    the users level must be one :func:`user_of` understands.
+    the users level must be one :func:`user_of` understands.  ``authorizer``
+    is the one bound to ``identity`` and the request.
     """
     caller = identity.account_id
     entity: Entity | None
@@ -93,6 +95,6 @@ def entity_for(identity: Identity, level: str, name: str, *, authorizer: Authori
         resource = ENTITY_RESOURCE.format(account=owner or caller, level=level, name=short)
     if caller not in admins and (level == SERVICE or (owner is not None and owner != caller)):
         raise AccessDenied()
-    if not authorizer.is_allowed(identity, LIST_METRICS_ACTION, resource):
+    if not authorizer.is_allowed(LIST_METRICS_ACTION, resource):
         raise AccessDenied()
     return entity

@@ -12,8 +12,8 @@ from collections.abc import Iterable, Iterator
 from functools import partial
 from typing import Any
 
-from .envelope import Exchange, Reply, StartResponse, WSGIApp, answer
-from .errors import S3Error
+from ..envelope import Exchange, Reply, StartResponse, WSGIApp, answer
+from ..errors import S3Error
 
 __all__ = ["answer_app_errors"]
 
