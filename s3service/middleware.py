@@ -65,8 +65,7 @@ from collections.abc import Iterable, Sequence
 from . import timeouts
 from .auth import Authenticator
 from .authorization import Authorizer
-from .backends.base import BucketStore, CredentialStore
-from .backends.metrics_base import MetricsStore
+from .backends.protocols import BucketStore, CredentialStore, MetricsStore
 from .envelope import StartResponse, WSGIApp
 from .hosts import ServiceHosts
 from .identity import Identity
@@ -107,10 +106,13 @@ class S3ServiceMiddleware:
     :param metrics_admins: the operator accounts (account IDs) that may read the
         service-level (fleet-wide) metrics, and any account's, user's or bucket's;
         every other caller reads only its own account, users and buckets.
-    :param backend_timeout: seconds a request may wait for the credential look-up and
-        for the first page of a listing; past it the client gets ``503
-        ServiceUnavailable`` and the call is abandoned (see :mod:`s3service.timeouts`).
-        ``None`` (the default): no bound, the calls run inline.
+    :param backend_timeout: the longest a request waits for one answer of the
+        store (the credential look-up, the first page of a listing); past it the
+        client gets ``503 ServiceUnavailable`` and the call is abandoned.  The
+        middleware bounds its calls on a pool of threads, for a store that
+        cannot bound its own waits; the SQL store can, and takes the same
+        setting itself (see :mod:`s3service.timeouts`).  ``None`` (the
+        default): no bound, the calls run inline.
 
     Metrics example::
 
@@ -126,9 +128,7 @@ class S3ServiceMiddleware:
                  metrics_flush_interval: float | None = 10.0,
                  metrics_admins: Sequence[str] = (),
                  backend_timeout: float | None = None) -> None:
-        if backend_timeout is not None and not float(backend_timeout) > 0:
-            raise ValueError("backend_timeout must be a positive number of seconds or None")
-        self.backend_timeout = None if backend_timeout is None else float(backend_timeout)
+        self.backend_timeout = timeouts.checked_timeout(backend_timeout)
         self.credentials = credentials
         self.buckets = buckets
         self.region = region

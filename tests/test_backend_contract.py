@@ -1,4 +1,9 @@
-"""One behavioural contract for every store: MemoryBackend and SQLBackend (SQLite, PostgreSQL)."""
+"""One behavioural contract for every store: MemoryBackend and SQLBackend (SQLite, PostgreSQL).
+
+Every protocol of ``s3service.backends.protocols``: credentials, buckets, the
+admin calls, metrics here; the policy protocols in ``test_policy_store.py``,
+on the same three stores.
+"""
 from __future__ import annotations
 
 import itertools
@@ -8,10 +13,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from s3service.backends import BucketNameTaken, BucketStore, CredentialStore, UnknownAccount, UnknownBucket
-from s3service.backends import listingcache, sortedbuckets
+from s3service.backends import (AdminStore, BucketDirectory, BucketNameTaken, BucketStore,
+                                CredentialStore, PolicySource, PolicyStore, UnknownAccount,
+                                UnknownBucket)
+from s3service.backends import sortedbuckets
+from s3service.backends.sql import listingcache
 from s3service.backends.memory import MemoryBackend
-from s3service.backends.memory_metrics import MemoryMetrics
 from s3service.backends.sql import SQLBackend
 from s3service.metrics import INTERVAL_MS, Entity, MetricsStore
 
@@ -48,8 +55,19 @@ def names(store, account=A, **kw) -> list[str]:
 
 def test_implements_protocols(empty_store):
     store = empty_store
-    assert isinstance(store, CredentialStore)
-    assert isinstance(store, BucketStore)
+    for protocol in (CredentialStore, BucketStore, BucketDirectory, PolicySource, PolicyStore,
+                     MetricsStore, AdminStore):
+        assert isinstance(store, protocol), protocol.__name__
+
+
+def test_backend_timeout_and_close(empty_store):
+    """What ``serve`` does before forking: bound the store's waits, let go of connections."""
+    store = empty_store
+    store.backend_timeout = 2.5
+    store.add_account(A, display_name="Alice Corp")
+    store.close()
+    assert store.backend_timeout == 2.5
+    assert store.list_accounts() == [(A, "Alice Corp")]       # reopened on next use
 
 
 # -- listing -------------------------------------------------------------------
@@ -326,7 +344,6 @@ def test_add_key_replaces(two_accounts):
 def test_is_a_metrics_store_of_its_own(empty_store):
     store = empty_store
     assert isinstance(store, MetricsStore)
-    assert not isinstance(store, MemoryMetrics)          # holds its metrics, is not one
     t0 = 1704190500000
     s3, photos, alice = Entity.service(), Entity.bucket("photos"), Entity.user(A, "alice")
     store.add_metrics({(t0, s3, "s3:PutObject"): (2, 100, 0), (t0, s3, ""): (1, 7, 9),
@@ -342,3 +359,32 @@ def test_is_a_metrics_store_of_its_own(empty_store):
     assert store.get_metrics(t0, t0, photos).storage_utilized == (0, 100)
     assert store.get_metrics(t0, t0, alice).incoming_bytes == 60
     assert store.get_metrics(t0, t0, Entity.user(B, "alice")).incoming_bytes == 0
+
+
+def test_metrics_are_added_never_overwritten(empty_store):
+    # Two processes flushing the same counters: the store keeps the sum.
+    store = empty_store
+    t0, s3 = 1704190500000, Entity.service()
+    batch = {(t0, s3, "s3:GetObject"): (1, 0, 5)}
+    for _ in range(3):
+        store.add_metrics(batch, {(t0, s3): (10, 1)})
+    totals = store.get_metrics(t0, t0)
+    assert totals.operations == {"s3:GetObject": 3} and totals.outgoing_bytes == 15
+    assert totals.storage_utilized == (0, 30) and totals.number_of_objects == (0, 3)
+
+
+def test_metrics_storage_levels_and_ranges(empty_store):
+    store = empty_store
+    t0, bucket = 1704190500000, Entity.bucket("photos")
+    t1 = t0 + INTERVAL_MS
+    store.add_metrics({(t0, bucket, "s3:PutObject"): (1, 100, 0),
+                       (t1, bucket, "s3:DeleteObject"): (1, 0, 0)},
+                      {(t0, bucket): (100, 1), (t1, bucket): (-40, -1)})
+    # storage: the level before the range's first interval, and at its end
+    assert store.get_metrics(t1, t1, bucket).storage_utilized == (100, 60)
+    assert store.get_metrics(t1, t1, bucket).number_of_objects == (1, 0)
+    assert store.get_metrics(t1, t1, bucket).operations == {"s3:DeleteObject": 1}
+    assert store.get_metrics(t0, t1, bucket).operations == {"s3:PutObject": 1,
+                                                           "s3:DeleteObject": 1}
+    never = store.get_metrics(t0, t1, Entity.bucket("never-seen"))
+    assert (never.operations, never.incoming_bytes, never.storage_utilized) == ({}, 0, (0, 0))

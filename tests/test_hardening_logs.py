@@ -278,7 +278,7 @@ def test_serve_access_log_redacts_presigned_credentials(start_server):
 def test_a_password_in_the_url_query_is_hidden_like_the_urls_own():
     pytest.importorskip("psycopg")
     from s3service.backends.sql import SQLBackend
-    from s3service.backends.sqlguard import OutageGuard
+    from s3service.backends.sql.guard import OutageGuard
 
     store = SQLBackend("postgresql+psycopg://u@127.0.0.1:1/db?password=hunter2"
                        "&connect_timeout=1")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from s3service.backends.base import BucketInfo
-from s3service.backends.listingcache import ListingCache
+from s3service.backends.sql.listingcache import ListingCache
 from s3service.backends.sortedbuckets import SortedBuckets, listing
 
 T = datetime(2024, 1, 1, tzinfo=timezone.utc)

@@ -10,7 +10,7 @@ import pytest
 
 from s3service.backends.base import BackendUnavailable
 from s3service.backends.memory import MemoryBackend
-from s3service.backends.memory_metrics import MemoryMetrics
+from s3service.backends.memory.metrics import MemoryMetrics
 from s3service.backends.sql import SQLBackend
 from s3service.layers.metering import CountingInput, metered_call
 from s3service.metrics import (INTERVAL_MS, OPERATIONS, Meter, MetricsStore, MetricsTotals,

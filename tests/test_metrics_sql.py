@@ -11,7 +11,7 @@ from s3service.backends.base import BackendUnavailable
 from s3service.backends.sql import SQLBackend
 from s3service.metrics import INTERVAL_MS, Meter, MetricsStore
 from s3service.backends.metrics_base import S3, Entity
-from s3service.backends.sql_metrics import SQLMetrics, counters
+from s3service.backends.sql.metrics import SQLMetrics, counters
 from s3service.paste import filter_factory
 
 T0 = 1704190500000
@@ -121,7 +121,7 @@ def test_paste_metrics_option(tmp_path):
     assert isinstance(mw.metrics, SQLBackend) and mw.meter.flush_interval == 0.5
     assert filter_factory({}, db="memory")(lambda e, s: []).metrics is None
     custom = filter_factory({}, db="memory",
-                            metrics="s3service.backends.memory_metrics:MemoryMetrics")(lambda e, s: [])
+                            metrics="s3service.backends.memory.metrics:MemoryMetrics")(lambda e, s: [])
     assert type(custom.metrics).__name__ == "MemoryMetrics"
     assert mw.metrics_api.admins == frozenset()
     admins = filter_factory({}, db="memory", metrics="true",

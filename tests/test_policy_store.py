@@ -217,8 +217,8 @@ def test_a_database_from_before_policies_is_migrated(make_sql_url):
     from sqlalchemy import create_engine, inspect
     from sqlalchemy.pool import NullPool
 
-    from s3service.backends import schema
-    from s3service.backends.schema import POLICY_TABLES as TABLES
+    from s3service.backends.sql import schema
+    from s3service.backends.sql.schema import POLICY_TABLES as TABLES
 
     url = make_sql_url("sqlite")
     before = schema.MIGRATIONS.index(schema._policies)

@@ -17,11 +17,11 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.pool import NullPool
 
 from s3service.backends import BackendUnavailable, BucketNameTaken
-from s3service.backends import listingcache, schema
-from s3service.backends import sql as sqlmod
+from s3service.backends.sql import listingcache, schema
+from s3service.backends.sql import store as sqlmod
 from s3service.backends.sql import SQLBackend
-from s3service.backends.sqlguard import OutageGuard, retry
-from s3service.backends.sqlreader import Reader
+from s3service.backends.sql.guard import OutageGuard, retry
+from s3service.backends.sql.reader import Reader
 
 A = "a" * 64
 B = "b" * 64

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 
 from ..authorization import (Authorizer, ContextAuthorizer, RequestAuthorizer, RequestContext,
                              with_context)
-from ..backends.base import CredentialStore
+from ..backends.protocols import CredentialStore
 from ..hosts import service_host_names
 from ..identity import Identity
 from ..regions import DEFAULT_REGION

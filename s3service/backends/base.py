@@ -1,23 +1,20 @@
-"""The small interfaces the middleware asks of a gateway's store.
+"""What stores hand the middleware: a key's :class:`Credential`, a bucket's
+:class:`BucketInfo`, and the errors a store raises.
 
-A gateway brings its own store by implementing these protocols; nothing needs
-to inherit from them.  A method that cannot reach its store raises
-:class:`BackendUnavailable` (answered as ``503 ServiceUnavailable``); any other
-exception is answered as ``500 InternalError``.  Either way the client never
-sees the exception's text, and the log records it under the request id.
+The protocols a store implements are in :mod:`.protocols` (importable from
+here too, as they once were: ``from s3service.backends.base import CredentialStore``).
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from operator import itemgetter
 from datetime import datetime, timezone
-from typing import Protocol, runtime_checkable
 
 # (the authorizer protocols lived here once; kept importable from here)
 from ..authorization import AllowAuthenticated, Authorizer, ContextAuthorizer  # noqa: F401
 from ..regions import DEFAULT_REGION
 from ..xmltext import escape
+
 
 class BackendUnavailable(Exception):
     """The store cannot be reached just now; the client may retry (503)."""
@@ -118,30 +115,6 @@ def s3_timestamp(when: datetime) -> str:
         when.microsecond // 1000)
 
 
-@runtime_checkable
-class CredentialStore(Protocol):
-    def get_credential(self, access_key: str) -> Credential | None:
-        """Return the credential for ``access_key``, or ``None`` if no such key exists.
-
-        Inactive keys may be returned with ``active=False`` or as ``None``;
-        both are refused with ``InvalidAccessKeyId``.
-        """
-
-
-@runtime_checkable
-class BucketStore(Protocol):
-    def list_buckets(self, account_id: str, *, prefix: str = "", after: str | None = None,
-                     region: str | None = None, limit: int | None = None) -> Iterable[BucketInfo]:
-        """Yield the buckets owned by ``account_id``, sorted by name.
-
-        Only names starting with ``prefix``, strictly greater than ``after``
-        (when given) and in ``region`` (when given) are yielded, at most
-        ``limit`` of them (all when ``None``).  The result may be a lazy
-        iterator: the middleware streams it and stops early if the client goes
-        away.  Buckets of other accounts are never yielded.
-        """
-
-
 class UnknownAccount(LookupError):
     """An admin call named an account that does not exist."""
 
@@ -157,3 +130,11 @@ class BucketNameTaken(Exception):
         super().__init__(name)
         self.name = name
         self.owner = owner
+
+
+def __getattr__(name: str) -> object:
+    # The protocols moved to .protocols; their old import path still works.
+    if name in ("CredentialStore", "BucketStore"):
+        from . import protocols
+        return getattr(protocols, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

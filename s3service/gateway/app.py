@@ -1,10 +1,11 @@
 """A small storage gateway: S3's bucket-level operations on the middleware's store.
 
 It keeps no objects, only buckets, in the same store the middleware lists
-them from (anything with ``add_bucket``, ``delete_bucket`` -- taking an
-``owner`` keyword: delete only that account's bucket -- and ``get_bucket``,
-like :class:`~s3service.backends.memory.MemoryBackend` or
-:class:`~s3service.backends.sql.SQLBackend`).  ``s3service serve`` runs it;
+them from (an :class:`~s3service.backends.protocols.AdminStore`, like
+:class:`~s3service.backends.memory.MemoryBackend` or
+:class:`~s3service.backends.sql.SQLBackend`; it asks ``add_bucket``,
+``delete_bucket`` -- with ``owner``: delete only that account's bucket -- and
+``get_bucket``).  ``s3service serve`` runs it;
 it is also a worked example of a gateway behind :class:`~s3service.S3ServiceMiddleware`.
 
 Example::
@@ -48,8 +49,10 @@ from urllib.parse import quote
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
 
-from ..authorization import Authorizer, RequestAuthorizer, RequestContext, with_context
+from ..authorization import (AllowAuthenticated, Authorizer, RequestAuthorizer, RequestContext,
+                             with_context)
 from ..backends.base import BucketInfo, BucketNameTaken, UnknownAccount, UnknownBucket
+from ..backends.protocols import AdminStore
 from ..bucketnames import validate_bucket_name
 from ..errors import (XML_DECLARATION, AccessDenied, BucketAlreadyExists, BucketAlreadyOwnedByYou,
                      IllegalLocationConstraintException, InvalidArgument,
@@ -93,23 +96,13 @@ class Gateway:
     caller may do everything); give it the middleware's.
     """
 
-    def __init__(self, store: Any, region: str = DEFAULT_REGION,
+    def __init__(self, store: AdminStore, region: str = DEFAULT_REGION,
                  service_hosts: Sequence[str] = (), *,
                  authorizer: Authorizer | None = None) -> None:
         self.store = store
         self.region = region
         self.service_hosts = service_host_names(service_hosts)
-        self.authorizer = authorizer
-
-    @property
-    def authorizer(self) -> Authorizer:
-        """Decides each operation when the middleware in front left no authorizer."""
-        return self._authorizer
-
-    @authorizer.setter
-    def authorizer(self, authorizer: Authorizer | None) -> None:
-        self._decide = with_context(authorizer)
-        self._authorizer = authorizer if authorizer is not None else self._decide
+        self.authorizer: Authorizer = authorizer or AllowAuthenticated()
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         return answer(environ, start_response, self._respond, logger=log)
@@ -182,7 +175,8 @@ class Gateway:
         """
         ask = environ.get(AUTHORIZER_KEY)
         if not isinstance(ask, RequestAuthorizer) or ask.identity != identity:
-            ask = RequestAuthorizer(self._decide, RequestContext(environ, identity))
+            ask = RequestAuthorizer(with_context(self.authorizer),
+                                    RequestContext(environ, identity))
         if not ask.is_allowed(action, BUCKET_ARN + bucket):
             raise AccessDenied()
 
@@ -389,7 +383,7 @@ def _local(tag: str) -> str:
 
 # -- factories -------------------------------------------------------------------
 
-def make_app(store: Any, region: str = DEFAULT_REGION, service_hosts: Sequence[str] = (),
+def make_app(store: AdminStore, region: str = DEFAULT_REGION, service_hosts: Sequence[str] = (),
              **middleware_options: Any) -> S3ServiceMiddleware:
     """The gateway wrapped by the middleware (``authenticate_all=True``), both on ``store``.
 

@@ -33,7 +33,7 @@ region, the allowed clock skew and the authorizer.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from ..auth import Authenticator
 from ..envelope import (AUTHORIZER_KEY, IDENTITY_KEY, REQUEST_ID_KEY, Exchange, StartResponse,

@@ -25,7 +25,7 @@ from typing import Any
 
 from .. import listing, timeouts, tokens
 from ..auth import Authenticator
-from ..backends.base import BucketStore
+from ..backends.protocols import BucketStore
 from ..envelope import IDENTITY_KEY, Exchange, Reply, StartResponse, WSGIApp, answer
 from ..errors import AccessDenied, InvalidArgument, MethodNotAllowed
 from ..hosts import ServiceHosts

@@ -55,8 +55,8 @@ A store of your own implements :class:`MetricsStore` (two methods).
 """
 from .meter import METER_KEY, Meter
 from .operations import LIST_ALL_MY_BUCKETS, OPERATIONS, classify
-from ..backends.metrics_base import (INTERVAL_MS, LEVELS, Entity, MetricsStore, MetricsTotals,
-                                     interval_start)
+from ..backends.metrics_base import INTERVAL_MS, LEVELS, Entity, MetricsTotals, interval_start
+from ..backends.protocols import MetricsStore
 
 __all__ = [
     "INTERVAL_MS", "LEVELS", "LIST_ALL_MY_BUCKETS", "METER_KEY", "OPERATIONS", "Entity",

@@ -29,7 +29,7 @@ from typing import Any
 from ..errors import (AccessDenied, InvalidArgument, InvalidRequest, MissingContentLength,
                       S3Error, error_class)
 from .. import envelope
-from ..backends.base import BucketStore
+from ..backends.protocols import BucketStore
 from ..auth import Authenticator
 from ..payload.checks import Sha256Check
 from ..wsgi import parse_query
@@ -38,7 +38,8 @@ from .access import (ENTITY_RESOURCE, LIST_METRICS_ACTION, SERVICE_RESOURCE,  # 
 from .meter import Meter
 from .operations import OPERATIONS
 from ..backends.metrics_base import (ACCOUNTS, BUCKETS, INTERVAL_MS, SERVICE, USERS,
-                                     MetricsStore, MetricsTotals, interval_start)
+                                     MetricsTotals, interval_start)
+from ..backends.protocols import MetricsStore
 
 log = logging.getLogger("s3service.metrics")
 

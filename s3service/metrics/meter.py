@@ -50,7 +50,8 @@ from collections import Counter, deque
 from collections.abc import Callable
 
 from ..forking import in_each_child
-from ..backends.metrics_base import INTERVAL_MS, UNCLASSIFIED, MetricsStore, interval_start
+from ..backends.metrics_base import INTERVAL_MS, UNCLASSIFIED, interval_start
+from ..backends.protocols import MetricsStore
 from .rollup import by_entity
 
 log = logging.getLogger("s3service.metrics")

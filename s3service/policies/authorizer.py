@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from ..backends.policy_base import PolicySource
+from ..backends.protocols import PolicySource
 from ..identity import Identity
 from ..authorization import RequestContext, key_getter
 from .document import Policy, PolicyError, parse_policy

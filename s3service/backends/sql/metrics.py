@@ -1,7 +1,7 @@
 """Metrics in an SQL database (SQLite or PostgreSQL), shared by every process of a fleet.
 
 Two tables, part of the store's versioned schema (see
-:mod:`s3service.backends.schema`) and also created on first use if missing,
+:mod:`s3service.backends.sql.schema`) and also created on first use if missing,
 for an ``SQLMetrics`` on an engine of its own.  An entity
 (:class:`~.metrics_base.Entity`) is its three columns ``level``, ``account_id``
 and ``name``:
@@ -32,8 +32,8 @@ from sqlalchemy import (BigInteger, Column, Connection, Engine, MetaData, String
                         func, select)
 from sqlalchemy.exc import DBAPIError
 
-from .metrics_base import S3, UNCLASSIFIED, Entity, MetricsTotals, interval_start
-from .sqlguard import DDL_ATTEMPTS, DDL_PAUSE, OutageGuard, retry
+from ..metrics_base import S3, UNCLASSIFIED, Entity, MetricsTotals, interval_start
+from .guard import DDL_ATTEMPTS, DDL_PAUSE, OutageGuard, retry
 
 metadata = MetaData()
 
@@ -88,48 +88,52 @@ class SQLMetrics:
 
     :param connect: an :class:`~sqlalchemy.Engine` (an outage then raises
         :class:`~s3service.backends.base.BackendUnavailable`, see
-        :class:`~.sqlguard.OutageGuard`), or a callable returning a context
+        :class:`~.guard.OutageGuard`), or a callable returning a context
         manager that yields a :class:`~sqlalchemy.Connection` inside a
         transaction (committed on exit) and raises ``BackendUnavailable`` when
-        the database cannot be reached (what
-        :class:`~s3service.backends.sql.SQLBackend` hands it).
+        the database cannot be reached.
+
+    Also a part of :class:`~s3service.backends.sql.SQLBackend` (a mixin: the
+    store calls :meth:`_init_metrics` with its own transactions).
     """
 
     def __init__(self, connect: Engine | Callable[[], AbstractContextManager[Connection]]) -> None:
         if isinstance(connect, Engine):
             engine, guard = connect, OutageGuard(connect.url)
-            self._begin: Callable[[], AbstractContextManager[Connection]] = \
-                lambda: _guarded_begin(engine, guard)
+            self._init_metrics(lambda: _guarded_begin(engine, guard))
         else:
-            self._begin = connect
-        self._ready = False
-        self._ready_lock = threading.Lock()
+            self._init_metrics(connect)
 
-    def _ensure_tables(self) -> None:
+    def _init_metrics(self, begin: Callable[[], AbstractContextManager[Connection]]) -> None:
+        self._metrics_begin = begin
+        self._metrics_ready = False
+        self._metrics_ready_lock = threading.Lock()
+
+    def _ensure_metrics_tables(self) -> None:
         """Create the tables if missing, once per instance.
 
         Another process creating them at the same moment makes a statement
         fail: look again.
         """
-        if self._ready:
+        if self._metrics_ready:
             return
-        with self._ready_lock:
-            if self._ready:
+        with self._metrics_ready_lock:
+            if self._metrics_ready:
                 return
 
             def create() -> None:
-                with self._begin() as conn:
+                with self._metrics_begin() as conn:
                     metadata.create_all(conn, checkfirst=True)
 
             retry(create, on=DBAPIError, attempts=DDL_ATTEMPTS, pause=DDL_PAUSE)
-            self._ready = True
+            self._metrics_ready = True
 
     def add_metrics(self, operations: Mapping[tuple[int, Entity, str], Sequence[int]],
                     storage: Mapping[tuple[int, Entity], Sequence[int]]) -> None:
         """Add the batch in one transaction (:class:`~s3service.metrics.MetricsStore`)."""
         if not operations and not storage:
             return
-        self._ensure_tables()
+        self._ensure_metrics_tables()
         # Sorted in primary-key order, so that concurrent flushes lock rows alike.
         op_rows = [{"level": e.level, "account_id": e.account, "name": e.name,
                     "interval_start": t, "operation": op, "requests": v[0],
@@ -139,7 +143,7 @@ class SQLMetrics:
         storage_rows = [{"level": e.level, "account_id": e.account, "name": e.name,
                          "interval_start": t, "bytes_delta": v[0], "objects_delta": v[1]}
                         for (e, t), v in sorted(((e, t), v) for (t, e), v in storage.items())]
-        with self._begin() as conn:
+        with self._metrics_begin() as conn:
             if op_rows:
                 _upsert(conn, counters, (*_ENTITY, "interval_start", "operation"), op_rows)
             if storage_rows:
@@ -147,7 +151,7 @@ class SQLMetrics:
 
     def get_metrics(self, start: int, end: int, entity: Entity = S3) -> MetricsTotals:
         """``entity``'s totals of the intervals starting in ``[start, end]`` (epoch ms, inclusive)."""
-        self._ensure_tables()
+        self._ensure_metrics_tables()
         c, s = counters.c, storage_deltas.c
         first = interval_start(start)
         ops_query = (select(c.operation, func.sum(c.requests), func.sum(c.incoming_bytes),
@@ -164,7 +168,7 @@ class SQLMetrics:
                                s.name == entity.name, s.interval_start <= end))
         operations: dict[str, int] = {}
         incoming = outgoing = 0
-        with self._begin() as conn:
+        with self._metrics_begin() as conn:
             for op, requests, inc, out in conn.execute(ops_query):
                 if op != UNCLASSIFIED:
                     operations[op] = int(requests or 0)

@@ -17,8 +17,8 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 
-from .base import BucketInfo
-from .sortedbuckets import SortedBuckets
+from ..base import BucketInfo
+from ..sortedbuckets import SortedBuckets
 
 #: Buckets kept over all accounts, at most.
 MAX_ENTRIES = 200_000

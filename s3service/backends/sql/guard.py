@@ -1,10 +1,10 @@
 """What every SQL store here does with database errors: name an outage, retry a race.
 
 :class:`OutageGuard` turns "the database cannot be reached" into
-:class:`~.base.BackendUnavailable` (answered as 503), with a message that
+:class:`~..base.BackendUnavailable` (answered as 503), with a message that
 never shows the password; :func:`retry` runs a piece of work again when it
 loses a race with another process (a duplicate key, a table created
-meanwhile).  Used by :mod:`.sql` and :mod:`.sql_metrics`.
+meanwhile).  Used by :mod:`.sql` and :mod:`.metrics`.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from .base import BackendUnavailable
+from ..base import BackendUnavailable
 
 __all__ = ["DDL_ATTEMPTS", "DDL_PAUSE", "OutageGuard", "retry", "safe_url", "url_secrets"]
 
@@ -67,7 +67,7 @@ def safe_url(url: str | URL) -> str:
 
 
 class OutageGuard:
-    """``with guard:`` raises :class:`~.base.BackendUnavailable` when the database is unreachable.
+    """``with guard:`` raises :class:`~..base.BackendUnavailable` when the database is unreachable.
 
     Unreachable means :class:`~sqlalchemy.exc.OperationalError`,
     :class:`~sqlalchemy.exc.InterfaceError`, a pool timeout, or any
@@ -97,7 +97,7 @@ class OutageGuard:
             raise self.unavailable(exc) from exc
 
     def unavailable(self, exc: BaseException) -> BackendUnavailable:
-        """The :class:`~.base.BackendUnavailable` telling that ``exc`` is an outage."""
+        """The :class:`~..base.BackendUnavailable` telling that ``exc`` is an outage."""
         orig = getattr(exc, "orig", None) or exc
         text = str(orig).strip()
         first = text.splitlines()[0] if text else ""

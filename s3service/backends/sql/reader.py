@@ -23,7 +23,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import StaticPool
 
-from .base import BackendUnavailable
+from ..base import BackendUnavailable
 
 # Connections a forked child inherited: kept referenced, never closed, so that
 # closing them does not end the parent's sessions (as engine.dispose(close=False)).

@@ -1,10 +1,10 @@
-"""The policy store (:class:`~.policy_base.PolicyStore`) of :class:`~.memory.MemoryBackend`."""
+"""The policy store (:class:`~..policy_base.PolicyStore`) of :class:`~.memory.MemoryBackend`."""
 from __future__ import annotations
 
 import threading
 
-from .base import UnknownAccount
-from .policy_base import Attachment, UnknownGroup, UnknownPolicy, UnknownUser, one_principal
+from ..base import UnknownAccount
+from ..policy_base import Attachment, UnknownGroup, UnknownPolicy, UnknownUser, one_principal
 
 
 class MemoryPolicies:

@@ -11,32 +11,32 @@ Example::
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime, timezone
 from functools import partial
 
-from .metrics_base import S3, Entity, MetricsTotals
-from ..regions import DEFAULT_REGION
-from .base import BucketInfo, BucketNameTaken, Credential, UnknownAccount, UnknownBucket
-from .memory_metrics import MemoryMetrics
-from .memory_policies import MemoryPolicies
-from .sortedbuckets import SortedBuckets, listing
+from ...regions import DEFAULT_REGION
+from ..base import BucketInfo, BucketNameTaken, Credential, UnknownAccount, UnknownBucket
+from .metrics import MemoryMetrics
+from .policies import MemoryPolicies
+from ..sortedbuckets import SortedBuckets, listing
 
 
-class MemoryBackend(MemoryPolicies):
+class MemoryBackend(MemoryPolicies, MemoryMetrics):
     """Accounts, keys and buckets held in dicts; safe to share between threads.
 
-    Also a policy store (:class:`~.policy_base.PolicyStore`): IAM policies,
-    groups and attachments, kept by :class:`~.memory_policies.MemoryPolicies`.
-
-    Also a metrics store (:class:`~s3service.metrics.MetricsStore`), kept in a
-    :class:`~.memory_metrics.MemoryMetrics` of its own:
+    Every protocol of :mod:`s3service.backends.protocols`; its two parts are
+    mixins, each saying what it needs of the store: a policy store
+    (:class:`~.policies.MemoryPolicies`: IAM policies, groups and attachments)
+    and a metrics store (:class:`~.metrics.MemoryMetrics`):
     ``S3ServiceMiddleware(app, credentials=store, buckets=store, metrics=store)``.
     """
 
+    #: Nothing here waits on a server (see :class:`~..protocols.AdminStore`).
+    backend_timeout: float | None = None
+
     def __init__(self) -> None:
-        self._metrics = MemoryMetrics()
         self._lock = threading.Lock()
         self._accounts: dict[str, str] = {}
         self._users: dict[str, set[str]] = {}        # account id -> IAM user names
@@ -45,6 +45,7 @@ class MemoryBackend(MemoryPolicies):
         self._listings: dict[str, SortedBuckets] = {}  # account id -> its buckets
         self._buckets: dict[str, BucketInfo] = {}    # bucket name -> info
         self._init_policies()
+        self._init_metrics()
 
     # -- administration -----------------------------------------------------
 
@@ -146,16 +147,8 @@ class MemoryBackend(MemoryPolicies):
             owner = self._owners.get(name)
             return None if owner is None else (owner, self._buckets[name])
 
-    # -- metrics (a MetricsStore: see .memory_metrics) --------------------------
-
-    def add_metrics(self, operations: Mapping[tuple[int, Entity, str], Sequence[int]],
-                    storage: Mapping[tuple[int, Entity], Sequence[int]]) -> None:
-        """Add a batch of metered counters (:class:`~s3service.metrics.MetricsStore`)."""
-        self._metrics.add_metrics(operations, storage)
-
-    def get_metrics(self, start: int, end: int, entity: Entity = S3) -> MetricsTotals:
-        """``entity``'s metrics totals of the intervals starting in ``[start, end]`` (epoch ms)."""
-        return self._metrics.get_metrics(start, end, entity)
+    def close(self) -> None:
+        """Nothing to let go of: the store is this process's memory."""
 
     # -- the protocols --------------------------------------------------------
 

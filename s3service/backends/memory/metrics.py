@@ -4,34 +4,38 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 
-from .metrics_base import S3, UNCLASSIFIED, Entity, MetricsTotals, interval_start
+from ..metrics_base import S3, UNCLASSIFIED, Entity, MetricsTotals, interval_start
 
 
 class MemoryMetrics:
     """A :class:`~s3service.metrics.MetricsStore` in dicts; safe to share between threads.
 
-    Usable alone or held by a store (as
-    :class:`~s3service.backends.memory.MemoryBackend` does).
+    Usable alone, or as a part of a store (a mixin, as
+    :class:`~s3service.backends.memory.MemoryBackend` uses it: the store calls
+    :meth:`_init_metrics`; nothing else is asked of it).
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._init_metrics()
+
+    def _init_metrics(self) -> None:
+        self._metrics_lock = threading.Lock()
         # entity -> {(interval, operation): [requests, incoming, outgoing]}
-        self._ops: dict[Entity, dict[tuple[int, str], list[int]]] = {}
+        self._metric_ops: dict[Entity, dict[tuple[int, str], list[int]]] = {}
         # entity -> {interval: [bytes, objects] deltas}
-        self._storage: dict[Entity, dict[int, list[int]]] = {}
+        self._metric_storage: dict[Entity, dict[int, list[int]]] = {}
 
     def add_metrics(self, operations: Mapping[tuple[int, Entity, str], Sequence[int]],
                     storage: Mapping[tuple[int, Entity], Sequence[int]]) -> None:
         """Add a batch of counters to the totals, all at once under the lock."""
-        with self._lock:
+        with self._metrics_lock:
             for (interval, entity, op), (requests, incoming, outgoing) in operations.items():
-                have = self._ops.setdefault(entity, {}).setdefault((interval, op), [0, 0, 0])
+                have = self._metric_ops.setdefault(entity, {}).setdefault((interval, op), [0, 0, 0])
                 have[0] += requests
                 have[1] += incoming
                 have[2] += outgoing
             for (interval, entity), (nbytes, objects) in storage.items():
-                level = self._storage.setdefault(entity, {}).setdefault(interval, [0, 0])
+                level = self._metric_storage.setdefault(entity, {}).setdefault(interval, [0, 0])
                 level[0] += nbytes
                 level[1] += objects
 
@@ -41,14 +45,14 @@ class MemoryMetrics:
         incoming = outgoing = 0
         first = interval_start(start)
         bytes_start = bytes_end = objects_start = objects_end = 0
-        with self._lock:
-            for (interval, op), (requests, inc, out) in self._ops.get(entity, {}).items():
+        with self._metrics_lock:
+            for (interval, op), (requests, inc, out) in self._metric_ops.get(entity, {}).items():
                 if start <= interval <= end:
                     if op != UNCLASSIFIED:
                         operations[op] = operations.get(op, 0) + requests
                     incoming += inc
                     outgoing += out
-            for interval, (nbytes, objects) in self._storage.get(entity, {}).items():
+            for interval, (nbytes, objects) in self._metric_storage.get(entity, {}).items():
                 if interval < first:
                     bytes_start += nbytes
                     objects_start += objects

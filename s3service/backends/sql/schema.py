@@ -39,8 +39,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
-from ..regions import DEFAULT_REGION
-from .base import BucketInfo
+from ...regions import DEFAULT_REGION
+from ..base import BucketInfo
 
 
 def _name(length: int) -> String:
@@ -123,7 +123,7 @@ buckets = Table(
 )
 
 
-# IAM policies, groups and attachments (used by :mod:`.sql_policies`).
+# IAM policies, groups and attachments (used by :mod:`.policies`).
 policies = Table(
     "s3service_policies", metadata,
     Column("account_id", _name(128), ForeignKey(accounts.c.account_id, ondelete="CASCADE"),
@@ -259,7 +259,7 @@ def _v3_listing_versions(conn: Connection) -> None:
 
 
 def _policies(conn: Connection) -> None:
-    """IAM policies, groups and attachments (see :mod:`.sql_policies`)."""
+    """IAM policies, groups and attachments (see :mod:`.policies`)."""
     for table in POLICY_TABLES:
         table.create(conn, checkfirst=True)
 

@@ -1,4 +1,4 @@
-"""The policy store (:class:`~.policy_base.PolicyStore`) of :class:`~.sql.SQLBackend`.
+"""The policy store (:class:`~..policy_base.PolicyStore`) of :class:`~.sql.SQLBackend`.
 
 Tables (schema version "policies", see :mod:`.schema`): ``s3service_policies``
 (managed documents), ``s3service_policy_attachments`` (policy -> user or
@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Table, delete, insert, select, update
 
-from .base import UnknownAccount
-from .policy_base import Attachment, UnknownGroup, UnknownPolicy, UnknownUser, one_principal
+from ..base import UnknownAccount
+from ..policy_base import Attachment, UnknownGroup, UnknownPolicy, UnknownUser, one_principal
 from .schema import (accounts, attachments, group_members, groups, inline_policies, policies,
                      policy_versions, users)
 

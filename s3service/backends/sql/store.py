@@ -16,7 +16,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -29,19 +29,19 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import StaticPool
 
-from ..forking import in_each_child
-from ..regions import DEFAULT_REGION
+from ...forking import in_each_child
+from ...regions import DEFAULT_REGION
+from ...timeouts import checked_timeout
 from . import schema
-from .base import (BackendUnavailable, BucketInfo, BucketNameTaken, Credential, UnknownAccount,
+from ..base import (BackendUnavailable, BucketInfo, BucketNameTaken, Credential, UnknownAccount,
                    UnknownBucket)
 from .listingcache import ListingCache
-from .metrics_base import S3, Entity, MetricsTotals
 from .schema import access_keys, accounts, buckets, users
-from .sortedbuckets import listing
-from .sql_metrics import SQLMetrics
-from .sql_policies import SQLPolicies
-from .sqlguard import DDL_ATTEMPTS, DDL_PAUSE, OutageGuard, retry
-from .sqlreader import Reader
+from ..sortedbuckets import listing
+from .metrics import SQLMetrics
+from .policies import SQLPolicies
+from .guard import DDL_ATTEMPTS, DDL_PAUSE, OutageGuard, retry
+from .reader import Reader
 
 __all__ = ["SQLBackend"]
 
@@ -160,11 +160,14 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.astimezone(timezone.utc)
 
 
-class SQLBackend(SQLPolicies):
+class SQLBackend(SQLPolicies, SQLMetrics):
     """Accounts, IAM users, access keys and buckets in an SQL database.
 
-    Also a policy store (:class:`~.policy_base.PolicyStore`): IAM policies,
-    groups and attachments, kept by :class:`~.sql_policies.SQLPolicies`.
+    Every protocol of :mod:`s3service.backends.protocols`; its two parts are
+    mixins, each saying what it needs of the store: a policy store
+    (:class:`~.policies.SQLPolicies`: IAM policies, groups and attachments)
+    and a metrics store (:class:`~.metrics.SQLMetrics`), both in the same
+    database.
 
     ``url`` is an SQLAlchemy URL: ``sqlite:///s3service.db`` (embedded; WAL
     journal, busy timeout of 5 s) or ``postgresql+psycopg://user@host:port/db``
@@ -179,7 +182,8 @@ class SQLBackend(SQLPolicies):
     a request waits at most :data:`POOL_TIMEOUT` seconds for a pooled
     connection (``pool_timeout`` in ``engine_kwargs`` overrides it), and with
     psycopg 3 it waits at most ``backend_timeout`` seconds (default 5; ``None``:
-    no bound) for each answer of the server, even one whose kernel still
+    no bound; the same setting as the middleware's, see :mod:`s3service.timeouts`)
+    for each answer of the server, even one whose kernel still
     acknowledges every packet (a stopped or stuck server; see :mod:`.pgwait`).
     A read that times out is answered ``503`` at once; a write may first spend
     as long again opening a fresh connection.  ``backend_timeout`` may be
@@ -198,7 +202,7 @@ class SQLBackend(SQLPolicies):
     this instance take effect at once in this process.
 
     When the database cannot be reached, every method raises
-    :class:`~.base.BackendUnavailable` (no password in the message); service
+    :class:`~..base.BackendUnavailable` (no password in the message); service
     resumes by itself once the database is back.
 
     Users: an IAM user is a name under an account.  :meth:`add_key` with a
@@ -210,16 +214,14 @@ class SQLBackend(SQLPolicies):
                  backend_timeout: float | None = BACKEND_TIMEOUT, **engine_kwargs: Any) -> None:
         self._url = make_url(url)
         self._statement_timeout = statement_timeout
-        if backend_timeout is not None and not float(backend_timeout) > 0:
-            raise ValueError("backend_timeout must be a positive number of seconds or None")
-        self.backend_timeout = backend_timeout
+        self.backend_timeout = checked_timeout(backend_timeout)
         self._guard = OutageGuard(self._url)
         self._cache_ttl = max(0.0, float(credential_cache_seconds))
         self._negative_ttl = min(NEGATIVE_CACHE_SECONDS, self._cache_ttl / 5)
         self._engine_kwargs = engine_kwargs
         self._state: _ProcessState | None = None
-        self._metrics = SQLMetrics(self._transaction)
         self._init_policies()
+        self._init_metrics(self._transaction)
 
     def __repr__(self) -> str:
         return f"SQLBackend({self._guard.safe_url!r})"
@@ -505,7 +507,7 @@ class SQLBackend(SQLPolicies):
         return info
 
     def delete_bucket(self, name: str, *, owner: str | None = None) -> None:
-        """Delete a bucket; raises :class:`~.base.UnknownBucket` if there is none of that name.
+        """Delete a bucket; raises :class:`~..base.UnknownBucket` if there is none of that name.
 
         With ``owner``, only that account's bucket is deleted, in one
         statement (``DELETE ... WHERE name = ? AND owner = ?``): a bucket of the
@@ -533,17 +535,6 @@ class SQLBackend(SQLPolicies):
         if conn.execute(select(accounts.c.account_id)
                         .where(accounts.c.account_id == account_id)).first() is None:
             raise UnknownAccount(account_id)
-
-    # -- metrics (a MetricsStore: see .sql_metrics) ---------------------------
-
-    def add_metrics(self, operations: Mapping[tuple[int, Entity, str], Sequence[int]],
-                    storage: Mapping[tuple[int, Entity], Sequence[int]]) -> None:
-        """Add a batch of metered counters (:class:`~s3service.metrics.MetricsStore`)."""
-        self._metrics.add_metrics(operations, storage)
-
-    def get_metrics(self, start: int, end: int, entity: Entity = S3) -> MetricsTotals:
-        """``entity``'s metrics totals of the intervals starting in ``[start, end]`` (epoch ms)."""
-        return self._metrics.get_metrics(start, end, entity)
 
     # -- the protocols --------------------------------------------------------------
 
