@@ -106,7 +106,7 @@ def seed_sql(url: str, n: int, deadline: float, label: str) -> str:
     from sqlalchemy import delete, func, insert, select, update
 
     from s3service.backends.base import BucketInfo
-    from s3service.backends.schema import accounts, buckets
+    from s3service.backends.sql.schema import accounts, buckets
     from s3service.backends.sql import SQLBackend
 
     store = SQLBackend(url)
