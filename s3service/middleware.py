@@ -65,7 +65,7 @@ from collections.abc import Iterable, Sequence
 from . import timeouts
 from .auth import Authenticator
 from .authorization import Authorizer
-from .backends.protocols import BucketStore, CredentialStore, MetricsStore
+from .backends.protocols import BucketStore, CredentialStore, MetricsStore, checked_timeout
 from .envelope import StartResponse, WSGIApp
 from .hosts import ServiceHosts
 from .identity import Identity
@@ -83,8 +83,8 @@ class S3ServiceMiddleware:
     """Serve S3's service level (``GET /``) in front of a storage gateway.
 
     :param app: the gateway's WSGI app; gets every request this does not answer.
-    :param credentials: looks up access keys (:class:`~s3service.backends.base.CredentialStore`).
-    :param buckets: lists an account's buckets (:class:`~s3service.backends.base.BucketStore`).
+    :param credentials: looks up access keys (:class:`~s3service.backends.protocols.CredentialStore`).
+    :param buckets: lists an account's buckets (:class:`~s3service.backends.protocols.BucketStore`).
     :param authorizer: decides ``s3:ListAllMyBuckets`` (asked ``is_allowed_in`` with the
         request's :class:`~s3service.authorization.RequestContext` when it has that
         method); by default every authenticated caller may.  With
@@ -128,7 +128,7 @@ class S3ServiceMiddleware:
                  metrics_flush_interval: float | None = 10.0,
                  metrics_admins: Sequence[str] = (),
                  backend_timeout: float | None = None) -> None:
-        self.backend_timeout = timeouts.checked_timeout(backend_timeout)
+        self.backend_timeout = checked_timeout(backend_timeout)
         self.credentials = credentials
         self.buckets = buckets
         self.region = region

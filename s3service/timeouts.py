@@ -51,22 +51,13 @@ from .backends.base import BackendUnavailable, Credential
 from .forking import in_each_child
 
 __all__ = ["DEFAULT_THREADS", "BackendBusy", "BackendTimeout", "BoundedCredentials",
-           "BoundedPool", "call_with_timeout", "checked_timeout", "shared_pool"]
+           "BoundedPool", "call_with_timeout", "shared_pool"]
 
 T = TypeVar("T")
 
 #: Threads of the shared pool: the most backend calls a process runs at once
 #: under a timeout (stuck ones included).
 DEFAULT_THREADS = 32
-
-
-def checked_timeout(seconds: float | None) -> float | None:
-    """``seconds`` as a ``backend_timeout``: a positive number, or ``None``; else ValueError."""
-    if seconds is None:
-        return None
-    if not float(seconds) > 0:
-        raise ValueError("backend_timeout must be a positive number of seconds or None")
-    return float(seconds)
 
 
 class BackendTimeout(BackendUnavailable):

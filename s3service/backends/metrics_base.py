@@ -87,11 +87,3 @@ class MetricsTotals:
     outgoing_bytes: int = 0
     storage_utilized: tuple[int, int] = (0, 0)
     number_of_objects: tuple[int, int] = (0, 0)
-
-
-def __getattr__(name: str) -> object:
-    # The protocols moved to .protocols; their old import path still works.
-    if name in ("MetricsStore",):
-        from . import protocols
-        return getattr(protocols, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

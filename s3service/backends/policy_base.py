@@ -16,7 +16,8 @@ inline policies or group memberships bumps its ``policy_version``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from .protocols import PolicySource, PolicyStore  # noqa: F401  (once here; still importable)
+from .records import Attachment  # noqa: F401
 
 
 class UnknownPolicy(LookupError):
@@ -31,25 +32,8 @@ class UnknownUser(LookupError):
     """No IAM user of that name in the account."""
 
 
-@dataclass(frozen=True)
-class Attachment:
-    """A managed policy attached to a user (``kind="user"``) or a group (``kind="group"``)."""
-
-    policy: str
-    kind: str
-    principal: str
-
-
 def one_principal(user: str | None, group: str | None) -> tuple[str, str]:
     """``("user", name)`` or ``("group", name)``; ValueError unless exactly one is given."""
     if (user is None) == (group is None):
         raise ValueError("give exactly one of user or group")
     return ("user", user) if user is not None else ("group", group)  # type: ignore[return-value]
-
-
-def __getattr__(name: str) -> object:
-    # The protocols moved to .protocols; their old import path still works.
-    if name in ("PolicySource", "PolicyStore"):
-        from . import protocols
-        return getattr(protocols, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,8 +16,9 @@ the log records it under the request id.
 :class:`AdminStore`       the ``s3service`` command and the bundled gateway: all of the above
 =======================  ==========================================================
 
-The values they pass are in :mod:`.base` (:class:`~.base.Credential`,
-:class:`~.base.BucketInfo`), :mod:`.policy_base` and :mod:`.metrics_base`.
+The values they pass are in :mod:`.records` (:class:`~.records.Credential`,
+:class:`~.records.BucketInfo`, :class:`~.records.Attachment`) and
+:mod:`.metrics_base`; the errors they raise in :mod:`.base` and :mod:`.policy_base`.
 ``tests/test_backend_contract.py`` runs the contracts against every bundled store.
 """
 from __future__ import annotations
@@ -27,12 +28,11 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from ..regions import DEFAULT_REGION
-from .base import BucketInfo, Credential
 from .metrics_base import S3, Entity, MetricsTotals
-from .policy_base import Attachment
+from .records import Attachment, BucketInfo, Credential
 
 __all__ = ["AdminStore", "BucketDirectory", "BucketStore", "CredentialStore", "MetricsStore",
-           "PolicySource", "PolicyStore"]
+           "PolicySource", "PolicyStore", "checked_timeout"]
 
 
 @runtime_checkable
@@ -216,3 +216,12 @@ class AdminStore(CredentialStore, BucketStore, BucketDirectory, PolicyStore, Pro
 
     def close(self) -> None:
         """Let go of connections (a process about to fork); the store reopens on next use."""
+
+
+def checked_timeout(seconds: float | None) -> float | None:
+    """``seconds`` as a ``backend_timeout``: a positive number, or ``None``; else ValueError."""
+    if seconds is None:
+        return None
+    if not float(seconds) > 0:
+        raise ValueError("backend_timeout must be a positive number of seconds or None")
+    return float(seconds)

@@ -1,7 +1,7 @@
 """IAM identity policies: AWS's policy language and evaluation logic, and the authorizer using them.
 
 :class:`PolicyAuthorizer` decides each request of an IAM user with the
-policies a :class:`~s3service.backends.policy_base.PolicySource` keeps for
+policies a :class:`~s3service.backends.protocols.PolicySource` keeps for
 it (both bundled stores are ones); the account's own keys may do everything::
 
     from s3service.policies import PolicyAuthorizer

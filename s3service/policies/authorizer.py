@@ -48,7 +48,7 @@ def _parsed(label: str, document: str) -> Policy:
 class PolicyAuthorizer:
     """Decides each request with AWS's IAM policy evaluation (see :mod:`s3service.policies`).
 
-    :param store: a :class:`~s3service.backends.policy_base.PolicySource`
+    :param store: a :class:`~s3service.backends.protocols.PolicySource`
         (``MemoryBackend`` and ``SQLBackend`` are ones).
 
     An account's own (root) key may do everything; an IAM user may do what

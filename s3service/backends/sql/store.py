@@ -31,7 +31,7 @@ from sqlalchemy.pool import StaticPool
 
 from ...forking import in_each_child
 from ...regions import DEFAULT_REGION
-from ...timeouts import checked_timeout
+from ..protocols import checked_timeout
 from . import schema
 from ..base import (BackendUnavailable, BucketInfo, BucketNameTaken, Credential, UnknownAccount,
                    UnknownBucket)
