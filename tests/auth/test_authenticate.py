@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from signing import client_environ, make_client, presigned_environ, signed_environ
+from tests.helpers.signing import client_environ, make_client, presigned_environ, signed_environ
 
 from s3service.auth import authenticate, sigv2
 from s3service.backends.base import BackendUnavailable

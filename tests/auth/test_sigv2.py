@@ -9,7 +9,7 @@ import botocore.auth
 import pytest
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from signing import client_environ, environ_from_request, frozen_time, make_client
+from tests.helpers.signing import client_environ, environ_from_request, frozen_time, make_client
 
 from s3service.auth import sigv2
 from s3service.wsgi import parse_query, request_path, wire_text

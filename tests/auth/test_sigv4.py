@@ -18,7 +18,7 @@ from s3service.auth.common import auth_params, parse_expires
 from s3service.backends.memory import MemoryBackend
 from s3service.wsgi import parse_query, request_path, wire_text
 
-from signing import environ_from_request, frozen_time
+from tests.helpers.signing import environ_from_request, frozen_time
 
 AK, SECRET = "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 AT = 1_369_353_600.0  # 2013-05-24T00:00:00Z, the date of AWS's published examples

@@ -1,7 +1,7 @@
 """One behavioural contract for every store: MemoryBackend and SQLBackend (SQLite, PostgreSQL).
 
 Every protocol of ``s3service.backends.protocols``: credentials, buckets, the
-admin calls, metrics here; the policy protocols in ``test_policy_store.py``,
+admin calls, metrics here; the policy protocols in ``test_contract_policies.py``,
 on the same three stores.
 """
 from __future__ import annotations

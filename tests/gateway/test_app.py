@@ -181,7 +181,7 @@ def test_paste_app_factory_takes_an_authorizer():
     made = app_factory({}, db="memory", authorizer="s3service.backends.base:AllowAuthenticated")
     assert isinstance(made.authorizer, AllowAuthenticated)
     assert isinstance(app_factory({}, db="memory").authorizer, AllowAuthenticated)
-    denying = app_factory({"authorizer": "test_hardening_gateway:DenyUsers"}, db="memory")
+    denying = app_factory({"authorizer": "tests.gateway.test_app:DenyUsers"}, db="memory")
     assert type(denying.authorizer).__name__ == "DenyUsers"
 
 

@@ -16,7 +16,7 @@ from s3service.envelope import AUTHORIZER_KEY, IDENTITY_KEY
 from s3service.gateway import make_app
 from s3service.policies import PolicyAuthorizer
 from s3service.authorization import RequestAuthorizer
-from test_hardening_gateway import boto3_client, error_of, status_of
+from tests.gateway.test_app import boto3_client, error_of, status_of
 
 ACCOUNT = "a" * 64
 ROOT = ("AKIAROOTROOTROOTROOT0", "root-secret-root-secret-root-secret-0000")
@@ -140,7 +140,7 @@ def seeded_store() -> MemoryBackend:
 def test_paste_filter_authorizer_policies():
     from s3service.paste import filter_factory
 
-    app = filter_factory({}, backend="test_policy_gateway:seeded_store", authorizer="policies",
+    app = filter_factory({}, backend="tests.gateway.test_app_policies:seeded_store", authorizer="policies",
                          authenticate_all="true")(objects_gateway)
     assert isinstance(app.authorizer, PolicyAuthorizer)
     alice = boto3_client(app, ALICE)

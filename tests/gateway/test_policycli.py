@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from cliserver import run_cli
+from tests.helpers.cliserver import run_cli
 
 ACCOUNT = "acct-1"
 DOCUMENT = """{

@@ -23,7 +23,7 @@ from unittest import mock
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 APPS = REPO / "tests" / "apps"
 
 

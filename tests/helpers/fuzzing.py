@@ -1,7 +1,7 @@
-#!/usr/bin/env python
 """Drive malformed requests through S3ServiceMiddleware in-process and check every answer.
 
-Usage::
+The engine of the fuzz run, shared by the tests (``tests/test_fuzz.py``, a
+short run and hypothesis on each parser) and the long run by hand::
 
     python fuzz/fuzz_requests.py --count 100000 [--seed N] [--faults 0.02]
 
@@ -39,22 +39,16 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
-ROOT = Path(__file__).resolve().parents[1]
-for _path in (ROOT, ROOT / "tests"):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
+from s3service import S3ServiceMiddleware
+from s3service import errors as s3errors
+from s3service.backends.base import BackendUnavailable, BucketInfo, Credential
+from s3service.backends.memory import MemoryBackend
+from s3service.metrics import api as metrics_api
 
-from s3service import S3ServiceMiddleware  # noqa: E402
-from s3service import errors as s3errors  # noqa: E402
-from s3service.backends.base import BackendUnavailable, BucketInfo, Credential  # noqa: E402
-from s3service.backends.memory import MemoryBackend  # noqa: E402
-from s3service.metrics import api as metrics_api  # noqa: E402
-
-import signing  # noqa: E402  (tests/signing.py)
+from . import signing
 
 HOST = "s3.example.com"
 REGION = "us-east-1"
@@ -722,6 +716,3 @@ def main(argv: list[str] | None = None) -> int:
     print(f"violations: {len(violations)}")
     return 1 if violations else 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from cliserver import aws_command, command_env, free_port, run_cli
-from cliserver import start_server  # noqa: F401 (a fixture)
+from tests.helpers.cliserver import aws_command, command_env, free_port, run_cli
+from tests.helpers.cliserver import start_server  # noqa: F401 (a fixture)
 
 TIMEOUT = 60
 UNREACHABLE_PG = "postgresql+psycopg://u:SECRETPW@127.0.0.1:1/x"

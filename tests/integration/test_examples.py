@@ -15,7 +15,7 @@ import pytest
 
 pytest.importorskip("sqlalchemy")
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
 NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 
@@ -63,7 +63,7 @@ def paste_app(tmp_path):
 
 def signed(app, method, path, body=b"", host="s3.example.com", key=ALICE_KEY,
            region="us-east-1"):
-    from signing import signed_headers
+    from tests.helpers.signing import signed_headers
 
     headers = signed_headers(method, f"http://{host}{path}", *key, region=region, body=body)
     return app.request(path, method=method, body=body, headers={**dict(headers), "Host": host},
@@ -284,7 +284,7 @@ def test_object_gateway_asks_the_authorizer_for_each_operation(tmp_path):
     from webtest import TestApp
 
     from s3service.backends.memory import MemoryBackend
-    from signing import signed_headers
+    from tests.helpers.signing import signed_headers
 
     sys.path.insert(0, str(EXAMPLES))
     try:

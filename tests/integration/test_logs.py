@@ -19,14 +19,14 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from cliserver import start_server  # noqa: F401 (a fixture)
+from tests.helpers.cliserver import start_server  # noqa: F401 (a fixture)
 from s3service import S3ServiceMiddleware
 from s3service.backends.base import BackendUnavailable
 from s3service import envelope
 from s3service.envelope import error_for
 from s3service.gateway import logs
 from s3service.gateway.logs import LogFormatter
-from signing import presigned_url, signed_environ
+from tests.helpers.signing import presigned_url, signed_environ
 
 ROOT = "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"
 SEED = {"accounts": {ROOT: "Root"}, "keys": [(ROOT, "AKIDROOT", "rootsecret")]}
@@ -182,6 +182,8 @@ def _gunicorn_logger(stream: io.StringIO):
     from s3service.gateway import server
     from s3service.gateway.logs import GunicornLogger
 
+    for name in ("gunicorn.error", "gunicorn.access"):   # (handlers other tests' loggers left)
+        logging.getLogger(name).handlers.clear()
     cfg = gunicorn_config.Config()
     for name, value in server.gunicorn_options(access_log=True).items():
         if value is not None and name in cfg.settings:

@@ -16,8 +16,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from cliserver import aws_command, command_env, run_cli
-from cliserver import start_server  # noqa: F401 (a fixture)
+from tests.helpers.cliserver import aws_command, command_env, run_cli
+from tests.helpers.cliserver import start_server  # noqa: F401 (a fixture)
 
 ACCOUNT = "acct-policies"
 CACHE_TIME = 5.0                 # SQLBackend's default credential_cache_seconds

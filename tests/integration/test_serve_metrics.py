@@ -8,8 +8,8 @@ import time
 import boto3
 from botocore.config import Config
 
-from cliserver import run_cli, start_server  # noqa: F401 (a fixture)
-from signing import signed_headers
+from tests.helpers.cliserver import run_cli, start_server  # noqa: F401 (a fixture)
+from tests.helpers.signing import signed_headers
 from s3service.metrics import INTERVAL_MS, interval_start
 
 

@@ -12,7 +12,8 @@ from s3service.layers.metering import MeteringLayer
 from s3service.layers.service import ListBuckets, ServiceRoutes
 from s3service.metrics import INTERVAL_MS, Entity, Meter
 from s3service.errors import XAmzContentSHA256Mismatch
-from signing import signed_environ
+from tests.helpers.signing import signed_environ
+from tests.helpers.wsgi import call
 
 ACCOUNT = "1" * 12
 URL = "http://s3.example.com/"
@@ -29,15 +30,6 @@ class Recorder:
             environ["wsgi.input"].read()
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"app"]
-
-
-def call(app, environ):
-    got = {}
-
-    def start_response(status, headers, exc_info=None):
-        got["status"], got["headers"] = status, dict(headers)
-    body = b"".join(app(environ, start_response))
-    return got["status"], got["headers"], body
 
 
 def store():

@@ -12,7 +12,8 @@ import webtest
 
 from s3service import S3ServiceMiddleware
 from s3service.metrics import INTERVAL_MS, OPERATIONS, interval_start
-from signing import signed_headers
+from tests.helpers.signing import signed_headers
+from tests.helpers.wsgi import call
 
 ACCOUNT = "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"
 KEY, SECRET = "AKIDMETRICS", "metrics-secret"
@@ -244,16 +245,6 @@ def test_tampered_body_without_content_sha256(app):
     tampered = payload.replace(b'"s3"', b'"S3"')
     response = list_metrics(app, payload, tamper=tampered, status=403)
     assert_error(response, 403, "SignatureDoesNotMatch")
-
-
-def call(middleware, environ):
-    out = {}
-
-    def start_response(status, headers, exc_info=None):
-        out["status"], out["headers"] = status, dict(headers)
-
-    body = b"".join(middleware(environ, start_response))
-    return out["status"], out["headers"], body
 
 
 def test_oversized_and_unsized_bodies(middleware):

@@ -15,7 +15,7 @@ import webtest
 from s3service import S3ServiceMiddleware
 from s3service.identity import Identity
 from s3service.metrics import INTERVAL_MS, Entity, interval_start
-from signing import signed_headers
+from tests.helpers.signing import signed_headers
 
 A = "a" * 64
 B = "b" * 64

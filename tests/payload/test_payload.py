@@ -7,13 +7,14 @@ import io
 
 import pytest
 
-from awschunked import ChunkSigner, crc32_b64, derived_key, encode
+from tests.helpers.awschunked import ChunkSigner, crc32_b64, derived_key, encode
 from s3service.auth.sigv4 import SeedSignature, signing_key
 from s3service.errors import (BadDigest, IncompleteBody, InvalidDigest, InvalidRequest,
                               MissingContentLength, S3Error, SignatureDoesNotMatch,
                               XAmzContentSHA256Mismatch)
 from s3service.payload import PAYLOAD_KEY, verify_payload
 from s3service.payload.checksums import new_checksum
+from tests.helpers.wsgi import call as _call
 
 # The worked example of S3's "Transferring Payload in Multiple Chunks" page.
 DOC_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -318,18 +319,8 @@ def _reading_gateway(environ, start_response):
     return [body]
 
 
-def _call(app, environ):
-    captured = {}
-
-    def start_response(status, headers, exc_info=None):
-        captured["status"], captured["headers"] = status, dict(headers)
-
-    body = b"".join(app(environ, start_response))
-    return captured["status"], captured["headers"], body
-
-
 def test_middleware_answers_a_swapped_body_with_s3_error():
-    from signing import signed_environ
+    from tests.helpers.signing import signed_environ
 
     from s3service import S3ServiceMiddleware
 
@@ -348,7 +339,7 @@ def test_middleware_answers_a_swapped_body_with_s3_error():
 
 
 def test_middleware_answers_an_error_raised_when_a_generator_gateway_is_iterated():
-    from signing import signed_environ
+    from tests.helpers.signing import signed_environ
 
     from s3service import S3ServiceMiddleware
 

@@ -500,7 +500,7 @@ def test_secrets_kept_out_of_errors(sql_url, backends):
 @pytest.fixture
 def private_postgres():
     """A PostgreSQL cluster of this test's own, to stop and start at will."""
-    import pg
+    from tests.helpers import pg
 
     if os.environ.get(pg.ENV_URL):
         pytest.skip("external PostgreSQL (S3SERVICE_TEST_PG_URL) cannot be stopped")
