@@ -83,8 +83,10 @@ class S3ServiceMiddleware:
     """Serve S3's service level (``GET /``) in front of a storage gateway.
 
     :param app: the gateway's WSGI app; gets every request this does not answer.
-    :param credentials: looks up access keys (:class:`~s3service.backends.protocols.CredentialStore`).
-    :param buckets: lists an account's buckets (:class:`~s3service.backends.protocols.BucketStore`).
+    :param credentials: looks up access keys
+        (:class:`~s3service.backends.protocols.CredentialStore`).
+    :param buckets: lists an account's buckets
+        (:class:`~s3service.backends.protocols.BucketStore`).
     :param authorizer: decides ``s3:ListAllMyBuckets`` (asked ``is_allowed_in`` with the
         request's :class:`~s3service.authorization.RequestContext` when it has that
         method); by default every authenticated caller may.  With
@@ -156,7 +158,7 @@ class S3ServiceMiddleware:
         self.app = app
 
     def _compose(self, app: WSGIApp) -> WSGIApp:
-        """The layers around ``app``, outermost last: the request path, read bottom up."""
+        """The layers around ``app``: innermost first, so a request crosses them bottom up."""
         if self.authenticate_all:
             app = AuthenticationLayer(app, self.authenticator)
         app = ServiceRoutes(app, self.hosts, list_buckets=self.list_buckets,

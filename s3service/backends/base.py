@@ -13,9 +13,13 @@ The records a store hands over (:class:`~.records.Credential`,
 from __future__ import annotations
 
 # (the authorizer protocols lived here once too)
-from ..authorization import AllowAuthenticated, Authorizer, ContextAuthorizer  # noqa: F401
-from .protocols import BucketStore, CredentialStore  # noqa: F401
-from .records import BucketInfo, Credential, s3_timestamp  # noqa: F401
+from ..authorization import AllowAuthenticated, Authorizer, ContextAuthorizer
+from .protocols import BucketStore, CredentialStore
+from .records import BucketInfo, Credential, s3_timestamp
+
+__all__ = ["AllowAuthenticated", "Authorizer", "BackendUnavailable", "BucketInfo",
+           "BucketNameTaken", "BucketStore", "ContextAuthorizer", "Credential",
+           "CredentialStore", "UnknownAccount", "UnknownBucket", "s3_timestamp"]
 
 
 class BackendUnavailable(Exception):

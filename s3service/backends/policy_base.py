@@ -16,8 +16,11 @@ inline policies or group memberships bumps its ``policy_version``.
 """
 from __future__ import annotations
 
-from .protocols import PolicySource, PolicyStore  # noqa: F401  (once here; still importable)
-from .records import Attachment  # noqa: F401
+from .protocols import PolicySource, PolicyStore   # (once here; still importable from here)
+from .records import Attachment
+
+__all__ = ["Attachment", "PolicySource", "PolicyStore", "UnknownGroup", "UnknownPolicy",
+           "UnknownUser", "one_principal"]
 
 
 class UnknownPolicy(LookupError):
