@@ -1,83 +1,23 @@
-"""Hardening, second round: the bundled gateway and its stores, driven by real boto3.
-
-boto3 clients here send nothing over the network: a ``before-send`` hook hands
-each request, exactly as botocore signed it, to the WSGI app (WebTest) and
-gives botocore the app's answer to parse.
-"""
+"""The bundled gateway and its stores, driven by real boto3 in-process
+(:mod:`tests.helpers.botoclient`: nothing goes over the network)."""
 from __future__ import annotations
 
 import os
 import stat
 import xml.etree.ElementTree as ET
-from urllib.parse import urlsplit
 
-import boto3
 import pytest
-from botocore.awsrequest import AWSResponse
-from botocore.config import Config
-from botocore.exceptions import ClientError
 from webtest import TestApp
 
 from s3service.backends.base import AllowAuthenticated
 from s3service.backends.memory import MemoryBackend
 from s3service.gateway import app_factory, make_app
+from tests.helpers.botoclient import boto3_client, error_of, status_of
 
 ACCOUNT, OTHER = "a" * 64, "b" * 64
 ROOT_KEY = ("AKIAROOTROOTROOTROOT0", "root-secret-root-secret-root-secret-0000")
 USER_KEY = ("AKIAUSERUSERUSERUSER0", "user-secret-user-secret-user-secret-0000")
 OTHER_KEY = ("AKIAOTHEROTHEROTHER0", "other-secret-other-secret-other-secret-0")
-ENDPOINT = "http://s3.example.com"
-
-
-# -- boto3 through WebTest ---------------------------------------------------------------
-
-class _Raw:
-    """What botocore reads a response body from."""
-
-    def __init__(self, body: bytes) -> None:
-        self._body = body
-
-    def stream(self, **_):
-        yield self._body
-
-
-def boto3_client(app, key, region="us-east-1"):
-    """A real boto3 S3 client whose requests go to the WSGI ``app`` in-process."""
-    test_app = TestApp(app)
-    client = boto3.client("s3", endpoint_url=ENDPOINT, region_name=region,
-                          aws_access_key_id=key[0], aws_secret_access_key=key[1],
-                          config=Config(s3={"addressing_style": "path"},
-                                        retries={"max_attempts": 1}))
-
-    def send(request, **_):
-        parts = urlsplit(request.url)
-        body = request.body or b""
-        if hasattr(body, "read"):
-            body = body.read()
-        if isinstance(body, str):
-            body = body.encode("utf-8")
-        headers = {name: value.decode("latin-1") if isinstance(value, bytes) else str(value)
-                   for name, value in request.headers.items()}
-        headers["Host"] = parts.netloc
-        path = parts.path + (f"?{parts.query}" if parts.query else "")
-        response = test_app.request(path, method=request.method, headers=headers, body=body,
-                                    expect_errors=True)
-        return AWSResponse(request.url, response.status_int, dict(response.headerlist),
-                           _Raw(response.body))
-
-    client.meta.events.register("before-send.s3", send)
-    return client
-
-
-def error_of(call, *args, **kwargs) -> tuple[int, str]:
-    with pytest.raises(ClientError) as caught:
-        call(*args, **kwargs)
-    response = caught.value.response
-    return response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Code"]
-
-
-def status_of(response) -> int:
-    return response["ResponseMetadata"]["HTTPStatusCode"]
 
 
 @pytest.fixture

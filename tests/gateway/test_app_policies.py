@@ -16,7 +16,7 @@ from s3service.envelope import AUTHORIZER_KEY, IDENTITY_KEY
 from s3service.gateway import make_app
 from s3service.policies import PolicyAuthorizer
 from s3service.authorization import RequestAuthorizer
-from tests.gateway.test_app import boto3_client, error_of, status_of
+from tests.helpers.botoclient import boto3_client, error_of, status_of
 
 ACCOUNT = "a" * 64
 ROOT = ("AKIAROOTROOTROOTROOT0", "root-secret-root-secret-root-secret-0000")
