@@ -16,7 +16,7 @@ as the harness's contract asks (see the docstring of ``harness.py``).
     ``$S3SERVICE_BENCH_PG_URL`` (``postgresql+psycopg://user@host:port/db``;
     the bench account's buckets there are replaced at each call), or else a
     new database on a throw-away cluster started on 127.0.0.1 with the tests'
-    helper (``tests/pg.py``; needs PostgreSQL's server binaries) and removed
+    helper (``tests/helpers/pg.py``; needs PostgreSQL's server binaries) and removed
     at exit.
 
 The SQL stores are seeded through the library API (``add_account``,
@@ -152,8 +152,8 @@ _pg_server: Any = None     # the throw-away cluster, once started
 
 
 def _tests_pg() -> ModuleType:
-    """The tests' PostgreSQL helper, ``tests/pg.py`` (``tests/`` is no package)."""
-    path = TESTS_DIR / "pg.py"
+    """The tests' PostgreSQL helper, ``tests/helpers/pg.py`` (loaded by its path)."""
+    path = TESTS_DIR / "helpers" / "pg.py"
     spec = importlib.util.spec_from_file_location("s3service_tests_pg", path)
     if spec is None or spec.loader is None or not path.exists():
         raise ImportError(f"no PostgreSQL helper at {path}")
@@ -165,7 +165,7 @@ def _tests_pg() -> ModuleType:
 def postgres_url() -> str:
     """``$S3SERVICE_BENCH_PG_URL``, or else a new database on a throw-away cluster.
 
-    The cluster (``tests/pg.py``'s ``PostgresServer.create()``: ``initdb`` into
+    The cluster (``tests/helpers/pg.py``'s ``PostgresServer.create()``: ``initdb`` into
     a temporary directory, ``postgres`` on 127.0.0.1) is started on first use
     and stopped and removed at exit.
     """

@@ -38,7 +38,7 @@ import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "benchmarks"), str(ROOT)]
+sys.path[:0] = [str(ROOT / "tests" / "helpers"), str(ROOT / "benchmarks"), str(ROOT)]
 
 from awschunked import ChunkSigner, encode, sign_streaming  # noqa: E402
 from loadtest import _listening_port, stop_server, worker_pids  # noqa: E402

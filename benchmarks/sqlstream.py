@@ -56,7 +56,7 @@ sys.dont_write_bytecode = True  # keep __pycache__ out of benchmarks/ and tests/
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-for _path in (HERE, os.path.join(ROOT, "tests")):
+for _path in (HERE, os.path.join(ROOT, "tests", "helpers")):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
@@ -106,7 +106,7 @@ def seed_sql(url: str, n: int, deadline: float, label: str) -> str:
     from sqlalchemy import delete, func, insert, select, update
 
     from s3service.backends.base import BucketInfo
-    from s3service.backends.schema import accounts, buckets
+    from s3service.backends.sql.schema import accounts, buckets
     from s3service.backends.sql import SQLBackend
 
     store = SQLBackend(url)
@@ -517,7 +517,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="timed listings per store; the median counts (default 3)")
     parser.add_argument("--pg-url", help="postgresql+psycopg://... to use (the bench account's "
                         "buckets are replaced unless they are already the N wanted); default: "
-                        "a throw-away cluster (tests/pg.py), removed at exit")
+                        "a throw-away cluster (tests/helpers/pg.py), removed at exit")
     parser.add_argument("--keep", metavar="DIR", help="keep the seeded SQLite file in DIR and "
                         "reuse it next time (default: a temporary file)")
     parser.add_argument("--no-memory", action="store_true", help="skip the MemoryBackend baseline")

@@ -1,6 +1,19 @@
 """Bounding the time a request may spend waiting for a backend.
 
-With ``S3ServiceMiddleware(..., backend_timeout=2.0)`` the calls that can
+``backend_timeout`` means one thing wherever it is set: the longest a request
+waits for one answer of the store, in seconds, before it gets ``503
+ServiceUnavailable`` (``None``: no bound).  Who enforces it depends on the
+store:
+
+* a store that talks to a server bounds its own waits -- the SQL store, at
+  the driver, with no extra thread (``SQLBackend(url, backend_timeout=5)``;
+  ``s3service serve --backend-timeout`` sets it, on any
+  :class:`~s3service.backends.protocols.AdminStore`);
+* for any other store (one of your own, which may block in ways nothing can
+  interrupt) the middleware bounds the calls it makes, on a pool of threads:
+  ``S3ServiceMiddleware(..., backend_timeout=2.0)``.
+
+With the middleware's ``backend_timeout`` the calls that can
 block on a store -- the credential look-up and fetching the first page of a
 ListBuckets answer -- run on a small pool of threads shared by the process,
 and the request thread waits for at most ``backend_timeout`` seconds:

@@ -2,19 +2,15 @@
 from __future__ import annotations
 
 import os
-import sys
 import uuid
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))     # so tests can `import pg`
 
 
 # =============================================================================
 # SQL store / PostgreSQL fixtures (owner: s3service.backends.sql)
 #
-#   postgres_server  session-wide throw-away PostgreSQL (tests/pg.py); skips
+#   postgres_server  session-wide throw-away PostgreSQL (tests/helpers/pg.py); skips
 #                    when no binaries are found, fails instead when CI=true
 #   sql_url          parametrized: "sqlite" (a temp file) and "postgresql"
 #                    (a fresh database on postgres_server per test)
@@ -29,7 +25,7 @@ def _no_postgres(reason: str) -> None:
 
 @pytest.fixture(scope="session")
 def postgres_server():
-    import pg
+    from tests.helpers import pg
 
     server = pg.PostgresServer.from_env()
     if server is not None:
@@ -86,7 +82,7 @@ def sql_url(request, make_sql_url):
 #           a key or bucket tuple may end with a dict of add_key / add_bucket
 #           options ({"user": "alice"}, {"created": ..., "region": ...}).
 #           Modules wanting another kind of store name their fixture otherwise
-#           (test_backend_contract's empty_store, test_fuzz's fuzz_store).
+#           (backends/test_contract.py's empty_store, test_fuzz's fuzz_store).
 # =============================================================================
 
 @pytest.fixture

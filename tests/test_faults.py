@@ -18,7 +18,7 @@ from s3service.backends.memory import MemoryBackend
 from s3service.backends.metrics_base import S3
 from s3service.paste import filter_factory
 
-from signing import signed_environ
+from tests.helpers.signing import signed_environ
 
 ACCOUNT = "f" * 64
 KEY, SECRET = "AKIAFAULTS0000000001", "faults-secret-0000000000000000000000001"

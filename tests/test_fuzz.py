@@ -10,10 +10,8 @@ import calendar
 
 import io
 import json
-import sys
 from datetime import datetime, timezone
 from email.utils import formatdate
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -28,11 +26,8 @@ from s3service.errors import InvalidArgument, S3Error
 from s3service.listing import MAX_BUCKETS, parse_params
 from s3service.metrics.api import parse_request_body, validate_time_range
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "fuzz"))
-
-import fuzz_requests as fz  # noqa: E402
-from signing import signed_environ  # noqa: E402
+from tests.helpers import fuzzing as fz
+from tests.helpers.signing import signed_environ
 
 FUZZ = settings(max_examples=150, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])

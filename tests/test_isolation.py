@@ -23,7 +23,7 @@ from s3service import S3ServiceMiddleware
 from s3service.backends.memory import MemoryBackend
 from s3service.backends.sql import SQLBackend
 
-from signing import signed_environ
+from tests.helpers.signing import signed_environ
 
 HOST = "s3.example.com"
 REGIONS = ["us-east-1", "eu-west-1", "ap-south-1"]

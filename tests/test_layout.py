@@ -54,8 +54,29 @@ def test_the_stores_do_not_import_the_metrics_package():
         assert not {i for i in imports(path) if i.startswith("s3service.metrics")}, path
 
 
+REQUEST_PATH = ("s3service.middleware", "s3service.layers", "s3service.auth", "s3service.metrics",
+                "s3service.timeouts", "s3service.envelope", "s3service.payload")
+
+
+def test_the_stores_know_nothing_of_the_request_path():
+    # The layers use the stores through backends.protocols, never the other way round.
+    for path in (PACKAGE / "backends").rglob("*.py"):
+        assert not {i for i in imports(path)
+                    if any(i == m or i.startswith(m + ".") for m in REQUEST_PATH)}, path
+
+
+def test_each_layer_stands_alone():
+    # The middleware composes the layers; no layer reaches into another or into it.
+    for path in (PACKAGE / "layers").glob("*.py"):
+        others = {f"s3service.layers.{p.stem}" for p in (PACKAGE / "layers").glob("*.py")
+                  if p.stem not in (path.stem, "apperrors", "__init__")}
+        found = imports(path)
+        assert "s3service.middleware" not in found and not found & others, path
+
+
 def test_the_checks_see_imports():
     gateway_app = imports(PACKAGE / "gateway" / "app.py")
     assert "s3service.middleware" in gateway_app and "s3service.backends.base" in gateway_app
     assert "s3service.gateway.cli" in imports(ENTRY_POINT)
     assert len(library_modules()) > 20
+    assert "s3service.layers.apperrors" in imports(PACKAGE / "layers" / "authentication.py")

@@ -15,7 +15,7 @@ from s3service.backends.base import BackendUnavailable
 from s3service.envelope import new_ids
 from s3service.backends.memory import MemoryBackend
 from s3service.paste import filter_factory
-from signing import signed_environ
+from tests.helpers.signing import signed_environ
 
 NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 ROOT = "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"

@@ -35,7 +35,7 @@ from s3service.backends.base import BackendUnavailable, Credential
 from s3service.backends.memory import MemoryBackend
 from s3service.errors import S3Error
 
-from signing import signed_environ
+from tests.helpers.signing import signed_environ
 
 ROOT = Path(__file__).resolve().parents[1]
 HOST = "s3.example.com"

@@ -15,7 +15,8 @@ from functools import lru_cache
 from time import gmtime, strftime
 from urllib.parse import quote_from_bytes
 
-from ..backends.base import Credential, CredentialStore
+from ..backends.base import Credential
+from ..backends.protocols import CredentialStore
 from ..errors import (AccessDenied, ExpiredToken, InvalidAccessKeyId, InvalidToken, S3Error,
                       RequestTimeTooSkewed)
 from ..identity import Identity

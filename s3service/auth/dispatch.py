@@ -5,7 +5,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from ..backends.base import CredentialStore
+from ..backends.protocols import CredentialStore
 from ..errors import AccessDenied, InvalidArgument
 from ..identity import Identity
 from ..wsgi import parse_query, wire_text

@@ -10,7 +10,7 @@ import base64
 import hmac
 from collections.abc import Iterable, Mapping, Sequence
 
-from ..backends.base import CredentialStore
+from ..backends.protocols import CredentialStore
 from ..errors import AccessDenied, InvalidArgument, S3Error, SignatureDoesNotMatch
 from ..hosts import bucket_from_host, service_host_names
 from ..identity import Identity

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from ..backends.base import CredentialStore
+from ..backends.protocols import CredentialStore
 from ..errors import (AccessDenied, AuthorizationHeaderMalformed,
                       AuthorizationQueryParametersError, InvalidArgument, InvalidRequest,
                       S3Error, SignatureDoesNotMatch)

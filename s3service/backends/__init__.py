@@ -1,26 +1,40 @@
-"""Storage backends: the protocols in :mod:`.base` and the stores that implement them."""
+"""Storage: the protocols a store implements (:mod:`.protocols`), the values they
+pass (:mod:`.base`), and the bundled stores, one package per engine
+(:mod:`.memory`, :mod:`.sql`)."""
 from .base import (
     AllowAuthenticated,
     Authorizer,
     BackendUnavailable,
     BucketNameTaken,
     BucketInfo,
-    BucketStore,
     Credential,
-    CredentialStore,
     UnknownAccount,
     UnknownBucket,
 )
+from .protocols import (
+    AdminStore,
+    BucketDirectory,
+    BucketStore,
+    CredentialStore,
+    MetricsStore,
+    PolicySource,
+    PolicyStore,
+)
 
 __all__ = [
+    "AdminStore",
     "AllowAuthenticated",
     "Authorizer",
     "BackendUnavailable",
+    "BucketDirectory",
     "BucketNameTaken",
     "BucketInfo",
     "BucketStore",
     "Credential",
     "CredentialStore",
+    "MetricsStore",
+    "PolicySource",
+    "PolicyStore",
     "UnknownAccount",
     "UnknownBucket",
 ]

@@ -1,185 +1,29 @@
-"""The small interfaces the middleware asks of a gateway's store.
+"""The errors a store raises, and the face of the store interface.
 
-A gateway brings its own store by implementing these protocols; nothing needs
-to inherit from them.  A method that cannot reach its store raises
-:class:`BackendUnavailable` (answered as ``503 ServiceUnavailable``); any other
-exception is answered as ``500 InternalError``.  Either way the client never
-sees the exception's text, and the log records it under the request id.
+A store that cannot be reached raises :class:`BackendUnavailable` (answered
+``503 ServiceUnavailable``); the admin calls raise :class:`UnknownAccount`,
+:class:`UnknownBucket` and :class:`BucketNameTaken`.
+
+The records a store hands over (:class:`~.records.Credential`,
+:class:`~.records.BucketInfo`) and the protocols it implements
+(:mod:`.protocols`) are importable from here too, where they once lived::
+
+    from s3service.backends.base import BucketInfo, Credential, CredentialStore
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
-from operator import itemgetter
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+# (the authorizer protocols lived here once too)
+from ..authorization import AllowAuthenticated, Authorizer, ContextAuthorizer
+from .protocols import BucketStore, CredentialStore
+from .records import BucketInfo, Credential, s3_timestamp
 
-from ..identity import Identity
-from ..regions import DEFAULT_REGION
-from ..xmltext import escape
-
-if TYPE_CHECKING:
-    from ..requestcontext import RequestContext
+__all__ = ["AllowAuthenticated", "Authorizer", "BackendUnavailable", "BucketInfo",
+           "BucketNameTaken", "BucketStore", "ContextAuthorizer", "Credential",
+           "CredentialStore", "UnknownAccount", "UnknownBucket", "s3_timestamp"]
 
 
 class BackendUnavailable(Exception):
     """The store cannot be reached just now; the client may retry (503)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Credential:
-    """An access key and everything the middleware needs to know about it."""
-
-    access_key: str
-    secret_key: str
-    account_id: str
-    display_name: str
-    user: str | None = None
-    active: bool = True
-    session_token: str | None = None
-    expires: datetime | None = None  # aware datetime; only for session keys
-
-    def __repr__(self) -> str:  # never print the secret or the token
-        return (f"Credential(access_key={self.access_key!r}, account_id={self.account_id!r}, "
-                f"user={self.user!r}, active={self.active!r})")
-
-
-class BucketInfo(tuple):
-    """One bucket as ListBuckets shows it: ``name``, ``created``, ``region``.
-
-    ``created`` is an aware datetime (a naive one is taken as UTC).  The
-    object is immutable, and carries ``listing_xml``: its ``<Bucket>`` entry of
-    a ListBuckets answer up to ``</CreationDate>``, made once, so that
-    rendering a listing is little more than joining these.  A store that keeps
-    that entry (see :meth:`entry`) makes the object from it with
-    :meth:`from_entry`, formatting nothing again.
-
-    (A tuple underneath, ``(name, region, listing_xml, created or None)``: a
-    streamed listing makes one per bucket, and a tuple is made in a third of
-    the time of an object with attributes.)
-    """
-
-    __slots__ = ()
-
-    def __new__(cls, name: str, created: datetime, region: str = DEFAULT_REGION) -> BucketInfo:
-        return tuple.__new__(cls, (name, region, cls.entry(name, created), created))
-
-    @staticmethod
-    def entry(name: str, created: datetime) -> str:
-        """The ``listing_xml`` of a bucket ``name`` created at ``created``."""
-        return (f"<Bucket><Name>{escape(name)}</Name>"
-                f"<CreationDate>{s3_timestamp(created)}</CreationDate>")
-
-    @classmethod
-    def from_entry(cls, name: str, region: str, listing_xml: str) -> BucketInfo:
-        """The bucket whose :meth:`entry` a store kept; ``created`` is read back from it."""
-        return tuple.__new__(cls, (name, region, listing_xml, None))
-
-    name: str = property(itemgetter(0))  # type: ignore[assignment]
-    region: str = property(itemgetter(1))  # type: ignore[assignment]
-    listing_xml: str = property(itemgetter(2))  # type: ignore[assignment]
-
-    @property
-    def created(self) -> datetime:
-        created = self[3]
-        if created is None:
-            return datetime.strptime(self.creation_date, "%Y-%m-%dT%H:%M:%S.%f%z")
-        return created
-
-    @property
-    def creation_date(self) -> str:
-        """``created`` as S3 shows it (see :func:`s3_timestamp`)."""
-        start = self.listing_xml.rindex("<CreationDate>") + len("<CreationDate>")
-        return self.listing_xml[start:-len("</CreationDate>")]
-
-    def _key(self) -> tuple[str, str, str]:
-        return self.name, self.creation_date, self.region
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, BucketInfo):
-            return NotImplemented
-        return self._key() == other._key()
-
-    def __ne__(self, other: object) -> bool:
-        equal = self.__eq__(other)
-        return equal if equal is NotImplemented else not equal
-
-    def __hash__(self) -> int:
-        return hash(self._key())
-
-    def __repr__(self) -> str:
-        return (f"BucketInfo(name={self.name!r}, created={self.creation_date!r}, "
-                f"region={self.region!r})")
-
-
-def s3_timestamp(when: datetime) -> str:
-    """``2009-02-03T16:45:09.000Z``: UTC with milliseconds, as S3 writes dates."""
-    if when.tzinfo is not None and when.utcoffset():
-        when = when.astimezone(timezone.utc)
-    return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (
-        when.year, when.month, when.day, when.hour, when.minute, when.second,
-        when.microsecond // 1000)
-
-
-@runtime_checkable
-class CredentialStore(Protocol):
-    def get_credential(self, access_key: str) -> Credential | None:
-        """Return the credential for ``access_key``, or ``None`` if no such key exists.
-
-        Inactive keys may be returned with ``active=False`` or as ``None``;
-        both are refused with ``InvalidAccessKeyId``.
-        """
-
-
-@runtime_checkable
-class BucketStore(Protocol):
-    def list_buckets(self, account_id: str, *, prefix: str = "", after: str | None = None,
-                     region: str | None = None, limit: int | None = None) -> Iterable[BucketInfo]:
-        """Yield the buckets owned by ``account_id``, sorted by name.
-
-        Only names starting with ``prefix``, strictly greater than ``after``
-        (when given) and in ``region`` (when given) are yielded, at most
-        ``limit`` of them (all when ``None``).  The result may be a lazy
-        iterator: the middleware streams it and stops early if the client goes
-        away.  Buckets of other accounts are never yielded.
-        """
-
-
-@runtime_checkable
-class Authorizer(Protocol):
-    def is_allowed(self, identity: Identity, action: str, resource: str) -> bool:
-        """Whether ``identity`` may do ``action`` (e.g. ``s3:ListAllMyBuckets``) on ``resource``.
-
-        ``resource`` is an ARN-like string (``arn:aws:s3:::*`` for the service).
-        """
-
-
-@runtime_checkable
-class ContextAuthorizer(Authorizer, Protocol):
-    def is_allowed_in(self, identity: Identity, action: str, resource: str,
-                      context: RequestContext) -> bool:
-        """As :meth:`Authorizer.is_allowed`, knowing the request (source address, time...).
-
-        An authorizer that has this method is asked it, with the request's
-        :class:`~s3service.requestcontext.RequestContext`, by the middleware and
-        by the bundled gateway; one without it is asked ``is_allowed``.
-        """
-
-
-def authorize(authorizer: Authorizer, identity: Identity, action: str, resource: str,
-              context: RequestContext | None = None) -> bool:
-    """Ask ``authorizer``, with the request's ``context`` if it takes one."""
-    ask = getattr(authorizer, "is_allowed_in", None)
-    if ask is not None and context is not None:
-        return bool(ask(identity, action, resource, context))
-    return bool(authorizer.is_allowed(identity, action, resource))
-
-
-class AllowAuthenticated:
-    """The default authorizer: every authenticated identity may do everything."""
-
-    def is_allowed(self, identity: Identity, action: str, resource: str) -> bool:
-        return True
 
 
 class UnknownAccount(LookupError):

@@ -1,4 +1,5 @@
-"""The metrics store protocol: what the middleware asks of a backend that keeps metrics.
+"""Metrics in a store: entities, totals and intervals (the protocol,
+:class:`~.protocols.MetricsStore`, is in :mod:`.protocols`).
 
 Counters are kept per 15-minute interval (``interval`` below: the interval's
 start in epoch milliseconds, a multiple of :data:`INTERVAL_MS`), per
@@ -16,9 +17,9 @@ same ``(interval, operation)`` end up with the sum of both.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import NamedTuple
 
 #: The length of one metrics interval: 15 minutes, in milliseconds.
 INTERVAL_MS = 15 * 60 * 1000
@@ -86,26 +87,3 @@ class MetricsTotals:
     outgoing_bytes: int = 0
     storage_utilized: tuple[int, int] = (0, 0)
     number_of_objects: tuple[int, int] = (0, 0)
-
-
-@runtime_checkable
-class MetricsStore(Protocol):
-    def add_metrics(self, operations: Mapping[tuple[int, Entity, str], Sequence[int]],
-                    storage: Mapping[tuple[int, Entity], Sequence[int]]) -> None:
-        """Add a batch of counters to the stored totals, atomically if the store can.
-
-        ``operations[(interval, entity, operation)] = (requests, incoming_bytes,
-        outgoing_bytes)``; ``storage[(interval, entity)] = (bytes_delta,
-        objects_delta)`` (deltas may be negative).
-        Raising (e.g. :class:`~s3service.backends.base.BackendUnavailable`) means
-        nothing was added: the caller keeps the batch and tries again later.
-        """
-
-    def get_metrics(self, start: int, end: int, entity: Entity = S3) -> MetricsTotals:
-        """``entity``'s totals of the intervals starting within ``[start, end]`` (epoch ms, inclusive).
-
-        An entity never seen has all totals zero.
-
-        The storage levels are the sums of the deltas of the intervals before
-        ``start``'s interval, and of those up to and including ``end``'s.
-        """

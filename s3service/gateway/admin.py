@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from ..backends.base import BucketNameTaken, BucketInfo, Credential, UnknownAccount, UnknownBucket
+from ..backends.protocols import AdminStore
 from ..bucketnames import bucket_name_problem
 from ..regions import DEFAULT_REGION
 
@@ -113,18 +114,19 @@ def check_region(region: str) -> None:
         raise AdminError(f"invalid region {region!r}", exit_code=2)
 
 
-def account_exists(store: Any, account_id: str) -> bool:
+def account_exists(store: AdminStore, account_id: str) -> bool:
     return any(found == account_id for found, _ in store.list_accounts())
 
 
-def require_account(store: Any, account_id: str) -> None:
+def require_account(store: AdminStore, account_id: str) -> None:
     if not account_exists(store, account_id):
         raise AdminError(f"unknown account {account_id!r}")
 
 
 # -- accounts and users -------------------------------------------------------------
 
-def create_account(store: Any, account_id: str | None = None, name: str = "") -> dict[str, Any]:
+def create_account(store: AdminStore, account_id: str | None = None, name: str = ""
+                   ) -> dict[str, Any]:
     """Create an account (with a new 64-hex canonical ID unless one is given)."""
     if account_id is None:
         account_id = new_account_id()
@@ -135,12 +137,12 @@ def create_account(store: Any, account_id: str | None = None, name: str = "") ->
     return {"account_id": account_id, "display_name": name}
 
 
-def list_accounts(store: Any) -> list[dict[str, Any]]:
+def list_accounts(store: AdminStore) -> list[dict[str, Any]]:
     return [{"account_id": account_id, "display_name": name}
             for account_id, name in store.list_accounts()]
 
 
-def create_user(store: Any, account_id: str, user: str) -> dict[str, Any]:
+def create_user(store: AdminStore, account_id: str, user: str) -> dict[str, Any]:
     check_user_name(user)
     require_account(store, account_id)
     if user in store.list_users(account_id):
@@ -152,7 +154,7 @@ def create_user(store: Any, account_id: str, user: str) -> dict[str, Any]:
     return {"account_id": account_id, "user": user}
 
 
-def list_users(store: Any, account_id: str) -> list[dict[str, Any]]:
+def list_users(store: AdminStore, account_id: str) -> list[dict[str, Any]]:
     try:
         names = store.list_users(account_id)
     except UnknownAccount:
@@ -162,7 +164,7 @@ def list_users(store: Any, account_id: str) -> list[dict[str, Any]]:
 
 # -- keys ----------------------------------------------------------------------------
 
-def create_key(store: Any, account_id: str, user: str | None = None) -> dict[str, Any]:
+def create_key(store: AdminStore, account_id: str, user: str | None = None) -> dict[str, Any]:
     """A new access key and secret for the account or one of its users."""
     if user is not None:
         check_user_name(user)
@@ -182,14 +184,14 @@ def create_key(store: Any, account_id: str, user: str | None = None) -> dict[str
             "user": user}
 
 
-def list_keys(store: Any, account_id: str) -> list[dict[str, Any]]:
+def list_keys(store: AdminStore, account_id: str) -> list[dict[str, Any]]:
     try:
         return [key_dict(cred) for cred in store.list_keys(account_id)]
     except UnknownAccount:
         raise AdminError(f"unknown account {account_id!r}") from None
 
 
-def set_key_active(store: Any, access_key: str, active: bool) -> dict[str, Any]:
+def set_key_active(store: AdminStore, access_key: str, active: bool) -> dict[str, Any]:
     try:
         store.set_key_active(access_key, active)
     except KeyError:
@@ -199,7 +201,7 @@ def set_key_active(store: Any, access_key: str, active: bool) -> dict[str, Any]:
 
 # -- buckets ---------------------------------------------------------------------------
 
-def create_bucket(store: Any, account_id: str, name: str, region: str = DEFAULT_REGION
+def create_bucket(store: AdminStore, account_id: str, name: str, region: str = DEFAULT_REGION
                   ) -> dict[str, Any]:
     check_bucket_name(name)
     check_region(region)
@@ -213,7 +215,7 @@ def create_bucket(store: Any, account_id: str, name: str, region: str = DEFAULT_
     return bucket_dict(account_id, info)
 
 
-def list_buckets(store: Any, account_id: str | None = None) -> list[dict[str, Any]]:
+def list_buckets(store: AdminStore, account_id: str | None = None) -> list[dict[str, Any]]:
     """The buckets of one account, or of every account (sorted by name)."""
     if account_id is None:
         owners = [found for found, _ in store.list_accounts()]
@@ -225,7 +227,7 @@ def list_buckets(store: Any, account_id: str | None = None) -> list[dict[str, An
     return out
 
 
-def delete_bucket(store: Any, name: str) -> dict[str, Any]:
+def delete_bucket(store: AdminStore, name: str) -> dict[str, Any]:
     try:
         store.delete_bucket(name)
     except UnknownBucket:
@@ -235,15 +237,14 @@ def delete_bucket(store: Any, name: str) -> dict[str, Any]:
 
 # -- the demo -------------------------------------------------------------------------
 
-def ensure_demo(store: Any, region: str = DEFAULT_REGION) -> dict[str, Any]:
+def ensure_demo(store: AdminStore, region: str = DEFAULT_REGION) -> dict[str, Any]:
     """The demo account, a key and two buckets: created on the first run, reused after.
 
     Returns the account ID, the key (with its secret) and the demo buckets the
     account owns.  A demo bucket name someone else took is skipped.
     """
-    has_admin_listing = hasattr(store, "list_accounts") and hasattr(store, "list_keys")
     cred = None
-    if has_admin_listing and account_exists(store, DEMO_ACCOUNT_ID):
+    if account_exists(store, DEMO_ACCOUNT_ID):
         cred = next((c for c in store.list_keys(DEMO_ACCOUNT_ID)
                      if c.active and c.user is None and c.session_token is None), None)
     else:

@@ -1,10 +1,11 @@
 """A small storage gateway: S3's bucket-level operations on the middleware's store.
 
 It keeps no objects, only buckets, in the same store the middleware lists
-them from (anything with ``add_bucket``, ``delete_bucket`` -- taking an
-``owner`` keyword: delete only that account's bucket -- and ``get_bucket``,
-like :class:`~s3service.backends.memory.MemoryBackend` or
-:class:`~s3service.backends.sql.SQLBackend`).  ``s3service serve`` runs it;
+them from (an :class:`~s3service.backends.protocols.AdminStore`, like
+:class:`~s3service.backends.memory.MemoryBackend` or
+:class:`~s3service.backends.sql.SQLBackend`; it asks ``add_bucket``,
+``delete_bucket`` -- with ``owner``: delete only that account's bucket -- and
+``get_bucket``).  ``s3service serve`` runs it;
 it is also a worked example of a gateway behind :class:`~s3service.S3ServiceMiddleware`.
 
 Example::
@@ -48,8 +49,10 @@ from urllib.parse import quote
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
 
-from ..backends.base import (AllowAuthenticated, Authorizer, BucketInfo, BucketNameTaken,
-                             UnknownAccount, UnknownBucket, authorize)
+from ..authorization import (AllowAuthenticated, Authorizer, RequestAuthorizer, RequestContext,
+                             with_context)
+from ..backends.base import BucketInfo, BucketNameTaken, UnknownAccount, UnknownBucket
+from ..backends.protocols import AdminStore
 from ..bucketnames import validate_bucket_name
 from ..errors import (XML_DECLARATION, AccessDenied, BucketAlreadyExists, BucketAlreadyOwnedByYou,
                      IllegalLocationConstraintException, InvalidArgument,
@@ -60,7 +63,6 @@ from ..listing import S3_XMLNS
 from ..middleware import S3ServiceMiddleware
 from ..regions import DEFAULT_REGION, looks_like_region
 from ..envelope import AUTHORIZER_KEY, IDENTITY_KEY, Exchange, Reply, answer
-from ..requestcontext import RequestAuthorizer, RequestContext
 from ..wsgi import parse_query
 from ..xmltext import element
 
@@ -89,13 +91,12 @@ StartResponse = Callable[..., Any]
 class Gateway:
     """The WSGI app; see the module documentation.  Wrap it with the middleware.
 
-    ``authorizer`` decides each operation (default: every authenticated
-    caller may do everything); give it the middleware's.  (:func:`make_app`
-    makes the gateway ask whatever authorizer its middleware has at the time,
-    even one set later; a gateway made otherwise keeps the one it was given.)
+    ``authorizer`` decides each operation when the middleware in front left
+    none in ``environ["s3service.authorizer"]`` (default: every authenticated
+    caller may do everything); give it the middleware's.
     """
 
-    def __init__(self, store: Any, region: str = DEFAULT_REGION,
+    def __init__(self, store: AdminStore, region: str = DEFAULT_REGION,
                  service_hosts: Sequence[str] = (), *,
                  authorizer: Authorizer | None = None) -> None:
         self.store = store
@@ -174,7 +175,8 @@ class Gateway:
         """
         ask = environ.get(AUTHORIZER_KEY)
         if not isinstance(ask, RequestAuthorizer) or ask.identity != identity:
-            ask = RequestAuthorizer(self.authorizer, RequestContext(environ, identity))
+            ask = RequestAuthorizer(with_context(self.authorizer),
+                                    RequestContext(environ, identity))
         if not ask.is_allowed(action, BUCKET_ARN + bucket):
             raise AccessDenied()
 
@@ -381,35 +383,21 @@ def _local(tag: str) -> str:
 
 # -- factories -------------------------------------------------------------------
 
-def make_app(store: Any, region: str = DEFAULT_REGION, service_hosts: Sequence[str] = (),
+def make_app(store: AdminStore, region: str = DEFAULT_REGION, service_hosts: Sequence[str] = (),
              **middleware_options: Any) -> S3ServiceMiddleware:
     """The gateway wrapped by the middleware (``authenticate_all=True``), both on ``store``.
 
     ``middleware_options`` go to :class:`~s3service.S3ServiceMiddleware`
     (``authorizer``, ``clock_skew``, ``token_secret``); the gateway decides its
     operations with the middleware's ``authorizer``, also when it is replaced later
-    (``app.authorizer = ...``).
+    (``app.authorizer = ...``): the middleware hands it to the gateway, bound to
+    each request, in ``environ["s3service.authorizer"]``.
     """
-    gateway = Gateway(store, region=region, service_hosts=service_hosts)
-    app = S3ServiceMiddleware(gateway, credentials=store, buckets=store, region=region,
-                              service_hosts=service_hosts, authenticate_all=True,
-                              **middleware_options)
-    gateway.authorizer = _MiddlewareAuthorizer(app)
-    return app
-
-
-class _MiddlewareAuthorizer:
-    """Asks a middleware's authorizer, whichever it has at the time of asking."""
-
-    def __init__(self, middleware: S3ServiceMiddleware) -> None:
-        self.middleware = middleware
-
-    def is_allowed(self, identity: Identity, action: str, resource: str) -> bool:
-        return self.middleware.authorizer.is_allowed(identity, action, resource)
-
-    def is_allowed_in(self, identity: Identity, action: str, resource: str,
-                      context: RequestContext) -> bool:
-        return authorize(self.middleware.authorizer, identity, action, resource, context)
+    gateway = Gateway(store, region=region, service_hosts=service_hosts,
+                      authorizer=middleware_options.get("authorizer"))
+    return S3ServiceMiddleware(gateway, credentials=store, buckets=store, region=region,
+                               service_hosts=service_hosts, authenticate_all=True,
+                               **middleware_options)
 
 
 def app_factory(global_conf: dict, **local_conf: Any) -> Gateway:

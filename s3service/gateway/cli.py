@@ -42,6 +42,7 @@ from typing import Any
 
 from .. import __version__
 from ..auth.presign import presign
+from ..backends.protocols import AdminStore
 from ..regions import DEFAULT_REGION
 from . import admin, policycli
 from .output import emit, table
@@ -200,57 +201,57 @@ def _int(text: str) -> int:
 
 # -- commands -------------------------------------------------------------------------------
 
-def cmd_account_create(args: argparse.Namespace, store: Any) -> None:
+def cmd_account_create(args: argparse.Namespace, store: AdminStore) -> None:
     account = admin.create_account(store, args.account_id, args.name)
     emit(args, account, f"created account {account['account_id']}")
 
 
-def cmd_account_list(args: argparse.Namespace, store: Any) -> None:
+def cmd_account_list(args: argparse.Namespace, store: AdminStore) -> None:
     accounts = admin.list_accounts(store)
     emit(args, accounts, table(accounts, [("account_id", "ACCOUNT"), ("display_name", "NAME")],
                                "no accounts"))
 
 
-def cmd_user_create(args: argparse.Namespace, store: Any) -> None:
+def cmd_user_create(args: argparse.Namespace, store: AdminStore) -> None:
     user = admin.create_user(store, args.account_id, args.user)
     emit(args, user, f"created user {user['user']} in account {user['account_id']}")
 
 
-def cmd_user_list(args: argparse.Namespace, store: Any) -> None:
+def cmd_user_list(args: argparse.Namespace, store: AdminStore) -> None:
     users = admin.list_users(store, args.account_id)
     emit(args, users, table(users, [("user", "USER")], "no users"))
 
 
-def cmd_key_create(args: argparse.Namespace, store: Any) -> None:
+def cmd_key_create(args: argparse.Namespace, store: AdminStore) -> None:
     key = admin.create_key(store, args.account_id, args.user)
     emit(args, key, f"access key: {key['access_key']}\nsecret key: {key['secret_key']}")
     if not args.json:
         print("The secret key is shown this once only: store it now.", file=sys.stderr)
 
 
-def cmd_key_list(args: argparse.Namespace, store: Any) -> None:
+def cmd_key_list(args: argparse.Namespace, store: AdminStore) -> None:
     keys = admin.list_keys(store, args.account_id)
     rows = [{**key, "status": "active" if key["active"] else "disabled"} for key in keys]
     emit(args, keys, table(rows, [("access_key", "ACCESS KEY"), ("user", "USER"),
                                   ("status", "STATUS")], "no keys"))
 
 
-def cmd_key_disable(args: argparse.Namespace, store: Any) -> None:
+def cmd_key_disable(args: argparse.Namespace, store: AdminStore) -> None:
     emit(args, admin.set_key_active(store, args.access_key, False),
          f"disabled key {args.access_key}")
 
 
-def cmd_key_enable(args: argparse.Namespace, store: Any) -> None:
+def cmd_key_enable(args: argparse.Namespace, store: AdminStore) -> None:
     emit(args, admin.set_key_active(store, args.access_key, True),
          f"enabled key {args.access_key}")
 
 
-def cmd_bucket_create(args: argparse.Namespace, store: Any) -> None:
+def cmd_bucket_create(args: argparse.Namespace, store: AdminStore) -> None:
     bucket = admin.create_bucket(store, args.account_id, args.name, args.region)
     emit(args, bucket, f"created bucket {bucket['name']} in {bucket['region']}")
 
 
-def cmd_bucket_list(args: argparse.Namespace, store: Any) -> None:
+def cmd_bucket_list(args: argparse.Namespace, store: AdminStore) -> None:
     buckets = admin.list_buckets(store, args.account_id)
     columns = [("name", "BUCKET"), ("region", "REGION"), ("created", "CREATED")]
     if args.account_id is None:
@@ -258,7 +259,7 @@ def cmd_bucket_list(args: argparse.Namespace, store: Any) -> None:
     emit(args, buckets, table(buckets, columns, "no buckets"))
 
 
-def cmd_bucket_delete(args: argparse.Namespace, store: Any) -> None:
+def cmd_bucket_delete(args: argparse.Namespace, store: AdminStore) -> None:
     emit(args, admin.delete_bucket(store, args.name), f"deleted bucket {args.name}")
 
 
@@ -285,9 +286,9 @@ def cmd_serve(args: argparse.Namespace, store: Any) -> None:
     close = getattr(store, "close", None)
     if close is not None:
         close()                           # workers open their own connections
-    if hasattr(store, "backend_timeout"):   # (the workers' connections will wait this long)
-        store.backend_timeout = (server.BACKEND_TIMEOUT if args.backend_timeout is None
-                                 else args.backend_timeout)
+    # (every request of the workers waits at most this long for the store)
+    store.backend_timeout = (server.BACKEND_TIMEOUT if args.backend_timeout is None
+                             else args.backend_timeout)
     logs.configure(args.log_level)
     tuning = {name: value for name, value in (("worker_class", args.worker_class),
                                               ("threads", args.threads)) if value is not None}
@@ -373,7 +374,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def open_store(db: str) -> Any:
+def open_store(db: str) -> AdminStore:
     from .server import open_store as open_db
 
     return open_db(db)
@@ -415,9 +416,9 @@ _SECRET_PARAM = re.compile(r"[?&][^=&]*(?:pass|pwd|secret|token)[^=&]*=([^&]*)",
 
 
 def _secrets(db: str) -> list[str]:
-    """The secrets ``db`` holds: its password and secret parameters (see sqlguard)."""
+    """The secrets ``db`` holds: its password and secret parameters (see backends.sql.guard)."""
     try:
-        from ..backends.sqlguard import url_secrets
+        from ..backends.sql.guard import url_secrets
 
         return url_secrets(db)
     except Exception:   # (no SQLAlchemy, or a URL it cannot parse may still hold some)
@@ -427,7 +428,7 @@ def _secrets(db: str) -> list[str]:
 
 def _safe_url(db: str) -> str:
     try:
-        from ..backends.sqlguard import safe_url
+        from ..backends.sql.guard import safe_url
 
         return safe_url(db)
     except Exception:

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..backends.base import UnknownAccount
+from ..backends.protocols import PolicyStore
 from ..backends.policy_base import UnknownGroup, UnknownPolicy, UnknownUser
 from ..identity import Identity
 from ..policies import PolicyAuthorizer, PolicyError, parse_policy
@@ -121,7 +122,7 @@ def read_document(path: str) -> str:
         raise AdminError(f"cannot read {path}: {reason}", exit_code=2) from None
 
 
-def create_policy(store: Any, account_id: str, name: str, document: str,
+def create_policy(store: PolicyStore, account_id: str, name: str, document: str,
                   source: str = "document") -> dict[str, Any]:
     """Check ``document`` and store it as the managed policy ``name``."""
     _check_name("policy", _POLICY_NAME, name)
@@ -133,7 +134,7 @@ def create_policy(store: Any, account_id: str, name: str, document: str,
     return {"account_id": account_id, "policy": name, "statements": len(policy.statements)}
 
 
-def attach(store: Any, account_id: str, policy: str, user: str | None, group: str | None,
+def attach(store: PolicyStore, account_id: str, policy: str, user: str | None, group: str | None,
            *, detach: bool = False) -> dict[str, Any]:
     """Attach (or detach) a managed policy to a user or a group."""
     kind, principal = ("user", user) if user is not None else ("group", group)
@@ -151,7 +152,7 @@ def attach(store: Any, account_id: str, policy: str, user: str | None, group: st
     return {"account_id": account_id, "policy": policy, "kind": kind, "principal": principal}
 
 
-def list_policies(store: Any, account_id: str) -> list[dict[str, Any]]:
+def list_policies(store: PolicyStore, account_id: str) -> list[dict[str, Any]]:
     """Managed policies with what they are attached to, then users' inline policies."""
     names = _store_call(account_id, lambda: store.list_policies(account_id))
     attached: dict[str, list[str]] = {name: [] for name in names}
@@ -164,7 +165,7 @@ def list_policies(store: Any, account_id: str) -> list[dict[str, Any]]:
     return rows
 
 
-def simulate(store: Any, account_id: str, user: str, action: str, resource: str,
+def simulate(store: PolicyStore, account_id: str, user: str, action: str, resource: str,
              context: list[tuple[str, str]]) -> dict[str, Any]:
     """The decision a request of ``user`` would get, and the statement that made it."""
     users = _store_call(account_id, lambda: store.list_users(account_id))
@@ -185,7 +186,7 @@ def simulate(store: Any, account_id: str, user: str, action: str, resource: str,
 
 # -- the commands ------------------------------------------------------------------------
 
-def cmd_policy_create(args: argparse.Namespace, store: Any) -> None:
+def cmd_policy_create(args: argparse.Namespace, store: PolicyStore) -> None:
 
     source = "standard input" if args.file == "-" else args.file
     result = create_policy(store, args.account_id, args.name, read_document(args.file), source)
@@ -193,20 +194,20 @@ def cmd_policy_create(args: argparse.Namespace, store: Any) -> None:
                        f"in account {args.account_id}")
 
 
-def cmd_policy_attach(args: argparse.Namespace, store: Any) -> None:
+def cmd_policy_attach(args: argparse.Namespace, store: PolicyStore) -> None:
 
     result = attach(store, args.account_id, args.policy, args.user, args.group)
     emit(args, result, f"attached policy {args.policy} to {result['kind']} {result['principal']}")
 
 
-def cmd_policy_detach(args: argparse.Namespace, store: Any) -> None:
+def cmd_policy_detach(args: argparse.Namespace, store: PolicyStore) -> None:
 
     result = attach(store, args.account_id, args.policy, args.user, args.group, detach=True)
     emit(args, result, f"detached policy {args.policy} from {result['kind']} "
                        f"{result['principal']}")
 
 
-def cmd_policy_list(args: argparse.Namespace, store: Any) -> None:
+def cmd_policy_list(args: argparse.Namespace, store: PolicyStore) -> None:
 
     rows = list_policies(store, args.account_id)
     shown = [{**row, "attached": ", ".join(row["attached"]) or None} for row in rows]
@@ -214,14 +215,14 @@ def cmd_policy_list(args: argparse.Namespace, store: Any) -> None:
                                    ("attached", "ATTACHED TO")], "no policies"))
 
 
-def cmd_policy_simulate(args: argparse.Namespace, store: Any) -> None:
+def cmd_policy_simulate(args: argparse.Namespace, store: PolicyStore) -> None:
 
     result = simulate(store, args.account_id, args.user, args.action, args.resource,
                       args.context)
     emit(args, result, result["explanation"])
 
 
-def cmd_group_create(args: argparse.Namespace, store: Any) -> None:
+def cmd_group_create(args: argparse.Namespace, store: PolicyStore) -> None:
 
     _check_name("group", _GROUP_NAME, args.name)
     _store_call(args.account_id, lambda: store.add_group(args.account_id, args.name))
@@ -229,7 +230,7 @@ def cmd_group_create(args: argparse.Namespace, store: Any) -> None:
          f"created group {args.name} in account {args.account_id}")
 
 
-def cmd_group_add_user(args: argparse.Namespace, store: Any) -> None:
+def cmd_group_add_user(args: argparse.Namespace, store: PolicyStore) -> None:
 
     check_user_name(args.user)
     _store_call(args.account_id,
@@ -238,7 +239,7 @@ def cmd_group_add_user(args: argparse.Namespace, store: Any) -> None:
          f"added user {args.user} to group {args.group}")
 
 
-def cmd_group_list(args: argparse.Namespace, store: Any) -> None:
+def cmd_group_list(args: argparse.Namespace, store: PolicyStore) -> None:
 
     groups = [{"group": name, "users": members} for name, members
               in _store_call(args.account_id, lambda: store.list_groups(args.account_id))]

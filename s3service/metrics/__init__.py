@@ -53,12 +53,12 @@ Without a metrics store nothing is metered and ``POST /`` goes to the gateway.
 
 A store of your own implements :class:`MetricsStore` (two methods).
 """
-from .meter import METER_KEY, CountingInput, Meter
+from .meter import METER_KEY, Meter
 from .operations import LIST_ALL_MY_BUCKETS, OPERATIONS, classify
-from ..backends.metrics_base import (INTERVAL_MS, LEVELS, Entity, MetricsStore, MetricsTotals,
-                                     interval_start)
+from ..backends.metrics_base import INTERVAL_MS, LEVELS, Entity, MetricsTotals, interval_start
+from ..backends.protocols import MetricsStore
 
 __all__ = [
-    "INTERVAL_MS", "LEVELS", "LIST_ALL_MY_BUCKETS", "METER_KEY", "OPERATIONS", "CountingInput",
-    "Entity", "Meter", "MetricsStore", "MetricsTotals", "classify", "interval_start",
+    "INTERVAL_MS", "LEVELS", "LIST_ALL_MY_BUCKETS", "METER_KEY", "OPERATIONS", "Entity",
+    "Meter", "MetricsStore", "MetricsTotals", "classify", "interval_start",
 ]

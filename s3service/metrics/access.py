@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from ..backends.base import Authorizer, BucketStore
+from ..authorization import RequestAuthorizer
+from ..backends.protocols import BucketDirectory, BucketStore
 from ..backends.metrics_base import ACCOUNTS, SERVICE, USERS, Entity
 from ..errors import AccessDenied
 from ..identity import Identity
@@ -49,17 +50,17 @@ def user_of(name: str, caller: str) -> tuple[str, str] | None:
     return None
 
 
-def bucket_owner(buckets: BucketStore | None, caller: str, bucket: str) -> str | None:
+def bucket_owner(buckets: BucketDirectory | BucketStore | None, caller: str,
+                 bucket: str) -> str | None:
     """The account owning ``bucket``, ``None`` if there is no such bucket.
 
-    Asks ``buckets.get_bucket(name)`` (both bundled stores have it: ``(owner,
-    info)`` or ``None``).  A store without it can only say whether ``caller``
-    owns the bucket (``list_buckets(caller, prefix=name, limit=1)``); any
-    other bucket is then refused, whether it exists or not.
+    Asks a :class:`~s3service.backends.protocols.BucketDirectory` (both bundled
+    stores are one).  A store that is only a ``BucketStore`` can only say
+    whether ``caller`` owns the bucket (``list_buckets(caller, prefix=name,
+    limit=1)``); any other bucket is then refused, whether it exists or not.
     """
-    get_bucket = getattr(buckets, "get_bucket", None)
-    if get_bucket is not None:
-        found = get_bucket(bucket)
+    if isinstance(buckets, BucketDirectory):
+        found = buckets.get_bucket(bucket)
         return None if found is None else found[0]
     if buckets is not None:
         for info in buckets.list_buckets(caller, prefix=bucket, limit=1):
@@ -68,12 +69,14 @@ def bucket_owner(buckets: BucketStore | None, caller: str, bucket: str) -> str |
     raise AccessDenied()
 
 
-def entity_for(identity: Identity, level: str, name: str, *, authorizer: Authorizer,
-               admins: Collection[str], buckets: BucketStore | None) -> Entity | None:
+def entity_for(identity: Identity, level: str, name: str, *, authorizer: RequestAuthorizer,
+               admins: Collection[str], buckets: BucketDirectory | BucketStore | None
+               ) -> Entity | None:
     """What ``identity`` reads when it asks for ``name`` at ``level``; raises ``AccessDenied``.
 
     ``None``: a bucket that does not exist (its answer is zeros).  ``name`` of
-    the users level must be one :func:`user_of` understands.
+    the users level must be one :func:`user_of` understands.  ``authorizer``
+    is the one bound to ``identity`` and the request.
     """
     caller = identity.account_id
     entity: Entity | None
@@ -93,6 +96,6 @@ def entity_for(identity: Identity, level: str, name: str, *, authorizer: Authori
         resource = ENTITY_RESOURCE.format(account=owner or caller, level=level, name=short)
     if caller not in admins and (level == SERVICE or (owner is not None and owner != caller)):
         raise AccessDenied()
-    if not authorizer.is_allowed(identity, LIST_METRICS_ACTION, resource):
+    if not authorizer.is_allowed(LIST_METRICS_ACTION, resource):
         raise AccessDenied()
     return entity

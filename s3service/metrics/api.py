@@ -19,7 +19,6 @@ store.  Every answer, errors included, is JSON; errors are
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import logging
 import time
@@ -28,17 +27,19 @@ from functools import partial
 from typing import Any
 
 from ..errors import (AccessDenied, InvalidArgument, InvalidRequest, MissingContentLength,
-                      S3Error, XAmzContentSHA256Mismatch, error_class)
+                      S3Error, error_class)
 from .. import envelope
-from ..backends.base import Authorizer, BucketStore
-from ..identity import Identity
+from ..backends.protocols import BucketStore
+from ..auth import Authenticator
+from ..payload.checks import Sha256Check
 from ..wsgi import parse_query
 from .access import (ENTITY_RESOURCE, LIST_METRICS_ACTION, SERVICE_RESOURCE,  # noqa: F401
                      entity_for, user_of)
 from .meter import Meter
 from .operations import OPERATIONS
 from ..backends.metrics_base import (ACCOUNTS, BUCKETS, INTERVAL_MS, SERVICE, USERS,
-                                     MetricsStore, MetricsTotals, interval_start)
+                                     MetricsTotals, interval_start)
+from ..backends.protocols import MetricsStore
 
 log = logging.getLogger("s3service.metrics")
 
@@ -239,10 +240,9 @@ class MetricsAPI:
     :param store: where the totals are read (:class:`~.store.MetricsStore`).
     :param meter: this process's meter, flushed before reading so its own counts
         show at once (``None``: nothing to flush).
-    :param authenticate: checks a request's signature, as
-        :meth:`~s3service.S3ServiceMiddleware.authenticate` does: ``(environ,
-        payload_hash=None) -> Identity | None``, raising the S3 error to answer.
-    :param authorizer: decides ``utapi:ListMetrics`` (:class:`~s3service.backends.base.Authorizer`).
+    :param authenticator: checks a request's signature and holds the authorizer
+        deciding ``utapi:ListMetrics`` (the middleware's
+        :class:`~s3service.auth.Authenticator`).
     :param admins: the operator accounts allowed the service level and every
         account's and bucket's metrics.
     :param buckets: says who owns a bucket: its ``get_bucket(name)`` (both bundled
@@ -252,15 +252,14 @@ class MetricsAPI:
     """
 
     def __init__(self, store: MetricsStore, meter: Meter | None, *,
-                 authenticate: Callable[..., Identity | None], authorizer: Authorizer,
-                 admins: Iterable[str] = (), buckets: BucketStore | None = None,
+                 authenticator: Authenticator, admins: Iterable[str] = (),
+                 buckets: BucketStore | None = None,
                  max_body: int = MAX_BODY, clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.admins = frozenset(admins)
         self.buckets = buckets
         self.meter = meter
-        self.authenticate = authenticate
-        self.authorizer = authorizer
+        self.authenticator = authenticator
         self.max_body = max_body
         self.clock = clock
 
@@ -293,7 +292,8 @@ class MetricsAPI:
         # Clients signing with a plain SigV4 signer send no x-amz-content-sha256:
         # the body's own hash then goes into the canonical request, so the
         # signature only matches if the body is the one that was signed.
-        identity = self.authenticate(environ, payload_hash=digest if claimed is None else None)
+        identity = self.authenticator.identify(environ,
+                                               payload_hash=digest if claimed is None else None)
         if identity is None:
             raise AccessDenied()
         if exchange is not None:
@@ -303,13 +303,14 @@ class MetricsAPI:
         if claimed is not None and claimed != _UNSIGNED:
             if claimed.startswith("STREAMING-"):
                 raise InvalidRequest("Streaming uploads are not accepted for this request.")
-            if not hmac.compare_digest(claimed.lower().encode("latin-1", "replace"),
-                                       digest.encode("ascii")):
-                raise XAmzContentSHA256Mismatch()
+            check = Sha256Check(claimed)
+            check.update(body)
+            check.verify()
         request = parse_request_body(body, action)
         level = request["level"]
         # Every entity is cleared before any is read: a refusal reveals no figures.
-        entities = [entity_for(identity, level, name, authorizer=self.authorizer,
+        ask = self.authenticator.bind(environ, identity)
+        entities = [entity_for(identity, level, name, authorizer=ask,
                                admins=self.admins, buckets=self.buckets)
                     for name in request["names"]]
         now_ms = int(self.clock() * 1000)

@@ -21,7 +21,8 @@ one call:
 
 If the store fails, the batch is kept and merged into the next one.
 
-What a request is attributed to:
+The meter only counts; :mod:`s3service.layers.metering` is the WSGI layer
+that measures each request and tells it.  What a request is attributed to:
 
 * the service ``s3``: always;
 * its bucket (the first path segment, or the bucket named by the host when
@@ -46,13 +47,11 @@ import threading
 import time
 import weakref
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from collections.abc import Callable
 
-from ..envelope import IDENTITY_KEY
 from ..forking import in_each_child
-from ..identity import Identity
-from ..backends.metrics_base import INTERVAL_MS, UNCLASSIFIED, MetricsStore, interval_start
+from ..backends.metrics_base import INTERVAL_MS, UNCLASSIFIED, interval_start
+from ..backends.protocols import MetricsStore
 from .rollup import by_entity
 
 log = logging.getLogger("s3service.metrics")
@@ -208,74 +207,6 @@ class Meter:
             self._thread = thread
         thread.start()
 
-    # -- metering a WSGI call -------------------------------------------------------
-
-    def count_answer(self, environ: dict, result: Iterable[bytes], operation: str
-                     ) -> Iterable[bytes]:
-        """Count an answer the middleware made itself, having read no request body.
-
-        The caller is the identity the middleware left in
-        ``environ["s3service.identity"]``, if any.  A list is counted at once
-        and returned as it is; anything else is counted as it is sent.  (No
-        wrapping of ``start_response`` nor ``wsgi.input``: ListBuckets, which
-        reads no body, is metered without them; see ``benchmarks/metering.py``.)
-        """
-        if type(result) is not list:
-            metered = _MeteredResponse(self, operation, None, None, None, environ)
-            metered.result = result
-            return metered
-        sent = sum(map(len, result))
-        identity = environ.get(IDENTITY_KEY)
-        if type(identity) is Identity:
-            self.count(operation, 0, sent, None, identity.account_id, identity.user)
-        else:
-            self.count(operation, 0, sent)
-        return result
-
-    def call(self, app: Callable[..., Iterable[bytes]], environ: dict,
-             start_response: Callable[..., Any], operation: str | None,
-             bucket: str | None = None, *, authenticated: bool = False) -> Iterable[bytes]:
-        """Call ``app`` counting the body bytes it reads and the bytes it answers.
-
-        ``bucket``: the bucket the request addresses.  ``authenticated``: ``app``
-        checks the request's signature and leaves the caller's
-        :class:`~s3service.identity.Identity` in ``environ["s3service.identity"]``,
-        so the request also counts for that account and user.
-
-        A response body that is a list, or a ``wsgi.file_wrapper`` with a
-        ``Content-Length`` (so the server can still use ``sendfile``), is passed
-        on untouched and counted when the app returns; any other is wrapped and
-        counted once it is all sent or closed.
-        """
-        stream = environ.get("wsgi.input")
-        reader = None
-        if stream is not None:
-            reader = environ["wsgi.input"] = CountingInput(stream)
-        environ[METER_KEY] = self
-        metered = _MeteredResponse(self, operation, reader, start_response, bucket,
-                                   environ if authenticated else None)
-        try:
-            result = app(environ, metered.start_response)
-        except BaseException:
-            metered.finish()
-            raise
-        if type(result) is list:
-            # Fully produced already (the common case): count it now, hand it on as is.
-            metered.sent += sum(map(len, result))
-            metered.finish()
-            return result
-        wrapper = environ.get("wsgi.file_wrapper")
-        if (type(wrapper) is type and isinstance(result, wrapper)
-                and metered.headers is not None):
-            length = _content_length(metered.headers)
-            if length is not None:
-                if environ.get("REQUEST_METHOD") != "HEAD":
-                    metered.sent += length
-                metered.finish()
-                return result
-        metered.result = result
-        return metered
-
 
 def _merge(into: dict, batch: dict) -> None:
     for key, values in batch.items():
@@ -320,108 +251,3 @@ def _after_fork() -> None:
 
 atexit.register(_flush_all)
 in_each_child(_after_fork)
-
-
-def _content_length(headers: list[tuple[str, str]]) -> int | None:
-    for name, value in headers:
-        if name.lower() == "content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
-
-
-class CountingInput:
-    """``wsgi.input`` counting the bytes read through it; nothing is buffered."""
-
-    __slots__ = ("stream", "count")
-
-    def __init__(self, stream: Any) -> None:
-        self.stream = stream
-        self.count = 0
-
-    def read(self, *args: Any) -> bytes:
-        data = self.stream.read(*args)
-        self.count += len(data)
-        return data
-
-    def readline(self, *args: Any) -> bytes:
-        data = self.stream.readline(*args)
-        self.count += len(data)
-        return data
-
-    def readlines(self, *args: Any) -> list[bytes]:
-        lines = self.stream.readlines(*args)
-        self.count += sum(map(len, lines))
-        return lines
-
-    def __iter__(self) -> Iterator[bytes]:
-        for line in self.stream:
-            self.count += len(line)
-            yield line
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.stream, name)
-
-
-class _MeteredResponse:
-    """The response of one metered request: counts what is sent, then reports on close."""
-
-    __slots__ = ("meter", "operation", "reader", "server_start_response", "server_write",
-                 "headers", "result", "sent", "done", "bucket", "environ")
-
-    def __init__(self, meter: Meter, operation: str | None, reader: CountingInput | None,
-                 start_response: Callable[..., Any] | None, bucket: str | None,
-                 environ: dict | None) -> None:
-        self.meter = meter
-        self.bucket = bucket
-        self.environ = environ
-        self.operation = operation
-        self.reader = reader
-        self.server_start_response = start_response  # (None: not to be wrapped)
-        self.server_write: Callable[[bytes], Any] | None = None
-        self.headers: list[tuple[str, str]] | None = None
-        self.result: Iterable[bytes] = ()
-        self.sent = 0
-        self.done = False
-
-    def start_response(self, status: str, headers: list[tuple[str, str]],
-                       exc_info: Any = None) -> Callable[[bytes], Any]:
-        self.headers = headers
-        if exc_info is None:
-            self.server_write = self.server_start_response(status, headers)
-        else:
-            self.server_write = self.server_start_response(status, headers, exc_info)
-        return self.write
-
-    def write(self, data: bytes) -> Any:
-        self.sent += len(data)
-        return self.server_write(data)  # type: ignore[misc]
-
-    def __iter__(self) -> Iterator[bytes]:
-        for chunk in self.result:
-            self.sent += len(chunk)
-            yield chunk
-        self.finish()  # all sent: no need to wait for close() (which a server might forget)
-
-    def close(self) -> None:
-        try:
-            close = getattr(self.result, "close", None)
-            if close is not None:
-                close()
-        finally:
-            self.finish()
-
-    def finish(self) -> None:
-        if self.done:
-            return
-        self.done = True
-        reader = self.reader
-        identity = None if self.environ is None else self.environ.get(IDENTITY_KEY)
-        incoming = 0 if reader is None else reader.count
-        if type(identity) is Identity:
-            self.meter.count(self.operation, incoming, self.sent, None, identity.account_id,
-                             identity.user, self.bucket)
-        else:
-            self.meter.count(self.operation, incoming, self.sent, None, None, None, self.bucket)

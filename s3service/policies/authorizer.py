@@ -8,9 +8,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from ..backends.policy_base import PolicySource
+from ..backends.protocols import PolicySource
 from ..identity import Identity
-from ..requestcontext import RequestContext, key_getter
+from ..authorization import RequestContext, key_getter
 from .document import Policy, PolicyError, parse_policy
 from .evaluate import ALLOWED, EXPLICIT_DENY, Decision, evaluate
 from .variables import variable_keys
@@ -48,7 +48,7 @@ def _parsed(label: str, document: str) -> Policy:
 class PolicyAuthorizer:
     """Decides each request with AWS's IAM policy evaluation (see :mod:`s3service.policies`).
 
-    :param store: a :class:`~s3service.backends.policy_base.PolicySource`
+    :param store: a :class:`~s3service.backends.protocols.PolicySource`
         (``MemoryBackend`` and ``SQLBackend`` are ones).
 
     An account's own (root) key may do everything; an IAM user may do what
@@ -97,7 +97,7 @@ class PolicyAuthorizer:
                ) -> Decision:
         """The :class:`~.evaluate.Decision` (with the deciding statement) for one request.
 
-        ``context`` is the request's :class:`~s3service.requestcontext.RequestContext`,
+        ``context`` is the request's :class:`~s3service.authorization.RequestContext`,
         or a mapping of condition keys to values (as ``policy simulate`` takes).
         """
         if identity.user is None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from cliserver import stop_process
+from tests.helpers.cliserver import stop_process
 
 from . import seed
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 import defusedxml.ElementTree as SafeET
-from signing import presigned_url, signed_headers
+from tests.helpers.signing import presigned_url, signed_headers
 
 S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()

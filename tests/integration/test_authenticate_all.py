@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from signing import signed_headers
+from tests.helpers.signing import signed_headers
 
 from . import rawhttp, seed
 from .checks import assert_error, echo_of

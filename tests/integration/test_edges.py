@@ -8,7 +8,7 @@ from email.utils import format_datetime
 import pytest
 from botocore.exceptions import ClientError
 
-from signing import signed_headers
+from tests.helpers.signing import signed_headers
 
 from . import rawhttp, seed
 from .checks import assert_error

@@ -13,7 +13,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from cliserver import run_cli, start_server  # noqa: F401 (a fixture)
+from tests.helpers.cliserver import run_cli, start_server  # noqa: F401 (a fixture)
 
 CACHE_SECONDS = 1.0   # the servers' credential cache time
 SLACK = 0.5           # a look-up that began before the change may be cached a moment after it

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 import boto3
 from botocore.config import Config
 
-from cliserver import start_server  # noqa: F401 (a fixture)
+from tests.helpers.cliserver import start_server  # noqa: F401 (a fixture)
 from s3service.backends.sql import SQLBackend
 
 ACCOUNT = "fleet" + "0" * 59

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from cliserver import stop_process
-from signing import signed_headers
+from tests.helpers.cliserver import stop_process
+from tests.helpers.signing import signed_headers
 from s3service.backends.sql import SQLBackend
 from s3service.metrics import INTERVAL_MS, interval_start
 

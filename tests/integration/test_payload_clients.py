@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from awschunked import ChunkSigner, crc32_b64, encode, sign_streaming
+from tests.helpers.awschunked import ChunkSigner, crc32_b64, encode, sign_streaming
 
 from . import seed
 from .checks import assert_error

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from awschunked import crc32_b64
+from tests.helpers.awschunked import crc32_b64
 
 from . import seed
 from .conftest import _boto3_session, start_server

@@ -13,13 +13,13 @@ import time
 
 import pytest
 
-from cliserver import start_server  # noqa: F401 (a fixture)
-from signing import signed_headers
+from tests.helpers.cliserver import start_server  # noqa: F401 (a fixture)
+from tests.helpers.signing import signed_headers
 
 from .checks import assert_error
 from .rawhttp import Response
 
-pg = pytest.importorskip("pg")
+pg = pytest.importorskip("tests.helpers.pg")
 
 ACCOUNT = "0" * 63 + "7"
 KEY, SECRET = "AKIAHANGHANGHANG0001", "hang-secret-000000000000000000000000001"

@@ -26,12 +26,12 @@ from xml.etree import ElementTree
 
 import pytest
 
-from cliserver import stop_process
-from signing import signed_headers
+from tests.helpers.cliserver import stop_process
+from tests.helpers.signing import signed_headers
 
 from .conftest import ROOT
 
-pg = pytest.importorskip("pg")
+pg = pytest.importorskip("tests.helpers.pg")
 
 ACCOUNT = "0" * 63 + "1"
 KEY, SECRET = "AKIAOUTAGE0000000001", "outage-secret-00000000000000000000000001"

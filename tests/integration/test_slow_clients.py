@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from cliserver import APPS, command_env, start_server, stop_process  # noqa: F401 (a fixture)
-from signing import presigned_url, signed_headers
+from tests.helpers.cliserver import APPS, command_env, start_server, stop_process  # noqa: F401 (a fixture)
+from tests.helpers.signing import presigned_url, signed_headers
 
 ACCOUNT = "0" * 63 + "9"
 KEY, SECRET = "AKIASLOWSLOWSLOW0001", "slow-secret-000000000000000000000000001"
