@@ -6,9 +6,10 @@ No line ``serve`` writes shows a credential or lets a client start a line of
 its own: :func:`redact_secrets` blanks out the signatures and session tokens
 of presigned URLs (``X-Amz-Signature=<redacted>``), and what is not printable
 is escaped (:func:`~s3service.envelope.log_safe`) -- in the library's lines,
-in other libraries' lines (:class:`LogFormatter`), and in gunicorn's error and
-access logs (:class:`GunicornLogger`, the ``logger_class`` ``serve`` runs
-gunicorn with).
+in other libraries' and granian's lines (:class:`LogFormatter`), and in the
+access log ``serve --access-log`` writes on standard output
+(:class:`AccessFormatter`).  :class:`GunicornLogger` does the same for
+gunicorn's logs, for those who serve the library under gunicorn.
 """
 from __future__ import annotations
 
@@ -25,8 +26,8 @@ try:
 except ImportError:               # gunicorn is optional (s3service[server]): serve says so
     _GunicornBase = object
 
-__all__ = ["FORMAT", "REDACTED", "SECRET_PARAMS", "GunicornLogger", "LogFormatter", "configure",
-           "redact_secrets"]
+__all__ = ["FORMAT", "REDACTED", "SECRET_PARAMS", "AccessFormatter", "GunicornLogger",
+           "LogFormatter", "configure", "granian_logging", "redact_secrets"]
 
 FORMAT = "%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s"
 REDACTED = "<redacted>"
@@ -94,6 +95,63 @@ def configure(level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(LogFormatter())
     logging.basicConfig(level=level.upper(), handlers=[handler])
+
+
+# -- granian's logs (s3service serve) ---------------------------------------------------
+
+class AccessFormatter(LogFormatter):
+    """One access log line per request, from what granian tells of it.
+
+    ``ADDRESS "METHOD PATH?QUERY PROTOCOL" STATUS MILLISECONDS`` after
+    :data:`FORMAT`'s time, process and level; the query with its credentials
+    redacted, the line escaped as :class:`LogFormatter` escapes.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("access")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        fields = record.args
+        if isinstance(fields, dict) and "method" in fields:
+            path, query = fields.get("path", ""), fields.get("query_string") or ""
+            target = f"{path}?{query}" if query else path
+            record.message = '{} - "{} {} {}" {} {:.3f}ms'.format(
+                fields.get("addr", "-"), fields["method"], target, fields.get("protocol", ""),
+                fields.get("status", "-"), float(fields.get("dt_ms", 0.0)))
+        return super().formatMessage(record)
+
+
+def granian_logging(level: str) -> dict[str, Any]:
+    """The :func:`logging.config.dictConfig` of granian's processes (its ``log_dictconfig``).
+
+    Every record of ``level`` and up on standard error as :class:`LogFormatter`
+    writes it (granian's own lines named ``granian``), and the access log on
+    standard output as :class:`AccessFormatter` writes it.  granian applies
+    it in its main process and again in each worker.
+    """
+    level = level.upper()
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "s3service": {"()": f"{__name__}.LogFormatter"},
+            "granian": {"()": f"{__name__}.LogFormatter", "name": "granian"},
+            "access": {"()": f"{__name__}.AccessFormatter"},
+        },
+        "handlers": {
+            "s3service": {"class": "logging.StreamHandler", "formatter": "s3service",
+                          "stream": "ext://sys.stderr"},
+            "granian": {"class": "logging.StreamHandler", "formatter": "granian",
+                        "stream": "ext://sys.stderr"},
+            "access": {"class": "logging.StreamHandler", "formatter": "access",
+                       "stream": "ext://sys.stdout"},
+        },
+        "root": {"handlers": ["s3service"], "level": level},
+        "loggers": {
+            "_granian": {"handlers": ["granian"], "level": level, "propagate": False},
+            "granian.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
+        },
+    }
 
 
 # -- gunicorn's logs ------------------------------------------------------------------
