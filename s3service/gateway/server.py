@@ -169,6 +169,24 @@ def at_worker_exit(callback: Callable[[], None]) -> None:
         multiprocessing.util.Finalize(None, callback, exitpriority=10)
 
 
+def allow_open_files(count: int) -> None:
+    """Raise this process's (and its future workers') open file limit towards ``count``.
+
+    Many systems start processes with a soft limit of 1,024, well under the
+    connections a worker may hold; the hard limit is as far as it may go.
+    """
+    try:
+        import resource
+    except ImportError:            # (not on Windows)
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= count:
+        return
+    wanted = count if hard == resource.RLIM_INFINITY else min(count, hard)
+    if wanted > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
 def run_granian(app_factory: Callable[[], Any], options: dict[str, Any]) -> None:
     """Serve the app ``app_factory()`` makes (in each worker) under granian, with ``options``.
 
@@ -179,6 +197,7 @@ def run_granian(app_factory: Callable[[], Any], options: dict[str, Any]) -> None
 
     if "fork" in multiprocessing.get_all_start_methods():
         multiprocessing.set_start_method("fork", force=True)     # see the module's docstring
+    allow_open_files(options.get("backpressure", CONNECTIONS) + 64)
     server = Server("s3service.gateway.server:create_app", **options)
     server.serve(target_loader=app_factory, wrap_loader=False)
 
