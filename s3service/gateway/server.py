@@ -133,6 +133,7 @@ def granian_options(*, host: str = "127.0.0.1", port: int = 8000, workers: int |
     """
     from granian.constants import HTTPModes, Interfaces, SSLProtocols
     from granian.http import HTTP1Settings
+    from granian.log import LogLevels
 
     from .logs import granian_logging
 
@@ -149,7 +150,7 @@ def granian_options(*, host: str = "127.0.0.1", port: int = 8000, workers: int |
         "http1_settings": HTTP1Settings(header_read_timeout=int(HEADER_TIMEOUT * 1000),
                                         max_buffer_size=MAX_HEAD),
         "backpressure": CONNECTIONS,
-        "log_level": log_level, "log_dictconfig": granian_logging(log_level),
+        "log_level": LogLevels(log_level), "log_dictconfig": granian_logging(log_level),
         "log_access": access_log, "workers_kill_timeout": STOP_TIMEOUT, **tls,
     }
 
@@ -221,6 +222,7 @@ def serve(store: Any, *, region: str = DEFAULT_REGION, service_hosts: Sequence[s
         meter = getattr(app, "meter", None)
         if meter is not None:
             at_worker_exit(meter.close)
+        at_worker_exit(logging.shutdown)          # (its lines are written in batches)
         return app
 
     run_granian(factory, granian_options(**options))
