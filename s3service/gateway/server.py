@@ -199,8 +199,18 @@ def run_granian(app_factory: Callable[[], Any], options: dict[str, Any]) -> None
     if "fork" in multiprocessing.get_all_start_methods():
         multiprocessing.set_start_method("fork", force=True)     # see the module's docstring
     allow_open_files(options.get("backpressure", CONNECTIONS) + 64)
+
+    def load() -> Any:              # (in each worker)
+        if hasattr(os, "setpgid"):
+            # Out of the terminal's process group: Ctrl-C then signals the main
+            # process only, which stops the workers with SIGTERM.  (granian 2.8's
+            # workers, signalled SIGINT by the terminal and SIGTERM by their
+            # main process, often never stopped.)
+            os.setpgid(0, 0)
+        return app_factory()
+
     server = Server("s3service.gateway.server:create_app", **options)
-    server.serve(target_loader=app_factory, wrap_loader=False)
+    server.serve(target_loader=load, wrap_loader=False)
 
 
 def serve(store: Any, *, region: str = DEFAULT_REGION, service_hosts: Sequence[str] = (),

@@ -193,7 +193,10 @@ def test_two_workers_share_nothing_but_the_database(tmp_path, start_server, pg_u
         finally:
             conn.close()
     assert len(ids) == requests
-    time.sleep(0.5)
+    deadline = time.monotonic() + 10           # (the access log is written in batches)
+    while server.out.read_text().count(" access: ") < requests:
+        assert time.monotonic() < deadline, server.out.read_text()[-2000:]
+        time.sleep(0.1)
     pids = set(re.findall(r"\[(\d+)\] \[INFO\] access: ", server.out.read_text()))
     assert len(pids) == 2, "both workers answered"
     backends = pg_backends(db, pids)
@@ -254,3 +257,21 @@ def listed_count(db: str) -> int:
         return totals.operations.get("s3:ListAllMyBuckets", 0)
     finally:
         store.close()
+
+
+def test_ctrl_c_stops_every_process_gracefully(tmp_path, start_server):  # noqa: F811
+    """Ctrl-C in a terminal signals the whole process group: master and workers."""
+    import os
+    import signal
+
+    db = f"sqlite:///{tmp_path / 'ctrl-c.db'}"
+    _, access_key, secret = make_account(db)
+    server = start_server(db, "--workers", "2", "--access-log")
+    server.wait_ready()
+    assert len(client(server.endpoint, access_key, secret).list_buckets()["Buckets"]) == 1
+    os.killpg(server.proc.pid, signal.SIGINT)
+    assert server.proc.wait(timeout=30) == 0
+    err = server.err.read_text()
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert "Granian shutdown completed" in err
+    assert '"GET / HTTP/1.1" 200 ' in server.out.read_text()      # written on the way out
