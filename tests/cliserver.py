@@ -44,7 +44,7 @@ def run_cli(*argv: str, env: dict[str, str] | None = None,
     ``cwd``, both restored afterwards.  As in a fresh process, log records of
     WARNING and above and the Python warnings a plain interpreter shows go to
     stderr, where a check for a one-line error sees them.  ``serve`` must fail
-    before it starts gunicorn: getting that far fails the test.
+    before it starts its server: getting that far fails the test.
     """
     from s3service.gateway import cli, server
 

@@ -71,8 +71,6 @@ CONNECTIONS = 16384
 #: Seconds a stopping worker has to finish its requests before it is killed.
 STOP_TIMEOUT = 30
 
-log = logging.getLogger("s3service.gateway")
-
 
 def open_store(db: str | None = None) -> Any:
     """The store for a database URL (``memory`` for a throw-away in-memory one)."""
