@@ -34,17 +34,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
 sys.dont_write_bytecode = True  # keep __pycache__ out of benchmarks/
 
+from serving import free_port, wait_listening  # noqa: E402
 from signing import presigned_url  # noqa: E402
 
 KEY, SECRET = "AKIASLOWBENCH0000001", "slow-bench-secret-0000000000000000000001"
 BUCKETS = 60_000
 TARGET_SECONDS = 1.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def request(port: int, query: str = "") -> bytes:
@@ -109,15 +104,7 @@ def main() -> int:
     readers: list[tuple[socket.socket, bytes]] = []
     loris = None
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("serve did not start") from None
-                time.sleep(0.2)
+        wait_listening(proc, port)
         for _ in range(args.readers):
             sock = socket.socket()
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)

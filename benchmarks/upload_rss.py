@@ -20,7 +20,6 @@ import hashlib
 import http.client
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "examples"), str(ROOT)]
 sys.dont_write_bytecode = True  # keep __pycache__ out of benchmarks/
+
+from serving import free_port, wait_listening  # noqa: E402
 
 ACCOUNT = "b" * 64
 KEY, SECRET = "AKIDUPLOADRSS0000001", "upload-rss-secret-0000000000000000000001"
@@ -51,12 +52,6 @@ def serve(objects: str, port: int) -> None:
     store.add_bucket(ACCOUNT, "big")
     run_granian(lambda: make_app(objects, store, region=REGION),
                 granian_options(port=port, workers=1, log_level="warning"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def status_kb(pid: int, field: str) -> int:
@@ -130,15 +125,7 @@ def main() -> int:
                              str(port)], stdin=subprocess.DEVNULL, start_new_session=True)
     try:
         (tmp / "objects").mkdir()
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the server did not start") from None
-                time.sleep(0.1)
+        wait_listening(proc, port)
         worker = worker_of(proc)
         upload(port, 1, args.chunk_kib << 10)             # warm up (imports, first buffers)
         before = status_kb(worker, "VmRSS")
@@ -161,8 +148,8 @@ def main() -> int:
             os.killpg(proc.pid, 9)
         shutil.rmtree(tmp, ignore_errors=True)
     growth = (max(after, peak) - before) / 1024 if peak_reset else (after - before) / 1024
-    print(f"server: granian with serve's settings, 1 worker; app: examples/objectgateway.py "
-          f"behind the middleware, memory store")
+    print("server: granian with serve's settings, 1 worker; app: examples/objectgateway.py "
+          "behind the middleware, memory store")
     print(f"upload: {args.mib} MiB aws-chunked, signed {args.chunk_kib} KiB chunks, "
           f"in {seconds:.1f} s ({args.mib / seconds:.0f} MiB/s)")
     print(f"worker RSS: before {before / 1024:.1f} MB, after {after / 1024:.1f} MB, peak "

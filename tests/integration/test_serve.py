@@ -13,7 +13,6 @@ import http.client
 import json
 import re
 import socket
-import ssl
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from cliserver import stop_process
 from signing import presigned_url
 
 from .conftest import _boto3_session
+from .test_payload_tls import certificate  # noqa: F401 (a fixture)
 
 TIMEOUT = 60
 
@@ -56,17 +56,6 @@ def client(endpoint: str, access_key: str, secret: str, **options):
 
 
 # -- HTTPS -------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory) -> tuple[Path, Path]:
-    tmp = tmp_path_factory.mktemp("serve-tls")
-    cert, key = tmp / "cert.pem", tmp / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True, timeout=60)
-    return cert, key
-
 
 def test_https_with_boto3_and_the_aws_cli(tmp_path, start_server, certificate):  # noqa: F811
     aws = aws_command()
