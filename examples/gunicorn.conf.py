@@ -26,7 +26,6 @@ worker_class = "gthread"      # gunicorn's own threaded worker
 threads = 16
 timeout = 30
 graceful_timeout = 10
-keepalive = 5
 loglevel = "info"
 accesslog = "-"              # one line per request on stdout
 # ...with presigned URLs' signatures and session tokens redacted, client text escaped

@@ -104,8 +104,8 @@ class BatchingHandler(logging.StreamHandler):
 
     Under granian, a worker's threads hand the interpreter back and forth
     with granian's own; one write per line (``sys.stderr`` writes each line
-    as it comes) gave it up at every request, which cost ``serve`` about a
-    third of its requests per second with the request log on.  Lines of
+    as it comes) gave it up at every request, which halved ``serve``'s
+    requests per second with the request log on.  Lines of
     WARNING and up, and a batch of :attr:`batch` bytes, are written at once;
     the rest by a thread of this handler within :attr:`delay` seconds.  A
     process that ends must call :meth:`flush` (:func:`logging.shutdown` does).

@@ -186,6 +186,19 @@ def allow_open_files(count: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
+def forget_request_variables() -> None:
+    """Remove from this process's environment the variables named as a request's are.
+
+    granian 2.8 starts every request's WSGI environ from a copy of the
+    worker's environment: an ``HTTP_AUTHORIZATION`` or ``CONTENT_LENGTH`` the
+    server was started with would read as the request's own header wherever
+    the request has none.
+    """
+    for name in [name for name in os.environ
+                 if name.startswith("HTTP_") or name in ("CONTENT_LENGTH", "CONTENT_TYPE")]:
+        del os.environ[name]
+
+
 def run_granian(app_factory: Callable[[], Any], options: dict[str, Any]) -> None:
     """Serve the app ``app_factory()`` makes (in each worker) under granian, with ``options``.
 
@@ -205,6 +218,7 @@ def run_granian(app_factory: Callable[[], Any], options: dict[str, Any]) -> None
             # workers, signalled SIGINT by the terminal and SIGTERM by their
             # main process, often never stopped.)
             os.setpgid(0, 0)
+        forget_request_variables()
         return app_factory()
 
     server = Server("s3service.gateway.server:create_app", **options)

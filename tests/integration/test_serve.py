@@ -105,6 +105,28 @@ def test_https_needs_both_files(tmp_path, certificate):
     assert result.returncode == 2 and "no such file" in result.stderr
 
 
+def test_request_variables_in_the_servers_environment_are_no_requests(tmp_path,
+                                                                      start_server):  # noqa: F811
+    """granian copies the worker's environment into every request's environ: serve
+    removes the variables a request's headers would be named as."""
+    db = f"sqlite:///{tmp_path / 'env.db'}"
+    _, access_key, secret = make_account(db)
+    server = start_server(db, "--workers", "1",
+                          env={"HTTP_AUTHORIZATION": "AWS4-HMAC-SHA256 Credential=AKIDFROMENV/x",
+                               "HTTP_X_AMZ_SECURITY_TOKEN": "token-from-the-environment"})
+    server.wait_ready()
+    url = presigned_url("GET", f"{server.endpoint}/", access_key, secret)
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        conn.request("GET", url.split(str(server.port), 1)[1])
+        response = conn.getresponse()
+        body = response.read()
+    finally:
+        conn.close()
+    assert response.status == 200, body
+    assert b"<Name>served-bucket</Name>" in body
+
+
 # -- IPv6, a taken port -------------------------------------------------------------------
 
 def test_serve_on_ipv6_loopback(tmp_path):
