@@ -669,7 +669,7 @@ def print_header(args: argparse.Namespace, db: str | None, settings: ServeSettin
     print(f"  settings {settings.source}")
     print("granian: benchmarks/replay_app.py under granian with serve's settings, sending "
           "serve's recorded answer")
-    print(f"gunicorn: the same app under gunicorn "
+    print(f"gunicorn: the same app under "
           f"{tool_version([sys.executable, '-m', 'gunicorn', '--version'])}, "
           f"{settings.workers} sync worker(s)")
     print(f"s3rver: {tool_version([str(s3rver), '--version'])} on node "
