@@ -1,11 +1,13 @@
-"""``s3service serve`` as shipped (granian): HTTPS, IPv6, two workers, stopping, and the
-library under stock gunicorn for those who wrap it.
+"""``s3service serve`` as shipped (granian): HTTPS, IPv6, a taken port, two workers, stopping.
 
 * HTTPS: ``--certfile``/``--keyfile`` with a self-signed certificate made for
   the test (``openssl``); boto3 and the AWS CLI trust exactly that one.
 * Two workers on PostgreSQL with ``--metrics``: both answer, each with its
   own database connections and request ids, and each flushes its metered
-  counts when SIGTERM stops the server.
+  counts when SIGTERM stops the server; Ctrl-C stops every process.
+* Variables of the server's environment never read as a request's headers.
+
+(The library under stock gunicorn, listed with boto3: ``tests/test_examples.py``.)
 """
 from __future__ import annotations
 
