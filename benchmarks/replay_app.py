@@ -1,17 +1,20 @@
-"""The bare app of ``deployed.py``: gunicorn answering every request with one recorded response.
+"""The bare app of ``deployed.py``: a server answering every request with one recorded response.
 
 ``deployed.py`` fetches one real ListBuckets answer from ``s3service serve``,
 saves its status, headers and body chunks in a JSON file, and runs this module
-under gunicorn with the very settings ``s3service serve`` runs with::
+under granian with the very settings ``s3service serve`` runs with, or under
+stock gunicorn with sync workers (as many as serve has)::
 
-    python benchmarks/replay_app.py RESPONSE.json OPTIONS.json
+    python benchmarks/replay_app.py granian RESPONSE.json OPTIONS.json
+    python benchmarks/replay_app.py gunicorn RESPONSE.json OPTIONS.json
 
 ``RESPONSE.json`` holds ``{"status": "200 OK", "headers": [[name, value], ...],
-"chunks": [base64, ...]}``: the headers the app sent (not the ones gunicorn
+"chunks": [base64, ...]}``: the headers the app sent (not the ones the server
 adds itself: Server, Date, Connection, Transfer-Encoding) and the body in the
-pieces it came in, so that gunicorn frames it exactly as it framed the real
-one (``Content-Length``, or the same chunks).  ``OPTIONS.json`` is a dict of
-gunicorn settings (``bind``, ``workers``, ``worker_class``...).
+pieces it came in, so that the server frames it exactly as it framed the real
+one (``Content-Length``, or the same chunks).  ``OPTIONS.json`` is granian's
+``Server`` settings as ``serve_options.to_json`` writes them, or gunicorn's
+(``bind``, ``workers``, ``worker_class``...).
 
 The app does nothing else: no parsing, no signature check, no store.  It is
 the floor that ``s3service serve`` is compared with.
@@ -51,29 +54,51 @@ def load_response(path: str) -> tuple[str, list[tuple[str, str]], list[bytes]]:
 def make_app(path: str) -> WSGIApp:
     """A WSGI app answering every request with the response saved at ``path``."""
     status, headers, chunks = load_response(path)
+    # A body sent with its length is one piece (granian sends a list whole); a
+    # chunked one goes out in the same pieces as the recorded answer.
+    with_length = any(name.lower() == "content-length" for name, _ in headers)
 
-    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         start_response(status, list(headers))
-        return list(chunks)
+        return list(chunks) if with_length else iter(chunks)
 
     return app
 
 
-def run(response_path: str, options: dict[str, Any]) -> None:
-    """Serve :func:`make_app` of ``response_path`` under gunicorn with ``options``."""
-    from s3service.gateway.server import run_gunicorn  # the same runner serve uses
+def run_granian(response_path: str, options: dict[str, Any]) -> None:
+    """Serve :func:`make_app` of ``response_path`` under granian with ``options`` (JSON)."""
+    from s3service.gateway.server import run_granian as run  # the same runner serve uses
+    from serve_options import from_json
 
     app = make_app(response_path)
-    run_gunicorn(lambda: app, options)
+    run(lambda: app, from_json(options))
+
+
+def run_gunicorn(response_path: str, options: dict[str, Any]) -> None:
+    """Serve :func:`make_app` of ``response_path`` under stock gunicorn with ``options``."""
+    from gunicorn.app.base import BaseApplication
+
+    app = make_app(response_path)
+
+    class Bare(BaseApplication):
+        def load_config(self) -> None:
+            for name, value in options.items():
+                self.cfg.set(name, value)
+
+        def load(self) -> WSGIApp:
+            return app
+
+    Bare(prog="replay_app").run()
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) != 2:
-        raise SystemExit("usage: replay_app.py RESPONSE.json OPTIONS.json")
-    with open(args[1]) as file:
+    runners = {"granian": run_granian, "gunicorn": run_gunicorn}
+    if len(args) != 3 or args[0] not in runners:
+        raise SystemExit("usage: replay_app.py granian|gunicorn RESPONSE.json OPTIONS.json")
+    with open(args[2]) as file:
         options = json.load(file)
-    run(args[0], options)
+    runners[args[0]](args[1], options)
 
 
 if __name__ == "__main__":

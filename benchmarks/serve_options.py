@@ -1,4 +1,4 @@
-"""The gunicorn settings ``s3service serve`` runs with, read without serving.
+"""The granian settings ``s3service serve`` runs with, read without serving.
 
 Usage (the same arguments as the ``s3service`` command)::
 
@@ -6,27 +6,24 @@ Usage (the same arguments as the ``s3service`` command)::
 
 It runs the ``s3service`` console script's own entry point with these
 arguments, all of it as shipped (argument defaults, checks, opening the
-store), except that ``s3service.gateway.server.run_gunicorn`` (where ``serve``
-hands gunicorn its settings) is replaced by a function that writes the
+store), except that ``s3service.gateway.server.run_granian`` (where ``serve``
+hands granian its settings) is replaced by a function that writes the
 settings to ``OUT.json`` and returns instead of serving.  So whatever defaults
-the product ships today (workers, worker class, threads, log level...) are
+the product ships today (workers, threads, HTTP settings, log level...) are
 what comes out, with nothing hard-coded here.
 
 ``OUT.json`` holds::
 
     {"entry_point": "s3service.gateway.cli:main",
-     "options": {...},        # the settings that can be written as JSON
-     "not_copied": [...],     # names of the others (hooks: functions)
-     "effective": {"workers": 1, "worker_class": "sync", "threads": 1}}
+     "options": {...},        # granian's Server keyword arguments, as JSON (to_json)
+     "effective": {"workers": 2, "threads": 32}}
 
-``effective`` is what gunicorn makes of the options (its own defaults for the
-ones left out; ``sync`` with more than one thread is ``gthread``).
+:func:`from_json` turns ``options`` back into what granian's ``Server`` takes.
 
 Run it in a process of its own: the command configures logging.  Exit
 status: 0 done; 1 the command failed (its message is on stderr); 2 usage; 4
-the command never reached ``run_gunicorn`` (the product changed how it starts
-gunicorn: ``deployed.py`` then asks for
-``--workers/--worker-class/--gunicorn-threads``).
+the command never reached ``run_granian`` (the product changed how it starts
+its server).
 """
 from __future__ import annotations
 
@@ -49,7 +46,7 @@ class CommandFailed(RuntimeError):
 
 
 class NotReached(RuntimeError):
-    """The command returned without handing gunicorn its settings through ``run_gunicorn``."""
+    """The command returned without handing granian its settings through ``run_granian``."""
 
 
 def entry_point() -> tuple[str, Callable[[Sequence[str]], int]]:
@@ -63,7 +60,7 @@ def entry_point() -> tuple[str, Callable[[Sequence[str]], int]]:
 
 
 def capture(argv: Sequence[str]) -> tuple[str, dict[str, Any]]:
-    """Run the ``s3service`` command ``argv`` up to gunicorn; returns (entry point, options).
+    """Run the ``s3service`` command ``argv`` up to granian; returns (entry point, options).
 
     Raises :class:`CommandFailed` or :class:`NotReached`.
     """
@@ -75,33 +72,62 @@ def capture(argv: Sequence[str]) -> tuple[str, dict[str, Any]]:
         captured.append(dict(options))
 
     name, main = entry_point()
-    server.run_gunicorn = record
+    server.run_granian = record
     status = main(list(argv))
     if status:
         raise CommandFailed(f"the s3service command exited with status {status}")
     if not captured:
-        raise NotReached("s3service serve did not call s3service.gateway.server.run_gunicorn")
+        raise NotReached("s3service serve did not call s3service.gateway.server.run_granian")
     return name, captured[0]
 
 
 def effective(options: dict[str, Any]) -> dict[str, Any]:
-    """Workers, worker class and threads as gunicorn resolves ``options``."""
-    from gunicorn.config import Config
-
-    config = Config()
-    for name, value in options.items():
-        if value is not None and name in config.settings:
-            config.set(name, value)
-    return {"workers": config.workers, "worker_class": config.worker_class_str,
-            "threads": config.threads}
+    """Workers and threads per worker (granian's defaults for those left out)."""
+    return {"workers": options.get("workers", 1), "threads": options.get("blocking_threads")}
 
 
-def is_json(value: Any) -> bool:
-    try:
-        json.dumps(value)
-    except (TypeError, ValueError):
-        return False
-    return True
+#: granian's settings that are enums, and the ones that are dataclasses.
+_ENUMS = {"interface": "Interfaces", "http": "HTTPModes", "ssl_protocol_min": "SSLProtocols",
+          "runtime_mode": "RuntimeModes", "loop": "Loops", "log_level": "LogLevels"}
+_SETTINGS = {"http1_settings": "HTTP1Settings", "http2_settings": "HTTP2Settings"}
+
+
+def to_json(options: dict[str, Any]) -> dict[str, Any]:
+    """granian's ``Server`` keyword arguments as JSON values (enums by value, settings as dicts)."""
+    import dataclasses
+    from enum import Enum
+    from pathlib import PurePath
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, Enum):
+            return value.value
+        if dataclasses.is_dataclass(value):
+            return dataclasses.asdict(value)
+        if isinstance(value, PurePath):
+            return str(value)
+        return value
+
+    return {name: plain(value) for name, value in options.items()}
+
+
+def from_json(options: dict[str, Any]) -> dict[str, Any]:
+    """What :func:`to_json` wrote, as granian's ``Server`` takes it."""
+    from pathlib import Path
+
+    from granian import constants, http, log
+
+    rebuilt = dict(options)
+    for name, kind in _ENUMS.items():
+        if rebuilt.get(name) is not None:
+            enum = getattr(log if kind == "LogLevels" else constants, kind)
+            rebuilt[name] = enum(rebuilt[name])
+    for name, kind in _SETTINGS.items():
+        if rebuilt.get(name) is not None:
+            rebuilt[name] = getattr(http, kind)(**rebuilt[name])
+    for name in ("ssl_cert", "ssl_key"):
+        if rebuilt.get(name) is not None:
+            rebuilt[name] = Path(rebuilt[name])
+    return rebuilt
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -118,12 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NotReached as exc:
         print(f"serve_options: {exc}", file=sys.stderr)
         return EXIT_NOT_REACHED
-    result = {
-        "entry_point": name,
-        "options": {key: value for key, value in options.items() if is_json(value)},
-        "not_copied": sorted(key for key, value in options.items() if not is_json(value)),
-        "effective": effective(options),
-    }
+    result = {"entry_point": name, "options": to_json(options),
+              "effective": effective(options)}
     with open(out, "w") as file:
         json.dump(result, file, indent=1)
     return 0

@@ -1,4 +1,4 @@
-"""gunicorn settings for the s3service gateway.
+"""gunicorn settings for the s3service gateway, for those who serve it under gunicorn.
 
 Run it with::
 
@@ -7,8 +7,13 @@ Run it with::
 The app (``s3service.gateway.server:create_app()``) reads its store, region and
 service host names from ``S3SERVICE_DB``, ``S3SERVICE_REGION`` and
 ``S3SERVICE_SERVICE_HOSTS``.  Command-line options win over this file
-(``--bind 127.0.0.1:9000``).  ``s3service serve`` does all this without a
-config file.
+(``--bind 127.0.0.1:9000``).  ``s3service serve`` runs the same app under
+granian, without a config file.
+
+gunicorn's stock threaded worker hands a connection to a thread as soon as it
+arrives, and that thread waits for the client: clients sending their request
+slowly, or never finishing it, can hold every thread.  As gunicorn's own
+documentation says, put a buffering proxy (nginx...) in front of it.
 """
 import multiprocessing
 import os
@@ -17,8 +22,7 @@ wsgi_app = "s3service.gateway.server:create_app()"
 
 bind = os.environ.get("S3SERVICE_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("S3SERVICE_WORKERS", min(4, multiprocessing.cpu_count())))
-# s3service's worker: slow clients hold no thread; any Expect value is accepted, as by S3
-worker_class = "s3service.gateway.worker.Worker"
+worker_class = "gthread"      # gunicorn's own threaded worker
 threads = 16
 timeout = 30
 graceful_timeout = 10

@@ -19,6 +19,11 @@ S3_XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
 MAX_BUCKETS = 10000          # the largest page a client may ask for
 DEFAULT_PAGE = 10000         # page size when a parameter is sent without max-buckets
 CHUNK = 500                  # buckets rendered per body chunk
+#: A listing given as a list of up to this many buckets is rendered as one chunk:
+#: the server sends it with its length, in one piece.  (granian hands a body of
+#: several chunks over from a thread, once per chunk: at 1,000 buckets, serve
+#: answered 5-31% more requests with one piece than with three chunks.)
+WHOLE = MAX_BUCKETS
 
 _PARAMS = ("max-buckets", "continuation-token", "prefix", "bucket-region")
 
@@ -114,13 +119,13 @@ def render(owner_id: str, display_name: str, buckets: Iterable[BucketInfo],
     ``buckets`` must already be filtered and sorted.  For a paged listing it
     may hold one bucket more than the page: that one is not listed, it only
     tells that a ``ContinuationToken`` (made by ``next_token(last_name)``) is due.
-    A listing of up to :data:`CHUNK` buckets given as a list is one chunk;
+    A listing of up to :data:`WHOLE` buckets given as a list is one chunk;
     otherwise the buckets are read, and the chunks made, :data:`CHUNK` at a time.
     """
     if isinstance(buckets, list):
         paged = params.paged
         shown = buckets[:params.page_size] if paged else buckets
-        if len(shown) <= CHUNK:
+        if len(shown) <= WHOLE:
             token = None
             if len(shown) < len(buckets) and next_token is not None:
                 token = next_token(shown[-1].name)

@@ -66,9 +66,22 @@ def test_render_replaces_characters_xml_cannot_carry():
 
 
 def test_render_streams_in_chunks():
-    chunks = list(render("id", "n", buckets(*(f"b{i:05d}" for i in range(1200)))))
+    names = [f"b{i:05d}" for i in range(1200)]
+    chunks = list(render("id", "n", iter(buckets(*names))))      # (read as they come)
     assert len(chunks) >= 3
     assert len(doc(chunks).findall(f"{NS}Buckets/{NS}Bucket")) == 1200
+
+
+def test_render_sends_a_list_of_up_to_a_page_in_one_piece():
+    from s3service.listing import WHOLE
+
+    assert WHOLE >= 1200
+    chunks = list(render("id", "n", buckets(*(f"b{i:05d}" for i in range(1200)))))
+    assert len(chunks) == 1
+    assert len(doc(chunks).findall(f"{NS}Buckets/{NS}Bucket")) == 1200
+    longer = list(render("id", "n", buckets(*(f"b{i:06d}" for i in range(WHOLE + 1)))))
+    assert len(longer) >= 3
+    assert len(doc(longer).findall(f"{NS}Buckets/{NS}Bucket")) == WHOLE + 1
 
 
 def test_paged_render_lookahead_makes_token():

@@ -4,7 +4,7 @@ Everything under this package uses :mod:`s3service` the way a user's gateway
 would; nothing in the library imports it.
 
 * :mod:`.app` -- the gateway: S3's bucket-level operations on the middleware's store;
-* :mod:`.server` -- running it under gunicorn (``s3service serve``, ``create_app()``);
+* :mod:`.server` -- running it under granian (``s3service serve``), or any WSGI server (``create_app()``);
 * :mod:`.cli` -- the ``s3service`` command; :mod:`.admin` -- what its store commands do.
 
 Example::

@@ -4,8 +4,8 @@ Usage::
 
     s3service [--db URL] [--json] COMMAND ...
 
-    s3service serve [--host H] [--port P] [--workers N] [--region R]
-                    [--worker-class C] [--threads N] [--backend-timeout S]
+    s3service serve [--host H] [--port P] [--workers N] [--threads N] [--region R]
+                    [--certfile PEM --keyfile PEM] [--backend-timeout S]
                     [--service-host NAME]... [--demo] [--log-level L] [--access-log]
                     [--metrics] [--metrics-admin ACCOUNT]...
     s3service account create [ID] [--name NAME]
@@ -82,16 +82,18 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
-    serve = command(commands, "serve", cmd_serve, "run the gateway under gunicorn")
+    serve = command(commands, "serve", cmd_serve, "run the gateway (under granian)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     serve.add_argument("--port", type=_port, default=8000, help="port (default: %(default)s)")
     serve.add_argument("--workers", type=_positive, default=None,
                        help="worker processes (default: one per CPU; 1 for --db memory)")
-    serve.add_argument("--worker-class", choices=["s3service", "gthread", "sync"], default=None,
-                       help="gunicorn's worker model; s3service's own keeps slow clients from holding "
-                            "threads (default: %s)" % server_defaults()[0])
     serve.add_argument("--threads", type=_positive, default=None,
-                       help="threads per worker, with s3service or gthread (default: %s)" % server_defaults()[1])
+                       help="threads per worker running the gateway (default: %s)"
+                            % server_defaults()[0])
+    serve.add_argument("--certfile", metavar="PEM", default=None,
+                       help="serve HTTPS with this certificate (chain); needs --keyfile")
+    serve.add_argument("--keyfile", metavar="PEM", default=None,
+                       help="the certificate's private key (unencrypted PEM)")
     serve.add_argument("--region", default=DEFAULT_REGION,
                        help="the region clients sign for and buckets are created in "
                             "(default: %(default)s)")
@@ -102,10 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="create a demo account, key and two buckets (once) and print them")
     serve.add_argument("--backend-timeout", type=_seconds, default=None, metavar="SECONDS",
                        help="longest wait for the database's answer before a request gets "
-                            "503 ServiceUnavailable (default: %s)" % server_defaults()[2])
+                            "503 ServiceUnavailable (default: %s)" % server_defaults()[1])
     serve.add_argument("--log-level", default="info",
                        choices=["debug", "info", "warning", "error", "critical"])
-    serve.add_argument("--access-log", action="store_true", help="log every request (gunicorn)")
+    serve.add_argument("--access-log", action="store_true",
+                       help="log every request on standard output (credentials redacted)")
     serve.add_argument("--metrics", action="store_true",
                        help="meter every request and answer ListMetrics (tenants read their own)")
     serve.add_argument("--metrics-admin", action="append", default=[], metavar="ACCOUNT",
@@ -152,13 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def server_defaults() -> tuple[str, int]:
-    """``serve``'s default worker class, threads and backend timeout.
-
-    (gunicorn is imported only to serve.)
-    """
-    from .server import BACKEND_TIMEOUT, THREADS, WORKER_CLASS
-    return WORKER_CLASS, THREADS, BACKEND_TIMEOUT
+def server_defaults() -> tuple[int, float]:
+    """``serve``'s default threads per worker and backend timeout."""
+    from .server import BACKEND_TIMEOUT, THREADS
+    return THREADS, BACKEND_TIMEOUT
 
 
 def _group(commands: Any, name: str, help_text: str) -> Any:
@@ -263,11 +263,16 @@ def cmd_bucket_delete(args: argparse.Namespace, store: AdminStore) -> None:
     emit(args, admin.delete_bucket(store, args.name), f"deleted bucket {args.name}")
 
 
-def cmd_serve(args: argparse.Namespace, store: Any) -> None:
+def cmd_serve(args: argparse.Namespace, store: AdminStore) -> None:
     from . import admin, logs, server
 
-    if importlib.util.find_spec("gunicorn") is None:
-        raise AdminError("gunicorn is not installed: pip install 's3service[server]'")
+    if importlib.util.find_spec("granian") is None:
+        raise AdminError("granian is not installed: pip install 's3service[server]'")
+    if (args.certfile is None) != (args.keyfile is None):
+        raise AdminError("HTTPS needs both --certfile and --keyfile", EXIT_USAGE)
+    for path in filter(None, (args.certfile, args.keyfile)):
+        if not os.path.isfile(path):
+            raise AdminError(f"no such file: {path}", EXIT_USAGE)
     if args.db == "memory":
         if args.workers not in (None, 1):
             raise AdminError("an in-memory store needs --workers 1", EXIT_USAGE)
@@ -281,20 +286,18 @@ def cmd_serve(args: argparse.Namespace, store: Any) -> None:
     if args.demo:
         demo = admin.ensure_demo(store, region=args.region)
         show_demo(args, demo)
-    elif hasattr(store, "list_accounts"):
+    else:
         store.list_accounts()             # fail now, with one line, if the database is down
-    close = getattr(store, "close", None)
-    if close is not None:
-        close()                           # workers open their own connections
+    store.close()                         # workers open their own connections
     # (every request of the workers waits at most this long for the store)
     store.backend_timeout = (server.BACKEND_TIMEOUT if args.backend_timeout is None
                              else args.backend_timeout)
     logs.configure(args.log_level)
-    tuning = {name: value for name, value in (("worker_class", args.worker_class),
-                                              ("threads", args.threads)) if value is not None}
+    tuning = {"threads": args.threads} if args.threads is not None else {}
     server.serve(store, region=args.region, service_hosts=args.service_host, host=args.host,
                  port=args.port, workers=args.workers, log_level=args.log_level,
-                 access_log=args.access_log, metrics=args.metrics or bool(args.metrics_admin),
+                 access_log=args.access_log, certfile=args.certfile, keyfile=args.keyfile,
+                 metrics=args.metrics or bool(args.metrics_admin),
                  metrics_admins=args.metrics_admin, **tuning)
 
 
@@ -304,7 +307,9 @@ def show_demo(args: argparse.Namespace, demo: dict[str, Any]) -> None:
         host = "127.0.0.1"
     elif host == "::":
         host = "::1"
-    endpoint = f"http://[{host}]:{args.port}" if ":" in host else f"http://{host}:{args.port}"
+    scheme = "https" if args.certfile else "http"
+    endpoint = (f"{scheme}://[{host}]:{args.port}" if ":" in host
+                else f"{scheme}://{host}:{args.port}")
     info = {"endpoint": endpoint, **demo}
     if args.json:
         print(json.dumps(info), flush=True)

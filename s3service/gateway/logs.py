@@ -6,16 +6,19 @@ No line ``serve`` writes shows a credential or lets a client start a line of
 its own: :func:`redact_secrets` blanks out the signatures and session tokens
 of presigned URLs (``X-Amz-Signature=<redacted>``), and what is not printable
 is escaped (:func:`~s3service.envelope.log_safe`) -- in the library's lines,
-in other libraries' lines (:class:`LogFormatter`), and in gunicorn's error and
-access logs (:class:`GunicornLogger`, the ``logger_class`` ``serve`` runs
-gunicorn with).
+in other libraries' and granian's lines (:class:`LogFormatter`), and in the
+access log ``serve --access-log`` writes on standard output
+(:class:`AccessFormatter`).  :class:`GunicornLogger` does the same for
+gunicorn's logs, for those who serve the library under gunicorn.
 """
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
-from typing import Any
+import threading
+from typing import Any, TextIO
 from urllib.parse import unquote
 
 from ..envelope import log_safe
@@ -25,8 +28,8 @@ try:
 except ImportError:               # gunicorn is optional (s3service[server]): serve says so
     _GunicornBase = object
 
-__all__ = ["FORMAT", "REDACTED", "SECRET_PARAMS", "GunicornLogger", "LogFormatter", "configure",
-           "redact_secrets"]
+__all__ = ["FORMAT", "REDACTED", "SECRET_PARAMS", "AccessFormatter", "GunicornLogger",
+           "LogFormatter", "configure", "granian_logging", "redact_secrets"]
 
 FORMAT = "%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s"
 REDACTED = "<redacted>"
@@ -94,6 +97,124 @@ def configure(level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(LogFormatter())
     logging.basicConfig(level=level.upper(), handlers=[handler])
+
+
+class BatchingHandler(logging.StreamHandler):
+    """A stream handler writing its lines in batches: at most :attr:`delay` seconds late.
+
+    Under granian, a worker's threads hand the interpreter back and forth
+    with granian's own; one write per line (``sys.stderr`` writes each line
+    as it comes) gave it up at every request, which halved ``serve``'s
+    requests per second with the request log on.  Lines of
+    WARNING and up, and a batch of :attr:`batch` bytes, are written at once;
+    the rest by a thread of this handler within :attr:`delay` seconds.  A
+    process that ends must call :meth:`flush` (:func:`logging.shutdown` does).
+    """
+
+    delay = 0.5
+    batch = 64 * 1024
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        super().__init__(stream)
+        self._pending: list[str] = []
+        self._size = 0
+        self._due = threading.Event()
+        self._flusher_pid = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record) + self.terminator
+        except Exception:
+            self.handleError(record)
+            return
+        with self.lock:                          # type: ignore[union-attr]
+            self._pending.append(line)
+            self._size += len(line)
+            now = record.levelno >= logging.WARNING or self._size >= self.batch
+        if now:
+            self.flush()
+        elif self._flusher_pid != os.getpid():    # (none yet in this process: threads
+            self._start_flusher()                 # do not survive a fork)
+
+    def _start_flusher(self) -> None:
+        with self.lock:                          # type: ignore[union-attr]
+            if self._flusher_pid == os.getpid():
+                return
+            self._flusher_pid = os.getpid()
+        threading.Thread(target=self._flush_every_so_often, name="s3service-log",
+                         daemon=True).start()
+
+    def _flush_every_so_often(self) -> None:
+        while not self._due.wait(self.delay):
+            if self._pending:
+                self.flush()
+
+    def flush(self) -> None:
+        with self.lock:                          # type: ignore[union-attr]
+            text, self._pending, self._size = "".join(self._pending), [], 0
+            if text and self.stream is not None:
+                try:
+                    self.stream.write(text)
+                    self.stream.flush()
+                except (OSError, ValueError):    # (the stream is gone: nowhere to say so)
+                    pass
+
+
+# -- granian's logs (s3service serve) ---------------------------------------------------
+
+class AccessFormatter(LogFormatter):
+    """One access log line per request, from what granian tells of it.
+
+    ``ADDRESS "METHOD PATH?QUERY PROTOCOL" STATUS MILLISECONDS`` after
+    :data:`FORMAT`'s time, process and level; the query with its credentials
+    redacted, the line escaped as :class:`LogFormatter` escapes.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("access")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        fields = record.args
+        if isinstance(fields, dict) and "method" in fields:
+            path, query = fields.get("path", ""), fields.get("query_string") or ""
+            target = f"{path}?{query}" if query else path
+            record.message = '{} - "{} {} {}" {} {:.3f}ms'.format(
+                fields.get("addr", "-"), fields["method"], target, fields.get("protocol", ""),
+                fields.get("status", "-"), float(fields.get("dt_ms", 0.0)))
+        return super().formatMessage(record)
+
+
+def granian_logging(level: str) -> dict[str, Any]:
+    """The :func:`logging.config.dictConfig` of granian's processes (its ``log_dictconfig``).
+
+    Every record of ``level`` and up on standard error as :class:`LogFormatter`
+    writes it (granian's own lines named ``granian``), and the access log on
+    standard output as :class:`AccessFormatter` writes it.  granian applies
+    it in its main process and again in each worker.
+    """
+    level = level.upper()
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "s3service": {"()": f"{__name__}.LogFormatter"},
+            "granian": {"()": f"{__name__}.LogFormatter", "name": "granian"},
+            "access": {"()": f"{__name__}.AccessFormatter"},
+        },
+        "handlers": {
+            "s3service": {"class": f"{__name__}.BatchingHandler", "formatter": "s3service",
+                          "stream": "ext://sys.stderr"},
+            "granian": {"class": "logging.StreamHandler", "formatter": "granian",
+                        "stream": "ext://sys.stderr"},
+            "access": {"class": f"{__name__}.BatchingHandler", "formatter": "access",
+                       "stream": "ext://sys.stdout"},
+        },
+        "root": {"handlers": ["s3service"], "level": level},
+        "loggers": {
+            "_granian": {"handlers": ["granian"], "level": level, "propagate": False},
+            "granian.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
+        },
+    }
 
 
 # -- gunicorn's logs ------------------------------------------------------------------

@@ -1,21 +1,52 @@
-"""Running the gateway (:mod:`s3service.gateway.app`) under gunicorn.
+"""Running the gateway (:mod:`s3service.gateway.app`) under granian, or under any WSGI server.
 
-``s3service serve`` uses :func:`serve`; a plain ``gunicorn`` command can use
+``s3service serve`` uses :func:`serve`: granian's WSGI interface, one worker
+process per CPU.  Another WSGI server (gunicorn, uWSGI...) can use
 :func:`create_app`, configured from the environment::
 
     S3SERVICE_DB=sqlite:///s3service.db S3SERVICE_REGION=us-east-1 \\
     S3SERVICE_SERVICE_HOSTS="s3.example.com" gunicorn 's3service.gateway.server:create_app()'
 
 (``examples/gunicorn.conf.py`` does the same from a config file.)
+
+What ``serve`` asks of granian, and why (the values are this module's constants):
+
+* HTTP/1.1 only.  With HTTP/2 allowed as well, granian first waits for a
+  connection's opening bytes with no time limit, so sockets that never send
+  anything were never closed and filled a worker's connections.
+* :data:`HEADER_TIMEOUT`: a client has that long to send a request's head,
+  on a new connection and between requests on a kept-alive one; then the
+  connection is closed.  This bounds slowloris clients and idle keep-alive
+  connections alike.
+* :data:`MAX_HEAD`: the largest request head (longer ones get ``431``); S3
+  itself takes 8 KiB of headers.
+* :data:`CONNECTIONS` per worker: far more than a thousand idle sockets, each
+  closed within :data:`HEADER_TIMEOUT`.
+* :data:`THREADS` per worker run the application.  Heads are read, and
+  answers written, by granian's own event loop, so a slow client costs no
+  thread -- except a reader that stops reading a long streamed listing, which
+  holds one until it reads on or leaves.
+
+granian starts its workers with :mod:`multiprocessing`; ``serve`` has it fork
+them, so that each worker inherits the store the ``s3service`` command
+opened (an in-memory store with its demo account, too) and the library's
+fork hooks (:func:`s3service.forking.in_each_child`) renew what must not be
+shared: SQL connection pools, the request id generator, the metering queue.
+A worker leaves through ``os._exit``, where :mod:`atexit` does not run: its
+metered counts are flushed by :func:`at_worker_exit` instead.
 """
 from __future__ import annotations
 
+import logging
+import multiprocessing
+import multiprocessing.util
 import os
 import socket
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
-from ..backends.policy_base import PolicySource
+from ..backends.protocols import AdminStore, PolicySource
 from ..paste import as_list, make_store
 from ..policies import PolicyAuthorizer
 from ..regions import DEFAULT_REGION
@@ -26,8 +57,22 @@ ENV_DB = "S3SERVICE_DB"
 ENV_REGION = "S3SERVICE_REGION"
 ENV_SERVICE_HOSTS = "S3SERVICE_SERVICE_HOSTS"
 
+#: Threads per worker running the application (``serve --threads``): more than the
+#: stalled readers of long listings a worker is expected to hold at once.
+THREADS = 32
+#: Seconds a request waits for the database's answer before it gets 503.
+BACKEND_TIMEOUT = 5.0
+#: Seconds a client has to send a request head (also the longest idle keep-alive).
+HEADER_TIMEOUT = 10.0
+#: Bytes of the largest request head.
+MAX_HEAD = 64 * 1024
+#: Connections a worker holds at most (idle ones included).
+CONNECTIONS = 16384
+#: Seconds a stopping worker has to finish its requests before it is killed.
+STOP_TIMEOUT = 30
 
-def open_store(db: str | None = None) -> Any:
+
+def open_store(db: str | None = None) -> AdminStore:
     """The store for a database URL (``memory`` for a throw-away in-memory one)."""
     return make_store(db or os.environ.get(ENV_DB) or DEFAULT_DB)
 
@@ -46,7 +91,7 @@ def create_app(db: str | None = None, region: str | None = None,
     return make_policed_app(open_store(db), region=region, service_hosts=service_hosts)
 
 
-def make_policed_app(store: Any, region: str = DEFAULT_REGION,
+def make_policed_app(store: AdminStore, region: str = DEFAULT_REGION,
                      service_hosts: Sequence[str] = (), **middleware_options: Any) -> Any:
     """:func:`~.app.make_app` deciding with the IAM policies in ``store``.
 
@@ -62,48 +107,12 @@ def make_policed_app(store: Any, region: str = DEFAULT_REGION,
 
 
 def check_bind(host: str, port: int) -> None:
-    """Raise :class:`OSError` now if ``host:port`` cannot be listened on (taken, no such address).
-
-    gunicorn would find out too, but only after retrying for seconds, in log lines.
-    """
+    """Raise :class:`OSError` now if ``host:port`` cannot be listened on (taken, no such address)."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     family, kind, proto, _, address = infos[0]
     with socket.socket(family, kind, proto) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as gunicorn does
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as the server does
         sock.bind(address)
-
-
-def run_gunicorn(app_factory: Callable[[], Any], options: dict[str, Any]) -> None:
-    """Serve the app ``app_factory()`` makes under gunicorn, with gunicorn ``options``.
-
-    Blocks until gunicorn stops (SIGINT/SIGTERM); exits the process if
-    gunicorn fails to start (e.g. the port is taken).
-    """
-    from gunicorn.app.base import BaseApplication
-
-    class Server(BaseApplication):
-        def load_config(self) -> None:
-            for name, value in options.items():
-                # Skip settings this gunicorn does not know (newer or older version).
-                if value is not None and name in self.cfg.settings:
-                    self.cfg.set(name, value)
-
-        def load(self) -> Any:
-            return app_factory()
-
-    Server(prog="s3service serve").run()
-
-
-#: ``serve --worker-class`` choices: s3service's own (:mod:`.worker`, safe with slow
-#: clients) and two of gunicorn's.
-WORKER_CLASSES = {"s3service": "s3service.gateway.worker.Worker", "gthread": "gthread",
-                  "sync": "sync"}
-#: gunicorn's worker model for ``serve`` (``benchmarks/RESULTS.rst`` has the measurements).
-WORKER_CLASS = "s3service"
-#: Threads per worker: more than a handful of slow uploaders or readers may hold at once.
-THREADS = 16
-#: Seconds a request waits for the database's answer before it gets 503.
-BACKEND_TIMEOUT = 5.0
 
 
 def default_workers() -> int:
@@ -113,42 +122,129 @@ def default_workers() -> int:
     return os.cpu_count() or 1
 
 
-def gunicorn_options(*, host: str = "127.0.0.1", port: int = 8000, workers: int | None = None,
-                     worker_class: str = WORKER_CLASS, threads: int = THREADS,
-                     log_level: str = "info", access_log: bool = False,
-                     timeout: int = 30) -> dict[str, Any]:
-    """The gunicorn settings :func:`serve` runs with (``workers=None``: :func:`default_workers`)."""
+def granian_options(*, host: str = "127.0.0.1", port: int = 8000, workers: int | None = None,
+                    threads: int = THREADS, log_level: str = "info", access_log: bool = False,
+                    certfile: str | None = None, keyfile: str | None = None) -> dict[str, Any]:
+    """The settings of granian's ``Server`` :func:`serve` runs with (``workers=None``: one per CPU).
+
+    ``certfile`` and ``keyfile`` (PEM files, both or neither): serve HTTPS.
+    """
+    from granian.constants import HTTPModes, Interfaces, SSLProtocols
+    from granian.http import HTTP1Settings
+    from granian.log import LogLevels
+
+    from .logs import granian_logging
+
+    if (certfile is None) != (keyfile is None):
+        raise ValueError("HTTPS needs both a certificate and its key")
+    workers = default_workers() if workers is None else workers
+    tls = {} if certfile is None else {
+        "ssl_cert": Path(certfile), "ssl_key": Path(keyfile),   # type: ignore[arg-type]
+        # (S3 and its SDKs speak TLS 1.2 and up; granian's default minimum is 1.3)
+        "ssl_protocol_min": SSLProtocols.tls12}
     return {
-        "bind": [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"],
-        "workers": default_workers() if workers is None else workers,
-        "worker_class": WORKER_CLASSES.get(worker_class, worker_class),
-        "threads": threads,
-        "timeout": timeout,
-        "loglevel": log_level,
-        "accesslog": "-" if access_log else None,
-        # No presigned URL's signature or session token in its logs, no line of a client's.
-        "logger_class": "s3service.gateway.logs.GunicornLogger",
-        "proc_name": "s3service",
-        # gunicorn >= 25.1 opens a control socket at a fixed per-user path by
-        # default; several servers on one machine would fight over it.
-        "control_socket_disable": True,
+        "address": host, "port": port, "interface": Interfaces.WSGI, "workers": workers,
+        "blocking_threads": threads, "http": HTTPModes.http1,
+        "http1_settings": HTTP1Settings(header_read_timeout=int(HEADER_TIMEOUT * 1000),
+                                        max_buffer_size=MAX_HEAD),
+        "backpressure": CONNECTIONS,
+        "log_level": LogLevels(log_level), "log_dictconfig": granian_logging(log_level),
+        "log_access": access_log, "workers_kill_timeout": STOP_TIMEOUT, **tls,
     }
 
 
-def serve(store: Any, *, region: str = DEFAULT_REGION, service_hosts: Sequence[str] = (),
+def at_worker_exit(callback: Callable[[], None]) -> None:
+    """Call ``callback()`` when this server worker process leaves.
+
+    granian's workers are :mod:`multiprocessing` children, which leave through
+    ``os._exit`` after running multiprocessing's own exit functions, not
+    :mod:`atexit`'s.  In a process that is no such child, this is :mod:`atexit`.
+    """
+    if multiprocessing.parent_process() is None:
+        import atexit
+
+        atexit.register(callback)
+    else:
+        multiprocessing.util.Finalize(None, callback, exitpriority=10)
+
+
+def allow_open_files(count: int) -> None:
+    """Raise this process's (and its future workers') open file limit towards ``count``.
+
+    Many systems start processes with a soft limit of 1,024, well under the
+    connections a worker may hold; the hard limit is as far as it may go.
+    """
+    try:
+        import resource
+    except ImportError:            # (not on Windows)
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= count:
+        return
+    wanted = count if hard == resource.RLIM_INFINITY else min(count, hard)
+    if wanted > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
+def forget_request_variables() -> None:
+    """Remove from this process's environment the variables named as a request's are.
+
+    granian 2.8 starts every request's WSGI environ from a copy of the
+    worker's environment: an ``HTTP_AUTHORIZATION`` or ``CONTENT_LENGTH`` the
+    server was started with would read as the request's own header wherever
+    the request has none.
+    """
+    for name in [name for name in os.environ
+                 if name.startswith("HTTP_") or name in ("CONTENT_LENGTH", "CONTENT_TYPE")]:
+        del os.environ[name]
+
+
+def run_granian(app_factory: Callable[[], Any], options: dict[str, Any]) -> None:
+    """Serve the app ``app_factory()`` makes (in each worker) under granian, with ``options``.
+
+    Blocks until the server stops (SIGINT/SIGTERM: each worker finishes its
+    requests first, for at most :data:`STOP_TIMEOUT` seconds).
+    """
+    from granian.server import Server
+
+    if "fork" in multiprocessing.get_all_start_methods():
+        multiprocessing.set_start_method("fork", force=True)     # see the module's docstring
+    allow_open_files(options.get("backpressure", CONNECTIONS) + 64)
+
+    def load() -> Any:              # (in each worker)
+        if hasattr(os, "setpgid"):
+            # Out of the terminal's process group: Ctrl-C then signals the main
+            # process only, which stops the workers with SIGTERM.  (granian 2.8's
+            # workers, signalled SIGINT by the terminal and SIGTERM by their
+            # main process, often never stopped.)
+            os.setpgid(0, 0)
+        forget_request_variables()
+        return app_factory()
+
+    server = Server("s3service.gateway.server:create_app", **options)
+    server.serve(target_loader=load, wrap_loader=False)
+
+
+def serve(store: AdminStore, *, region: str = DEFAULT_REGION, service_hosts: Sequence[str] = (),
           metrics: bool = False, metrics_admins: Sequence[str] = (), **options: Any) -> None:
-    """Serve the gateway on ``store`` under gunicorn; ``options`` as :func:`gunicorn_options` takes.
+    """Serve the gateway on ``store`` under granian; ``options`` as :func:`granian_options` takes.
 
     IAM users are held to the policies in ``store`` (:func:`make_policed_app`).
     ``metrics``: meter every request into ``store`` and answer ListMetrics, the
     service level to the ``metrics_admins`` accounts only (see :mod:`s3service.metrics`).
 
-    The store is opened once in gunicorn's master and inherited by the
-    workers: the SQL store opens its own connections in each worker; an
+    The store is opened once, by the caller, and inherited by each forked
+    worker: the SQL store opens its own connections in each worker; an
     in-memory store must run with one worker (its buckets live in that one).
+    Each worker flushes its metered counts when it stops.
     """
     def factory() -> Any:
         extra = {"metrics": store, "metrics_admins": list(metrics_admins)} if metrics else {}
-        return make_policed_app(store, region=region, service_hosts=service_hosts, **extra)
+        app = make_policed_app(store, region=region, service_hosts=service_hosts, **extra)
+        meter = getattr(app, "meter", None)
+        if meter is not None:
+            at_worker_exit(meter.close)
+        at_worker_exit(logging.shutdown)          # (its lines are written in batches)
+        return app
 
-    run_gunicorn(factory, gunicorn_options(**options))
+    run_granian(factory, granian_options(**options))

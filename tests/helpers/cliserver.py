@@ -44,7 +44,7 @@ def run_cli(*argv: str, env: dict[str, str] | None = None,
     ``cwd``, both restored afterwards.  As in a fresh process, log records of
     WARNING and above and the Python warnings a plain interpreter shows go to
     stderr, where a check for a one-line error sees them.  ``serve`` must fail
-    before it starts gunicorn: getting that far fails the test.
+    before it starts its server: getting that far fails the test.
     """
     from s3service.gateway import cli, server
 
@@ -176,9 +176,11 @@ def aws_command() -> str:
 
 
 def stop_process(proc: subprocess.Popen, timeout: float = 15, *, group: bool = False) -> None:
-    """SIGTERM (a graceful stop), then SIGKILL -- of its process group when ``group`` -- if need be."""
+    """SIGTERM (a graceful stop), then SIGKILL -- of its process group and its children when
+    ``group`` (serve's workers each lead a process group of their own) -- if need be."""
     if proc.poll() is not None:
         return
+    children = _children(proc.pid) if group else []
     proc.send_signal(signal.SIGTERM)
     try:
         proc.wait(timeout=timeout)
@@ -188,3 +190,25 @@ def stop_process(proc: subprocess.Popen, timeout: float = 15, *, group: bool = F
         else:
             proc.kill()
         proc.wait(timeout=timeout)
+    for child, cmdline in children:      # (a worker its server could not stop)
+        try:
+            if Path(f"/proc/{child}/cmdline").read_bytes() == cmdline:   # (still that one)
+                os.kill(child, signal.SIGKILL)
+        except (OSError, ProcessLookupError):
+            pass
+
+
+def _children(pid: int) -> list[tuple[int, bytes]]:
+    """``pid``'s children, each with its command line (Linux; none found elsewhere)."""
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return []
+    found = []
+    for task in tasks:
+        try:
+            for child in (task / "children").read_text().split():
+                found.append((int(child), Path(f"/proc/{child}/cmdline").read_bytes()))
+        except OSError:
+            pass
+    return found

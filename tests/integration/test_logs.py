@@ -3,7 +3,8 @@
 * Client text (an access key, a method) is escaped: one request, one line,
   whatever control characters or Unicode line separators a client sends.
 * ``serve --access-log`` shows presigned URLs with their signature and
-  session token redacted; so does every other line gunicorn writes for us.
+  session token redacted; so does every line gunicorn writes with
+  examples/gunicorn.conf.py.
 * A database password given as ``?password=`` is hidden wherever the URL's
   own password is.
 """
@@ -14,6 +15,7 @@ import io
 import logging
 import re
 import time
+from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 
@@ -177,18 +179,26 @@ def test_redact_secrets_in_query_strings_and_text():
     assert redact_secrets(text) is text
 
 
+def gunicorn_conf_settings() -> dict:
+    """The settings examples/gunicorn.conf.py gives gunicorn."""
+    path = Path(__file__).resolve().parent.parent / "examples" / "gunicorn.conf.py"
+    settings: dict = {}
+    exec(compile(path.read_text(), str(path), "exec"), settings)
+    return {name: value for name, value in settings.items()
+            if not name.startswith("__") and isinstance(value, (str, int, bool))}
+
+
 def _gunicorn_logger(stream: io.StringIO):
     gunicorn_config = pytest.importorskip("gunicorn.config")
-    from s3service.gateway import server
     from s3service.gateway.logs import GunicornLogger
 
     for name in ("gunicorn.error", "gunicorn.access"):   # (handlers other tests' loggers left)
         logging.getLogger(name).handlers.clear()
     cfg = gunicorn_config.Config()
-    for name, value in server.gunicorn_options(access_log=True).items():
-        if value is not None and name in cfg.settings:
+    for name, value in gunicorn_conf_settings().items():
+        if name in cfg.settings:
             cfg.set(name, value)
-    assert cfg.logger_class is GunicornLogger             # what serve runs with
+    assert cfg.logger_class is GunicornLogger     # what examples/gunicorn.conf.py runs with
     logger = GunicornLogger(cfg)
     for handler in logger.access_log.handlers + logger.error_log.handlers:
         handler.stream = stream

@@ -1,31 +1,34 @@
-"""Slow and odd clients against ``s3service serve`` as shipped (its own gunicorn worker).
+"""Slow, idle and odd clients against ``s3service serve`` as shipped (granian).
 
 Clients trickling their request heads (slowloris) must not keep others
 waiting; nor must a client that keeps its socket open after reading its
-answer; a slow reader of a long listing must get all of it, however long it
-takes; any ``Expect`` value is accepted, as by S3, and ``100-continue``
-still works.
+answer, nor a thousand sockets that never say anything; a slow reader of a
+long listing must get all of it, however long it takes; any ``Expect``
+value is accepted, as by S3, and ``100-continue`` still works.  A head that
+is never finished -- alone, after a whole request in the same packet, or
+longer than 64 KiB -- is cut off within serve's head-read bound, and holds
+no thread meanwhile (gunicorn's threaded worker under the old
+``gateway/worker.py`` kept a thread each for such connections, with no
+time limit).
 """
 from __future__ import annotations
 
-import os
-import re
+import resource
 import socket
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.helpers.cliserver import APPS, command_env, start_server, stop_process  # noqa: F401 (a fixture)
+from s3service.gateway.server import HEADER_TIMEOUT, MAX_HEAD
+from tests.helpers.cliserver import start_server  # noqa: F401 (a fixture)
 from tests.helpers.signing import presigned_url, signed_headers
 
 ACCOUNT = "0" * 63 + "9"
 KEY, SECRET = "AKIASLOWSLOWSLOW0001", "slow-secret-000000000000000000000000001"
-_LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
+#: How late a connection may be cut after the head-read bound (scheduling, a loaded machine).
+SLACK = 3.0
 
 
 def seed(db_path: Path, buckets: int) -> str:
@@ -50,10 +53,11 @@ def served(tmp_path, start_server):  # noqa: F811
 
 def request_bytes(port: int, method: str = "GET", path: str = "/", *,
                   headers: tuple[tuple[str, str], ...] = (), close: bool = True,
-                  body: bytes = b"") -> bytes:
+                  body: bytes = b"", key: str = KEY, secret: str = SECRET) -> bytes:
     """The head of a signed request (for ``body``, sent separately)."""
-    signed = signed_headers(method, f"http://127.0.0.1:{port}{path}", KEY, SECRET, body=body)
-    lines = [f"{method} {path} HTTP/1.1"] + [f"{k}: {v}" for k, v in signed + list(headers)]
+    signed = signed_headers(method, f"http://127.0.0.1:{port}{path}", key, secret, body=body)
+    lines = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{port}"]
+    lines += [f"{k}: {v}" for k, v in signed + list(headers)]
     if close:
         lines.append("Connection: close")
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
@@ -72,6 +76,22 @@ def read_all(sock: socket.socket) -> bytes:
     while chunk := sock.recv(65536):
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def assert_listed_promptly(port: int, within: float = 1.0) -> None:
+    """A signed ListBuckets on a new connection is answered 200 within ``within`` seconds."""
+    answer, took = ask(port, request_bytes(port))
+    assert answer.startswith(b"HTTP/1.1 200 OK"), answer[:300]
+    assert b"</ListAllMyBucketsResult>" in answer
+    assert took < within, f"ListBuckets took {took:.2f} s"
+
+
+def allow_open_files(count: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < count:
+        if hard != resource.RLIM_INFINITY and hard < count:
+            pytest.skip(f"this test needs {count} open files; the limit is {hard}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (count, hard))
 
 
 class Slowloris:
@@ -100,6 +120,22 @@ class Slowloris:
             sock.close()
 
 
+def seconds_until_closed(sock: socket.socket, limit: float) -> float:
+    """Read (and drop) what the server sends until it closes ``sock``; seconds it took."""
+    started = time.monotonic()
+    sock.settimeout(limit)
+    try:
+        while sock.recv(65536):
+            pass
+    except socket.timeout:
+        return float("inf")
+    except ConnectionResetError:
+        pass
+    return time.monotonic() - started
+
+
+# -- slowloris, kept-open and idle sockets ---------------------------------------------
+
 @pytest.mark.parametrize("count", [8, 64])
 def test_slowloris_connections_keep_no_one_waiting(served, count):
     loris = Slowloris(served.port, count)
@@ -112,6 +148,15 @@ def test_slowloris_connections_keep_no_one_waiting(served, count):
             assert took < 1.0, f"ListBuckets took {took:.2f} s behind {count} slow clients"
     finally:
         loris.close()
+
+
+def test_a_slowloris_is_cut_off_within_the_head_bound(served):
+    loris = Slowloris(served.port, 1)
+    try:
+        took = seconds_until_closed(loris.socks[0], HEADER_TIMEOUT + SLACK)
+    finally:
+        loris.close()
+    assert took <= HEADER_TIMEOUT + SLACK
 
 
 def test_a_client_that_keeps_its_socket_open_delays_no_one(served):
@@ -128,6 +173,86 @@ def test_a_client_that_keeps_its_socket_open_delays_no_one(served):
             lingering.close()
 
 
+def test_a_thousand_idle_sockets_keep_no_one_waiting(served):
+    """~1,000 sockets that never send a byte: a ListBuckets is answered at once, and each
+    idle socket is closed within the head bound (the old worker kept them all, up to its
+    connection limit: a legitimate request then waited 9 s)."""
+    count = 1100
+    allow_open_files(count + 256)
+    idle = [socket.create_connection(("127.0.0.1", served.port)) for _ in range(count)]
+    try:
+        time.sleep(0.5)
+        for _ in range(3):
+            assert_listed_promptly(served.port)
+        deadline = time.monotonic() + HEADER_TIMEOUT + SLACK
+        for sock in idle:
+            assert seconds_until_closed(sock, max(0.1, deadline - time.monotonic())) != \
+                float("inf"), "an idle socket outlasted the head bound"
+    finally:
+        for sock in idle:
+            sock.close()
+
+
+def test_an_idle_kept_alive_connection_is_closed_within_the_head_bound(served):
+    with socket.create_connection(("127.0.0.1", served.port), timeout=10) as sock:
+        sock.sendall(request_bytes(served.port, close=False))
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200 OK")
+        # (the answer is small: one read holds all of it)
+        assert seconds_until_closed(sock, HEADER_TIMEOUT + SLACK) <= HEADER_TIMEOUT + SLACK
+
+
+# -- heads never finished --------------------------------------------------------------
+
+def test_heads_never_finished_hold_no_thread_and_are_cut_off(served):
+    """Twice as many connections as serve has threads per worker, each one of: a head never
+    finished; a whole request and the start of another in one packet; a head over 64 KiB.
+    Others are answered meanwhile, and each such connection is closed within the bound."""
+    from s3service.gateway.server import THREADS
+
+    port = served.port
+    whole = request_bytes(port, close=False)
+    kinds = {
+        "unfinished": b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Never: ",
+        "whole and the start of another": whole + b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n",
+        "over 64 KiB": b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Long: " + b"a" * (MAX_HEAD + 1024),
+    }
+    opened: dict[str, list[socket.socket]] = {kind: [] for kind in kinds}
+    try:
+        for kind, data in kinds.items():
+            for _ in range(2 * THREADS):
+                sock = socket.create_connection(("127.0.0.1", port))
+                try:
+                    sock.sendall(data)
+                except OSError:          # (a head over the limit may be refused mid-way)
+                    pass
+                opened[kind].append(sock)
+        time.sleep(0.5)
+        for _ in range(3):
+            assert_listed_promptly(port)
+        deadline = time.monotonic() + HEADER_TIMEOUT + SLACK
+        answers: dict[str, set[bytes]] = {kind: set() for kind in kinds}
+        for kind, socks in opened.items():
+            for sock in socks:
+                sock.settimeout(max(0.1, deadline - time.monotonic()))
+                try:
+                    data = read_all(sock)
+                except socket.timeout:
+                    pytest.fail(f"a connection ({kind}) outlasted the head bound")
+                except ConnectionResetError:
+                    data = b"(reset)"
+                answers[kind].add(data.split(b"\r\n", 1)[0])
+        assert answers["unfinished"] == {b""}
+        assert answers["whole and the start of another"] == {b"HTTP/1.1 200 OK"}
+        assert answers["over 64 KiB"] <= {b"HTTP/1.1 431 Request Header Fields Too Large",
+                                          b"(reset)"}, answers["over 64 KiB"]
+    finally:
+        for socks in opened.values():
+            for sock in socks:
+                sock.close()
+
+
+# -- Expect -------------------------------------------------------------------------------
+
 @pytest.mark.parametrize("value", ["200", "", "something-else"])
 def test_any_expect_value_is_accepted(served, value):
     answer, _ = ask(served.port, request_bytes(served.port, headers=(("Expect", value),)))
@@ -135,66 +260,88 @@ def test_any_expect_value_is_accepted(served, value):
     assert b"<ListAllMyBucketsResult" in answer
 
 
-def test_expect_100_continue_still_works(served):
-    body = b'<CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"/>'
-    head = request_bytes(served.port, "PUT", "/continued", close=True, body=body,
-                         headers=(("Expect", "100-continue"),
-                                  ("Content-Length", str(len(body)))))
-    with socket.create_connection(("127.0.0.1", served.port), timeout=10) as sock:
+def put_with_100_continue(port: int, bucket: str, body: bytes) -> bytes:
+    """A signed CreateBucket sending its body only after ``100 Continue``: the final answer."""
+    head = request_bytes(port, "PUT", f"/{bucket}", body=body,
+                         headers=(("Expect", "100-continue"), ("Content-Length", str(len(body)))))
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(head)
         interim = sock.recv(65536)
         assert interim.startswith(b"HTTP/1.1 100 Continue"), interim[:200]
         sock.sendall(body)
         answer = read_all(sock)
     # (the final answer may come in the same read as the interim one)
-    final = interim.split(b"\r\n\r\n", 1)[1] + answer
+    return interim.split(b"\r\n\r\n", 1)[1] + answer
+
+
+def test_expect_100_continue_still_works_and_the_body_is_read(served):
+    config = ('<CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+              "<LocationConstraint>{}</LocationConstraint></CreateBucketConfiguration>")
+    final = put_with_100_continue(served.port, "continued", b'<CreateBucketConfiguration '
+                                  b'xmlns="http://s3.amazonaws.com/doc/2006-03-01/"/>')
     assert final.startswith(b"HTTP/1.1 200 OK"), final[:500]
+    # The gateway read the body: a constraint for another region is refused for what it says.
+    final = put_with_100_continue(served.port, "elsewhere", config.format("eu-west-1").encode())
+    assert final.startswith(b"HTTP/1.1 400 "), final[:500]
+    assert b"<Code>IllegalLocationConstraintException</Code>" in final
+    answer, _ = ask(served.port, request_bytes(served.port))
+    assert b"<Name>continued</Name>" in answer and b"<Name>elsewhere</Name>" not in answer
 
 
-# -- a slow reader, under a plain gunicorn command --------------------------------------
+# -- a slow reader of a long listing ------------------------------------------------------
 
 #: Enough buckets for a listing (~5.8 MB) larger than what the kernel buffers on loopback.
 BIG = 60_000
+BIG_KEY, BIG_SECRET = "AKIABIGLISTING000001", "big-listing-secret-00000000000000000001"
 
 
 @pytest.fixture
-def gunicorn_server(tmp_path) -> Iterator[int]:
-    """gunicorn with s3service's worker and a 2 s worker timeout, serving a long listing."""
-    log_path = tmp_path / "gunicorn.log"
-    env = command_env(BIG_LISTING_KEY=KEY, BIG_LISTING_SECRET=SECRET,
-                      BIG_LISTING_BUCKETS=str(BIG))
-    env["PYTHONPATH"] = os.pathsep.join([str(APPS), env["PYTHONPATH"]])
-    cmd = [sys.executable, "-m", "gunicorn", "-k", "s3service.gateway.worker.Worker",
-           "--threads", "4", "--workers", "1", "--timeout", "2", "--bind", "127.0.0.1:0",
-           "--no-control-socket", "big_listing:app"]
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                cwd=str(tmp_path))
-    try:
-        deadline = time.monotonic() + 30
-        while not (found := _LISTENING.search(log_path.read_text(errors="replace"))):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("gunicorn did not start:\n" + log_path.read_text(errors="replace"))
-            time.sleep(0.05)
-        yield int(found.group(1))
-        assert "WORKER TIMEOUT" not in log_path.read_text(errors="replace")
-    finally:
-        stop_process(proc)
+def big_served(start_server):  # noqa: F811
+    """serve (1 worker, its default threads) on a memory store with BIG buckets."""
+    server = start_server("memory", "--workers", "1", module="big_listing",
+                          env={"BIG_LISTING_KEY": BIG_KEY, "BIG_LISTING_SECRET": BIG_SECRET,
+                               "BIG_LISTING_BUCKETS": str(BIG)})
+    server.wait_ready(timeout=60)
+    return server
 
 
-def test_a_slow_reader_gets_a_whole_listing_however_long_it_takes(gunicorn_server):
-    port = gunicorn_server
-    url = presigned_url("GET", f"http://127.0.0.1:{port}/", KEY, SECRET)
+def stalled_reader(port: int) -> tuple[socket.socket, bytes]:
+    """A connection that asked for the long listing, read its first bytes, and then stopped:
+    (the socket, those bytes)."""
+    url = presigned_url("GET", f"http://127.0.0.1:{port}/", BIG_KEY, BIG_SECRET)
     target = url.split(str(port), 1)[1]
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)   # (before connecting)
     sock.settimeout(60)
-    with sock:
-        sock.connect(("127.0.0.1", port))
-        sock.sendall(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                     f"Connection: close\r\n\r\n".encode())
-        chunks = [sock.recv(65536)]
-        time.sleep(4)                        # twice the worker timeout, reading nothing
-        answer = chunks[0] + read_all(sock)
-    assert answer.endswith(b"</ListAllMyBucketsResult>\r\n0\r\n\r\n")    # (chunked)
-    assert answer.count(b"<Bucket>") == BIG
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                 f"Connection: close\r\n\r\n".encode())
+    return sock, sock.recv(65536)
+
+
+def test_stalled_readers_keep_no_one_waiting_and_then_get_everything(big_served):
+    """16 readers stop reading a long listing, 64 slowloris trickle: a ListBuckets is still
+    answered within a second; then each reader reads on, and gets the whole listing."""
+    port = big_served.port
+    readers = [stalled_reader(port) for _ in range(16)]
+    loris = Slowloris(port, 64)
+    try:
+        time.sleep(HEADER_TIMEOUT / 2)           # stalled a while (the heads stay under the bound)
+        for _ in range(3):
+            url = presigned_url("GET", f"http://127.0.0.1:{port}/?max-buckets=5",
+                                BIG_KEY, BIG_SECRET)
+            target = url.split(str(port), 1)[1]
+            answer, took = ask(port, f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                                     f"Connection: close\r\n\r\n".encode())
+            assert answer.startswith(b"HTTP/1.1 200 OK"), answer[:300]
+            assert answer.count(b"<Bucket>") == 5
+            assert took < 1.0, f"ListBuckets took {took:.2f} s"
+        time.sleep(HEADER_TIMEOUT)               # stalled for longer than any head may take
+        for sock, first in readers:
+            answer = first + read_all(sock)
+            assert answer.endswith(b"</ListAllMyBucketsResult>\r\n0\r\n\r\n")    # (chunked)
+            assert answer.count(b"<Bucket>") == BIG
+    finally:
+        loris.close()
+        for sock, _ in readers:
+            sock.close()
