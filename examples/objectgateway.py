@@ -994,8 +994,9 @@ def _token(key: str) -> str:
 
 def _token_key(token: str) -> str:
     try:
-        return base64.urlsafe_b64decode(token.encode("ascii")).decode("utf-8", "surrogatepass")
-    except (ValueError, binascii.Error, UnicodeError):
+        raw = base64.b64decode(token.encode("ascii"), altchars=b"-_", validate=True)
+        return raw.decode("utf-8", "surrogatepass")
+    except (ValueError, binascii.Error):
         raise InvalidArgument("The continuation token provided is incorrect",
                               ArgumentName="continuation-token") from None
 
