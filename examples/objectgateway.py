@@ -112,6 +112,7 @@ EntityTooSmall = error_class(
     "size.", __name__)
 MaxMessageLengthExceeded = error_class(
     "MaxMessageLengthExceeded", 400, "Your request was too big.", __name__)
+KeyTooLongError = error_class("KeyTooLongError", 400, "Your key is too long", __name__)
 InvalidRange = error_class("InvalidRange", 416, "The requested range is not satisfiable",
                            __name__)
 
@@ -120,6 +121,7 @@ XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
 REQUEST_ID = "s3service.request_id"   # where the middleware leaves the request's id
 
 MAX_OBJECT_SIZE = 5 * 1024 ** 3       # one PUT, or one part
+MAX_KEY_LENGTH = 1024                 # bytes of UTF-8
 MIN_PART_SIZE = 5 * 1024 ** 2         # every part of a multipart upload but the last
 MAX_PARTS = 10_000
 MAX_DELETE_KEYS = 1_000
@@ -466,6 +468,9 @@ class ObjectGateway:
             raise NotImplemented_()
         _refuse_unsupported_headers(environ, method)
         validate_bucket_name(bucket)
+        if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_LENGTH:
+            raise KeyTooLongError(Size=len(key.encode("utf-8", "surrogatepass")),
+                                  MaxSizeAllowed=MAX_KEY_LENGTH)
         if key and query.get("versionId", "null") != "null":     # never versioned
             raise InvalidArgument("Invalid version id specified", ArgumentName="versionId",
                                   ArgumentValue=query["versionId"])
@@ -494,7 +499,8 @@ class ObjectGateway:
         if found is None:
             raise NoSuchBucket(BucketName=request.bucket)
         owner, info = found
-        if owner != request.account:
+        expected = _header(request.environ, "x-amz-expected-bucket-owner")
+        if owner != request.account or expected not in (None, owner):
             raise AccessDenied()
         return self._directory(request.bucket, _tenure(owner, info))
 
@@ -667,7 +673,10 @@ class ObjectGateway:
             meta["checksum"] = [report.checksum_algorithm, report.checksum]
             headers.append((f"x-amz-checksum-{report.checksum_algorithm.lower()}",
                             report.checksum))
-        self._commit(out, tmp, meta, self._object_path(home, request.key))
+        try:
+            self._commit(out, tmp, meta, self._object_path(home, request.key))
+        except FileNotFoundError:       # the bucket was deleted meanwhile
+            raise NoSuchBucket(BucketName=request.bucket) from None
         return Reply("200 OK", headers, b"")
 
     @staticmethod
@@ -806,7 +815,10 @@ class ObjectGateway:
             headers.append((f"x-amz-checksum-{report.checksum_algorithm.lower()}",
                             report.checksum))
         meta = {"size": out.tell(), "etag": f'"{md5}"'}
-        self._commit(out, tmp, meta, upload / f"part-{int(number_text):05d}")
+        try:
+            self._commit(out, tmp, meta, upload / f"part-{int(number_text):05d}")
+        except FileNotFoundError:       # aborted meanwhile
+            raise NoSuchUpload(UploadId=request.query["uploadId"]) from None
         return Reply("200 OK", headers, b"")
 
     def complete_multipart_upload(self, request: Request) -> Reply:

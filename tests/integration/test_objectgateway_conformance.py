@@ -259,3 +259,22 @@ def test_aws_s3_rm_recursive(srv, s3, tmp_path: Path):
     proc = _run(aws + ["rb", "--force", "s3://removing"], env)
     assert proc.returncode == 0, proc.stderr
     assert error_of(s3.head_bucket, Bucket="removing")[0] == 404
+
+
+# -- requests S3 refuses ---------------------------------------------------------------------
+
+def test_key_longer_than_1024_bytes(s3):
+    assert error_of(s3.put_object, Bucket=BUCKET, Key="é" * 513, Body=b"x") == \
+        (400, "KeyTooLongError")
+    s3.put_object(Bucket=BUCKET, Key="é" * 512, Body=b"x")            # 1,024 bytes: fine
+    assert s3.get_object(Bucket=BUCKET, Key="é" * 512)["Body"].read() == b"x"
+
+
+def test_expected_bucket_owner(s3):
+    s3.put_object(Bucket=BUCKET, Key="owned", Body=b"x", ExpectedBucketOwner=seed.ACCOUNT_A)
+    assert error_of(s3.get_object, Bucket=BUCKET, Key="owned",
+                    ExpectedBucketOwner=seed.ACCOUNT_B) == (403, "AccessDenied")
+    assert error_of(s3.put_object, Bucket=BUCKET, Key="owned", Body=b"overwritten",
+                    ExpectedBucketOwner=seed.ACCOUNT_B) == (403, "AccessDenied")
+    assert s3.get_object(Bucket=BUCKET, Key="owned")["Body"].read() == b"x"
+
