@@ -278,3 +278,17 @@ def test_expected_bucket_owner(s3):
                     ExpectedBucketOwner=seed.ACCOUNT_B) == (403, "AccessDenied")
     assert s3.get_object(Bucket=BUCKET, Key="owned")["Body"].read() == b"x"
 
+
+
+def test_range_not_satisfiable(srv, s3):
+    from .rawhttp import send, sign_v4
+
+    s3.put_object(Bucket=BUCKET, Key="ranged", Body=b"0123456789")
+    assert s3.get_object(Bucket=BUCKET, Key="ranged", Range="bytes=2-4")["Body"].read() == \
+        b"234"
+    url = f"{srv.url}/{BUCKET}/ranged"
+    resp = send(srv.url, "GET", f"/{BUCKET}/ranged",
+                sign_v4("GET", url, seed.ROOT_KEY, seed.ROOT_SECRET,
+                        headers={"Range": "bytes=20-"}))
+    assert (resp.status, resp.reason) == (416, "Requested Range Not Satisfiable")
+    assert resp.error()["Code"] == "InvalidRange"
