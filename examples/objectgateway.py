@@ -516,7 +516,8 @@ class ObjectGateway:
             try:
                 if json.loads((home / "bucket.json").read_text()) == tenure:
                     return home
-                self._discard(home)                     # a deleted bucket's
+                with contextlib.suppress(NoSuchBucket), self._discarding(home):
+                    pass                # a deleted bucket's (unless another request was first)
             except FileNotFoundError:
                 if home.exists():
                     raise RuntimeError(f"{home} is not a bucket of this gateway") from None
@@ -530,13 +531,15 @@ class ObjectGateway:
                 shutil.rmtree(fresh)
         raise RuntimeError(f"{home}: could not be made")
 
-    def _discard(self, home: Path) -> None:
-        """Remove a bucket's directory: out of the way at once, then deleted."""
+    @contextlib.contextmanager
+    def _discarding(self, home: Path) -> Iterator[Path]:
+        """Lock a bucket's directory, run the block, then remove the directory (unless
+        the block raised): out of the way at once, then deleted.  No object is put in
+        it meanwhile."""
         trash = self.root / ".trash" / uuid.uuid4().hex
-        try:
+        with _bucket_locked(home, exclusive=True):
+            yield home
             os.rename(home, trash)
-        except FileNotFoundError:
-            return                          # another request discarded it first
         shutil.rmtree(trash)
 
     def create_bucket(self, request: Request) -> Reply:
@@ -562,11 +565,10 @@ class ObjectGateway:
         return Reply("200 OK", [("Content-Type", "application/xml")], body.encode("utf-8"))
 
     def delete_bucket(self, request: Request) -> Reply:
-        home = self.home(request)
-        if any((home / "objects").iterdir()):
-            raise BucketNotEmpty(BucketName=request.bucket)
-        self.store.delete_bucket(request.bucket, owner=request.account)
-        self._discard(home)
+        with self._discarding(self.home(request)) as home:
+            if any((home / "objects").iterdir()):
+                raise BucketNotEmpty(BucketName=request.bucket)
+            self.store.delete_bucket(request.bucket, owner=request.account)
         return Reply("204 No Content", [], b"")
 
     # -- listings -----------------------------------------------------------------
@@ -648,48 +650,47 @@ class ObjectGateway:
     def _object_path(self, home: Path, key: str) -> Path:
         return home / "objects" / _name(key)
 
-    def _receive(self, request: Request, home: Path) -> tuple[BinaryIO, str, str]:
-        """The body in a new temporary file, open for more (removed if it fails its checks):
-        the file, its name and the body's MD5."""
+    @staticmethod
+    @contextlib.contextmanager
+    def _writing(home: Path, path: Path) -> Iterator[tuple[BinaryIO, dict]]:
+        """A new object file to become ``path``: the block writes its bytes and fills in
+        its metadata; then the metadata ends the file, which is renamed into place
+        (``NoSuchBucket`` if the bucket went meanwhile).  If the block raises, the
+        file is removed and nothing changes."""
         fd, tmp = tempfile.mkstemp(dir=home / "tmp")
-        out = os.fdopen(fd, "wb")
         try:
-            md5 = _copy_body(request.environ, out, MAX_OBJECT_SIZE, EntityTooLarge,
-                             required=True)
+            with os.fdopen(fd, "wb") as out:
+                meta: dict = {}
+                yield out, meta
+                _finish_record(out, meta)
+            with _bucket_locked(home, exclusive=False):
+                os.replace(tmp, path)
         except BaseException:
-            out.close()
-            os.unlink(tmp)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
             raise
-        return out, tmp, md5
 
-    def put_object(self, request: Request) -> Reply:
-        home = self.home(request)
-        out, tmp, md5 = self._receive(request, home)
-        meta = {"key": request.key, "size": out.tell(), "etag": f'"{md5}"',
-                "modified": time.time(), **_object_headers(request.environ)}
+    @staticmethod
+    def _receive(request: Request, out: BinaryIO, meta: dict) -> list[tuple[str, str]]:
+        """Write the body (an object's or a part's) to ``out``, its size and ETag (and a
+        checksum the middleware verified) into ``meta``; the headers answering it."""
+        md5 = _copy_body(request.environ, out, MAX_OBJECT_SIZE, EntityTooLarge, required=True)
+        meta.update(size=out.tell(), etag=f'"{md5}"')
         headers = [("ETag", meta["etag"])]
         report = request.environ.get(PAYLOAD_KEY)
         if report is not None and report.checksum_algorithm:
             meta["checksum"] = [report.checksum_algorithm, report.checksum]
             headers.append((f"x-amz-checksum-{report.checksum_algorithm.lower()}",
                             report.checksum))
-        try:
-            self._commit(out, tmp, meta, self._object_path(home, request.key))
-        except FileNotFoundError:       # the bucket was deleted meanwhile
-            raise NoSuchBucket(BucketName=request.bucket) from None
-        return Reply("200 OK", headers, b"")
+        return headers
 
-    @staticmethod
-    def _commit(out: BinaryIO, tmp: str, meta: dict, path: Path) -> None:
-        """End the object file being written with its metadata and rename it into place."""
-        try:
-            with out:
-                _finish_record(out, meta)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+    def put_object(self, request: Request) -> Reply:
+        home = self.home(request)
+        with self._writing(home, self._object_path(home, request.key)) as (out, meta):
+            headers = self._receive(request, out, meta)
+            meta.update(key=request.key, modified=time.time(),
+                        **_object_headers(request.environ))
+        return Reply("200 OK", headers, b"")
 
     def _open_object(self, request: Request) -> tuple[BinaryIO, dict]:
         try:
@@ -797,7 +798,8 @@ class ObjectGateway:
         fresh = Path(tempfile.mkdtemp(dir=home / "tmp"))
         _write_json(fresh / "upload.json", {"key": request.key,
                                             **_object_headers(request.environ)})
-        os.rename(fresh, home / "uploads" / upload_id)
+        with _bucket_locked(home, exclusive=False):
+            os.rename(fresh, home / "uploads" / upload_id)
         return _xml("InitiateMultipartUploadResult", element("Bucket", request.bucket),
                     element("Key", request.key), element("UploadId", upload_id))
 
@@ -808,15 +810,9 @@ class ObjectGateway:
                                   ArgumentName="partNumber", ArgumentValue=number_text)
         home = self.home(request)
         upload = self._open_upload(request, home)
-        out, tmp, md5 = self._receive(request, home)
-        headers = [("ETag", f'"{md5}"')]
-        report = request.environ.get(PAYLOAD_KEY)
-        if report is not None and report.checksum_algorithm:
-            headers.append((f"x-amz-checksum-{report.checksum_algorithm.lower()}",
-                            report.checksum))
-        meta = {"size": out.tell(), "etag": f'"{md5}"'}
         try:
-            self._commit(out, tmp, meta, upload / f"part-{int(number_text):05d}")
+            with self._writing(home, upload / f"part-{int(number_text):05d}") as (out, meta):
+                headers = self._receive(request, out, meta)
         except FileNotFoundError:       # aborted meanwhile
             raise NoSuchUpload(UploadId=request.query["uploadId"]) from None
         return Reply("200 OK", headers, b"")
@@ -861,19 +857,12 @@ class ObjectGateway:
             digests = b"".join(bytes.fromhex(meta["etag"].strip('"')) for _, _, meta in parts)
             etag = f'"{hashlib.md5(digests).hexdigest()}-{len(parts)}"'
             info = json.loads((upload / "upload.json").read_text())
-            fd, tmp = tempfile.mkstemp(dir=home / "tmp")
-            out = os.fdopen(fd, "wb")
-            try:
-                for _, file, meta in parts:
-                    _copy_exactly(file, out, meta["size"])
-            except BaseException:
-                out.close()
-                os.unlink(tmp)
-                raise
-            meta = {"key": request.key, "size": out.tell(), "etag": etag,
-                    "modified": time.time(), "content_type": info["content_type"],
-                    "headers": info["headers"], "metadata": info["metadata"]}
-            self._commit(out, tmp, meta, self._object_path(home, request.key))
+            with self._writing(home, self._object_path(home, request.key)) as (out, meta):
+                for _, file, part in parts:
+                    _copy_exactly(file, out, part["size"])
+                meta.update(key=request.key, size=out.tell(), etag=etag, modified=time.time(),
+                            content_type=info["content_type"], headers=info["headers"],
+                            metadata=info["metadata"])
         _write_json(upload / "completed.json", {"etag": etag})
         for part in upload.glob("part-*"):
             part.unlink(missing_ok=True)
@@ -900,6 +889,28 @@ def _locked(path: Path) -> Iterator[None]:
     """An exclusive lock on ``path``, held by one request of any process at a time."""
     with path.open("rb") as file:
         fcntl.flock(file, fcntl.LOCK_EX)
+        yield
+
+
+@contextlib.contextmanager
+def _bucket_locked(home: Path, exclusive: bool) -> Iterator[None]:
+    """A bucket's directory, locked for DeleteBucket (``exclusive``) or against it.
+
+    ``NoSuchBucket`` if the directory is gone, or was discarded while this waited.
+    """
+    marker = home / "bucket.json"
+    try:
+        file = marker.open("rb")
+    except FileNotFoundError:
+        raise NoSuchBucket(BucketName=home.name) from None
+    with file:
+        fcntl.flock(file, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        try:
+            in_place = os.path.samestat(os.fstat(file.fileno()), marker.stat())
+        except FileNotFoundError:
+            in_place = False
+        if not in_place:
+            raise NoSuchBucket(BucketName=home.name)
         yield
 
 

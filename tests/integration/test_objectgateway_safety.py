@@ -308,3 +308,38 @@ def test_bucket_with_objects_is_not_deleted(srv):
     assert error_of(s3.delete_bucket, Bucket="still-full") == (409, "BucketNotEmpty")
     assert s3.get_object(Bucket="still-full", Key="k")["Body"].read() == b"kept"
 
+
+
+def test_delete_bucket_racing_puts_never_drops_an_acknowledged_object(srv):
+    """Either the PUT lands and DeleteBucket is BucketNotEmpty, or the PUT is refused."""
+    s3 = client(srv, max_pool_connections=8)
+    lost = []
+    for round_ in range(20):
+        bucket = f"raced-{round_}"
+        s3.create_bucket(Bucket=bucket)
+
+        def put(n: int) -> bool:
+            try:
+                s3.put_object(Bucket=bucket, Key=f"k{n}", Body=b"x" * 20000)
+                return True
+            except ClientError:
+                return False
+
+        def delete() -> bool:
+            try:
+                s3.delete_bucket(Bucket=bucket)
+                return True
+            except ClientError:
+                return False
+
+        with ThreadPoolExecutor(4) as pool:
+            puts = [pool.submit(put, n) for n in range(3)]
+            deleted = pool.submit(delete)
+            stored = [n for n, job in enumerate(puts) if job.result()]
+            deleted = deleted.result()
+        for n in stored:
+            try:
+                s3.head_object(Bucket=bucket, Key=f"k{n}")
+            except ClientError:
+                lost.append((bucket, n, deleted))
+    assert lost == []
