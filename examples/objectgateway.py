@@ -413,6 +413,14 @@ def _refuse_unsupported_headers(environ: dict, method: str) -> None:
                               "implemented", Header="x-amz-bucket-object-lock-enabled")
 
 
+def _header_value(name: str, text: str) -> str:
+    """A query parameter's text as a response header's value (its UTF-8, as WSGI wants it)."""
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in text):
+        raise InvalidArgument("Header value cannot contain control characters",
+                              ArgumentName=name)
+    return text.encode("utf-8", "replace").decode("latin-1")
+
+
 def _object_headers(environ: dict) -> dict:
     """What is stored of a new object's request headers: type, ``STORED_HEADERS``, metadata."""
     headers = {name: value for name in STORED_HEADERS
@@ -516,8 +524,7 @@ class ObjectGateway:
             try:
                 if json.loads((home / "bucket.json").read_text()) == tenure:
                     return home
-                with contextlib.suppress(NoSuchBucket), self._discarding(home):
-                    pass                # a deleted bucket's (unless another request was first)
+                self._discard_stale(home, tenure)
             except FileNotFoundError:
                 if home.exists():
                     raise RuntimeError(f"{home} is not a bucket of this gateway") from None
@@ -531,15 +538,17 @@ class ObjectGateway:
                 shutil.rmtree(fresh)
         raise RuntimeError(f"{home}: could not be made")
 
-    @contextlib.contextmanager
-    def _discarding(self, home: Path) -> Iterator[Path]:
-        """Lock a bucket's directory, run the block, then remove the directory (unless
-        the block raised): out of the way at once, then deleted.  No object is put in
-        it meanwhile."""
+    def _discard_stale(self, home: Path, tenure: dict) -> None:
+        """Remove the directory of an earlier bucket of the name: out of the way at
+        once, then deleted (unless another request did, or made the new one, first)."""
         trash = self.root / ".trash" / uuid.uuid4().hex
-        with _bucket_locked(home, exclusive=True):
-            yield home
-            os.rename(home, trash)
+        try:
+            with _bucket_locked(home, exclusive=True):
+                if json.loads((home / "bucket.json").read_text()) == tenure:
+                    return
+                os.rename(home, trash)
+        except NoSuchBucket:
+            return
         shutil.rmtree(trash)
 
     def create_bucket(self, request: Request) -> Reply:
@@ -565,10 +574,14 @@ class ObjectGateway:
         return Reply("200 OK", [("Content-Type", "application/xml")], body.encode("utf-8"))
 
     def delete_bucket(self, request: Request) -> Reply:
-        with self._discarding(self.home(request)) as home:
+        home = self.home(request)
+        trash = self.root / ".trash" / uuid.uuid4().hex
+        with _bucket_locked(home, exclusive=True):      # no object is put in it meanwhile
             if any((home / "objects").iterdir()):
                 raise BucketNotEmpty(BucketName=request.bucket)
             self.store.delete_bucket(request.bucket, owner=request.account)
+            os.rename(home, trash)
+        shutil.rmtree(trash)
         return Reply("204 No Content", [], b"")
 
     # -- listings -----------------------------------------------------------------
@@ -714,7 +727,7 @@ class ObjectGateway:
         stored = {"Content-Type": meta["content_type"], **meta["headers"]}
         for parameter, name in OVERRIDES.items():
             if parameter in request.query:
-                stored[name] = request.query[parameter]
+                stored[name] = _header_value(parameter, request.query[parameter])
         headers = [("ETag", meta["etag"]), ("Last-Modified", _http_date(meta["modified"])),
                    ("Accept-Ranges", "bytes"), *stored.items()]
         headers += [(f"x-amz-meta-{name}", value) for name, value in meta["metadata"].items()]
@@ -870,6 +883,8 @@ class ObjectGateway:
     def abort_multipart_upload(self, request: Request) -> Reply:
         upload = self._open_upload(request, self.home(request))
         with _locked(upload / "upload.json"):
+            if (upload / "completed.json").exists():        # completed meanwhile
+                raise NoSuchUpload(UploadId=request.query["uploadId"])
             shutil.rmtree(upload, ignore_errors=True)
         return Reply("204 No Content", [], b"")
 
@@ -965,7 +980,7 @@ def _page(objects: list[dict], prefix: str, delimiter: str, after: str, max_keys
         if common is not None and (common in prefixes or common <= after):
             continue
         if len(found) + len(prefixes) == max_keys:
-            return Page(found, prefixes, True, last)
+            return Page(found, prefixes, max_keys > 0, last)
         if common is not None:
             prefixes.append(common)
             last = common

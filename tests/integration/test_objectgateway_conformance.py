@@ -292,3 +292,20 @@ def test_range_not_satisfiable(srv, s3):
                         headers={"Range": "bytes=20-"}))
     assert (resp.status, resp.reason) == (416, "Requested Range Not Satisfiable")
     assert resp.error()["Code"] == "InvalidRange"
+
+
+def test_response_override_with_line_break_or_non_ascii(s3):
+    s3.put_object(Bucket=BUCKET, Key="headers/odd", Body=b"x")
+    assert error_of(s3.get_object, Bucket=BUCKET, Key="headers/odd",
+                    ResponseContentDisposition="inline\r\nSet-Cookie: a=b") == \
+        (400, "InvalidArgument")
+    got = s3.get_object(Bucket=BUCKET, Key="headers/odd",
+                        ResponseContentDisposition="attachment; filename=\"é.txt\"")
+    raw = got["ResponseMetadata"]["HTTPHeaders"]["content-disposition"]
+    assert raw.encode("latin-1").decode("utf-8") == 'attachment; filename="é.txt"'
+
+
+def test_list_with_max_keys_zero_is_not_truncated(s3):
+    fill(s3, "zero-keys", ["a", "b"])
+    listed = s3.list_objects_v2(Bucket="zero-keys", MaxKeys=0)
+    assert (listed["KeyCount"], listed["IsTruncated"]) == (0, False)
