@@ -538,13 +538,27 @@ class ObjectGateway:
                 shutil.rmtree(fresh)
         raise RuntimeError(f"{home}: could not be made")
 
+    @contextlib.contextmanager
+    def _keeping(self, home: Path) -> Iterator[None]:
+        """Hold off DeleteBucket while the block puts something in the bucket.
+
+        ``NoSuchBucket`` if the bucket went since it was looked up: its
+        directory moved away, or its row deleted (the directory may have been
+        made again by a request that looked the row up just before).
+        """
+        with _bucket_locked(home, exclusive=False) as tenure:
+            found = self.store.get_bucket(home.name)
+            if found is None or _tenure(*found) != tenure:
+                raise NoSuchBucket(BucketName=home.name)
+            yield
+
     def _discard_stale(self, home: Path, tenure: dict) -> None:
         """Remove the directory of an earlier bucket of the name: out of the way at
         once, then deleted (unless another request did, or made the new one, first)."""
         trash = self.root / ".trash" / uuid.uuid4().hex
         try:
-            with _bucket_locked(home, exclusive=True):
-                if json.loads((home / "bucket.json").read_text()) == tenure:
+            with _bucket_locked(home, exclusive=True) as found:
+                if found == tenure:
                     return
                 os.rename(home, trash)
         except NoSuchBucket:
@@ -663,20 +677,22 @@ class ObjectGateway:
     def _object_path(self, home: Path, key: str) -> Path:
         return home / "objects" / _name(key)
 
-    @staticmethod
     @contextlib.contextmanager
-    def _writing(home: Path, path: Path) -> Iterator[tuple[BinaryIO, dict]]:
+    def _writing(self, home: Path, path: Path) -> Iterator[tuple[BinaryIO, dict]]:
         """A new object file to become ``path``: the block writes its bytes and fills in
         its metadata; then the metadata ends the file, which is renamed into place
         (``NoSuchBucket`` if the bucket went meanwhile).  If the block raises, the
         file is removed and nothing changes."""
-        fd, tmp = tempfile.mkstemp(dir=home / "tmp")
+        try:
+            fd, tmp = tempfile.mkstemp(dir=home / "tmp")
+        except FileNotFoundError:               # deleted since it was looked up
+            raise NoSuchBucket(BucketName=home.name) from None
         try:
             with os.fdopen(fd, "wb") as out:
                 meta: dict = {}
                 yield out, meta
                 _finish_record(out, meta)
-            with _bucket_locked(home, exclusive=False):
+            with self._keeping(home):
                 os.replace(tmp, path)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
@@ -811,7 +827,7 @@ class ObjectGateway:
         fresh = Path(tempfile.mkdtemp(dir=home / "tmp"))
         _write_json(fresh / "upload.json", {"key": request.key,
                                             **_object_headers(request.environ)})
-        with _bucket_locked(home, exclusive=False):
+        with self._keeping(home):
             os.rename(fresh, home / "uploads" / upload_id)
         return _xml("InitiateMultipartUploadResult", element("Bucket", request.bucket),
                     element("Key", request.key), element("UploadId", upload_id))
@@ -908,8 +924,9 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _bucket_locked(home: Path, exclusive: bool) -> Iterator[None]:
-    """A bucket's directory, locked for DeleteBucket (``exclusive``) or against it.
+def _bucket_locked(home: Path, exclusive: bool) -> Iterator[dict]:
+    """A bucket's directory, locked for DeleteBucket (``exclusive``) or against it;
+    yields its ``bucket.json``.
 
     ``NoSuchBucket`` if the directory is gone, or was discarded while this waited.
     """
@@ -926,7 +943,7 @@ def _bucket_locked(home: Path, exclusive: bool) -> Iterator[None]:
             in_place = False
         if not in_place:
             raise NoSuchBucket(BucketName=home.name)
-        yield
+        yield json.loads(file.read())
 
 
 def _copy_exactly(source: BinaryIO, out: BinaryIO, size: int) -> None:
