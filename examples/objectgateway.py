@@ -37,7 +37,10 @@ An object is *one* file holding its bytes followed by its metadata (key,
 size, ETag, content type, headers, checksum) and the metadata's length, so
 that a PUT replaces data and metadata together with one rename, and a GET
 reads both from the one file it opened: concurrent writers of a key never
-tear an object, and the last rename wins.
+tear an object, and the last rename wins.  Writes into a bucket hold a shared
+lock on its ``bucket.json`` and DeleteBucket the exclusive one, so no
+acknowledged object is deleted with a bucket.  The files and the reading of
+bodies are in ``objectgateway_files.py`` beside this one.
 
 Each bucket belongs to the account that created it: CreateBucket and
 DeleteBucket go through the middleware's store too (so ``aws s3 ls`` lists
@@ -63,7 +66,6 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import fcntl
 import hashlib
 import json
 import logging
@@ -81,18 +83,19 @@ from pathlib import Path
 from typing import BinaryIO, NamedTuple
 from urllib.parse import quote
 
-from defusedxml import DefusedXmlException, ElementTree
-
 from s3service import S3ServiceMiddleware
 from s3service.backends import BucketNameTaken
 from s3service.bucketnames import validate_bucket_name
 from s3service.errors import (AccessDenied, BucketAlreadyExists, BucketNotEmpty,
-                              EntityTooLarge, IncompleteBody, InternalError, InvalidArgument,
-                              InvalidRequest, MalformedXML, MissingContentLength, NoSuchBucket,
-                              NotImplemented_, S3Error, error_class)
+                              EntityTooLarge, InternalError, InvalidArgument, InvalidRequest,
+                              MalformedXML, NoSuchBucket, NotImplemented_, S3Error, error_class)
 from s3service.payload import PAYLOAD_KEY
 from s3service.wsgi import parse_query, request_path
 from s3service.xmltext import element
+
+from objectgateway_files import (bucket_locked, copy_body, copy_exactly, drain_body,
+                                 end_object_file, file_range, locked, make_private_dir,
+                                 open_object_file, parse_xml_list, read_object_meta, write_json)
 
 log = logging.getLogger("objectgateway")
 
@@ -110,13 +113,10 @@ InvalidPartOrder = error_class(
 EntityTooSmall = error_class(
     "EntityTooSmall", 400, "Your proposed upload is smaller than the minimum allowed object "
     "size.", __name__)
-MaxMessageLengthExceeded = error_class(
-    "MaxMessageLengthExceeded", 400, "Your request was too big.", __name__)
 KeyTooLongError = error_class("KeyTooLongError", 400, "Your key is too long", __name__)
 InvalidRange = error_class("InvalidRange", 416, "The requested range is not satisfiable",
                            __name__)
 
-PIECE = 256 * 1024
 XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
 REQUEST_ID = "s3service.request_id"   # where the middleware leaves the request's id
 
@@ -128,7 +128,6 @@ MAX_DELETE_KEYS = 1_000
 #: The largest XML bodies read: S3's part and key counts, with room for checksums and escapes.
 MAX_COMPLETE_BODY = MAX_PARTS * 512
 MAX_DELETE_BODY = MAX_DELETE_KEYS * 8 * 1024
-MAX_CONFIGURATION_BODY = 64 * 1024
 
 #: What this gateway implements: (method, addresses an object, sub-resource) ->
 #: (the method answering it, the IAM action it asks the authorizer for).  The
@@ -179,7 +178,6 @@ STORED_HEADERS = ("Cache-Control", "Content-Disposition", "Content-Encoding",
 OVERRIDES = {f"response-{name.lower()}": name for name in ("Content-Type", *STORED_HEADERS)}
 
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
-_TRAILER_LENGTH = 8       # an object file ends with its metadata's length: 8 bytes, big-endian
 
 
 class Reply(NamedTuple):
@@ -220,169 +218,6 @@ def _iso(epoch: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(epoch))
 
 
-def _mkdir(path: Path) -> None:
-    path.mkdir(mode=0o700, exist_ok=True)
-
-
-def _write_json(path: Path, doc: dict) -> None:
-    """Write ``path`` whole (0600) or not at all."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
-        out.write(json.dumps(doc))
-    os.replace(tmp, path)
-
-
-# -- object files: the bytes, then the metadata, then its length ----------------------
-
-def _finish_record(out: BinaryIO, meta: dict) -> None:
-    """End an object file being written with its metadata."""
-    trailer = json.dumps(meta).encode("utf-8")
-    out.write(trailer + len(trailer).to_bytes(_TRAILER_LENGTH, "big"))
-
-
-def _open_record(path: Path) -> tuple[BinaryIO, dict]:
-    """An object file, open at its first byte, and its metadata (``FileNotFoundError``)."""
-    file = path.open("rb")
-    try:
-        end = file.seek(0, os.SEEK_END)
-        file.seek(end - _TRAILER_LENGTH)
-        length = int.from_bytes(file.read(_TRAILER_LENGTH), "big")
-        file.seek(end - _TRAILER_LENGTH - length)
-        meta = json.loads(file.read(length))
-        if meta["size"] != end - _TRAILER_LENGTH - length:
-            raise ValueError(f"{path}: not an object file")
-        file.seek(0)
-    except BaseException:
-        file.close()
-        raise
-    return file, meta
-
-
-def _read_meta(path: Path) -> dict | None:
-    """An object file's metadata, ``None`` if it is gone."""
-    try:
-        file, meta = _open_record(path)
-    except FileNotFoundError:
-        return None
-    file.close()
-    return meta
-
-
-def _file_range(file: BinaryIO, start: int, end: int) -> Iterator[bytes]:
-    """Bytes ``[start, end)`` of an open file, which is closed at the end (or on ``close()``)."""
-    with file:
-        file.seek(start)
-        left = end - start
-        while left > 0:
-            data = file.read(min(PIECE, left))
-            if not data:
-                return
-            left -= len(data)
-            yield data
-
-
-# -- request bodies -------------------------------------------------------------------
-
-def _body_length(environ: dict, required: bool) -> int | None:
-    """The body's length; ``None`` for an HTTP chunked body, read up to its end.
-
-    Without either, a PUT of an object or part is ``411 MissingContentLength``
-    (``required``) and any other request has no body.
-    """
-    text = environ.get("CONTENT_LENGTH")
-    if text:
-        try:
-            return int(text)
-        except ValueError:
-            raise InvalidArgument("Invalid Content-Length", ArgumentName="Content-Length",
-                                  ArgumentValue=text) from None
-    if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
-        return None
-    if required:
-        raise MissingContentLength()
-    return 0
-
-
-def _copy_body(environ: dict, into: BinaryIO, limit: int, too_large: type[S3Error],
-               required: bool = False) -> str:
-    """Copy the whole body into the open file ``into``; its MD5 in hex.
-
-    ``too_large`` is raised for a body of more than ``limit`` bytes.  Returns
-    only once the middleware has verified the body (the read that reaches
-    the end raises the error of a failed check).
-    """
-    length = _body_length(environ, required)
-    if length is not None and length > limit:
-        raise too_large()
-    stream = environ["wsgi.input"]
-    md5, total = hashlib.md5(), 0
-    while length is None or total < length:
-        want = PIECE if length is None else min(PIECE, length - total)
-        data = stream.read(want)
-        if not data:
-            if length is None:
-                break
-            raise IncompleteBody()
-        total += len(data)
-        if total > limit:
-            raise too_large()
-        md5.update(data)
-        into.write(data)
-    report = environ.get(PAYLOAD_KEY)
-    if report is not None and not report.verified:
-        stream.read()                 # the checks of an empty body are judged here
-        if not report.verified:
-            raise IncompleteBody()
-    return md5.hexdigest()
-
-
-def _drain(environ: dict) -> None:
-    """Read (and so verify) a body the operation does not use."""
-    with open(os.devnull, "wb") as sink:
-        _copy_body(environ, sink, MAX_CONFIGURATION_BODY, MaxMessageLengthExceeded)
-
-
-def _parse_xml_list(environ: dict, root: str, item: str, limit: int, spool_dir: Path,
-                    max_items: int) -> tuple[dict[str, str], list[dict[str, str]]]:
-    """The ``<root>`` document of the body: its own text children, and each ``<item>``'s.
-
-    At most ``limit`` bytes (else ``MaxMessageLengthExceeded``), spooled to a
-    file and parsed as a stream, so that memory stays small whatever is sent;
-    at most ``max_items`` items, no DTD (else ``MalformedXML``).
-    """
-    fields: dict[str, str] = {}
-    items: list[dict[str, str]] = []
-    with tempfile.TemporaryFile(dir=spool_dir) as spool:
-        _copy_body(environ, spool, limit, MaxMessageLengthExceeded)
-        spool.seek(0)
-        depth, top = 0, None
-        try:
-            for event, elem in ElementTree.iterparse(spool, ("start", "end"), forbid_dtd=True):
-                tag = elem.tag.rpartition("}")[2]
-                if event == "start":
-                    depth += 1
-                    if depth == 1:
-                        top = elem
-                        if tag != root:
-                            raise MalformedXML()
-                    elif depth > 3:
-                        raise MalformedXML()
-                    continue
-                depth -= 1
-                if depth == 1 and tag == item:
-                    items.append({child.tag.rpartition("}")[2]: (child.text or "")
-                                  for child in elem})
-                    if len(items) > max_items:
-                        raise MalformedXML()
-                elif depth == 1:
-                    fields[tag] = (elem.text or "").strip()
-                if depth == 1:
-                    top.clear()         # what is parsed is kept only as the dicts above
-        except (ElementTree.ParseError, DefusedXmlException):
-            raise MalformedXML() from None
-    return fields, items
-
-
 # -- the request --------------------------------------------------------------------
 
 def _header(environ: dict, name: str) -> str | None:
@@ -400,17 +235,14 @@ def _refuse_unsupported_headers(environ: dict, method: str) -> None:
     names = list(UNSUPPORTED_HEADERS)
     if method in ("PUT", "POST"):
         names += ["if-match", "if-none-match"]      # a conditional write
-    for name in names:
-        if _header(environ, name) is not None:
-            raise NotImplemented_("A header you provided implies functionality that is not "
-                                  "implemented", Header=name)
+    refused = [name for name in names if _header(environ, name) is not None]
     acl = _header(environ, "x-amz-acl")
     if acl is not None and acl.strip() not in OWNER_ONLY_ACLS:
-        raise NotImplemented_("A header you provided implies functionality that is not "
-                              "implemented", Header="x-amz-acl")
+        refused.append("x-amz-acl")
     if (_header(environ, "x-amz-bucket-object-lock-enabled") or "").lower() == "true":
-        raise NotImplemented_("A header you provided implies functionality that is not "
-                              "implemented", Header="x-amz-bucket-object-lock-enabled")
+        refused.append("x-amz-bucket-object-lock-enabled")
+    if refused:
+        raise NotImplemented_(Header=refused[0])
 
 
 def _header_value(name: str, text: str) -> str:
@@ -437,8 +269,8 @@ class ObjectGateway:
     def __init__(self, root: str | os.PathLike[str], store) -> None:
         self.root = Path(root)
         self.root.parent.mkdir(parents=True, exist_ok=True)
-        _mkdir(self.root)
-        _mkdir(self.root / ".trash")        # (no bucket name starts with a dot)
+        make_private_dir(self.root)
+        make_private_dir(self.root / ".trash")        # (no bucket name starts with a dot)
         self.store = store          # who owns which bucket (the middleware's store)
 
     def __call__(self, environ: dict, start_response) -> Iterable[bytes]:
@@ -530,8 +362,8 @@ class ObjectGateway:
                     raise RuntimeError(f"{home} is not a bucket of this gateway") from None
             fresh = Path(tempfile.mkdtemp(dir=self.root / ".trash"))
             for part in ("objects", "uploads", "tmp"):
-                _mkdir(fresh / part)
-            _write_json(fresh / "bucket.json", tenure)
+                make_private_dir(fresh / part)
+            write_json(fresh / "bucket.json", tenure)
             try:
                 os.rename(fresh, home)      # whole, with its bucket.json, or not at all
             except OSError:                 # another request made it first
@@ -546,7 +378,7 @@ class ObjectGateway:
         directory moved away, or its row deleted (the directory may have been
         made again by a request that looked the row up just before).
         """
-        with _bucket_locked(home, exclusive=False) as tenure:
+        with bucket_locked(home, exclusive=False) as tenure:
             found = self.store.get_bucket(home.name)
             if found is None or _tenure(*found) != tenure:
                 raise NoSuchBucket(BucketName=home.name)
@@ -557,7 +389,7 @@ class ObjectGateway:
         once, then deleted (unless another request did, or made the new one, first)."""
         trash = self.root / ".trash" / uuid.uuid4().hex
         try:
-            with _bucket_locked(home, exclusive=True) as found:
+            with bucket_locked(home, exclusive=True) as found:
                 if found == tenure:
                     return
                 os.rename(home, trash)
@@ -566,7 +398,7 @@ class ObjectGateway:
         shutil.rmtree(trash)
 
     def create_bucket(self, request: Request) -> Reply:
-        _drain(request.environ)             # (a location constraint: checked, unused)
+        drain_body(request.environ)             # (a location constraint: checked, unused)
         with contextlib.suppress(BucketNameTaken):
             self.store.add_bucket(request.account, request.bucket)
         found = self.store.get_bucket(request.bucket)
@@ -590,7 +422,7 @@ class ObjectGateway:
     def delete_bucket(self, request: Request) -> Reply:
         home = self.home(request)
         trash = self.root / ".trash" / uuid.uuid4().hex
-        with _bucket_locked(home, exclusive=True):      # no object is put in it meanwhile
+        with bucket_locked(home, exclusive=True):      # no object is put in it meanwhile
             if any((home / "objects").iterdir()):
                 raise BucketNotEmpty(BucketName=request.bucket)
             self.store.delete_bucket(request.bucket, owner=request.account)
@@ -601,7 +433,7 @@ class ObjectGateway:
     # -- listings -----------------------------------------------------------------
 
     def _sorted_objects(self, home: Path) -> list[dict]:
-        found = (_read_meta(path) for path in (home / "objects").iterdir())
+        found = (read_object_meta(path) for path in (home / "objects").iterdir())
         return sorted((meta for meta in found if meta is not None), key=lambda m: m["key"])
 
     def list_objects(self, request: Request) -> Reply:
@@ -691,7 +523,7 @@ class ObjectGateway:
             with os.fdopen(fd, "wb") as out:
                 meta: dict = {}
                 yield out, meta
-                _finish_record(out, meta)
+                end_object_file(out, meta)
             with self._keeping(home):
                 os.replace(tmp, path)
         except BaseException:
@@ -703,7 +535,7 @@ class ObjectGateway:
     def _receive(request: Request, out: BinaryIO, meta: dict) -> list[tuple[str, str]]:
         """Write the body (an object's or a part's) to ``out``, its size and ETag (and a
         checksum the middleware verified) into ``meta``; the headers answering it."""
-        md5 = _copy_body(request.environ, out, MAX_OBJECT_SIZE, EntityTooLarge, required=True)
+        md5 = copy_body(request.environ, out, MAX_OBJECT_SIZE, EntityTooLarge, required=True)
         meta.update(size=out.tell(), etag=f'"{md5}"')
         headers = [("ETag", meta["etag"])]
         report = request.environ.get(PAYLOAD_KEY)
@@ -723,7 +555,7 @@ class ObjectGateway:
 
     def _open_object(self, request: Request) -> tuple[BinaryIO, dict]:
         try:
-            return _open_record(self._object_path(self.home(request), request.key))
+            return open_object_file(self._object_path(self.home(request), request.key))
         except FileNotFoundError:
             raise NoSuchKey(Key=request.key) from None
 
@@ -764,7 +596,7 @@ class ObjectGateway:
             algorithm, value = meta["checksum"]
             headers.append((f"x-amz-checksum-{algorithm.lower()}", value))
         headers.append(("Content-Length", str(end - start)))
-        return Reply(status, headers, _file_range(file, start, end))
+        return Reply(status, headers, file_range(file, start, end))
 
     def delete_object(self, request: Request) -> Reply:
         self._object_path(self.home(request), request.key).unlink(missing_ok=True)
@@ -776,7 +608,7 @@ class ObjectGateway:
         if report is None or not (report.content_md5 or report.checksum_algorithm):
             raise InvalidRequest("Missing required header for this request: Content-MD5")
         home = self.home(request)
-        fields, objects = _parse_xml_list(request.environ, "Delete", "Object", MAX_DELETE_BODY,
+        fields, objects = parse_xml_list(request.environ, "Delete", "Object", MAX_DELETE_BODY,
                                           home / "tmp", MAX_DELETE_KEYS)
         quiet = fields.get("Quiet", "false").lower() == "true"
         if not objects or any(not entry.get("Key") for entry in objects):
@@ -822,10 +654,10 @@ class ObjectGateway:
 
     def create_multipart_upload(self, request: Request) -> Reply:
         home = self.home(request)
-        _drain(request.environ)
+        drain_body(request.environ)
         upload_id = uuid.uuid4().hex
         fresh = Path(tempfile.mkdtemp(dir=home / "tmp"))
-        _write_json(fresh / "upload.json", {"key": request.key,
+        write_json(fresh / "upload.json", {"key": request.key,
                                             **_object_headers(request.environ)})
         with self._keeping(home):
             os.rename(fresh, home / "uploads" / upload_id)
@@ -850,10 +682,10 @@ class ObjectGateway:
         """CompleteMultipartUpload; the same again answers as the first did (a client's retry)."""
         home = self.home(request)
         upload = self._upload(request, home)
-        _, listed = _parse_xml_list(request.environ, "CompleteMultipartUpload", "Part",
+        _, listed = parse_xml_list(request.environ, "CompleteMultipartUpload", "Part",
                                     MAX_COMPLETE_BODY, home / "tmp", MAX_PARTS)
         wanted = _wanted_parts(listed)
-        with _locked(upload / "upload.json"):
+        with locked(upload / "upload.json"):
             completed = upload / "completed.json"
             if not (upload / "upload.json").exists():       # aborted meanwhile
                 raise NoSuchUpload(UploadId=request.query["uploadId"])
@@ -872,7 +704,7 @@ class ObjectGateway:
             parts = []
             for number, etag in wanted:
                 try:
-                    file, meta = _open_record(upload / f"part-{number:05d}")
+                    file, meta = open_object_file(upload / f"part-{number:05d}")
                 except FileNotFoundError:
                     raise InvalidPart(PartNumber=number, ETag=etag) from None
                 stack.enter_context(file)
@@ -888,17 +720,17 @@ class ObjectGateway:
             info = json.loads((upload / "upload.json").read_text())
             with self._writing(home, self._object_path(home, request.key)) as (out, meta):
                 for _, file, part in parts:
-                    _copy_exactly(file, out, part["size"])
+                    copy_exactly(file, out, part["size"])
                 meta.update(key=request.key, size=out.tell(), etag=etag, modified=time.time(),
                             content_type=info["content_type"], headers=info["headers"],
                             metadata=info["metadata"])
-        _write_json(upload / "completed.json", {"etag": etag})
+        write_json(upload / "completed.json", {"etag": etag})
         for part in upload.glob("part-*"):
             part.unlink(missing_ok=True)
 
     def abort_multipart_upload(self, request: Request) -> Reply:
         upload = self._open_upload(request, self.home(request))
-        with _locked(upload / "upload.json"):
+        with locked(upload / "upload.json"):
             if (upload / "completed.json").exists():        # completed meanwhile
                 raise NoSuchUpload(UploadId=request.query["uploadId"])
             shutil.rmtree(upload, ignore_errors=True)
@@ -913,46 +745,6 @@ def _tenure(owner: str, info) -> dict:
     if created.tzinfo is None:
         created = created.replace(tzinfo=timezone.utc)
     return {"owner": owner, "created": created.astimezone(timezone.utc).isoformat()}
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """An exclusive lock on ``path``, held by one request of any process at a time."""
-    with path.open("rb") as file:
-        fcntl.flock(file, fcntl.LOCK_EX)
-        yield
-
-
-@contextlib.contextmanager
-def _bucket_locked(home: Path, exclusive: bool) -> Iterator[dict]:
-    """A bucket's directory, locked for DeleteBucket (``exclusive``) or against it;
-    yields its ``bucket.json``.
-
-    ``NoSuchBucket`` if the directory is gone, or was discarded while this waited.
-    """
-    marker = home / "bucket.json"
-    try:
-        file = marker.open("rb")
-    except FileNotFoundError:
-        raise NoSuchBucket(BucketName=home.name) from None
-    with file:
-        fcntl.flock(file, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-        try:
-            in_place = os.path.samestat(os.fstat(file.fileno()), marker.stat())
-        except FileNotFoundError:
-            in_place = False
-        if not in_place:
-            raise NoSuchBucket(BucketName=home.name)
-        yield json.loads(file.read())
-
-
-def _copy_exactly(source: BinaryIO, out: BinaryIO, size: int) -> None:
-    while size > 0:
-        data = source.read(min(PIECE, size))
-        if not data:
-            raise RuntimeError("a part is shorter than its metadata says")
-        out.write(data)
-        size -= len(data)
 
 
 def _wanted_parts(listed: list[dict[str, str]]) -> list[tuple[int, str]]:
