@@ -31,6 +31,8 @@ Layout under the root (directories 0700, files 0600)::
     <bucket>/bucket.json            the bucket's owner and creation time
     <bucket>/objects/<sha256(key)>  an object: its bytes, then its metadata
     <bucket>/uploads/<upload id>/   a multipart upload: upload.json, its parts
+                                    (once completed: completed.json, kept so that
+                                    a retried Complete answers the same)
     <bucket>/tmp/                   bodies being received
 
 An object is *one* file holding its bytes followed by its metadata (key,
@@ -84,7 +86,7 @@ from typing import BinaryIO, NamedTuple
 from urllib.parse import quote
 
 from s3service import S3ServiceMiddleware
-from s3service.backends import BucketNameTaken
+from s3service.backends import BucketNameTaken, UnknownBucket
 from s3service.bucketnames import validate_bucket_name
 from s3service.errors import (AccessDenied, BucketAlreadyExists, BucketNotEmpty,
                               EntityTooLarge, InternalError, InvalidArgument, InvalidRequest,
@@ -425,7 +427,10 @@ class ObjectGateway:
         with bucket_locked(home, exclusive=True):      # no object is put in it meanwhile
             if any((home / "objects").iterdir()):
                 raise BucketNotEmpty(BucketName=request.bucket)
-            self.store.delete_bucket(request.bucket, owner=request.account)
+            try:
+                self.store.delete_bucket(request.bucket, owner=request.account)
+            except UnknownBucket:       # deleted by another way meanwhile
+                raise NoSuchBucket(BucketName=request.bucket) from None
             os.rename(home, trash)
         shutil.rmtree(trash)
         return Reply("204 No Content", [], b"")
