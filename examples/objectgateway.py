@@ -5,7 +5,8 @@
 What it implements is the table :data:`OPERATIONS`, path-style: CreateBucket,
 HeadBucket, DeleteBucket, GetBucketLocation, ListObjects (v1 and v2),
 ListObjectVersions (the bucket is never versioned: each object once, version
-``null``), PutObject, GetObject (``Range``, ``response-*``), HeadObject,
+``null``), PutObject, GetObject (``Range``, ``response-*``, ``If-Match`` and the
+other conditions), HeadObject,
 DeleteObject, DeleteObjects, and multipart upload (Create, UploadPart,
 Complete, Abort).  Every other request -- a sub-resource such as ``?acl``,
 ``?tagging``, ``?versioning``, ``?cors``, ``?policy``, or a header asking for
@@ -61,7 +62,7 @@ A gateway of your own must do the same: data of a bucket whose row is gone
 must go, or the name must stay refused.
 
 A model for a gateway, not a product: no versioning, ACLs, CORS, copies or
-conditional requests, and a listing reads every object's metadata.
+conditional writes, and a listing reads every object's metadata.
 """
 from __future__ import annotations
 
@@ -80,7 +81,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
-from email.utils import formatdate
+from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 from urllib.parse import quote
@@ -116,6 +117,9 @@ EntityTooSmall = error_class(
     "EntityTooSmall", 400, "Your proposed upload is smaller than the minimum allowed object "
     "size.", __name__)
 KeyTooLongError = error_class("KeyTooLongError", 400, "Your key is too long", __name__)
+PreconditionFailed = error_class(
+    "PreconditionFailed", 412, "At least one of the pre-conditions you specified did not hold",
+    __name__)
 InvalidRange = error_class("InvalidRange", 416, "The requested range is not satisfiable",
                            __name__)
 
@@ -577,6 +581,10 @@ class ObjectGateway:
 
     def _object_reply(self, request: Request, file: BinaryIO, meta: dict) -> Reply:
         environ, size = request.environ, meta["size"]
+        if not _modified(environ, meta):
+            file.close()
+            return Reply("304 Not Modified", [("ETag", meta["etag"]), (
+                "Last-Modified", _http_date(meta["modified"]))], [])
         stored = {"Content-Type": meta["content_type"], **meta["headers"]}
         for parameter, name in OVERRIDES.items():
             if parameter in request.query:
@@ -750,6 +758,39 @@ def _tenure(owner: str, info) -> dict:
     if created.tzinfo is None:
         created = created.replace(tzinfo=timezone.utc)
     return {"owner": owner, "created": created.astimezone(timezone.utc).isoformat()}
+
+
+def _modified(environ: dict, meta: dict) -> bool:
+    """GetObject's conditions: ``False`` for ``304 Not Modified``, PreconditionFailed if one
+    fails (``If-Match`` wins over ``If-Unmodified-Since``, ``If-None-Match`` over
+    ``If-Modified-Since``, as S3 has it).  ``Range`` downloads send ``If-Match`` so that an
+    object replaced meanwhile is not stitched together from two versions."""
+    modified = int(meta["modified"])            # (HTTP dates are to the second)
+    if_match, if_none_match = _header(environ, "if-match"), _header(environ, "if-none-match")
+    if if_match is not None:
+        if not _etag_in(if_match, meta["etag"]):
+            raise PreconditionFailed(Condition="If-Match")
+    elif _since(environ, "if-unmodified-since", modified):
+        raise PreconditionFailed(Condition="If-Unmodified-Since")
+    if if_none_match is not None:
+        return not _etag_in(if_none_match, meta["etag"])
+    return _since(environ, "if-modified-since", modified) is not False
+
+
+def _etag_in(listed: str, etag: str) -> bool:
+    """Whether an ``If-Match``/``If-None-Match`` list names ``etag`` (or is ``*``)."""
+    wanted = {tag.strip().removeprefix("W/").strip('"') for tag in listed.split(",")}
+    return "*" in wanted or etag.strip('"') in wanted
+
+
+def _since(environ: dict, name: str, modified: int) -> bool | None:
+    """Whether the object was modified after the date of header ``name``; ``None`` without
+    one (or with one that is not a date, which HTTP says to ignore)."""
+    text = _header(environ, name)
+    try:
+        return modified > parsedate_to_datetime(text).timestamp() if text else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _wanted_parts(listed: list[dict[str, str]]) -> list[tuple[int, str]]:

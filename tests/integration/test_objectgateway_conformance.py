@@ -309,3 +309,53 @@ def test_list_with_max_keys_zero_is_not_truncated(s3):
     fill(s3, "zero-keys", ["a", "b"])
     listed = s3.list_objects_v2(Bucket="zero-keys", MaxKeys=0)
     assert (listed["KeyCount"], listed["IsTruncated"]) == (0, False)
+
+
+def test_get_object_conditions(s3):
+    etag = s3.put_object(Bucket=BUCKET, Key="conditional", Body=b"v1")["ETag"]
+    head = s3.head_object(Bucket=BUCKET, Key="conditional")
+    modified = head["LastModified"]
+    earlier, later = datetime(2001, 1, 1, tzinfo=timezone.utc), datetime(2099, 1, 1,
+                                                                          tzinfo=timezone.utc)
+    assert s3.get_object(Bucket=BUCKET, Key="conditional", IfMatch=etag)["Body"].read() == b"v1"
+    assert error_of(s3.get_object, Bucket=BUCKET, Key="conditional",
+                    IfMatch='"' + "0" * 32 + '"') == (412, "PreconditionFailed")
+    assert error_of(s3.get_object, Bucket=BUCKET, Key="conditional",
+                    IfUnmodifiedSince=earlier) == (412, "PreconditionFailed")
+    assert error_of(s3.get_object, Bucket=BUCKET, Key="conditional", IfNoneMatch=etag) == \
+        (304, "304")
+    assert error_of(s3.get_object, Bucket=BUCKET, Key="conditional",
+                    IfModifiedSince=later) == (304, "304")
+    assert error_of(s3.head_object, Bucket=BUCKET, Key="conditional", IfMatch='"nope"') == \
+        (412, "412")
+    # If-Match holding wins over If-Unmodified-Since failing; If-None-Match over
+    # If-Modified-Since.
+    assert s3.get_object(Bucket=BUCKET, Key="conditional", IfMatch=etag,
+                         IfUnmodifiedSince=earlier)["Body"].read() == b"v1"
+    assert s3.get_object(Bucket=BUCKET, Key="conditional", IfNoneMatch='"other"',
+                         IfModifiedSince=later)["Body"].read() == b"v1"
+    assert s3.get_object(Bucket=BUCKET, Key="conditional",
+                         IfModifiedSince=modified.replace(year=2000))["Body"].read() == b"v1"
+
+
+def test_ranged_download_of_an_object_replaced_meanwhile_is_refused(s3, tmp_path):
+    """s3transfer downloads a large object in ranges, each with If-Match: a PUT in between
+    must make the download fail, never leave a file stitched from two versions."""
+    from boto3.s3.transfer import TransferConfig
+    from s3transfer.exceptions import S3DownloadFailedError
+
+    first = bytes(range(256)) * (4 * 4096)                          # 4 MiB
+    s3.put_object(Bucket=BUCKET, Key="replaced", Body=first)
+    replaced = []
+
+    def replace_once(chunk: int) -> None:
+        if not replaced:
+            replaced.append(True)
+            s3.put_object(Bucket=BUCKET, Key="replaced", Body=b"\xff" * len(first))
+
+    config = TransferConfig(multipart_threshold=1024 * 1024, multipart_chunksize=1024 * 1024,
+                            max_concurrency=1)
+    target = tmp_path / "download.bin"
+    with pytest.raises(S3DownloadFailedError, match="did not match expected ETag"):
+        s3.download_file(BUCKET, "replaced", str(target), Config=config, Callback=replace_once)
+    assert replaced and not target.exists()
