@@ -5,10 +5,9 @@
 What it implements is the table :data:`OPERATIONS`, path-style: CreateBucket,
 HeadBucket, DeleteBucket, GetBucketLocation, ListObjects (v1 and v2),
 ListObjectVersions (the bucket is never versioned: each object once, version
-``null``), PutObject, GetObject (``Range``, ``response-*``, ``If-Match`` and the
-other conditions), HeadObject,
-DeleteObject, DeleteObjects, and multipart upload (Create, UploadPart,
-Complete, Abort).  Every other request -- a sub-resource such as ``?acl``,
+``null``), PutObject, GetObject and HeadObject (``Range``, ``response-*``,
+``If-Match`` and the other conditions), DeleteObject, DeleteObjects, and
+multipart upload (Create, UploadPart, Complete, Abort).  Every other request -- a sub-resource such as ``?acl``,
 ``?tagging``, ``?versioning``, ``?cors``, ``?policy``, or a header asking for
 what it does not do (``x-amz-copy-source``, ``x-amz-tagging``, server-side
 encryption, object lock, conditional writes...) -- is ``501 NotImplemented``,

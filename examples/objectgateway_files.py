@@ -34,6 +34,7 @@ TRAILER_LENGTH = 8       # an object file ends with its metadata's length: 8 byt
 
 
 def make_private_dir(path: Path) -> None:
+    """``path`` as a directory only its owner may enter (0700), if it is not one yet."""
     path.mkdir(mode=0o700, exist_ok=True)
 
 
@@ -94,6 +95,16 @@ def file_range(file: BinaryIO, start: int, end: int) -> Iterator[bytes]:
             yield data
 
 
+def copy_exactly(source: BinaryIO, out: BinaryIO, size: int) -> None:
+    """Copy ``size`` bytes of an object file (a part) to ``out``."""
+    while size > 0:
+        data = source.read(min(PIECE, size))
+        if not data:
+            raise RuntimeError("an object file is shorter than its metadata says")
+        out.write(data)
+        size -= len(data)
+
+
 # -- request bodies -------------------------------------------------------------------
 
 def body_length(environ: dict, required: bool) -> int | None:
@@ -117,7 +128,7 @@ def body_length(environ: dict, required: bool) -> int | None:
 
 
 def copy_body(environ: dict, into: BinaryIO, limit: int, too_large: type[S3Error],
-               required: bool = False) -> str:
+              required: bool = False) -> str:
     """Copy the whole body into the open file ``into``; its MD5 in hex.
 
     ``too_large`` is raised for a body of more than ``limit`` bytes.  Returns
@@ -156,7 +167,7 @@ def drain_body(environ: dict, limit: int = 64 * 1024) -> None:
 
 
 def parse_xml_list(environ: dict, root: str, item: str, limit: int, spool_dir: Path,
-                    max_items: int) -> tuple[dict[str, str], list[dict[str, str]]]:
+                   max_items: int) -> tuple[dict[str, str], list[dict[str, str]]]:
     """The ``<root>`` document of the body: its own text children, and each ``<item>``'s.
 
     At most ``limit`` bytes (else ``MaxMessageLengthExceeded``), spooled to a
@@ -227,12 +238,3 @@ def bucket_locked(home: Path, exclusive: bool) -> Iterator[dict]:
         if not in_place:
             raise NoSuchBucket(BucketName=home.name)
         yield json.loads(file.read())
-
-
-def copy_exactly(source: BinaryIO, out: BinaryIO, size: int) -> None:
-    while size > 0:
-        data = source.read(min(PIECE, size))
-        if not data:
-            raise RuntimeError("a part is shorter than its metadata says")
-        out.write(data)
-        size -= len(data)
