@@ -242,6 +242,22 @@ def test_xml_body_larger_than_s3_takes_is_refused_unread(srv, query, limit):
                      "MaxMessageLengthExceeded")
 
 
+def test_chunked_complete_body_larger_than_s3_takes(srv):
+    """Without a Content-Length the body is read up to the bound, then refused: not parsed
+    whole in memory (a tree of 100,000 parts)."""
+    s3 = client(srv)
+    upload = s3.create_multipart_upload(Bucket=BUCKET, Key="huge-complete")["UploadId"]
+    part = b"<Part><PartNumber>1</PartNumber><ETag>\"%s\"</ETag></Part>" % (b"0" * 32)
+    body = (b"<CompleteMultipartUpload>" + part * (6 * 1024 * 1024 // len(part))
+            + b"</CompleteMultipartUpload>")
+    path = f"/{BUCKET}/huge-complete?uploadId={upload}"
+    headers = sign_v4("POST", srv.url + path, seed.ROOT_KEY, seed.ROOT_SECRET, body=body)
+    headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+    headers.append(("Transfer-Encoding", "chunked"))
+    assert_error(send(srv.url, "POST", path, headers, _chunked(body, 65536), timeout=30),
+                 400, "MaxMessageLengthExceeded")
+
+
 def test_complete_with_more_parts_than_s3_allows(srv):
     s3 = client(srv)
     upload = s3.create_multipart_upload(Bucket=BUCKET, Key="many-parts")["UploadId"]
