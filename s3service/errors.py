@@ -52,7 +52,8 @@ class S3Error(Exception):
 
 
 _REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-            409: "Conflict", 411: "Length Required", 413: "Request Entity Too Large",
+            409: "Conflict", 411: "Length Required", 412: "Precondition Failed",
+            413: "Request Entity Too Large", 416: "Requested Range Not Satisfiable",
             500: "Internal Server Error", 501: "Not Implemented", 503: "Service Unavailable"}
 
 # Authentication and authorization.
