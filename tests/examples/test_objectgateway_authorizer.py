@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("webtest")
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ACCOUNT, KEY, SECRET = "a" * 64, "AKIDEXAMPLEOBJECTS01", "objects-secret"
 
 
