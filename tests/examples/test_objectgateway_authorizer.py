@@ -44,7 +44,7 @@ def app(tmp_path):
 
 
 def send(app, method: str, path: str, body: bytes = b"", headers=(), status: int = 200):
-    from signing import signed_headers
+    from tests.helpers.signing import signed_headers
 
     signed = signed_headers(method, f"http://localhost{path}", KEY, SECRET, body=body,
                             headers=dict(headers))
