@@ -181,7 +181,7 @@ def test_redact_secrets_in_query_strings_and_text():
 
 def gunicorn_conf_settings() -> dict:
     """The settings examples/gunicorn.conf.py gives gunicorn."""
-    path = Path(__file__).resolve().parent.parent / "examples" / "gunicorn.conf.py"
+    path = Path(__file__).resolve().parents[2] / "examples" / "gunicorn.conf.py"
     settings: dict = {}
     exec(compile(path.read_text(), str(path), "exec"), settings)
     return {name: value for name, value in settings.items()
