@@ -654,7 +654,7 @@ def print_header(args: argparse.Namespace, db: str | None, settings: ServeSettin
     store = (safe_url(db) if db
              else "sqlite:///<tmp>/n<N>/s3service.db (a fresh SQLite file per size)")
     if args.db == "postgres":
-        store += " (a throw-away cluster, tests/pg.py)"
+        store += " (a throw-away cluster, tests/helpers/pg.py)"
     serve_extra = shlex.join(args.serve_args)
     s3rver_extra = shlex.join(args.s3rver_args)
     http1 = settings.options.get("http1_settings") or {}
@@ -740,7 +740,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="wrk threads (default: %(default)s)")
     parser.add_argument("--db", metavar="URL",
                         help="the store of s3service serve, e.g. postgresql+psycopg://user@host/db, "
-                             "or 'postgres' for a database on a throw-away cluster (tests/pg.py; "
+                             "or 'postgres' for a database on a throw-away cluster (tests/helpers/pg.py; "
                              "needs PostgreSQL's server binaries) (default: a fresh SQLite file "
                              "per size).  The benchmark's account and key are written to it, "
                              "and its buckets are removed when done")
@@ -772,11 +772,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def throwaway_postgres() -> str:
-    """A new database on a PostgreSQL cluster of the tests' helper (``tests/pg.py``: initdb
+    """A new database on a PostgreSQL cluster of the tests' helper (``tests/helpers/pg.py``: initdb
     into a temporary directory, on 127.0.0.1; stopped and removed at exit)."""
     import importlib.util
 
-    path = HERE.parent / "tests" / "pg.py"
+    path = HERE.parent / "tests" / "helpers" / "pg.py"
     spec = importlib.util.spec_from_file_location("s3service_tests_pg", path)
     if spec is None or spec.loader is None:
         raise BenchError(f"no PostgreSQL helper at {path}")
