@@ -21,6 +21,7 @@ import threading
 from typing import Any, TextIO
 from urllib.parse import unquote
 
+from .. import forking
 from ..envelope import log_safe
 
 try:
@@ -120,6 +121,11 @@ class BatchingHandler(logging.StreamHandler):
         self._size = 0
         self._due = threading.Event()
         self._flusher_pid = 0
+        forking.in_each_child(self._leave_to_parent)
+
+    def _leave_to_parent(self) -> None:
+        # A forked child leaves the lines its parent had not yet written to the parent.
+        self._pending, self._size = [], 0
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
