@@ -49,7 +49,7 @@ class UnknownUser(LookupError):
 
 
 class LimitExceeded(ValueError):
-    """A change would take a policy, a user or a group past IAM's bounds (IAM's ``LimitExceeded``)."""
+    """A change would take a policy, a user or a group past IAM's bounds (``LimitExceeded``)."""
 
     code = "LimitExceeded"
 
@@ -60,7 +60,7 @@ def policy_size(document: str) -> int:
 
 
 def check_managed_size(name: str, document: str) -> None:
-    """:class:`LimitExceeded` if the managed policy ``name`` is larger than :data:`MAX_MANAGED_SIZE`."""
+    """:class:`LimitExceeded` if the managed policy ``name`` passes :data:`MAX_MANAGED_SIZE`."""
     size = policy_size(document)
     if size > MAX_MANAGED_SIZE:
         raise LimitExceeded(f"policy {name!r} has {size} characters (without whitespace); "
@@ -68,7 +68,7 @@ def check_managed_size(name: str, document: str) -> None:
 
 
 def check_inline_size(user: str, documents: list[str]) -> None:
-    """:class:`LimitExceeded` if ``user``'s inline ``documents`` together pass :data:`MAX_INLINE_SIZE`."""
+    """:class:`LimitExceeded` if ``user``'s inline ``documents`` pass :data:`MAX_INLINE_SIZE`."""
     size = sum(policy_size(document) for document in documents)
     if size > MAX_INLINE_SIZE:
         raise LimitExceeded(f"the inline policies of user {user!r} would have {size} characters "

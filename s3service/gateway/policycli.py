@@ -17,8 +17,9 @@ policy variable) on a key no request has: s3service's own keys, S3's that a
 gateway may give (:data:`~s3service.authorization.GATEWAY_KEYS`), and those
 named with ``--key`` (a gateway's own; repeat it).  Past IAM's bounds (6,144
 characters without whitespace per managed policy, 10 managed policies per user
-or group) the store refuses with ``LimitExceeded`` (exit status 1).  ``simulate`` decides as the server
-would (:class:`~s3service.policies.PolicyAuthorizer`) and prints ``allowed``,
+or group) the store refuses with ``LimitExceeded`` (exit status 1).
+``simulate`` decides as the server would
+(:class:`~s3service.policies.PolicyAuthorizer`) and prints ``allowed``,
 ``implicit deny`` or ``explicit deny`` and the statement that decided;
 ``--context aws:SourceIp=192.0.2.1`` gives a condition key a value (repeat a
 key for several values).

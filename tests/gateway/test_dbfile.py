@@ -1,4 +1,4 @@
-"""``--db-file PATH``: the database URL from a file other users cannot read, or from ``$S3SERVICE_DB``.
+"""``--db-file PATH`` (a file other users cannot read) and ``$S3SERVICE_DB``: the database URL.
 
 Run in this process (``cliserver.run_cli``) on a real SQLite file.
 """

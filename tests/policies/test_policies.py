@@ -277,7 +277,8 @@ def test_a_request_context_supplies_the_keys():
     environ = {"REMOTE_ADDR": "10.1.2.3", "wsgi.url_scheme": "https",
                "HTTP_AUTHORIZATION": "AWS4-HMAC-SHA256 ...", "QUERY_STRING": "prefix=ab&max-keys=5",
                "HTTP_X_AMZ_CONTENT_SHA256": "UNSIGNED-PAYLOAD",
-               "HTTP_USER_AGENT": "aws-cli/2.15 Python/3.11", "HTTP_REFERER": "https://intranet.example/"}
+               "HTTP_USER_AGENT": "aws-cli/2.15 Python/3.11",
+               "HTTP_REFERER": "https://intranet.example/"}
     now = at("2026-06-01T00:00:00")
     ok = RequestContext(environ, ALICE, now=now)
     assert evaluate([policy], "s3:ListAllMyBuckets", "arn:aws:s3:::*", ok.values).allowed
