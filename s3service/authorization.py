@@ -30,21 +30,30 @@ user, the account id for the account itself), ``aws:PrincipalAccount``,
 ``aws:PrincipalArn``, ``aws:PrincipalType`` (``User`` or ``Account``),
 ``s3:prefix`` and ``s3:max-keys`` (from the query string, when given),
 ``s3:signatureversion`` (``AWS`` for SigV2, ``AWS4-HMAC-SHA256`` for SigV4),
-``s3:authType`` (``REST-HEADER`` or ``REST-QUERY-STRING``) and
-``s3:x-amz-content-sha256``.
+``s3:authType`` (``REST-HEADER`` or ``REST-QUERY-STRING``),
+``s3:x-amz-content-sha256``, ``aws:UserAgent`` and ``aws:Referer`` (the
+request's headers).
+
+A gateway may give more (:meth:`RequestAuthorizer.is_allowed`'s ``keys``):
+:data:`GATEWAY_KEYS` are the keys S3 documents for bucket and object
+operations that only a gateway can know (``s3:x-amz-acl``,
+``s3:ExistingObjectTag/<tag>``...).  A policy naming any other key is refused
+when it is created (:func:`known_condition_keys`): a condition on a key no
+request has would never hold, and a Deny on it would silently never apply.
 """
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Protocol, runtime_checkable
 
 from .identity import Identity
 from .wsgi import parse_query
 
-__all__ = ["KNOWN_KEYS", "AllowAuthenticated", "Authorizer", "ContextAuthorizer",
-           "RequestAuthorizer", "RequestContext", "key_getter", "with_context"]
+__all__ = ["GATEWAY_KEYS", "KNOWN_KEYS", "AllowAuthenticated", "Authorizer", "ContextAuthorizer",
+           "RequestAuthorizer", "RequestContext", "key_getter", "known_condition_keys",
+           "with_context"]
 
 
 @runtime_checkable
@@ -229,14 +238,47 @@ _KEYS = {
     else "AWS4-HMAC-SHA256",
     "s3:authtype": _auth_type,
     "s3:x-amz-content-sha256": _header("HTTP_X_AMZ_CONTENT_SHA256"),
+    "aws:useragent": _header("HTTP_USER_AGENT"),
+    "aws:referer": _header("HTTP_REFERER"),
 }
 
 #: The environ entries the keys are read from.
 _ENVIRON_KEYS = ("REMOTE_ADDR", "wsgi.url_scheme", "HTTP_AUTHORIZATION", "QUERY_STRING",
-                 "HTTP_X_AMZ_CONTENT_SHA256")
+                 "HTTP_X_AMZ_CONTENT_SHA256", "HTTP_USER_AGENT", "HTTP_REFERER")
 
 #: The condition keys a :class:`RequestContext` knows (lower case).
 KNOWN_KEYS = frozenset(_KEYS)
+
+#: The condition keys S3 documents for bucket and object operations that a
+#: gateway, not the middleware, knows (lower case); a key ending in ``/`` is
+#: followed by a name of the caller's (``s3:existingobjecttag/owner``).
+GATEWAY_KEYS = frozenset({
+    "s3:delimiter", "s3:versionid", "s3:locationconstraint", "s3:x-amz-acl",
+    "s3:x-amz-copy-source", "s3:x-amz-metadata-directive", "s3:x-amz-storage-class",
+    "s3:x-amz-server-side-encryption", "s3:x-amz-server-side-encryption-aws-kms-key-id",
+    "s3:x-amz-server-side-encryption-customer-algorithm", "s3:x-amz-website-redirect-location",
+    "s3:x-amz-grant-read", "s3:x-amz-grant-write", "s3:x-amz-grant-read-acp",
+    "s3:x-amz-grant-write-acp", "s3:x-amz-grant-full-control", "s3:object-lock-mode",
+    "s3:object-lock-retain-until-date", "s3:object-lock-remaining-retention-days",
+    "s3:object-lock-legal-hold", "s3:requestobjecttagkeys", "s3:existingobjecttag/",
+    "s3:requestobjecttag/", "s3:tlsversion", "s3:resourceaccount",
+})
+
+
+def known_condition_keys(extra: Iterable[str] = ()) -> Callable[[str], bool]:
+    """Whether a condition key (any case) is one some request may have.
+
+    The keys are this module's own (:data:`KNOWN_KEYS`), S3's that a gateway
+    may give (:data:`GATEWAY_KEYS`) and ``extra``: those a gateway adds of its
+    own.  For :func:`~s3service.policies.parse_policy`'s ``known_keys``.
+    """
+    known = KNOWN_KEYS | GATEWAY_KEYS | {key.lower() for key in extra}
+
+    def is_known(key: str) -> bool:
+        key = key.lower()
+        name, slash, _ = key.partition("/")
+        return key in known or bool(slash and name + "/" in known)
+    return is_known
 
 
 def _unknown(ctx: RequestContext) -> None:

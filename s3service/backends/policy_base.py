@@ -13,14 +13,27 @@ Documents are stored as the text given; the stores do not parse them (the
 admin layer and :class:`~s3service.policies.PolicyAuthorizer` do), so a store
 stays a plain store.  Every change to an account's policies, attachments,
 inline policies or group memberships bumps its ``policy_version``.
+
+Sizes and counts are bounded as IAM bounds them (:func:`check_managed_size`,
+:func:`check_inline_size`, :data:`MAX_ATTACHED`); past a bound a store raises
+:class:`LimitExceeded` and changes nothing.
 """
 from __future__ import annotations
 
 from .protocols import PolicySource, PolicyStore   # (once here; still importable from here)
 from .records import Attachment
 
-__all__ = ["Attachment", "PolicySource", "PolicyStore", "UnknownGroup", "UnknownPolicy",
-           "UnknownUser", "one_principal"]
+__all__ = ["MAX_ATTACHED", "MAX_INLINE_SIZE", "MAX_MANAGED_SIZE", "Attachment", "LimitExceeded",
+           "PolicySource", "PolicyStore", "UnknownGroup", "UnknownPolicy", "UnknownUser",
+           "check_attached", "check_inline_size", "check_managed_size", "one_principal",
+           "policy_size"]
+
+#: IAM's bounds: characters of a managed policy, of all of a user's inline
+#: policies together (both counted without whitespace), and managed policies
+#: attached to one user or one group.
+MAX_MANAGED_SIZE = 6_144
+MAX_INLINE_SIZE = 2_048
+MAX_ATTACHED = 10
 
 
 class UnknownPolicy(LookupError):
@@ -33,6 +46,40 @@ class UnknownGroup(LookupError):
 
 class UnknownUser(LookupError):
     """No IAM user of that name in the account."""
+
+
+class LimitExceeded(ValueError):
+    """A change would take a policy, a user or a group past IAM's bounds (``LimitExceeded``)."""
+
+    code = "LimitExceeded"
+
+
+def policy_size(document: str) -> int:
+    """A document's size as IAM counts it: its characters but whitespace."""
+    return sum(1 for char in document if not char.isspace())
+
+
+def check_managed_size(name: str, document: str) -> None:
+    """:class:`LimitExceeded` if the managed policy ``name`` passes :data:`MAX_MANAGED_SIZE`."""
+    size = policy_size(document)
+    if size > MAX_MANAGED_SIZE:
+        raise LimitExceeded(f"policy {name!r} has {size} characters (without whitespace); "
+                            f"a managed policy may have {MAX_MANAGED_SIZE}")
+
+
+def check_inline_size(user: str, documents: list[str]) -> None:
+    """:class:`LimitExceeded` if ``user``'s inline ``documents`` pass :data:`MAX_INLINE_SIZE`."""
+    size = sum(policy_size(document) for document in documents)
+    if size > MAX_INLINE_SIZE:
+        raise LimitExceeded(f"the inline policies of user {user!r} would have {size} characters "
+                            f"(without whitespace); a user's may have {MAX_INLINE_SIZE} in all")
+
+
+def check_attached(kind: str, principal: str, attached: int) -> None:
+    """:class:`LimitExceeded` if ``principal`` has :data:`MAX_ATTACHED` managed policies already."""
+    if attached >= MAX_ATTACHED:
+        raise LimitExceeded(f"{kind} {principal!r} has {attached} managed policies attached; "
+                            f"the most is {MAX_ATTACHED}")
 
 
 def one_principal(user: str | None, group: str | None) -> tuple[str, str]:

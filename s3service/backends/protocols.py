@@ -90,7 +90,11 @@ class PolicyStore(PolicySource, Protocol):
     an unknown account :class:`~.base.UnknownAccount`."""
 
     def put_policy(self, account_id: str, name: str, document: str) -> None:
-        """Create the managed policy ``name``, or replace its document."""
+        """Create the managed policy ``name``, or replace its document.
+
+        :class:`~.policy_base.LimitExceeded` (nothing stored) past
+        :data:`~.policy_base.MAX_MANAGED_SIZE` characters without whitespace.
+        """
 
     def get_policy(self, account_id: str, name: str) -> str:
         """The document of a managed policy."""
@@ -103,7 +107,11 @@ class PolicyStore(PolicySource, Protocol):
 
     def attach_policy(self, account_id: str, policy: str, *, user: str | None = None,
                       group: str | None = None) -> None:
-        """Attach a managed policy to exactly one of ``user`` or ``group`` (no-op if attached)."""
+        """Attach a managed policy to exactly one of ``user`` or ``group`` (no-op if attached).
+
+        :class:`~.policy_base.LimitExceeded` if it would be the principal's
+        eleventh (:data:`~.policy_base.MAX_ATTACHED`).
+        """
 
     def detach_policy(self, account_id: str, policy: str, *, user: str | None = None,
                       group: str | None = None) -> None:
@@ -113,7 +121,12 @@ class PolicyStore(PolicySource, Protocol):
         """Every attachment of the account, sorted by policy, kind and principal."""
 
     def put_user_policy(self, account_id: str, user: str, name: str, document: str) -> None:
-        """Create or replace the user's inline policy ``name``."""
+        """Create or replace the user's inline policy ``name``.
+
+        :class:`~.policy_base.LimitExceeded` (nothing stored) if the user's
+        inline policies would pass :data:`~.policy_base.MAX_INLINE_SIZE`
+        characters without whitespace together.
+        """
 
     def delete_user_policy(self, account_id: str, user: str, name: str) -> None:
         """Delete an inline policy (:class:`UnknownPolicy` if there is none)."""

@@ -2,7 +2,7 @@
 
 Usage::
 
-    s3service [--db URL] [--json] COMMAND ...
+    s3service [--db URL | --db-file PATH] [--json] COMMAND ...
 
     s3service serve [--host H] [--port P] [--workers N] [--threads N] [--region R]
                     [--certfile PEM --keyfile PEM] [--backend-timeout S]
@@ -22,8 +22,12 @@ Usage::
     s3service policy create|attach|detach|list|simulate ...   (see .policycli)
     s3service group create|add-user|list ...
 
-The store is the database at ``--db`` (or ``$S3SERVICE_DB``, by default
-``sqlite:///s3service.db``).  ``--json`` (before or after the command) prints
+The store is the database at ``--db``, or the first line of ``--db-file``
+(not readable by other users), or ``$S3SERVICE_DB``, by default
+``sqlite:///s3service.db``.  A password given with ``--db`` is replaced by
+``***`` in the process's command line (what ``ps`` shows of it and of the
+workers it forks) as soon as the command starts; the file or the environment
+never show it at all.  ``--json`` (before or after the command) prints
 machine-readable output.  Errors are one line on stderr
 (``s3service: error: ...``) with exit status 1 (failed: unknown account,
 bucket taken...), 2 (bad arguments: an invalid bucket name...) or 3 (the
@@ -47,6 +51,7 @@ from ..regions import DEFAULT_REGION
 from . import admin, policycli
 from .output import emit, table
 from .admin import AdminError
+from .arguments import hide_in_arguments
 
 PROG = "s3service"
 DEMO_URL_SECONDS = 3600
@@ -62,17 +67,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog=PROG, description="Run an S3 service-level gateway and administer its store.",
-        epilog=f"The database is --db, else ${ENV_DB}, else {DEFAULT_DB}. "
+        epilog=f"The database is --db, else --db-file's first line, else ${ENV_DB}, else "
+               f"{DEFAULT_DB}. "
                "Exit status: 0 ok, 1 failed, 2 bad arguments, 3 database unreachable.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--db", metavar="URL", default=None,
                         help=f"store URL: sqlite:///PATH, postgresql+psycopg://..., or memory "
-                             f"(default: ${ENV_DB} or {DEFAULT_DB})")
+                             f"(default: ${ENV_DB} or {DEFAULT_DB}); a password in it is "
+                             f"seen in ps until the command starts: prefer --db-file or "
+                             f"${ENV_DB}")
+    parser.add_argument("--db-file", metavar="PATH", default=None,
+                        help="read the store URL from the first line of this file (which "
+                             "other users must not be able to read)")
     parser.add_argument("--json", action="store_true", default=False,
                         help="print JSON (one document) instead of text")
     # The same options after the command; SUPPRESS keeps the value given before it.
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--db", metavar="URL", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    common.add_argument("--db-file", metavar="PATH", default=argparse.SUPPRESS,
+                        help=argparse.SUPPRESS)
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                         help="print JSON instead of text")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -354,6 +367,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from .server import DEFAULT_DB, ENV_DB
 
+    if args.db is not None:
+        if not hide_in_arguments(_secrets(args.db)):
+            print(f"{PROG}: warning: the database password stays visible in this process's "
+                  f"command line: give it with --db-file or ${ENV_DB}", file=sys.stderr)
+        if args.db_file is not None:
+            print(f"{PROG}: error: give --db or --db-file, not both", file=sys.stderr)
+            return EXIT_USAGE
+    if args.db_file is not None:
+        try:
+            args.db = read_db_file(args.db_file)
+        except AdminError as exc:
+            print(f"{PROG}: error: {exc}", file=sys.stderr)
+            return exc.exit_code
     db = args.db or os.environ.get(ENV_DB) or DEFAULT_DB
     args.db = db
     if db == "memory" and args.handler is not cmd_serve:
@@ -377,6 +403,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: {message}", file=sys.stderr)
         return code
     return 0
+
+
+def read_db_file(path: str) -> str:
+    """The database URL in the first line of ``path``, refused if other users may read it."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            if os.fstat(handle.fileno()).st_mode & 0o004:
+                raise AdminError(f"{path} is readable by every user: it holds the database "
+                                 f"URL (chmod o-r {path})", EXIT_USAGE)
+            url = handle.readline().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise AdminError(f"cannot read {path}: {reason}", EXIT_USAGE) from None
+    if not url:
+        raise AdminError(f"{path}: the first line is empty (it should be the database URL)",
+                         EXIT_USAGE)
+    return url
 
 
 def open_store(db: str) -> AdminStore:

@@ -2,7 +2,7 @@
 
 Usage::
 
-    s3service policy create ACCOUNT NAME FILE        (FILE "-": standard input)
+    s3service policy create ACCOUNT NAME FILE [--key KEY ...]   (FILE "-": standard input)
     s3service policy attach ACCOUNT (--user NAME | --group NAME) POLICY
     s3service policy detach ACCOUNT (--user NAME | --group NAME) POLICY
     s3service policy list ACCOUNT
@@ -12,8 +12,14 @@ Usage::
     s3service group list ACCOUNT
 
 A document is checked before it is stored: a malformed one is refused (exit
-status 2) with its line and the reason.  ``simulate`` decides as the server
-would (:class:`~s3service.policies.PolicyAuthorizer`) and prints ``allowed``,
+status 2) with its line and the reason, and so is one with a condition (or a
+policy variable) on a key no request has: s3service's own keys, S3's that a
+gateway may give (:data:`~s3service.authorization.GATEWAY_KEYS`), and those
+named with ``--key`` (a gateway's own; repeat it).  Past IAM's bounds (6,144
+characters without whitespace per managed policy, 10 managed policies per user
+or group) the store refuses with ``LimitExceeded`` (exit status 1).
+``simulate`` decides as the server would
+(:class:`~s3service.policies.PolicyAuthorizer`) and prints ``allowed``,
 ``implicit deny`` or ``explicit deny`` and the statement that decided;
 ``--context aws:SourceIp=192.0.2.1`` gives a condition key a value (repeat a
 key for several values).
@@ -23,12 +29,13 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..backends.base import UnknownAccount
 from ..backends.protocols import PolicyStore
-from ..backends.policy_base import UnknownGroup, UnknownPolicy, UnknownUser
+from ..authorization import known_condition_keys
+from ..backends.policy_base import LimitExceeded, UnknownGroup, UnknownPolicy, UnknownUser
 from ..identity import Identity
 from ..policies import PolicyAuthorizer, PolicyError, parse_policy
 from .output import emit, table
@@ -48,6 +55,9 @@ def register(commands: Any, command: Command, group: Callable[[Any, str, str], A
     sub.add_argument("account_id", metavar="ACCOUNT")
     sub.add_argument("name", metavar="NAME")
     sub.add_argument("file", metavar="FILE", help='the policy document ("-": standard input)')
+    sub.add_argument("--key", action="append", default=[], metavar="KEY",
+                     help="a condition key the gateway gives besides s3service's and S3's "
+                          "(repeat for several)")
     for name, handler, text in (("attach", cmd_policy_attach, "attach a policy to a user or group"),
                                 ("detach", cmd_policy_detach,
                                  "detach a policy from a user or group")):
@@ -106,6 +116,8 @@ def _store_call(account_id: str, call: Callable[[], Any]) -> Any:
         raise AdminError(f"unknown group {exc.args[0]!r} in account {account_id!r}") from None
     except UnknownPolicy as exc:
         raise AdminError(f"unknown policy {exc.args[0]!r} in account {account_id!r}") from None
+    except LimitExceeded as exc:
+        raise AdminError(f"LimitExceeded: {exc}") from None
 
 
 # -- admin functions (plain dicts, as .admin's) ---------------------------------------------
@@ -123,11 +135,14 @@ def read_document(path: str) -> str:
 
 
 def create_policy(store: PolicyStore, account_id: str, name: str, document: str,
-                  source: str = "document") -> dict[str, Any]:
-    """Check ``document`` and store it as the managed policy ``name``."""
+                  source: str = "document", keys: Iterable[str] = ()) -> dict[str, Any]:
+    """Check ``document`` and store it as the managed policy ``name``.
+
+    ``keys``: condition keys the gateway gives besides the known ones.
+    """
     _check_name("policy", _POLICY_NAME, name)
     try:
-        policy = parse_policy(document, name)
+        policy = parse_policy(document, name, known_condition_keys(keys))
     except PolicyError as exc:
         raise AdminError(f"{source}: malformed policy: {exc}", exit_code=2) from None
     _store_call(account_id, lambda: store.put_policy(account_id, name, document))
@@ -189,7 +204,8 @@ def simulate(store: PolicyStore, account_id: str, user: str, action: str, resour
 def cmd_policy_create(args: argparse.Namespace, store: PolicyStore) -> None:
 
     source = "standard input" if args.file == "-" else args.file
-    result = create_policy(store, args.account_id, args.name, read_document(args.file), source)
+    result = create_policy(store, args.account_id, args.name, read_document(args.file), source,
+                           args.key)
     emit(args, result, f"created policy {args.name} ({result['statements']} statements) "
                        f"in account {args.account_id}")
 

@@ -7,19 +7,26 @@ statement or a list of them.  Each statement has ``Effect`` (``Allow`` or
 ``Resource``/``NotResource``, and optionally ``Sid`` and ``Condition``.
 ``Principal`` belongs to resource policies, not to identity policies, and is
 refused.  :func:`parse_policy` raises :class:`PolicyError` naming the line and
-the reason of the first mistake it finds.
+the reason of the first mistake it finds; given ``known_keys``, a condition
+key or policy variable naming a key no request has is one.
 """
 from __future__ import annotations
 
 import json
 import json.decoder
 import json.scanner
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from .conditions import Condition, parse_condition_block
 from .errors import PolicyError
 from .matching import Pattern, compile_action, compile_resource
+from .variables import variable_keys
+
+#: Tells whether a condition key is one a request may have (see
+#: :func:`s3service.authorization.known_condition_keys`).
+KnownKeys = Callable[[str], bool]
 
 VERSIONS = ("2012-10-17", "2008-10-17")
 _TOP_KEYS = {"Version", "Id", "Statement"}
@@ -92,8 +99,13 @@ class Policy:
         return any(statement.conditions for statement in self.statements)
 
 
-def parse_policy(text: str | bytes, name: str = "") -> Policy:
-    """Parse and check a policy document; raises :class:`PolicyError` on the first mistake."""
+def parse_policy(text: str | bytes, name: str = "", known_keys: KnownKeys | None = None) -> Policy:
+    """Parse and check a policy document; raises :class:`PolicyError` on the first mistake.
+
+    With ``known_keys``, a condition or policy variable on a key it does not
+    know is a mistake (as it is when a policy is created): a condition on a
+    key no request has never holds, so a Deny on it would never apply.
+    """
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
@@ -121,7 +133,7 @@ def parse_policy(text: str | bytes, name: str = "") -> Policy:
     statements = []
     sids: set[str] = set()
     for index, item in enumerate(raw_list):
-        statement = _statement(item, index, version, root.line)
+        statement = _statement(item, index, version, root.line, known_keys)
         if statement.sid is not None:
             if statement.sid in sids:
                 raise PolicyError(statement.line, f"duplicate Sid {statement.sid!r}")
@@ -130,7 +142,8 @@ def parse_policy(text: str | bytes, name: str = "") -> Policy:
     return Policy(name=name, version=version, statements=tuple(statements))
 
 
-def _statement(item: Any, index: int, version: str, parent_line: int) -> Statement:
+def _statement(item: Any, index: int, version: str, parent_line: int,
+               known_keys: KnownKeys | None) -> Statement:
     if not isinstance(item, _Object):
         raise PolicyError(parent_line, f"statement {index + 1} is not a JSON object")
     line = item.line
@@ -159,10 +172,29 @@ def _statement(item: Any, index: int, version: str, parent_line: int) -> Stateme
         except ValueError as exc:
             raise PolicyError(block_line, str(exc)) from None
         uses_variables = uses_variables or any(c.variables for c in conditions)
+        if known_keys is not None:
+            for condition in conditions:
+                where = block[condition.operator]
+                key_line = where.line if isinstance(where, _Object) else block_line
+                _known(known_keys, {condition.key}, key_line,
+                       f"condition key in {condition.operator}")
+                if condition.variables:
+                    for value in condition.values:
+                        _known(known_keys, variable_keys(value), key_line, "policy variable")
+    if known_keys is not None and uses_variables:
+        for resource in resources:
+            _known(known_keys, variable_keys(resource), line, "policy variable")
     return Statement(effect=effect, sid=sid, actions=actions, not_action=action_key == "NotAction",
                      resources=resources,
                      not_resource=resource_key == "NotResource", conditions=conditions,
                      line=line, index=index, variables=uses_variables)
+
+
+def _known(known_keys: KnownKeys, keys: set[str], line: int, what: str) -> None:
+    for key in sorted(keys):
+        if not known_keys(key):
+            raise PolicyError(line, f"unknown {what}: {key!r} is a key no request has here, "
+                                    "so the statement would never apply as written")
 
 
 def _one_of(item: _Object, key: str, negated: str) -> str:

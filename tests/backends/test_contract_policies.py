@@ -14,8 +14,9 @@ import pytest
 
 from s3service.backends import UnknownAccount
 from s3service.backends.memory import MemoryBackend
-from s3service.backends.policy_base import (Attachment, PolicySource, PolicyStore, UnknownGroup,
-                                            UnknownPolicy, UnknownUser)
+from s3service.backends.policy_base import (Attachment, LimitExceeded, PolicySource, PolicyStore,
+                                            UnknownGroup, UnknownPolicy, UnknownUser,
+                                            policy_size)
 from s3service.backends.sql import SQLBackend
 from s3service.identity import Identity
 from s3service.policies import PolicyAuthorizer
@@ -151,6 +152,48 @@ def test_unknown_names_are_refused(store):
     with pytest.raises(UnknownUser):
         store.put_user_policy(A, "carol", "p", LIST)
     assert store.policy_version(A) >= 1
+
+
+def test_sizes_and_attachments_are_bounded_as_iam_bounds_them(store):
+    def document(size: int) -> str:
+        """A document of ``size`` characters without whitespace, and plenty of whitespace."""
+        head = '{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "s3:*", ' \
+               '"Resource": "arn:aws:s3:::'
+        tail = '"}}'
+        bare = len(head.replace(" ", "")) + len(tail)
+        return head + "x" * (size - bare) + tail + " \n" * 5_000
+
+    assert policy_size(document(6_144)) == 6_144
+    store.put_policy(A, "full", document(6_144))
+    with pytest.raises(LimitExceeded) as refused:
+        store.put_policy(A, "full", document(6_145))
+    assert refused.value.code == "LimitExceeded"
+    assert store.get_policy(A, "full") == document(6_144)               # nothing changed
+    version = store.policy_version(A)
+
+    store.put_user_policy(A, "bob", "one", document(1_000))
+    store.put_user_policy(A, "bob", "two", document(1_048))             # 2,048 in all
+    store.put_user_policy(A, "bob", "two", document(1_048))             # replacing is no more
+    with pytest.raises(LimitExceeded):
+        store.put_user_policy(A, "bob", "three", document(100))
+    with pytest.raises(LimitExceeded):
+        store.put_user_policy(A, "bob", "one", document(1_001))
+    assert store.list_user_policies(A, "bob") == ["one", "two"]
+    store.put_user_policy(A, "alice", "one", document(2_048))           # per user
+
+    store.add_group(A, "g")
+    for n in range(11):
+        store.put_policy(A, f"p{n}", LIST)
+    for kind in ("user", "group"):
+        who = {kind: "alice" if kind == "user" else "g"}
+        for n in range(10):
+            store.attach_policy(A, f"p{n}", **who)
+        store.attach_policy(A, "p0", **who)                              # already attached
+        with pytest.raises(LimitExceeded):
+            store.attach_policy(A, "p10", **who)
+    store.attach_policy(A, "p10", user="bob")
+    assert len(store.policies_for_user(A, "alice")) == 10 + 1           # 10 managed, 1 inline
+    assert store.policy_version(A) > version
 
 
 def test_every_change_bumps_the_version(store):

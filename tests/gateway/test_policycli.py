@@ -154,3 +154,56 @@ def test_unknown_names_and_bad_arguments(cli, tmp_path):
     assert usage.returncode == 2 and "--user" in usage.stderr
     usage = cli("policy", "simulate", ACCOUNT, "alice", "s3:x", "*", "--context", "novalue")
     assert usage.returncode == 2 and "KEY=VALUE" in usage.stderr
+
+
+def test_conditions_on_keys_no_request_has_are_refused_with_their_line(cli, tmp_path):
+    """A Deny on a key never set would never apply: refused when created (fail closed)."""
+    document = tmp_path / "region.json"
+    document.write_text('{"Version": "2012-10-17",\n "Statement": [\n'
+                        '  {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},\n'
+                        '  {"Effect": "Deny", "Action": "s3:*", "Resource": "*",\n'
+                        '   "Condition": {\n'
+                        '    "StringNotEquals": {"aws:RequestedRegion": "eu-west-1"}}}\n ]}\n')
+    error(cli("policy", "create", ACCOUNT, "region", str(document)), 2, str(document),
+          "line 6: unknown condition key in StringNotEquals: 'aws:requestedregion'")
+    document.write_text('{"Version": "2012-10-17", "Statement": {"Effect": "Allow",\n'
+                        ' "Action": "s3:*", "Resource": "arn:aws:s3:::${aws:nickname}"}}')
+    error(cli("policy", "create", ACCOUNT, "region", str(document)), 2,
+          "line 1: unknown policy variable: 'aws:nickname'")
+    assert json.loads(ok(cli("policy", "list", ACCOUNT, "--json"))) == []   # nothing stored
+
+    # s3service's own keys, S3's that a gateway may give, and the gateway's own with --key
+    document.write_text(json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Deny", "Action": "s3:*", "Resource": "*", "Condition": {
+            "StringLike": {"aws:UserAgent": "curl/*", "aws:Referer": "*",
+                           "s3:x-amz-acl": "public-*", "s3:ExistingObjectTag/team": "*"},
+            "Bool": {"aws:SecureTransport": "false"}}}]}))
+    ok(cli("policy", "create", ACCOUNT, "ok", str(document)))
+    document.write_text(json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Deny", "Action": "s3:*", "Resource": "*",
+        "Condition": {"StringEquals": {"gw:Tier": "cold"}}}]}))
+    error(cli("policy", "create", ACCOUNT, "own", str(document)), 2, "'gw:tier'")
+    ok(cli("policy", "create", ACCOUNT, "own", str(document), "--key", "gw:Tier"))
+
+
+def test_policies_are_bounded_as_iam_bounds_them(cli, tmp_path):
+    big = tmp_path / "big.json"
+    resources = [f"arn:aws:s3:::bucket-{n:05}" for n in range(300)]   # ~6,800 characters
+    big.write_text(json.dumps({"Version": "2012-10-17", "Statement": {
+        "Effect": "Allow", "Action": "s3:*", "Resource": resources}}, indent=4))
+    error(cli("policy", "create", ACCOUNT, "big", str(big)), 1, "LimitExceeded",
+          "a managed policy may have 6144")
+    small = tmp_path / "small.json"
+    small.write_text(DOCUMENT)
+    for n in range(11):
+        ok(cli("policy", "create", ACCOUNT, f"p{n}", str(small)))
+    for n in range(10):
+        ok(cli("policy", "attach", ACCOUNT, "--user", "alice", f"p{n}"))
+    ok(cli("policy", "attach", ACCOUNT, "--user", "alice", "p9"))          # already attached
+    error(cli("policy", "attach", ACCOUNT, "--user", "alice", "p10"), 1, "LimitExceeded",
+          "user 'alice' has 10 managed policies attached")
+    ok(cli("group", "create", ACCOUNT, "g"))
+    for n in range(10):
+        ok(cli("policy", "attach", ACCOUNT, "--group", "g", f"p{n}"))
+    error(cli("policy", "attach", ACCOUNT, "--group", "g", "p10"), 1, "LimitExceeded")
+    ok(cli("policy", "attach", ACCOUNT, "--user", "bob", "p10"))

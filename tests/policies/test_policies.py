@@ -268,19 +268,23 @@ def test_a_request_context_supplies_the_keys():
             "StringEquals": {"s3:signatureversion": "AWS4-HMAC-SHA256", "aws:username": "alice",
                              "aws:PrincipalAccount": "111122223333",
                              "s3:authType": "REST-HEADER",
-                             "s3:x-amz-content-sha256": "UNSIGNED-PAYLOAD"},
-            "StringLike": {"s3:prefix": "a*"},
+                             "s3:x-amz-content-sha256": "UNSIGNED-PAYLOAD",
+                             "aws:Referer": "https://intranet.example/"},
+            "StringLike": {"s3:prefix": "a*", "aws:UserAgent": "aws-cli/*"},
             "NumericEquals": {"s3:max-keys": "5"},
             "DateGreaterThan": {"aws:CurrentTime": "2026-01-01T00:00:00Z"},
             "NumericGreaterThan": {"aws:EpochTime": "1767225600"}})), "ctx")
     environ = {"REMOTE_ADDR": "10.1.2.3", "wsgi.url_scheme": "https",
                "HTTP_AUTHORIZATION": "AWS4-HMAC-SHA256 ...", "QUERY_STRING": "prefix=ab&max-keys=5",
-               "HTTP_X_AMZ_CONTENT_SHA256": "UNSIGNED-PAYLOAD"}
+               "HTTP_X_AMZ_CONTENT_SHA256": "UNSIGNED-PAYLOAD",
+               "HTTP_USER_AGENT": "aws-cli/2.15 Python/3.11",
+               "HTTP_REFERER": "https://intranet.example/"}
     now = at("2026-06-01T00:00:00")
     ok = RequestContext(environ, ALICE, now=now)
     assert evaluate([policy], "s3:ListAllMyBuckets", "arn:aws:s3:::*", ok.values).allowed
     for change in ({"REMOTE_ADDR": "192.0.2.1"}, {"wsgi.url_scheme": "http"},
-                   {"QUERY_STRING": "prefix=b&max-keys=5"}, {"HTTP_AUTHORIZATION": ""}):
+                   {"QUERY_STRING": "prefix=b&max-keys=5"}, {"HTTP_AUTHORIZATION": ""},
+                   {"HTTP_USER_AGENT": "curl/8"}, {"HTTP_REFERER": "https://elsewhere.example/"}):
         context = RequestContext({**environ, **change}, ALICE, now=now)
         assert not evaluate([policy], "s3:ListAllMyBuckets", "arn:aws:s3:::*",
                             context.values).allowed, change
@@ -291,6 +295,9 @@ def test_a_request_context_supplies_the_keys():
     assert v2.values("s3:signatureversion") == ("AWS",)
     assert ok.values("aws:userid") == ("111122223333:alice",)
     assert ok.values("aws:currenttime") == ("2026-06-01T00:00:00Z",)
+    kept = RequestContext.detached({**environ, "HTTP_HOST": "x"}, ALICE)   # what a gateway asks
+    assert kept.values("aws:useragent") == ("aws-cli/2.15 Python/3.11",)
+    assert kept.values("aws:referer") == ("https://intranet.example/",)
 
 
 # -- malformed documents: refused with the line and the reason --------------------------------

@@ -4,7 +4,8 @@ from __future__ import annotations
 import threading
 
 from ..base import UnknownAccount
-from ..policy_base import Attachment, UnknownGroup, UnknownPolicy, UnknownUser, one_principal
+from ..policy_base import (Attachment, UnknownGroup, UnknownPolicy, UnknownUser, check_attached,
+                           check_inline_size, check_managed_size, one_principal)
 
 
 class MemoryPolicies:
@@ -68,6 +69,7 @@ class MemoryPolicies:
 
     def put_policy(self, account_id: str, name: str, document: str) -> None:
         """Create the managed policy ``name``, or replace its document."""
+        check_managed_size(name, document)
         with self._lock:
             self._account(account_id)
             self._policies.setdefault(account_id, {})[name] = document
@@ -106,7 +108,12 @@ class MemoryPolicies:
             self._principal(account_id, kind, principal)
             if policy not in self._policies.get(account_id, {}):
                 raise UnknownPolicy(policy)
-            self._attached.setdefault(account_id, set()).add(Attachment(policy, kind, principal))
+            attached = self._attached.setdefault(account_id, set())
+            attachment = Attachment(policy, kind, principal)
+            if attachment not in attached:
+                check_attached(kind, principal, sum(1 for a in attached if a.kind == kind
+                                                    and a.principal == principal))
+            attached.add(attachment)
             self._changed(account_id)
 
     def detach_policy(self, account_id: str, policy: str, *, user: str | None = None,
@@ -138,7 +145,10 @@ class MemoryPolicies:
         """Create or replace the user's inline policy ``name``."""
         with self._lock:
             self._user(account_id, user)
-            self._inline.setdefault((account_id, user), {})[name] = document
+            inline = self._inline.setdefault((account_id, user), {})
+            check_inline_size(user, [text for other, text in inline.items() if other != name]
+                              + [document])
+            inline[name] = document
             self._changed(account_id)
 
     def delete_user_policy(self, account_id: str, user: str, name: str) -> None:

@@ -16,10 +16,11 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Table, delete, insert, select, update
+from sqlalchemy import Connection, Table, delete, func, insert, select, update
 
 from ..base import UnknownAccount
-from ..policy_base import Attachment, UnknownGroup, UnknownPolicy, UnknownUser, one_principal
+from ..policy_base import (Attachment, UnknownGroup, UnknownPolicy, UnknownUser, check_attached,
+                           check_inline_size, check_managed_size, one_principal)
 from .schema import (accounts, attachments, group_members, groups, inline_policies, policies,
                      policy_versions, users)
 
@@ -124,6 +125,8 @@ class SQLPolicies:
 
     def put_policy(self, account_id: str, name: str, document: str) -> None:
         """Create the managed policy ``name``, or replace its document."""
+        check_managed_size(name, document)
+
         def work(conn: Connection) -> None:
             done = conn.execute(update(policies).where(policies.c.account_id == account_id,
                                                        policies.c.name == name)
@@ -172,6 +175,10 @@ class SQLPolicies:
             row = dict(account_id=account_id, policy_name=policy, kind=kind, principal=principal)
             if conn.execute(select(attachments.c.account_id).where(
                     *(attachments.c[k] == v for k, v in row.items()))).first() is None:
+                check_attached(kind, principal, conn.execute(
+                    select(func.count()).select_from(attachments).where(
+                        attachments.c.account_id == account_id, attachments.c.kind == kind,
+                        attachments.c.principal == principal)).scalar_one())
                 conn.execute(insert(attachments).values(**row))
 
         self._change(account_id, work)
@@ -210,6 +217,9 @@ class SQLPolicies:
         """Create or replace the user's inline policy ``name``."""
         def work(conn: Connection) -> None:
             self._require_user(conn, account_id, user)
+            check_inline_size(user, list(conn.execute(select(inline_policies.c.document).where(
+                inline_policies.c.account_id == account_id, inline_policies.c.user_name == user,
+                inline_policies.c.name != name)).scalars()) + [document])
             done = conn.execute(update(inline_policies).where(
                 inline_policies.c.account_id == account_id, inline_policies.c.user_name == user,
                 inline_policies.c.name == name).values(document=document)).rowcount
