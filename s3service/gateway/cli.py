@@ -109,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
                        choices=["debug", "info", "warning", "error", "critical"])
     serve.add_argument("--access-log", action="store_true",
                        help="log every request on standard output (credentials redacted)")
+    serve.add_argument("--max-buckets", type=_count, default=None, metavar="N",
+                       help="buckets an account may create, 0 for no limit "
+                            "(default: %d, as S3's)" % server_defaults()[2])
     serve.add_argument("--metrics", action="store_true",
                        help="meter every request and answer ListMetrics (tenants read their own)")
     serve.add_argument("--metrics-admin", action="append", default=[], metavar="ACCOUNT",
@@ -155,10 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def server_defaults() -> tuple[int, float]:
-    """``serve``'s default threads per worker and backend timeout."""
+def server_defaults() -> tuple[int, float, int]:
+    """``serve``'s default threads per worker, backend timeout and bucket limit."""
+    from .app import MAX_BUCKETS
     from .server import BACKEND_TIMEOUT, THREADS
-    return THREADS, BACKEND_TIMEOUT
+    return THREADS, BACKEND_TIMEOUT, MAX_BUCKETS
 
 
 def _group(commands: Any, name: str, help_text: str) -> Any:
@@ -177,6 +181,13 @@ def _positive(text: str) -> int:
     value = _int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
+
+
+def _count(text: str) -> int:
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative: {text!r}")
     return value
 
 
@@ -294,6 +305,8 @@ def cmd_serve(args: argparse.Namespace, store: AdminStore) -> None:
                              else args.backend_timeout)
     logs.configure(args.log_level)
     tuning = {"threads": args.threads} if args.threads is not None else {}
+    if args.max_buckets is not None:
+        tuning["max_buckets"] = args.max_buckets or None
     server.serve(store, region=args.region, service_hosts=args.service_host, host=args.host,
                  port=args.port, workers=args.workers, log_level=args.log_level,
                  access_log=args.access_log, certfile=args.certfile, keyfile=args.keyfile,

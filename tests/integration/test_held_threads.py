@@ -1,4 +1,8 @@
-"""Bodies of unknown length against ``s3service serve`` as shipped (granian), raw HTTP.
+"""Bodies and answers against ``s3service serve`` as shipped (granian), raw HTTP.
+
+The bucket limit: an account creates at most ``--max-buckets`` buckets (S3's
+10,000 by default), which also bounds the longest ListBuckets answer a slow
+reader can sit on.
 
 A ``PUT`` sent with HTTP ``chunked`` transfer encoding and no
 ``Content-Length`` (not ``aws-chunked``) is S3's ``411 MissingContentLength``:
@@ -13,7 +17,7 @@ import socket
 from tests.helpers.cliserver import start_server  # noqa: F401 (a fixture)
 from tests.helpers.signing import signed_headers
 
-from .test_slow_clients import KEY, SECRET, read_all, served  # noqa: F401 (a fixture)
+from .test_slow_clients import KEY, SECRET, read_all, seed, served  # noqa: F401 (a fixture)
 
 CONFIGURATION = (b'<CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
                  b"</CreateBucketConfiguration>")
@@ -45,9 +49,22 @@ def test_chunked_put_without_length_is_missing_content_length(served):  # noqa: 
     answer = put_chunked(port, "/made-chunked", CONFIGURATION)
     assert status_of(answer) == 411, answer
     assert b"<Code>MissingContentLength</Code>" in answer
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:   # not created
-        url = f"http://127.0.0.1:{port}/made-chunked"
-        lines = ["HEAD /made-chunked HTTP/1.1", f"Host: 127.0.0.1:{port}", "Connection: close",
-                 *(f"{k}: {v}" for k, v in signed_headers("HEAD", url, KEY, SECRET))]
+    assert status_of(send_signed(port, "HEAD", "/made-chunked")) == 404     # not created
+
+
+def send_signed(port: int, method: str, path: str) -> bytes:
+    url = f"http://127.0.0.1:{port}{path}"
+    lines = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Connection: close",
+             *(f"{k}: {v}" for k, v in signed_headers(method, url, KEY, SECRET))]
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
-        assert status_of(read_all(sock)) == 404
+        return read_all(sock)
+
+
+def test_create_bucket_past_the_limit_is_too_many_buckets(tmp_path, start_server):  # noqa: F811
+    server = start_server(seed(tmp_path / "limit.db", 3), "--workers", "1", "--max-buckets", "4")
+    server.wait_ready()
+    assert status_of(send_signed(server.port, "PUT", "/fourth")) == 200
+    answer = send_signed(server.port, "PUT", "/fifth")
+    assert status_of(answer) == 400 and b"<Code>TooManyBuckets</Code>" in answer
+    assert status_of(send_signed(server.port, "HEAD", "/fifth")) == 404
