@@ -74,6 +74,7 @@ from .layers.metering import MeteringLayer, operation_of
 from .layers.service import ListBuckets, ServiceRoutes
 from .metrics.api import MetricsAPI
 from .metrics.meter import Meter
+from .payload.idle import DEFAULT_IDLE_TIMEOUT, bound_body
 from .regions import DEFAULT_REGION
 
 __all__ = ["S3ServiceMiddleware"]
@@ -115,6 +116,11 @@ class S3ServiceMiddleware:
         cannot bound its own waits; the SQL store can, and takes the same
         setting itself (see :mod:`s3service.timeouts`).  ``None`` (the
         default): no bound, the calls run inline.
+    :param idle_timeout: the longest a request's body may send nothing, in
+        seconds, wherever it is read (by the middleware, ListMetrics or the
+        gateway): then the read raises ``400 RequestTimeout``, as S3 answers,
+        and the connection is closed (see :mod:`s3service.payload.idle`).
+        Default 20; ``None``: reads wait as long as the server's input does.
 
     Metrics example::
 
@@ -129,8 +135,10 @@ class S3ServiceMiddleware:
                  metrics: MetricsStore | None = None,
                  metrics_flush_interval: float | None = 10.0,
                  metrics_admins: Sequence[str] = (),
-                 backend_timeout: float | None = None) -> None:
+                 backend_timeout: float | None = None,
+                 idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT) -> None:
         self.backend_timeout = checked_timeout(backend_timeout)
+        self.idle_timeout = checked_timeout(idle_timeout)
         self.credentials = credentials
         self.buckets = buckets
         self.region = region
@@ -188,6 +196,7 @@ class S3ServiceMiddleware:
         self.authenticator.authorizer = authorizer
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        bound_body(environ, self.idle_timeout)
         return self._stack(environ, start_response)
 
     def operation_of(self, environ: dict, bucket_in_host: bool | None = None) -> str | None:
