@@ -23,13 +23,14 @@ serve`` the bound answers a lone stalled client but frees no thread.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import wait
 from typing import Any
 
 from ..errors import RequestTimeout, ServiceUnavailable
 from ..forking import in_each_child
 from ..timeouts import BackendBusy, BoundedPool
+from .body import LineInput
 
 __all__ = ["DEFAULT_IDLE_TIMEOUT", "READ_THREADS", "IdleBoundedInput", "bound_body"]
 
@@ -59,7 +60,7 @@ def _forget_pool() -> None:
 in_each_child(_forget_pool)
 
 
-class IdleBoundedInput:
+class IdleBoundedInput(LineInput):
     """A file-like ``wsgi.input`` whose every read waits at most ``idle_timeout`` seconds."""
 
     def __init__(self, raw: Any, idle_timeout: float, pool: BoundedPool | None = None) -> None:
@@ -97,24 +98,6 @@ class IdleBoundedInput:
         if size is None or size < 0:
             return self._wait(self.raw.readline)
         return self._wait(self.raw.readline, size)
-
-    def readlines(self, hint: int = -1) -> list[bytes]:
-        """The remaining lines (stopping once ``hint`` bytes are read, if given)."""
-        lines: list[bytes] = []
-        total = 0
-        for line in self:
-            lines.append(line)
-            total += len(line)
-            if 0 < hint <= total:
-                break
-        return lines
-
-    def __iter__(self) -> Iterator[bytes]:
-        while True:
-            line = self.readline()
-            if not line:
-                return
-            yield line
 
 
 def _declares_body(environ: dict) -> bool:
