@@ -12,8 +12,8 @@ reader can sit on.
 A ``PUT`` sent with HTTP ``chunked`` transfer encoding and no
 ``Content-Length`` (not ``aws-chunked``) is S3's ``411 MissingContentLength``:
 the middleware gives the gateway behind it only bodies whose length it is
-told, so a gateway reading ``CONTENT_LENGTH`` bytes never keeps nothing of a
-body the middleware verified whole.
+told, so a gateway reading ``CONTENT_LENGTH`` bytes never stores an empty
+object for a body the middleware verified whole.
 """
 from __future__ import annotations
 
@@ -23,9 +23,10 @@ import time
 from tests.helpers.cliserver import start_server  # noqa: F401 (a fixture)
 from tests.helpers.signing import signed_headers
 
-from .test_slow_clients import (KEY, SECRET, SLACK, assert_listed_promptly, read_all,  # noqa: F401
-                                seed, served)
+from .test_slow_clients import KEY, SECRET, SLACK, read_all, seed, served  # noqa: F401
 
+#: serve's --idle-timeout in the stalled-body test (seconds).
+IDLE = 1.0
 CONFIGURATION = (b'<CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
                  b"</CreateBucketConfiguration>")
 
@@ -108,14 +109,10 @@ def stalled(port: int, method: str, path: str, signed: bool) -> socket.socket:
     return sock
 
 
-IDLE = 1.0
-
-
 def test_a_stalled_body_is_request_timeout(tmp_path, start_server):  # noqa: F811
     """(Under granian 2.8 a stalled body still holds its thread until the client leaves,
     and while one is held other stalled requests' answers wait too: nothing in its WSGI
-    interface bounds a body read.  Under gunicorn the connection is closed after the
-    answer, which ends the read.)"""
+    interface bounds a body read.  Hence one stalled request at a time here.)"""
     server = start_server(seed(tmp_path / "idle.db", 3), "--workers", "1", "--metrics",
                           "--idle-timeout", str(IDLE))
     server.wait_ready()
