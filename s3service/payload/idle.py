@@ -14,6 +14,12 @@ and waits at most ``idle_timeout`` seconds for it to bring at least a byte:
   once with ``503 ServiceUnavailable`` rather than wait: stalled clients
   fill the pool, never the server's own threads.
 
+"Nothing" is per read: granian's and gunicorn's inputs return a read only
+once all the bytes it asked for have come (measured), and the payload checks
+ask for up to 64 KiB at a time (a gateway's larger reads, more), so a body
+must also come faster than that per ``idle_timeout`` (3.2 KiB/s at the
+default).
+
 What the servers do meanwhile (measured): under gunicorn's threaded worker
 (2 threads, 4 clients each stalling after one byte, a 1 s bound) the first
 two were answered at 1 s, the other two by 7 s, and a ListBuckets after them
