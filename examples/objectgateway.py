@@ -20,7 +20,8 @@ signature *and* checks the body as the gateway reads it
 (:mod:`s3service.payload`): ``x-amz-content-sha256``, signed chunks,
 checksums, ``Content-MD5``.  The gateway streams the body into a temporary
 file, reads it to its end (``Content-Length`` bytes, or up to the end of an
-HTTP ``Transfer-Encoding: chunked`` body), and renames the file into place
+HTTP ``Transfer-Encoding: chunked`` body -- which the middleware lets through
+for POST only: a chunked PUT is ``411 MissingContentLength``), and renames the file into place
 only once the middleware reports the body verified
 (``environ["s3service.payload"].verified``): a body that fails its checks
 raises an S3 error from the read that reaches its end, which the middleware

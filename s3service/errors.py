@@ -103,6 +103,10 @@ EntityTooLarge = _error("EntityTooLarge", 400,
                         "Your proposed upload exceeds the maximum allowed object size.")
 
 # Bodies that are not what the request said they would be (:mod:`s3service.payload`).
+RequestTimeout = _error(
+    "RequestTimeout", 400,
+    "Your socket connection to the server was not read from or written to within the "
+    "timeout period. Idle connections will be closed.")
 IncompleteBody = _error(
     "IncompleteBody", 400,
     "You did not provide the number of bytes specified by the Content-Length HTTP header")
@@ -128,6 +132,8 @@ IllegalLocationConstraintException = _error(
     "IllegalLocationConstraintException", 400,
     "The unspecified location constraint is incompatible for the region specific endpoint "
     "this request was sent to.")
+TooManyBuckets = _error("TooManyBuckets", 400,
+                        "You have attempted to create more buckets than allowed")
 
 # The service itself.
 InternalError = _error("InternalError", 500,

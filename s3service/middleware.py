@@ -74,6 +74,7 @@ from .layers.metering import MeteringLayer, operation_of
 from .layers.service import ListBuckets, ServiceRoutes
 from .metrics.api import MetricsAPI
 from .metrics.meter import Meter
+from .payload.idle import DEFAULT_IDLE_TIMEOUT, with_idle_bound
 from .regions import DEFAULT_REGION
 
 __all__ = ["S3ServiceMiddleware"]
@@ -115,6 +116,12 @@ class S3ServiceMiddleware:
         cannot bound its own waits; the SQL store can, and takes the same
         setting itself (see :mod:`s3service.timeouts`).  ``None`` (the
         default): no bound, the calls run inline.
+    :param idle_timeout: the longest a request's body may send nothing, in
+        seconds, wherever it is read (ListMetrics; with ``authenticate_all``
+        the payload checks and the gateway -- without it the gateway's requests
+        pass untouched): then the read raises ``400 RequestTimeout``, as S3 answers
+        (see :mod:`s3service.payload.idle`, and what servers do meanwhile).
+        Default 20; ``None``: reads wait as long as the server's input does.
 
     Metrics example::
 
@@ -129,8 +136,10 @@ class S3ServiceMiddleware:
                  metrics: MetricsStore | None = None,
                  metrics_flush_interval: float | None = 10.0,
                  metrics_admins: Sequence[str] = (),
-                 backend_timeout: float | None = None) -> None:
+                 backend_timeout: float | None = None,
+                 idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT) -> None:
         self.backend_timeout = checked_timeout(backend_timeout)
+        self.idle_timeout = checked_timeout(idle_timeout)
         self.credentials = credentials
         self.buckets = buckets
         self.region = region
@@ -160,9 +169,12 @@ class S3ServiceMiddleware:
     def _compose(self, app: WSGIApp) -> WSGIApp:
         """The layers around ``app``: innermost first, so a request crosses them bottom up."""
         if self.authenticate_all:
-            app = AuthenticationLayer(app, self.authenticator)
+            app = with_idle_bound(AuthenticationLayer(app, self.authenticator), self.idle_timeout)
+        list_metrics = self.metrics_api
+        if list_metrics is not None:
+            list_metrics = with_idle_bound(list_metrics, self.idle_timeout)
         app = ServiceRoutes(app, self.hosts, list_buckets=self.list_buckets,
-                            list_metrics=self.metrics_api)
+                            list_metrics=list_metrics)
         if self.meter is not None:
             app = MeteringLayer(app, self.meter, self.hosts, authenticated=self.authenticate_all)
         return app

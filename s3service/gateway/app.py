@@ -56,7 +56,8 @@ from ..backends.protocols import AdminStore
 from ..bucketnames import validate_bucket_name
 from ..errors import (XML_DECLARATION, AccessDenied, BucketAlreadyExists, BucketAlreadyOwnedByYou,
                      IllegalLocationConstraintException, InvalidArgument,
-                     InvalidLocationConstraint, MalformedXML, NoSuchBucket, NotImplemented_)
+                     InvalidLocationConstraint, MalformedXML, NoSuchBucket, NotImplemented_,
+                     TooManyBuckets)
 from ..hosts import bucket_from_host, service_host_names
 from ..identity import Identity
 from ..listing import S3_XMLNS
@@ -70,6 +71,8 @@ log = logging.getLogger("s3service.gateway")
 
 MAX_KEYS = 1000
 MAX_BODY = 64 * 1024            # a CreateBucketConfiguration is a few hundred bytes
+#: Buckets an account may own (S3's default quota; ``serve --max-buckets``).
+MAX_BUCKETS = 10_000
 
 #: Query parameters each listing understands (anything else is a sub-resource).
 LIST_V1_PARAMS = frozenset({"prefix", "delimiter", "marker", "max-keys", "encoding-type"})
@@ -93,13 +96,20 @@ class Gateway:
 
     ``authorizer`` decides each operation when the middleware in front left
     none in ``environ["s3service.authorizer"]`` (default: every authenticated
-    caller may do everything); give it the middleware's.
+    caller may do everything); give it the middleware's.  ``max_buckets``:
+    the most buckets one account may own (``None``: no limit); CreateBucket
+    beyond it is ``400 TooManyBuckets``.  (Each answer of ListBuckets is at
+    most that long: a bound on what one slow reader can hold.)
     """
 
     def __init__(self, store: AdminStore, region: str = DEFAULT_REGION,
                  service_hosts: Sequence[str] = (), *,
-                 authorizer: Authorizer | None = None) -> None:
+                 authorizer: Authorizer | None = None,
+                 max_buckets: int | None = MAX_BUCKETS) -> None:
+        if max_buckets is not None and max_buckets < 0:
+            raise ValueError("max_buckets must not be negative")
         self.store = store
+        self.max_buckets = max_buckets
         self.region = region
         self.service_hosts = service_host_names(service_hosts)
         self.authorizer: Authorizer = authorizer or AllowAuthenticated()
@@ -184,6 +194,7 @@ class Gateway:
                       ) -> tuple[str, list[tuple[str, str]], bytes]:
         validate_bucket_name(bucket)
         region = self.check_location(parse_location(read_body(environ)))
+        self.check_bucket_quota(identity, bucket)
         try:
             self.store.add_bucket(identity.account_id, bucket, region=region)
         except BucketNameTaken as exc:
@@ -195,6 +206,19 @@ class Gateway:
         except UnknownAccount:        # the caller's account was removed meanwhile
             raise AccessDenied() from None
         return "200 OK", [("Location", "/" + bucket)], b""
+
+    def check_bucket_quota(self, identity: Identity, bucket: str) -> None:
+        """TooManyBuckets if the caller already owns ``max_buckets`` buckets (``bucket`` not one).
+
+        Counted before the bucket is added: creations racing one another may
+        each see room for one more, so an account may end a few over.
+        """
+        if self.max_buckets is None:
+            return
+        owned = self.store.list_buckets(identity.account_id, limit=self.max_buckets)
+        names = [info.name for info in owned]
+        if len(names) >= self.max_buckets and bucket not in names:
+            raise TooManyBuckets()
 
     def in_us_east_1(self, identity: Identity, bucket: str) -> bool:
         """Whether the caller's bucket of that name is in us-east-1 (it may be gone meanwhile)."""
@@ -384,8 +408,11 @@ def _local(tag: str) -> str:
 # -- factories -------------------------------------------------------------------
 
 def make_app(store: AdminStore, region: str = DEFAULT_REGION, service_hosts: Sequence[str] = (),
+             *, max_buckets: int | None = MAX_BUCKETS,
              **middleware_options: Any) -> S3ServiceMiddleware:
     """The gateway wrapped by the middleware (``authenticate_all=True``), both on ``store``.
+
+    ``max_buckets``: the gateway's per-account bucket limit (see :class:`Gateway`).
 
     ``middleware_options`` go to :class:`~s3service.S3ServiceMiddleware`
     (``authorizer``, ``clock_skew``, ``token_secret``); the gateway decides its
@@ -394,7 +421,7 @@ def make_app(store: AdminStore, region: str = DEFAULT_REGION, service_hosts: Seq
     each request, in ``environ["s3service.authorizer"]``.
     """
     gateway = Gateway(store, region=region, service_hosts=service_hosts,
-                      authorizer=middleware_options.get("authorizer"))
+                      authorizer=middleware_options.get("authorizer"), max_buckets=max_buckets)
     return S3ServiceMiddleware(gateway, credentials=store, buckets=store, region=region,
                                service_hosts=service_hosts, authenticate_all=True,
                                **middleware_options)

@@ -122,6 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
                        choices=["debug", "info", "warning", "error", "critical"])
     serve.add_argument("--access-log", action="store_true",
                        help="log every request on standard output (credentials redacted)")
+    serve.add_argument("--idle-timeout", type=_seconds, default=None, metavar="SECONDS",
+                       help="longest a request body may send nothing before 400 RequestTimeout "
+                            "(default: %g)" % server_defaults()[3])
+    serve.add_argument("--max-buckets", type=_count, default=None, metavar="N",
+                       help="buckets an account may create, 0 for no limit "
+                            "(default: %d, as S3's)" % server_defaults()[2])
     serve.add_argument("--metrics", action="store_true",
                        help="meter every request and answer ListMetrics (tenants read their own)")
     serve.add_argument("--metrics-admin", action="append", default=[], metavar="ACCOUNT",
@@ -168,10 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def server_defaults() -> tuple[int, float]:
-    """``serve``'s default threads per worker and backend timeout."""
+def server_defaults() -> tuple[int, float, int, float]:
+    """``serve``'s default threads per worker, backend timeout, bucket limit and body idle bound."""
+    from ..payload.idle import DEFAULT_IDLE_TIMEOUT
+    from .app import MAX_BUCKETS
     from .server import BACKEND_TIMEOUT, THREADS
-    return THREADS, BACKEND_TIMEOUT
+    return THREADS, BACKEND_TIMEOUT, MAX_BUCKETS, DEFAULT_IDLE_TIMEOUT
 
 
 def _group(commands: Any, name: str, help_text: str) -> Any:
@@ -190,6 +198,13 @@ def _positive(text: str) -> int:
     value = _int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
+
+
+def _count(text: str) -> int:
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative: {text!r}")
     return value
 
 
@@ -307,6 +322,10 @@ def cmd_serve(args: argparse.Namespace, store: AdminStore) -> None:
                              else args.backend_timeout)
     logs.configure(args.log_level)
     tuning = {"threads": args.threads} if args.threads is not None else {}
+    if args.idle_timeout is not None:
+        tuning["idle_timeout"] = args.idle_timeout
+    if args.max_buckets is not None:
+        tuning["max_buckets"] = args.max_buckets or None
     server.serve(store, region=args.region, service_hosts=args.service_host, host=args.host,
                  port=args.port, workers=args.workers, log_level=args.log_level,
                  access_log=args.access_log, certfile=args.certfile, keyfile=args.keyfile,

@@ -48,9 +48,10 @@ from typing import Any
 
 from ..backends.protocols import AdminStore, PolicySource
 from ..paste import as_list, make_store
+from ..payload.idle import DEFAULT_IDLE_TIMEOUT
 from ..policies import PolicyAuthorizer
 from ..regions import DEFAULT_REGION
-from .app import make_app
+from .app import MAX_BUCKETS, make_app
 
 DEFAULT_DB = "sqlite:///s3service.db"
 ENV_DB = "S3SERVICE_DB"
@@ -226,12 +227,16 @@ def run_granian(app_factory: Callable[[], Any], options: dict[str, Any]) -> None
 
 
 def serve(store: AdminStore, *, region: str = DEFAULT_REGION, service_hosts: Sequence[str] = (),
-          metrics: bool = False, metrics_admins: Sequence[str] = (), **options: Any) -> None:
+          metrics: bool = False, metrics_admins: Sequence[str] = (),
+          max_buckets: int | None = MAX_BUCKETS,
+          idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT, **options: Any) -> None:
     """Serve the gateway on ``store`` under granian; ``options`` as :func:`granian_options` takes.
 
     IAM users are held to the policies in ``store`` (:func:`make_policed_app`).
     ``metrics``: meter every request into ``store`` and answer ListMetrics, the
     service level to the ``metrics_admins`` accounts only (see :mod:`s3service.metrics`).
+    ``max_buckets``: the most buckets an account may create (``None``: no limit);
+    ``idle_timeout``: the longest a request body may stall (the middleware's).
 
     The store is opened once, by the caller, and inherited by each forked
     worker: the SQL store opens its own connections in each worker; an
@@ -240,7 +245,8 @@ def serve(store: AdminStore, *, region: str = DEFAULT_REGION, service_hosts: Seq
     """
     def factory() -> Any:
         extra = {"metrics": store, "metrics_admins": list(metrics_admins)} if metrics else {}
-        app = make_policed_app(store, region=region, service_hosts=service_hosts, **extra)
+        app = make_policed_app(store, region=region, service_hosts=service_hosts,
+                               max_buckets=max_buckets, idle_timeout=idle_timeout, **extra)
         meter = getattr(app, "meter", None)
         if meter is not None:
             at_worker_exit(meter.close)

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from ..errors import IncompleteBody, S3Error
 from .checks import Check
 
-__all__ = ["BodySource", "ExactBody", "VerifiedInput"]
+__all__ = ["BodySource", "ExactBody", "LineInput", "VerifiedInput"]
 
 #: How much one read of the wire asks for when the caller asks for "all".
 PIECE = 64 * 1024
@@ -90,7 +90,32 @@ class ExactBody:
         return self._take(limit if cut < 0 else cut + 1 - self.pos)
 
 
-class VerifiedInput:
+class LineInput:
+    """``readlines()`` and iteration, for a file-like input that has ``readline()``."""
+
+    def readline(self, size: int | None = -1) -> bytes:
+        raise NotImplementedError
+
+    def readlines(self, hint: int = -1) -> list[bytes]:
+        """The remaining lines (stopping once ``hint`` bytes are read, if given)."""
+        lines: list[bytes] = []
+        total = 0
+        for line in self:
+            lines.append(line)
+            total += len(line)
+            if 0 < hint <= total:
+                break
+        return lines
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            line = self.readline()
+            if not line:
+                return
+            yield line
+
+
+class VerifiedInput(LineInput):
     """A file-like ``wsgi.input`` that checks the body as it is read.
 
     The read that reaches the end raises the
@@ -161,21 +186,3 @@ class VerifiedInput:
             if cut >= 0:
                 break
         return line
-
-    def readlines(self, hint: int = -1) -> list[bytes]:
-        """The remaining lines (stopping once ``hint`` bytes are read, if given)."""
-        lines: list[bytes] = []
-        total = 0
-        for line in self:
-            lines.append(line)
-            total += len(line)
-            if 0 < hint <= total:
-                break
-        return lines
-
-    def __iter__(self) -> Iterator[bytes]:
-        while True:
-            line = self.readline()
-            if not line:
-                return
-            yield line

@@ -137,6 +137,9 @@ def verify_payload(environ: dict, seed: SeedSignature | None,
     cannot hold (a malformed ``Content-MD5``, two checksums...), and for an
     empty body that fails its checks.  A streamed body's ``CONTENT_LENGTH``
     becomes its decoded length and ``aws-chunked`` leaves ``Content-Encoding``.
+    A ``PUT`` whose body's length is unknown (HTTP ``chunked``, no
+    ``Content-Length``, not ``aws-chunked``) is ``411 MissingContentLength``,
+    as S3 answers it: a gateway is always given the length of what is verified.
     """
     report = PayloadReport()
     environ[PAYLOAD_KEY] = report
@@ -160,6 +163,10 @@ def verify_payload(environ: dict, seed: SeedSignature | None,
     chunked = "chunked" in (environ.get("HTTP_TRANSFER_ENCODING") or "").lower()
     if raw_length is None and not chunked:
         raw_length = 0  # (no body; with HTTP chunked encoding, the body ends at EOF)
+    if raw_length is None and mode not in _STREAMING and environ.get("REQUEST_METHOD") == "PUT":
+        # A length only the end of the body tells: a gateway going by
+        # CONTENT_LENGTH would store nothing of what is verified here.
+        raise MissingContentLength()
     raw = ExactBody(environ["wsgi.input"], raw_length)
     source: ExactBody | AwsChunkedBody = raw
     if mode in _STREAMING:

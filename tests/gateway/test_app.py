@@ -172,6 +172,28 @@ def test_delete_bucket_answers(store):
     assert store.get_bucket("alices") is None
 
 
+def test_an_account_creates_at_most_max_buckets(store):
+    alice = boto3_client(make_app(store, max_buckets=2), ROOT_KEY)
+    bob = boto3_client(make_app(store, max_buckets=2), OTHER_KEY)
+    alice.create_bucket(Bucket="first")
+    alice.create_bucket(Bucket="second")
+    assert error_of(alice.create_bucket, Bucket="third") == (400, "TooManyBuckets")
+    assert status_of(alice.create_bucket(Bucket="first")) == 200   # (S3's us-east-1 answer)
+    assert status_of(bob.create_bucket(Bucket="bobs")) == 200       # a limit per account
+    alice.delete_bucket(Bucket="second")
+    alice.create_bucket(Bucket="third")
+    assert bucket_names(store) == ["first", "third"]
+
+
+def test_s3s_bucket_limit_by_default(store):
+    for i in range(10_000):
+        store.add_bucket(ACCOUNT, f"bucket-{i:05d}")
+    alice = boto3_client(make_app(store), ROOT_KEY)
+    assert error_of(alice.create_bucket, Bucket="one-more") == (400, "TooManyBuckets")
+    unlimited = boto3_client(make_app(store, max_buckets=None), ROOT_KEY)
+    assert status_of(unlimited.create_bucket(Bucket="one-more")) == 200
+
+
 # -- 3. the SQLite file and its -wal/-shm are the owner's alone --------------------------
 
 @pytest.fixture

@@ -400,3 +400,29 @@ def test_trailer_body_of_unknown_length():
     verify_payload(environ, None, None)
     with pytest.raises(InvalidRequest, match="follows the final chunk"):
         read_all(environ)
+
+
+@pytest.mark.parametrize("mode", ["UNSIGNED-PAYLOAD", hashlib.sha256(DATA).hexdigest(), None])
+def test_put_of_unknown_length_is_missing_content_length(mode):
+    """HTTP chunked and no Content-Length: a gateway reading CONTENT_LENGTH bytes would
+    store none of a body the middleware went on to verify whole."""
+    headers = {"TRANSFER_ENCODING": "chunked"}
+    if mode is not None:
+        headers["X_AMZ_CONTENT_SHA256"] = mode
+    environ = environ_for(DATA, **headers)
+    del environ["CONTENT_LENGTH"]
+    with pytest.raises(MissingContentLength):
+        verify_payload(environ, None, None)
+    environ = environ_for(DATA, **headers)    # (with its length: read and checked)
+    verify_payload(environ, None, None)
+    assert read_all(environ) == DATA and environ[PAYLOAD_KEY].verified
+
+
+def test_post_of_unknown_length_is_read_to_its_end():
+    """CompleteMultipartUpload, DeleteObjects: S3 takes their bodies chunked."""
+    environ = environ_for(DATA, TRANSFER_ENCODING="chunked",
+                          X_AMZ_CONTENT_SHA256=hashlib.sha256(DATA).hexdigest())
+    environ["REQUEST_METHOD"] = "POST"
+    del environ["CONTENT_LENGTH"]
+    verify_payload(environ, None, None)
+    assert read_all(environ) == DATA and environ[PAYLOAD_KEY].verified
