@@ -356,6 +356,66 @@ def test_meter_keeps_batch_when_store_fails():
     assert totals.storage_utilized == (0, 10)
 
 
+def _down_store() -> tuple[MemoryMetrics, list[bool]]:
+    """A store that raises BackendUnavailable while ``down[0]``."""
+    store = MemoryMetrics()
+    real_add = store.add_metrics
+    down = [True]
+
+    def add(ops, storage):
+        if down[0]:
+            raise BackendUnavailable("down")
+        real_add(ops, storage)
+
+    store.add_metrics = add
+    return store, down
+
+
+def test_meter_held_counters_stay_bounded_while_the_store_is_down(caplog):
+    store, down = _down_store()
+    meter = Meter(store, flush_interval=None, flush_requests=1000, max_counters=100,
+                  clock=Clock(T0 / 1000))
+    with caplog.at_level("WARNING", logger="s3service.metrics"):
+        for i in range(20000):  # a flood to distinct names: 20 failed flushes
+            meter.count("s3:GetObject", 0, 1, account="a" * 32, user=None, bucket=f"b{i}")
+            meter.record_storage(1, 1, bucket=f"b{i}", account="a" * 32)
+    assert len(meter._ops) <= 101 and len(meter._storage) <= 101
+    assert meter.folded > 19000
+    folds = [r for r in caplog.records if "counted for the service only" in r.getMessage()]
+    assert 1 <= len(folds) <= 20  # once per flush, not per request
+    down[0] = False
+    assert meter.flush()
+    service = store.get_metrics(T0, T0)
+    assert service.operations == {"s3:GetObject": 20000} and service.outgoing_bytes == 20000
+    assert service.storage_utilized == (0, 20000)
+    kept = store.get_metrics(T0, T0, Entity.bucket("b0"))
+    assert kept.operations == {"s3:GetObject": 1}
+
+
+def test_meter_queue_stays_bounded_while_the_flusher_is_stuck():
+    store = MemoryMetrics()
+    stuck, entered = threading.Event(), threading.Event()
+    real_add = store.add_metrics
+
+    def add(ops, storage):
+        entered.set()
+        stuck.wait(10)
+        real_add(ops, storage)
+
+    store.add_metrics = add
+    meter = Meter(store, flush_interval=60, flush_requests=100, max_counters=50,
+                  clock=Clock(T0 / 1000))
+    meter.count("s3:GetObject", bucket="first")
+    meter._wake.set()
+    assert entered.wait(5)
+    for i in range(10000):
+        meter.count("s3:GetObject", bucket=f"b{i}")
+    assert len(meter._events) < 200 and len(meter._ops) <= 51
+    stuck.set()
+    meter.close()
+    assert store.get_metrics(T0, T0).operations == {"s3:GetObject": 10001}
+
+
 def test_meter_counts_from_many_threads():
     store = MemoryMetrics()
     meter = Meter(store, flush_interval=None, flush_requests=97, clock=Clock(T0 / 1000))
