@@ -150,7 +150,7 @@ class S3ServiceMiddleware:
         self.meter: Meter | None = None
         self.metrics_api: MetricsAPI | None = None
         if metrics is not None:
-            self.meter = Meter(metrics, flush_interval=metrics_flush_interval)
+            self.meter = Meter(metrics, flush_interval=metrics_flush_interval, buckets=buckets)
             self.metrics_api = MetricsAPI(metrics, self.meter, authenticator=self.authenticator,
                                           admins=metrics_admins, buckets=buckets)
         self.list_buckets = ListBuckets(self.authenticator, buckets, token_secret=token_secret,

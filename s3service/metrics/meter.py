@@ -32,14 +32,20 @@ The meter only counts; :mod:`s3service.layers.metering` is the WSGI layer
 that measures each request and tells it.  What a request is attributed to:
 
 * the service ``s3``: always;
-* its bucket (the first path segment, or the bucket named by the host when
-  virtual-hosted): whenever it names one, signed or not -- the bucket's traffic
-  is what was sent to it;
 * its account and user: only when the middleware checked the signature
   (ListBuckets, and every request with ``authenticate_all``), never from an
   unchecked claim; anonymous requests and those passed on unchecked count for
-  the service and the bucket only.  A root key's requests count for the user
-  level under the account's own ID.
+  the service only.  A root key's requests count for the user level under the
+  account's own ID.
+* its bucket (the first segment of the path the client signed, or the bucket
+  named by the host when virtual-hosted): only for such a checked caller, and
+  only if the bucket exists when the meter flushes, under the account owning it
+  then (the meter's ``buckets``, a
+  :class:`~s3service.backends.protocols.BucketDirectory`, is asked once per
+  distinct bucket and caller in a batch, in the flushing thread, never on the
+  request path).  So a flood of requests to made-up names adds no row, and an
+  account re-creating a name another deleted reads only its own tenure's
+  counts.  Without ``buckets`` a bucket counts under the caller's account.
 
 Memory: the meter holds at most about twice ``flush_requests`` queued
 requests (past that a request thread adds the queue up itself rather than
@@ -59,8 +65,10 @@ from collections.abc import Callable
 
 from ..forking import in_each_child
 from ..backends.metrics_base import INTERVAL_MS, UNCLASSIFIED, interval_start
-from ..backends.protocols import MetricsStore
-from .rollup import by_entity
+from ..backends.protocols import BucketDirectory, BucketStore, MetricsStore
+from ..errors import AccessDenied
+from .access import bucket_owner
+from .rollup import bucket_keys, by_entity
 
 log = logging.getLogger("s3service.metrics")
 
@@ -81,6 +89,10 @@ class Meter:
         for no background thread (then only ``flush_requests``, :meth:`flush`
         and exit write).
     :param flush_requests: flush once this many requests are pending.
+    :param buckets: says who owns a bucket (a
+        :class:`~s3service.backends.protocols.BucketDirectory`; a
+        ``BucketStore`` can only say which buckets the caller owns), asked when
+        flushing; ``None``: a bucket counts under the caller's account, unchecked.
     :param max_counters: at most this many counters are held; past it, new
         ones are folded into the service level (see the module documentation).
     :param clock: the time in epoch seconds (for tests).
@@ -88,8 +100,10 @@ class Meter:
 
     def __init__(self, store: MetricsStore, *, flush_interval: float | None = 10.0,
                  flush_requests: int = 10000, max_counters: int = 20000,
+                 buckets: BucketDirectory | BucketStore | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.store = store
+        self.buckets = buckets
         self.flush_interval = flush_interval or None
         self.flush_requests = max(1, int(flush_requests))
         self.max_counters = max(1, int(max_counters))
@@ -218,7 +232,7 @@ class Meter:
             if not ops and not storage:
                 return True
             try:
-                self.store.add_metrics(*by_entity(ops, storage))
+                self.store.add_metrics(*by_entity(ops, storage, self._owners(ops)))
             except Exception as exc:
                 log.warning("metrics flush failed (%d requests kept for the next one): %s",
                             pending, exc)
@@ -229,6 +243,19 @@ class Meter:
                     self._pending += pending
                 return False
             return True
+
+    def _owners(self, ops: dict) -> dict[tuple[str, str], str | None] | None:
+        """The owner of each bucket the checked callers of ``ops`` named (``None``: none)."""
+        buckets = self.buckets
+        if buckets is None:
+            return None
+        owners: dict[tuple[str, str], str | None] = {}
+        for account, bucket in bucket_keys(ops):
+            try:
+                owners[account, bucket] = bucket_owner(buckets, account, bucket)
+            except AccessDenied:  # a BucketStore: not the caller's, or none
+                owners[account, bucket] = None
+        return owners
 
     def close(self) -> None:
         """Stop the background thread and flush what is pending."""

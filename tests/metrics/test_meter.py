@@ -388,7 +388,7 @@ def test_meter_held_counters_stay_bounded_while_the_store_is_down(caplog):
     service = store.get_metrics(T0, T0)
     assert service.operations == {"s3:GetObject": 20000} and service.outgoing_bytes == 20000
     assert service.storage_utilized == (0, 20000)
-    kept = store.get_metrics(T0, T0, Entity.bucket("b0"))
+    kept = store.get_metrics(T0, T0, Entity.bucket("b0", "a" * 32))
     assert kept.operations == {"s3:GetObject": 1}
 
 
@@ -580,7 +580,7 @@ def test_meter_rolls_each_request_up_to_every_level_it_counts_for():
     meter.count("s3:PutObject", 10, 0, account="A", user="alice", bucket="photos")
     meter.count("s3:PutObject", 20, 0, account="A", user=None, bucket="photos")   # root key
     meter.count("s3:GetObject", 0, 7, account="B", user="bob", bucket="docs")
-    meter.count("s3:GetObject", 0, 3, bucket="photos")                            # anonymous
+    meter.count("s3:GetObject", 0, 3, bucket="photos")             # anonymous: service only
     meter.count("s3:ListAllMyBuckets", 0, 100, account="A", user="alice")
     meter.record_storage(30, 2, bucket="photos", account="A")
     meter.record_storage(5, 1)                                                     # service only
@@ -604,11 +604,13 @@ def test_meter_rolls_each_request_up_to_every_level_it_counts_for():
     assert root.operations == {"s3:PutObject": 1} and root.incoming_bytes == 20
     assert get(Entity.user("B", "bob")).outgoing_bytes == 7
     assert get(Entity.user("A", "bob")) == MetricsTotals()     # users are per account
-    photos = get(Entity.bucket("photos"))
-    assert photos.operations == {"s3:PutObject": 2, "s3:GetObject": 1}
-    assert (photos.incoming_bytes, photos.outgoing_bytes) == (30, 3)
+    # without a bucket directory, a bucket counts under its (checked) caller's account
+    photos = get(Entity.bucket("photos", "A"))
+    assert photos.operations == {"s3:PutObject": 2}
+    assert (photos.incoming_bytes, photos.outgoing_bytes) == (30, 0)
     assert photos.storage_utilized == (0, 30)
-    assert get(Entity.bucket("docs")).operations == {"s3:GetObject": 1}
+    assert get(Entity.bucket("photos")) == MetricsTotals()
+    assert get(Entity.bucket("docs", "B")).operations == {"s3:GetObject": 1}
     assert get(Entity.for_account("B")).storage_utilized == (0, 0)
 
 
@@ -641,6 +643,7 @@ def test_meter_memory_stays_within_one_flush_batch_whatever_the_number_of_bucket
     assert service.operations == {"s3:GetObject": 1000 + 100_000 + 2}
     assert store.get_metrics(T0, T0, Entity.user("A", "u")).outgoing_bytes == 10 * 101_002
     for name in ("many-000000", "many-054321", "many-099999"):
-        assert store.get_metrics(T0, T0, Entity.bucket(name)).operations == {"s3:GetObject": 1}
+        assert store.get_metrics(T0, T0, Entity.bucket(name, "A")).operations == \
+            {"s3:GetObject": 1}
     # The peak is that of one flush batch (and its roll-up), not 100 times it.
     assert many < 1.5 * one_batch, (many, one_batch)

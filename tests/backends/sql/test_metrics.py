@@ -151,4 +151,3 @@ def test_names_no_store_could_keep_are_not_metered_per_bucket(sql_url):
     assert mw.meter.flush()
     now = int(time.time() * 1000)
     assert store.get_metrics(0, now).operations == {"s3:GetObject": 4}
-    assert store.get_metrics(0, now, Entity.bucket("fine")).operations == {"s3:GetObject": 1}
