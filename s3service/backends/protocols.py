@@ -158,6 +158,12 @@ class MetricsStore(Protocol):
         ``start``'s interval, and of those up to and including ``end``'s.
         """
 
+    # Optional (the meter calls it when the store has it; both bundled stores do):
+    # ``remove_metrics_before(interval: int) -> None`` removes the request
+    # counters of the intervals starting before ``interval`` (epoch ms), at every
+    # level, without reading every row; storage deltas are kept (the levels are
+    # their sums since the beginning).
+
 
 @runtime_checkable
 class BucketDirectory(Protocol):

@@ -49,6 +49,7 @@ from typing import Any
 from ..backends.protocols import AdminStore, PolicySource
 from ..paste import as_list, make_store
 from ..policies import PolicyAuthorizer
+from ..metrics.meter import DEFAULT_RETENTION_DAYS
 from ..regions import DEFAULT_REGION
 from .app import make_app
 
@@ -226,12 +227,14 @@ def run_granian(app_factory: Callable[[], Any], options: dict[str, Any]) -> None
 
 
 def serve(store: AdminStore, *, region: str = DEFAULT_REGION, service_hosts: Sequence[str] = (),
-          metrics: bool = False, metrics_admins: Sequence[str] = (), **options: Any) -> None:
+          metrics: bool = False, metrics_admins: Sequence[str] = (),
+          metrics_retention_days: float | None = DEFAULT_RETENTION_DAYS, **options: Any) -> None:
     """Serve the gateway on ``store`` under granian; ``options`` as :func:`granian_options` takes.
 
     IAM users are held to the policies in ``store`` (:func:`make_policed_app`).
     ``metrics``: meter every request into ``store`` and answer ListMetrics, the
-    service level to the ``metrics_admins`` accounts only (see :mod:`s3service.metrics`).
+    service level to the ``metrics_admins`` accounts only (see :mod:`s3service.metrics`),
+    keeping ``metrics_retention_days`` of request counters (``None``: all).
 
     The store is opened once, by the caller, and inherited by each forked
     worker: the SQL store opens its own connections in each worker; an
@@ -239,7 +242,8 @@ def serve(store: AdminStore, *, region: str = DEFAULT_REGION, service_hosts: Seq
     Each worker flushes its metered counts when it stops.
     """
     def factory() -> Any:
-        extra = {"metrics": store, "metrics_admins": list(metrics_admins)} if metrics else {}
+        extra = {"metrics": store, "metrics_admins": list(metrics_admins),
+                 "metrics_retention_days": metrics_retention_days} if metrics else {}
         app = make_policed_app(store, region=region, service_hosts=service_hosts, **extra)
         meter = getattr(app, "meter", None)
         if meter is not None:

@@ -28,6 +28,13 @@ bounded however long the store is down and however many names are sent.
 :attr:`Meter.folded` counts the requests so folded, and each flush that folded
 any logs one warning saying how many.
 
+Retention: after a successful flush, at most once an hour, the meter asks its
+store to remove the request counters of the intervals older than
+``retention_days`` (default :data:`DEFAULT_RETENTION_DAYS`, 400: a year and
+its neighbour months; ``None``: keep them all), if the store can
+(``remove_metrics_before``; both bundled stores can).  Storage deltas are
+kept: the storage levels are their sums since the beginning.
+
 The meter only counts; :mod:`s3service.layers.metering` is the WSGI layer
 that measures each request and tells it.  What a request is attributed to:
 
@@ -39,8 +46,8 @@ that measures each request and tells it.  What a request is attributed to:
   account's own ID.
 * its bucket (the first segment of the path the client signed, or the bucket
   named by the host when virtual-hosted): only for such a checked caller, and
-  only if the bucket exists when the meter flushes, under the account owning it
-  then (the meter's ``buckets``, a
+  only if the bucket exists when the meter flushes and is that caller's
+  account's (the meter's ``buckets``, a
   :class:`~s3service.backends.protocols.BucketDirectory`, is asked once per
   distinct bucket and caller in a batch, in the flushing thread, never on the
   request path).  So a flood of requests to made-up names adds no row, and an
@@ -78,6 +85,10 @@ _INTERVAL_S = INTERVAL_MS // 1000
 #: :meth:`Meter.record_storage`).
 METER_KEY = "s3service.metrics"
 
+#: Days of request counters kept by default (see the module documentation).
+DEFAULT_RETENTION_DAYS = 400
+_PRUNE_EVERY_S = 3600
+
 _meters: weakref.WeakSet[Meter] = weakref.WeakSet()
 
 
@@ -95,18 +106,25 @@ class Meter:
         flushing; ``None``: a bucket counts under the caller's account, unchecked.
     :param max_counters: at most this many counters are held; past it, new
         ones are folded into the service level (see the module documentation).
+    :param retention_days: request counters of intervals older than this are
+        removed from the store (``None``: never).
     :param clock: the time in epoch seconds (for tests).
     """
 
     def __init__(self, store: MetricsStore, *, flush_interval: float | None = 10.0,
                  flush_requests: int = 10000, max_counters: int = 20000,
                  buckets: BucketDirectory | BucketStore | None = None,
+                 retention_days: float | None = DEFAULT_RETENTION_DAYS,
                  clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.buckets = buckets
         self.flush_interval = flush_interval or None
         self.flush_requests = max(1, int(flush_requests))
         self.max_counters = max(1, int(max_counters))
+        if retention_days is not None and not retention_days > 0:
+            raise ValueError("retention_days must be a positive number of days or None")
+        self.retention_days = retention_days
+        self._pruned_at: float | None = None
         self.clock = clock
         #: Requests (and storage reports) whose account, user and bucket were
         #: dropped to keep the memory held bounded, since the meter was made.
@@ -230,6 +248,7 @@ class Meter:
                             "%d counters held: store down or too many names)", folded,
                             self.max_counters)
             if not ops and not storage:
+                self._prune()
                 return True
             try:
                 self.store.add_metrics(*by_entity(ops, storage, self._owners(ops)))
@@ -242,19 +261,39 @@ class Meter:
                     self._merge(self._storage, storage, 1)
                     self._pending += pending
                 return False
+            self._prune()
             return True
 
+    def _prune(self) -> None:
+        """Remove the counters past the retention, at most once an hour (under ``_flush_lock``)."""
+        remove = getattr(self.store, "remove_metrics_before", None)
+        if self.retention_days is None or remove is None:
+            return
+        now = self.clock()
+        if self._pruned_at is not None and now - self._pruned_at < _PRUNE_EVERY_S:
+            return
+        self._pruned_at = now
+        try:
+            remove(interval_start(int((now - self.retention_days * 86400) * 1000)))
+        except Exception as exc:
+            log.warning("removing metrics older than %g days failed: %s",
+                        self.retention_days, exc)
+
     def _owners(self, ops: dict) -> dict[tuple[str, str], str | None] | None:
-        """The owner of each bucket the checked callers of ``ops`` named (``None``: none)."""
+        """The owner of each bucket the checked callers of ``ops`` named, if it is the
+        caller's own account (``None``: no such bucket, or another account's)."""
         buckets = self.buckets
         if buckets is None:
             return None
         owners: dict[tuple[str, str], str | None] = {}
         for account, bucket in bucket_keys(ops):
             try:
-                owners[account, bucket] = bucket_owner(buckets, account, bucket)
+                owner = bucket_owner(buckets, account, bucket)
             except AccessDenied:  # a BucketStore: not the caller's, or none
-                owners[account, bucket] = None
+                owner = None
+            # Only the owner's own requests: the bucket may have changed hands
+            # since (a request of the previous owner must not count for the next).
+            owners[account, bucket] = owner if owner == account else None
         return owners
 
     def close(self) -> None:

@@ -647,3 +647,27 @@ def test_meter_memory_stays_within_one_flush_batch_whatever_the_number_of_bucket
             {"s3:GetObject": 1}
     # The peak is that of one flush batch (and its roll-up), not 100 times it.
     assert many < 1.5 * one_batch, (many, one_batch)
+
+
+def test_meter_removes_counters_past_its_retention():
+    store = MemoryMetrics()
+    clock = Clock(T0 / 1000)
+    meter = Meter(store, flush_interval=None, retention_days=1, clock=clock)
+    meter.count("s3:GetObject")
+    meter.record_storage(5, 1)
+    assert meter.flush()
+    clock.t += 86400 + INTERVAL_MS / 1000           # a day and an interval later
+    meter.count("s3:GetObject")
+    assert meter.flush()
+    assert store.get_metrics(T0, T0).operations == {}
+    assert store.get_metrics(T0, clock.t * 1000).storage_utilized == (0, 5)
+    assert store.get_metrics(T0, clock.t * 1000).operations == {"s3:GetObject": 1}
+    forever = MemoryMetrics()
+    keeper = Meter(forever, flush_interval=None, retention_days=None, clock=Clock(T0 / 1000))
+    keeper.count("s3:GetObject")
+    keeper.flush()
+    keeper.clock.t += 1000 * 86400
+    keeper.flush()
+    assert forever.get_metrics(T0, T0).operations == {"s3:GetObject": 1}
+    with pytest.raises(ValueError):
+        Meter(store, retention_days=0)

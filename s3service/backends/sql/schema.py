@@ -309,7 +309,8 @@ _INTERVAL_MS = 15 * 60 * 1000
 
 
 def _bucket_rows_by_owner(conn: Connection) -> None:
-    """Bucket rows keyed by the bucket's owner (they had an empty ``account_id``).
+    """Bucket rows keyed by the bucket's owner (they had an empty ``account_id``), and
+    an index on the counters' ``interval_start`` (retention removes by it).
 
     A row goes to the bucket's current owner if it is of an interval from the
     one the bucket was created in on; the others -- a previous owner's tenure
@@ -333,6 +334,9 @@ def _bucket_rows_by_owner(conn: Connection) -> None:
                                 c.interval_start >= bindparam("since"))
                          .values(account_id=bindparam("owner")), tenures)
         conn.execute(delete(table).where(unowned))
+    if any(t.name == _utilization_counters.name for t in tables):
+        conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_s3service_utilization_interval "
+                             "ON s3service_utilization (interval_start)")
 
 
 def _ms(when: datetime) -> int:
@@ -347,7 +351,7 @@ MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
     _v3_listing_versions,  # 2 -> 3: bucket versions and kept listing entries
     _policies,             # 3 -> 4: IAM policies, groups and attachments
     _utilization_levels,   # 4 -> 5: metrics per account, user and bucket
-    _bucket_rows_by_owner,  # 5 -> 6: a bucket's metrics keyed by its owner too
+    _bucket_rows_by_owner,  # 5 -> 6: bucket metrics keyed by owner; index for retention
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
