@@ -25,6 +25,11 @@ def client(server, key: dict):
                                       retries={"max_attempts": 1}))
 
 
+def account_with_key(db: str, name: str) -> tuple[str, dict]:
+    account = cli_json(db, "account", "create", "--name", name)["account_id"]
+    return account, cli_json(db, "key", "create", account)
+
+
 def bucket_rows(db: str) -> int:
     engine = create_engine(db)
     try:
@@ -37,10 +42,8 @@ def bucket_rows(db: str) -> int:
 
 def test_requests_to_made_up_buckets_add_no_bucket_rows(tmp_path, start_server):
     db = f"sqlite:///{tmp_path / 'serve.db'}"
-    tenant = cli_json(db, "account", "create", "--name", "tenant")["account_id"]
-    key = cli_json(db, "key", "create", tenant)
-    operator = cli_json(db, "account", "create", "--name", "operator")["account_id"]
-    operator_key = cli_json(db, "key", "create", operator)
+    _, key = account_with_key(db, "tenant")
+    operator, operator_key = account_with_key(db, "operator")
     server = start_server(db, "--workers", "1", "--metrics-admin", operator)
     server.wait_ready()
     host, port = server.endpoint.rsplit("/", 1)[1].split(":")
@@ -69,10 +72,8 @@ def test_requests_to_made_up_buckets_add_no_bucket_rows(tmp_path, start_server):
 
 def test_a_re_created_name_does_not_show_the_previous_owners_counts(tmp_path, start_server):
     db = f"sqlite:///{tmp_path / 'serve.db'}"
-    a = cli_json(db, "account", "create", "--name", "a")["account_id"]
-    a_key = cli_json(db, "key", "create", a)
-    b = cli_json(db, "account", "create", "--name", "b")["account_id"]
-    b_key = cli_json(db, "key", "create", b)
+    _, a_key = account_with_key(db, "a")
+    _, b_key = account_with_key(db, "b")
     server = start_server(db, "--workers", "1", "--metrics")
     server.wait_ready()
     a_s3, b_s3 = client(server, a_key), client(server, b_key)

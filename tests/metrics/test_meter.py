@@ -332,30 +332,6 @@ def test_meter_background_thread_flushes():
     meter.close()
 
 
-def test_meter_keeps_batch_when_store_fails():
-    store = MemoryMetrics()
-    real_add = store.add_metrics
-    fail = [True]
-
-    def add(ops, storage):
-        if fail[0]:
-            raise BackendUnavailable("down")
-        real_add(ops, storage)
-
-    store.add_metrics = add
-    meter = Meter(store, flush_interval=None, clock=Clock(T0 / 1000))
-    meter.count("s3:PutObject", 10)
-    meter.record_storage(10, 1)
-    assert not meter.flush()
-    meter.count("s3:PutObject", 5)
-    assert meter.pending == 2
-    fail[0] = False
-    assert meter.flush()
-    totals = store.get_metrics(T0, T0)
-    assert totals.operations == {"s3:PutObject": 2} and totals.incoming_bytes == 15
-    assert totals.storage_utilized == (0, 10)
-
-
 def _down_store() -> tuple[MemoryMetrics, list[bool]]:
     """A store that raises BackendUnavailable while ``down[0]``."""
     store = MemoryMetrics()
@@ -369,6 +345,21 @@ def _down_store() -> tuple[MemoryMetrics, list[bool]]:
 
     store.add_metrics = add
     return store, down
+
+
+def test_meter_keeps_batch_when_store_fails():
+    store, fail = _down_store()
+    meter = Meter(store, flush_interval=None, clock=Clock(T0 / 1000))
+    meter.count("s3:PutObject", 10)
+    meter.record_storage(10, 1)
+    assert not meter.flush()
+    meter.count("s3:PutObject", 5)
+    assert meter.pending == 2
+    fail[0] = False
+    assert meter.flush()
+    totals = store.get_metrics(T0, T0)
+    assert totals.operations == {"s3:PutObject": 2} and totals.incoming_bytes == 15
+    assert totals.storage_utilized == (0, 10)
 
 
 def test_meter_held_counters_stay_bounded_while_the_store_is_down(caplog):
