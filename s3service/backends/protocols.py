@@ -172,6 +172,11 @@ class BucketDirectory(Protocol):
     def get_bucket(self, name: str) -> tuple[str, BucketInfo] | None:
         """``(owning account, info)`` of the bucket ``name``, or ``None`` if there is none."""
 
+    # Optional (the meter asks it when flushing, when the store has it; both
+    # bundled stores do): ``bucket_owners(names: Iterable[str]) -> dict[str,
+    # str]``, the owner of each of ``names`` that is a bucket, in one round
+    # trip (else the meter asks ``get_bucket`` once per name).
+
 
 @runtime_checkable
 class AdminStore(CredentialStore, BucketStore, BucketDirectory, PolicyStore, Protocol):

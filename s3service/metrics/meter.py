@@ -48,9 +48,9 @@ that measures each request and tells it.  What a request is attributed to:
   named by the host when virtual-hosted): only for such a checked caller, and
   only if the bucket exists when the meter flushes and is that caller's
   account's (the meter's ``buckets``, a
-  :class:`~s3service.backends.protocols.BucketDirectory`, is asked once per
-  distinct bucket and caller in a batch, in the flushing thread, never on the
-  request path).  So a flood of requests to made-up names adds no row, and an
+  :class:`~s3service.backends.protocols.BucketDirectory`, is asked about
+  the batch's distinct buckets at once -- one query for the bundled stores'
+  ``bucket_owners`` -- in the flushing thread, never on the request path).  So a flood of requests to made-up names adds no row, and an
   account re-creating a name another deleted reads only its own tenure's
   counts.  Without ``buckets`` a bucket counts under the caller's account.
 
@@ -285,8 +285,16 @@ class Meter:
         buckets = self.buckets
         if buckets is None:
             return None
+        pairs = bucket_keys(ops)
+        if not pairs:
+            return {}
+        many = getattr(buckets, "bucket_owners", None)
+        if many is not None:  # one round trip for the batch
+            found = many({bucket for _, bucket in pairs})
+            return {(account, bucket): account if found.get(bucket) == account else None
+                    for account, bucket in pairs}
         owners: dict[tuple[str, str], str | None] = {}
-        for account, bucket in bucket_keys(ops):
+        for account, bucket in pairs:
             try:
                 owner = bucket_owner(buckets, account, bucket)
             except AccessDenied:  # a BucketStore: not the caller's, or none

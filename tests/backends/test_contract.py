@@ -416,3 +416,14 @@ def test_metrics_retention_removes_old_counters_and_keeps_storage(empty_store):
         assert kept.operations == {"s3:PutObject": 2} and kept.incoming_bytes == 20
         assert kept.storage_utilized == (0, 30)        # every delta still counted
         assert store.get_metrics(t2, t2, entity).storage_utilized == (20, 30)
+
+
+def test_bucket_owners_in_one_call(empty_store):
+    store = empty_store
+    store.add_account(A)
+    store.add_account(B)
+    store.add_bucket(A, "alpha")
+    store.add_bucket(B, "beta")
+    many = [f"made-up-{i}" for i in range(1200)]       # more than one query's worth
+    assert store.bucket_owners(["alpha", "beta", "alpha", *many]) == {"alpha": A, "beta": B}
+    assert store.bucket_owners([]) == {}

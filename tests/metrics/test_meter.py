@@ -662,3 +662,27 @@ def test_meter_removes_counters_past_its_retention():
     assert forever.get_metrics(T0, T0).operations == {"s3:GetObject": 1}
     with pytest.raises(ValueError):
         Meter(store, retention_days=0)
+
+
+def test_meter_asks_who_owns_a_batchs_buckets_once_per_flush():
+    directory = MemoryBackend()
+    directory.add_account("A")
+    directory.add_account("B")
+    directory.add_bucket("A", "mine")
+    directory.add_bucket("B", "theirs")
+    asked = []
+    real = directory.bucket_owners
+    directory.bucket_owners = lambda names: (asked.append(set(names)), real(names))[1]
+    store = MemoryMetrics()
+    meter = Meter(store, flush_interval=None, buckets=directory, clock=Clock(T0 / 1000))
+    for bucket in ("mine", "theirs", "made-up", "mine"):
+        meter.count("s3:GetObject", 0, 1, account="A", bucket=bucket)
+    meter.count("s3:GetObject", 0, 1, bucket="theirs")                   # anonymous
+    assert meter.flush()
+    assert asked == [{"mine", "theirs", "made-up"}]
+    assert store.get_metrics(T0, T0, Entity.bucket("mine", "A")).operations == \
+        {"s3:GetObject": 2}
+    for owner in ("A", "B", ""):
+        for name in ("theirs", "made-up"):
+            assert store.get_metrics(T0, T0, Entity.bucket(name, owner)).operations == {}
+    assert store.get_metrics(T0, T0).operations == {"s3:GetObject": 5}
