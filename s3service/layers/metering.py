@@ -13,7 +13,7 @@ Each request is counted under its UTAPI operation (``s3:PutObject``...,
 (incoming) and the bytes it answers (outgoing), for the service and -- only
 when a layer behind checked its signature and left the caller in
 ``environ["s3service.identity"]`` -- its account, its user and its bucket (the
-meter keeps the bucket only if it exists, under its owner).  ListBuckets
+meter keeps the bucket only if it exists and is the caller's account's).  ListBuckets
 (``GET /``), which reads no body, is counted without wrapping anything;
 the service's other requests to ``/`` (ListMetrics, a refused method) are
 not counted.  The app finds the meter in ``environ["s3service.metrics"]``
