@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
+from .wsgi import full_path
+
 
 def split_host(host: str) -> str:
     """``host`` without its port (and trailing dot), lowercased; IPv6 brackets are kept."""
@@ -82,6 +84,9 @@ class ServiceHosts:
     def bucket_of(self, environ: dict, bucket_in_host: bool | None = None) -> str | None:
         """The bucket a request addresses (virtual-hosted or path-style), or ``None``.
 
+        Path-style, it is the first segment of the path the client sent and
+        signed, ``SCRIPT_NAME`` + ``PATH_INFO`` (:func:`~s3service.wsgi.full_path`):
+        a ``SCRIPT_NAME`` a server took from a request header cannot move it.
         A name no store could keep (a NUL, 300 characters) is ``None`` too.
         """
         if bucket_in_host is None:
@@ -89,7 +94,7 @@ class ServiceHosts:
         if bucket_in_host:
             name = self.bucket_in(environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""))
         else:
-            name = (environ.get("PATH_INFO") or "/")[1:].partition("/")[0]
+            name = (full_path(environ) or "/")[1:].partition("/")[0]
         if name and len(name) <= MAX_BUCKET_NAME and name.isprintable():
             return name
         return None

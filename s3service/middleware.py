@@ -73,7 +73,7 @@ from .layers.authentication import AuthenticationLayer
 from .layers.metering import MeteringLayer, operation_of
 from .layers.service import ListBuckets, ServiceRoutes
 from .metrics.api import MetricsAPI
-from .metrics.meter import Meter
+from .metrics.meter import DEFAULT_RETENTION_DAYS, Meter
 from .payload.idle import DEFAULT_IDLE_TIMEOUT, with_idle_bound
 from .regions import DEFAULT_REGION
 
@@ -106,6 +106,8 @@ class S3ServiceMiddleware:
         Without it ``POST /`` goes to ``app``.
     :param metrics_flush_interval: seconds between writes of the metered counts to
         ``metrics`` (they are also written every 10000 requests and at exit).
+    :param metrics_retention_days: request counters of intervals older than this
+        many days are removed from ``metrics`` (default 400; ``None``: kept forever).
     :param metrics_admins: the operator accounts (account IDs) that may read the
         service-level (fleet-wide) metrics, and any account's, user's or bucket's;
         every other caller reads only its own account, users and buckets.
@@ -136,6 +138,7 @@ class S3ServiceMiddleware:
                  metrics: MetricsStore | None = None,
                  metrics_flush_interval: float | None = 10.0,
                  metrics_admins: Sequence[str] = (),
+                 metrics_retention_days: float | None = DEFAULT_RETENTION_DAYS,
                  backend_timeout: float | None = None,
                  idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT) -> None:
         self.backend_timeout = checked_timeout(backend_timeout)
@@ -159,7 +162,8 @@ class S3ServiceMiddleware:
         self.meter: Meter | None = None
         self.metrics_api: MetricsAPI | None = None
         if metrics is not None:
-            self.meter = Meter(metrics, flush_interval=metrics_flush_interval)
+            self.meter = Meter(metrics, flush_interval=metrics_flush_interval, buckets=buckets,
+                               retention_days=metrics_retention_days)
             self.metrics_api = MetricsAPI(metrics, self.meter, authenticator=self.authenticator,
                                           admins=metrics_admins, buckets=buckets)
         self.list_buckets = ListBuckets(self.authenticator, buckets, token_secret=token_secret,

@@ -35,6 +35,9 @@ Options:
     own; ``false`` (the default) for neither.  See :mod:`s3service.metrics`.
 ``metrics_flush_interval``
     Seconds between writes of the metered counts to the store (default 10).
+``metrics_retention_days``
+    Days of metered request counts kept in the store (default 400); ``0`` or
+    empty keeps them all.
 ``metrics_admins``
     Account IDs (spaces or commas) of the operators who may read the
     service-level (fleet-wide) metrics and any account's or bucket's; everyone
@@ -132,6 +135,9 @@ def filter_factory(global_conf: dict, **local_conf: Any) -> Callable[[Any], S3Se
         options["metrics_admins"] = as_list(conf["metrics_admins"])
     if "metrics_flush_interval" in conf:
         options["metrics_flush_interval"] = float(conf["metrics_flush_interval"])
+    if "metrics_retention_days" in conf:
+        days = str(conf["metrics_retention_days"]).strip()
+        options["metrics_retention_days"] = float(days) if days and float(days) else None
 
     def make(app: Any) -> S3ServiceMiddleware:
         return S3ServiceMiddleware(app, credentials=store, buckets=store, authorizer=authorizer,

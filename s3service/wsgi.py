@@ -47,8 +47,20 @@ def request_path(environ: Mapping[str, object]) -> str:
 
     ``/`` when both are empty.
     """
-    path = f"{environ.get('SCRIPT_NAME') or ''}{environ.get('PATH_INFO') or ''}"
+    path = full_path(environ)
     return wire_text(path) if path else "/"
+
+
+def full_path(environ: Mapping[str, object]) -> str:
+    """``SCRIPT_NAME`` + ``PATH_INFO`` as the WSGI strings they are (``""`` when both are empty).
+
+    The path the client sent and signed, whichever part of it a server puts in
+    ``SCRIPT_NAME`` (gunicorn takes one from a ``SCRIPT_NAME`` request header
+    sent by an address it trusts as a proxy).
+    """
+    script = environ.get("SCRIPT_NAME")
+    path = environ.get("PATH_INFO") or ""
+    return f"{script}{path}" if script else path  # type: ignore[return-value]
 
 
 def parse_query(query_string: str | None) -> list[tuple[str, str]]:

@@ -38,8 +38,9 @@ class Entity(NamedTuple):
     """What a row of metrics is about: one of the four levels.
 
     ``level`` is one of :data:`LEVELS`; ``account`` is the account the entity
-    belongs to (empty for the service and for buckets, whose names are
-    global); ``name`` is the service's name, the user's name or the bucket's
+    belongs to (empty for the service; a bucket's owner, so that an account
+    re-creating a name another deleted does not read the other's counts);
+    ``name`` is the service's name, the user's name or the bucket's
     name (empty for an account).  Build them with :meth:`service`,
     :meth:`for_account`, :meth:`user` and :meth:`bucket`.
     """
@@ -62,8 +63,9 @@ class Entity(NamedTuple):
         return cls(USERS, account_id, account_id if user is None else user)
 
     @classmethod
-    def bucket(cls, name: str) -> Entity:
-        return cls(BUCKETS, "", name)
+    def bucket(cls, name: str, owner: str = "") -> Entity:
+        """The bucket ``name`` during ``owner``'s tenure."""
+        return cls(BUCKETS, owner, name)
 
 
 #: The levels, as the Service Utilization API names them in a request body.

@@ -171,6 +171,12 @@ class MetricsStore(Protocol):
         ``start``'s interval, and of those up to and including ``end``'s.
         """
 
+    # Optional (the meter calls it when the store has it; both bundled stores do):
+    # ``remove_metrics_before(interval: int) -> None`` removes the request
+    # counters of the intervals starting before ``interval`` (epoch ms), at every
+    # level, without reading every row; storage deltas are kept (the levels are
+    # their sums since the beginning).
+
 
 @runtime_checkable
 class BucketDirectory(Protocol):
@@ -178,6 +184,11 @@ class BucketDirectory(Protocol):
 
     def get_bucket(self, name: str) -> tuple[str, BucketInfo] | None:
         """``(owning account, info)`` of the bucket ``name``, or ``None`` if there is none."""
+
+    # Optional (the meter asks it when flushing, when the store has it; both
+    # bundled stores do): ``bucket_owners(names: Iterable[str]) -> dict[str,
+    # str]``, the owner of each of ``names`` that is a bucket, in one round
+    # trip (else the meter asks ``get_bucket`` once per name).
 
 
 @runtime_checkable

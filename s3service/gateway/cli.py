@@ -7,7 +7,7 @@ Usage::
     s3service serve [--host H] [--port P] [--workers N] [--threads N] [--region R]
                     [--certfile PEM --keyfile PEM] [--backend-timeout S]
                     [--service-host NAME]... [--demo] [--log-level L] [--access-log]
-                    [--metrics] [--metrics-admin ACCOUNT]...
+                    [--metrics] [--metrics-admin ACCOUNT]... [--metrics-retention DAYS]
     s3service account create [ID] [--name NAME]
     s3service account list
     s3service user create ACCOUNT NAME
@@ -47,6 +47,7 @@ from typing import Any
 from .. import __version__
 from ..auth.presign import presign
 from ..backends.protocols import AdminStore
+from ..metrics.meter import DEFAULT_RETENTION_DAYS
 from ..regions import DEFAULT_REGION
 from . import admin, policycli
 from .output import emit, table
@@ -133,6 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--metrics-admin", action="append", default=[], metavar="ACCOUNT",
                        help="an operator account that may read the fleet's metrics "
                             "(implies --metrics); repeatable")
+    serve.add_argument("--metrics-retention", type=_days, default=DEFAULT_RETENTION_DAYS,
+                       metavar="DAYS",
+                       help="remove metered request counts older than this (0: keep them "
+                            "all; default: %(default)s)")
 
     account = _group(commands, "account", "manage accounts")
     sub = command(account, "create", cmd_account_create, "create an account")
@@ -215,6 +220,16 @@ def _seconds(text: str) -> float:
         value = float("nan")
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"not a positive number of seconds: {text!r}")
+    return value
+
+
+def _days(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"not a number of days: {text!r}")
     return value
 
 
@@ -330,7 +345,8 @@ def cmd_serve(args: argparse.Namespace, store: AdminStore) -> None:
                  port=args.port, workers=args.workers, log_level=args.log_level,
                  access_log=args.access_log, certfile=args.certfile, keyfile=args.keyfile,
                  metrics=args.metrics or bool(args.metrics_admin),
-                 metrics_admins=args.metrics_admin, **tuning)
+                 metrics_admins=args.metrics_admin,
+                 metrics_retention_days=args.metrics_retention or None, **tuning)
 
 
 def show_demo(args: argparse.Namespace, demo: dict[str, Any]) -> None:

@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from ..backends.protocols import AdminStore, PolicySource
+from ..metrics.meter import DEFAULT_RETENTION_DAYS
 from ..paste import as_list, make_store
 from ..payload.idle import DEFAULT_IDLE_TIMEOUT
 from ..policies import PolicyAuthorizer
@@ -228,13 +229,15 @@ def run_granian(app_factory: Callable[[], Any], options: dict[str, Any]) -> None
 
 def serve(store: AdminStore, *, region: str = DEFAULT_REGION, service_hosts: Sequence[str] = (),
           metrics: bool = False, metrics_admins: Sequence[str] = (),
+          metrics_retention_days: float | None = DEFAULT_RETENTION_DAYS,
           max_buckets: int | None = MAX_BUCKETS,
           idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT, **options: Any) -> None:
     """Serve the gateway on ``store`` under granian; ``options`` as :func:`granian_options` takes.
 
     IAM users are held to the policies in ``store`` (:func:`make_policed_app`).
     ``metrics``: meter every request into ``store`` and answer ListMetrics, the
-    service level to the ``metrics_admins`` accounts only (see :mod:`s3service.metrics`).
+    service level to the ``metrics_admins`` accounts only (see :mod:`s3service.metrics`),
+    keeping ``metrics_retention_days`` of request counters (``None``: all).
     ``max_buckets``: the most buckets an account may create (``None``: no limit);
     ``idle_timeout``: the longest a request body may stall (the middleware's).
 
@@ -244,7 +247,8 @@ def serve(store: AdminStore, *, region: str = DEFAULT_REGION, service_hosts: Seq
     Each worker flushes its metered counts when it stops.
     """
     def factory() -> Any:
-        extra = {"metrics": store, "metrics_admins": list(metrics_admins)} if metrics else {}
+        extra = {"metrics": store, "metrics_admins": list(metrics_admins),
+                 "metrics_retention_days": metrics_retention_days} if metrics else {}
         app = make_policed_app(store, region=region, service_hosts=service_hosts,
                                max_buckets=max_buckets, idle_timeout=idle_timeout, **extra)
         meter = getattr(app, "meter", None)

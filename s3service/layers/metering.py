@@ -10,9 +10,10 @@ Example::
 
 Each request is counted under its UTAPI operation (``s3:PutObject``...,
 :func:`~s3service.metrics.classify`), with the body bytes the app reads
-(incoming) and the bytes it answers (outgoing), for the service, its bucket
-and -- only when a layer behind checked its signature and left the caller in
-``environ["s3service.identity"]`` -- its account and user.  ListBuckets
+(incoming) and the bytes it answers (outgoing), for the service and -- only
+when a layer behind checked its signature and left the caller in
+``environ["s3service.identity"]`` -- its account, its user and its bucket (the
+meter keeps the bucket only if it exists and is the caller's account's).  ListBuckets
 (``GET /``), which reads no body, is counted without wrapping anything;
 the service's other requests to ``/`` (ListMetrics, a refused method) are
 not counted.  The app finds the meter in ``environ["s3service.metrics"]``
@@ -33,6 +34,7 @@ from ..hosts import ServiceHosts
 from ..identity import Identity
 from ..metrics.meter import METER_KEY, Meter
 from ..metrics.operations import LIST_ALL_MY_BUCKETS, classify
+from ..wsgi import full_path
 
 __all__ = ["CountingInput", "MeteringLayer", "count_answer", "metered_call", "operation_of"]
 
@@ -55,7 +57,7 @@ class MeteringLayer:
         environ.pop(IDENTITY_KEY, None)  # only an identity checked behind is ever billed
         hosts = self.hosts
         bucket_in_host = hosts.is_bucket_host(environ)
-        if not bucket_in_host and environ.get("PATH_INFO") in ("/", ""):
+        if not bucket_in_host and full_path(environ) in ("/", ""):
             if environ.get("REQUEST_METHOD", "GET") == "GET":
                 return count_answer(self.meter, environ, self.app(environ, start_response),
                                     LIST_ALL_MY_BUCKETS)
@@ -67,8 +69,11 @@ class MeteringLayer:
 
 
 def operation_of(environ: dict, bucket_in_host: bool) -> str | None:
-    """The UTAPI name of a request's S3 operation (``s3:GetObject``...), or ``None``."""
-    return classify(environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO") or "/",
+    """The UTAPI name of a request's S3 operation (``s3:GetObject``...), or ``None``.
+
+    Read from the whole path the client signed (``SCRIPT_NAME`` + ``PATH_INFO``).
+    """
+    return classify(environ.get("REQUEST_METHOD", "GET"), full_path(environ) or "/",
                     environ.get("QUERY_STRING") or "", bucket_in_host=bucket_in_host,
                     copy_source="HTTP_X_AMZ_COPY_SOURCE" in environ)
 
@@ -237,5 +242,5 @@ class MeteredResponse:
         if type(identity) is Identity:
             self.meter.count(self.operation, incoming, self.sent, None, identity.account_id,
                              identity.user, self.bucket)
-        else:
-            self.meter.count(self.operation, incoming, self.sent, None, None, None, self.bucket)
+        else:  # no checked caller: the service only
+            self.meter.count(self.operation, incoming, self.sent)

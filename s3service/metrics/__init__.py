@@ -15,14 +15,17 @@ Then:
   ``s3:ListAllMyBuckets``... see :data:`OPERATIONS` and :func:`classify`),
   with the request body bytes the gateway actually reads (incoming) and the
   response bytes sent (outgoing), in 15-minute intervals, for the service
-  ``s3``, the request's bucket (path-style or virtual-hosted, signed or not),
-  and -- only when the middleware checked its signature: ListBuckets, and
-  every request with ``authenticate_all=True`` -- its account and its user (the
-  IAM user's name; a root key counts as the user named by the account's ID).
-  Unchecked requests are never attributed to the account they claim.  Counts are added up
+  ``s3`` and -- only when the middleware checked its signature: ListBuckets,
+  and every request with ``authenticate_all=True`` -- its account, its user (the
+  IAM user's name; a root key counts as the user named by the account's ID)
+  and its bucket (path-style or virtual-hosted), if the bucket exists and is
+  the caller's account's when the counts are written (a bucket's counts are
+  its owner's: ``Entity.bucket(name, owner)``).  Unchecked requests count for
+  the service only, never for the account they claim.  Counts are added up
   in the process and written to the store in batches (:class:`Meter`): every
   ``metrics_flush_interval`` seconds, when 10000 requests are pending, and at
-  exit.  So the totals a fleet reports lag by up to that interval.
+  exit.  So the totals a fleet reports lag by up to that interval.  Request
+  counts older than ``metrics_retention_days`` (400) are removed.
 * the gateway can report what it stores, through the meter it finds in
   ``environ["s3service.metrics"]``::
 

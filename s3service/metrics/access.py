@@ -92,7 +92,7 @@ def entity_for(identity: Identity, level: str, name: str, *, authorizer: Request
             entity = Entity(USERS, owner, short)
         else:
             owner = bucket_owner(buckets, caller, name)
-            entity = None if owner is None else Entity.bucket(name)
+            entity = None if owner is None else Entity.bucket(name, owner)
         resource = ENTITY_RESOURCE.format(account=owner or caller, level=level, name=short)
     if caller not in admins and (level == SERVICE or (owner is not None and owner != caller)):
         raise AccessDenied()

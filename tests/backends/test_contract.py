@@ -388,3 +388,42 @@ def test_metrics_storage_levels_and_ranges(empty_store):
                                                            "s3:DeleteObject": 1}
     never = store.get_metrics(t0, t1, Entity.bucket("never-seen"))
     assert (never.operations, never.incoming_bytes, never.storage_utilized) == ({}, 0, (0, 0))
+
+
+def test_bucket_metrics_are_per_owner(empty_store):
+    store = empty_store
+    t0 = 1704190500000
+    store.add_metrics({(t0, Entity.bucket("ledger", A), "s3:GetObject"): (1, 0, 5)},
+                      {(t0, Entity.bucket("ledger", A)): (10, 1)})
+    again = store.get_metrics(t0, t0, Entity.bucket("ledger", B))   # B's tenure of the name
+    assert (again.operations, again.outgoing_bytes, again.storage_utilized) == ({}, 0, (0, 0))
+    assert store.get_metrics(t0, t0, Entity.bucket("ledger", A)).outgoing_bytes == 5
+
+
+def test_metrics_retention_removes_old_counters_and_keeps_storage(empty_store):
+    store = empty_store
+    t0, s3, photos = 1704190500000, Entity.service(), Entity.bucket("photos", A)
+    t1, t2 = t0 + INTERVAL_MS, t0 + 2 * INTERVAL_MS
+    for t in (t0, t1, t2):
+        store.add_metrics({(t, s3, "s3:PutObject"): (1, 10, 0),
+                           (t, photos, "s3:PutObject"): (1, 10, 0)},
+                          {(t, s3): (10, 1), (t, photos): (10, 1)})
+    store.remove_metrics_before(t1)
+    for entity in (s3, photos):
+        gone = store.get_metrics(t0, t0, entity)
+        assert (gone.operations, gone.incoming_bytes) == ({}, 0)
+        kept = store.get_metrics(t0, t2, entity)
+        assert kept.operations == {"s3:PutObject": 2} and kept.incoming_bytes == 20
+        assert kept.storage_utilized == (0, 30)        # every delta still counted
+        assert store.get_metrics(t2, t2, entity).storage_utilized == (20, 30)
+
+
+def test_bucket_owners_in_one_call(empty_store):
+    store = empty_store
+    store.add_account(A)
+    store.add_account(B)
+    store.add_bucket(A, "alpha")
+    store.add_bucket(B, "beta")
+    many = [f"made-up-{i}" for i in range(1200)]       # more than one query's worth
+    assert store.bucket_owners(["alpha", "beta", "alpha", *many]) == {"alpha": A, "beta": B}
+    assert store.bucket_owners([]) == {}

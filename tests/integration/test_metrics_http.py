@@ -232,3 +232,30 @@ def test_every_level_of_a_known_mix_from_two_processes(tmp_path, tenants_db):
         a.stop()
         b.stop()
     assert "Traceback" not in a.log_path.read_text() + b.log_path.read_text()
+
+
+def test_a_script_name_header_cannot_meter_a_request_to_another_tenants_bucket(tmp_path,
+                                                                               db_url):
+    """gunicorn takes ``SCRIPT_NAME`` from a header sent from a trusted proxy address
+    (loopback by default); the bucket metered is the one in the path the client signed."""
+    other, other_pair = "other" + "0" * 59, ("AKIDOTHERTENANT", "other-tenant-secret")
+    store = SQLBackend(db_url)
+    store.add_account(other, "other")
+    store.add_key(other, *other_pair)
+    store.add_bucket(ACCOUNT, "mine")
+    store.add_bucket(other, "victim")
+    store.close()
+    server = Gunicorn(tmp_path, "script-name", db_url, flush=0.2)
+    try:
+        url = f"http://127.0.0.1:{server.port}/mine/victim/get0-5"
+        headers = dict(signed_headers("GET", url, KEY, SECRET, version="v4"))
+        headers["SCRIPT_NAME"] = "/mine"
+        status, body = server.request("GET", "/mine/victim/get0-5", headers=headers)
+        assert status == 200 and len(body) == 5
+        victim = server.list_metrics(time_range(), "buckets", ("victim",), key=other_pair)
+        assert {k: v for k, v in victim["operations"].items() if v} == {}
+        assert victim["outgoingBytes"] == 0
+        mine = server.list_metrics(time_range(), "buckets", ("mine",))
+        assert {k: v for k, v in mine["operations"].items() if v} == {"s3:GetObject": 1}
+    finally:
+        server.stop()

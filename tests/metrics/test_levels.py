@@ -205,29 +205,80 @@ def test_the_authorizer_is_asked_about_each_entitys_resource(app, middleware):
     assert {action for _, action, _ in asked} == {"utapi:ListMetrics"}
 
 
-def test_unchecked_requests_count_for_their_bucket_only(store):
-    """Without authenticate_all a passed-on request's signature is never checked: no account."""
+def test_unchecked_requests_count_for_the_service_only(store):
+    """Without authenticate_all a passed-on request's signature is never checked: no
+    account, and no bucket (anyone could send anything to any name)."""
     mw = S3ServiceMiddleware(gateway, credentials=store, buckets=store, metrics=store,
                              metrics_flush_interval=None, metrics_admins=[OPS])
     app = webtest.TestApp(mw)
     send(app, "A", "GET", "/photos/1", want=70)
     app.get("/photos/2", headers={"X-Want": "30"})          # anonymous
     [photos] = list_metrics(app, "A", "buckets", ["photos"])
-    assert used(photos) == {"s3:GetObject": 2} and photos["outgoingBytes"] == 100
+    assert used(photos) == {} and photos["outgoingBytes"] == 0
     [a] = list_metrics(app, "A", "accounts", [A])
     assert used(a) == {} and a["outgoingBytes"] == 0
+    [s3] = list_metrics(app, "ops", "service", ["s3"])
+    assert used(s3) == {"s3:GetObject": 2} and s3["outgoingBytes"] == 100
 
 
 def test_virtual_hosted_requests_count_for_their_bucket(store):
     mw = S3ServiceMiddleware(gateway, credentials=store, buckets=store, metrics=store,
-                             metrics_flush_interval=None, service_hosts=["s3.example.com"])
+                             metrics_flush_interval=None, service_hosts=["s3.example.com"],
+                             authenticate_all=True)
     app = webtest.TestApp(mw)
-    app.get("/key", headers={"Host": "docs.s3.example.com", "X-Want": "5"})
-    app.get("/docs/key", headers={"Host": "s3.example.com", "X-Want": "7"})
+    key, secret = KEYS["A"]
+    for host, path, want in (("docs.s3.example.com", "/key", 5),
+                             ("s3.example.com", "/docs/key", 7)):
+        headers = dict(signed_headers("GET", f"http://{host}{path}", key, secret,
+                                      version="v4"))
+        headers.update({"Host": host, "X-Want": str(want)})
+        app.get(path, headers=headers)
     mw.meter.flush()
 
-    totals = store.get_metrics(*time_range(), Entity.bucket("docs"))
+    totals = store.get_metrics(*time_range(), Entity.bucket("docs", A))
     assert totals.operations == {"s3:GetObject": 2} and totals.outgoing_bytes == 12
+
+
+def test_requests_to_buckets_that_do_not_exist_add_no_bucket_rows(store, app, middleware):
+    for i in range(50):
+        send(app, "A", "GET", f"/made-up-{i}/key", want=1)
+        app.get(f"/anonymous-{i}/key", headers={"X-Want": "1"})
+    middleware.meter.flush()
+    period = time_range()
+    for i in range(50):
+        for name in (f"made-up-{i}", f"anonymous-{i}"):
+            for owner in ("", A):
+                assert store.get_metrics(*period, Entity.bucket(name, owner)).operations == {}
+    [a] = list_metrics(app, "A", "accounts", [A])
+    assert used(a) == {"s3:GetObject": 50}
+    [s3] = list_metrics(app, "ops", "service", ["s3"])
+    assert used(s3) == {"s3:GetObject": 100}
+
+
+def test_a_script_name_sent_as_a_header_cannot_move_the_bucket_metered(store, app):
+    """gunicorn takes ``SCRIPT_NAME`` from a header of a trusted proxy's address (by
+    default loopback): the bucket is the first segment of the whole path, as signed."""
+    key, secret = KEYS["A"]
+    headers = dict(signed_headers("GET", f"http://{HOST}/photos/ledger/1", key, secret,
+                                  version="v4"))
+    headers.update({"Host": HOST, "X-Want": "4"})
+    app.get("/ledger/1", headers=headers, extra_environ={"SCRIPT_NAME": "/photos"})
+    [ledger] = list_metrics(app, "bob", "buckets", ["ledger"])
+    assert used(ledger) == {} and ledger["outgoingBytes"] == 0
+    [photos] = list_metrics(app, "A", "buckets", ["photos"])
+    assert used(photos) == {"s3:GetObject": 1} and photos["outgoingBytes"] == 4
+
+
+def test_a_name_re_created_by_another_account_starts_from_zero(store, app, middleware):
+    send(app, "bob", "PUT", "/ledger/1", b"l" * 10)
+    send(app, "bob", "GET", "/ledger/1", want=10)
+    middleware.meter.flush()
+    store.delete_bucket("ledger")
+    store.add_bucket(A, "ledger")
+    send(app, "A", "GET", "/ledger/1", want=3)
+    [ledger] = list_metrics(app, "A", "buckets", ["ledger"])
+    assert used(ledger) == {"s3:GetObject": 1} and ledger["outgoingBytes"] == 3
+    assert ledger["incomingBytes"] == 0
 
 
 def test_listbuckets_streamed_and_refused_are_counted_too(store, app, middleware):
@@ -259,4 +310,4 @@ def test_an_identity_put_in_the_environ_beforehand_is_not_billed(app):
     [b] = list_metrics(app, "bob", "accounts", [B])
     assert used(b) == {} and b["outgoingBytes"] == 0
     [ledger] = list_metrics(app, "bob", "buckets", ["ledger"])
-    assert used(ledger) == {"s3:GetObject": 1}
+    assert used(ledger) == {}  # the forged identity is dropped: nobody checked, no bucket

@@ -332,17 +332,23 @@ def test_meter_background_thread_flushes():
     meter.close()
 
 
-def test_meter_keeps_batch_when_store_fails():
+def _down_store() -> tuple[MemoryMetrics, list[bool]]:
+    """A store that raises BackendUnavailable while ``down[0]``."""
     store = MemoryMetrics()
     real_add = store.add_metrics
-    fail = [True]
+    down = [True]
 
     def add(ops, storage):
-        if fail[0]:
+        if down[0]:
             raise BackendUnavailable("down")
         real_add(ops, storage)
 
     store.add_metrics = add
+    return store, down
+
+
+def test_meter_keeps_batch_when_store_fails():
+    store, fail = _down_store()
     meter = Meter(store, flush_interval=None, clock=Clock(T0 / 1000))
     meter.count("s3:PutObject", 10)
     meter.record_storage(10, 1)
@@ -354,6 +360,51 @@ def test_meter_keeps_batch_when_store_fails():
     totals = store.get_metrics(T0, T0)
     assert totals.operations == {"s3:PutObject": 2} and totals.incoming_bytes == 15
     assert totals.storage_utilized == (0, 10)
+
+
+def test_meter_held_counters_stay_bounded_while_the_store_is_down(caplog):
+    store, down = _down_store()
+    meter = Meter(store, flush_interval=None, flush_requests=1000, max_counters=100,
+                  clock=Clock(T0 / 1000))
+    with caplog.at_level("WARNING", logger="s3service.metrics"):
+        for i in range(20000):  # a flood to distinct names: 20 failed flushes
+            meter.count("s3:GetObject", 0, 1, account="a" * 32, user=None, bucket=f"b{i}")
+            meter.record_storage(1, 1, bucket=f"b{i}", account="a" * 32)
+    assert len(meter._ops) <= 101 and len(meter._storage) <= 101
+    assert meter.folded > 19000
+    folds = [r for r in caplog.records if "counted for the service only" in r.getMessage()]
+    assert 1 <= len(folds) <= 20  # once per flush, not per request
+    down[0] = False
+    assert meter.flush()
+    service = store.get_metrics(T0, T0)
+    assert service.operations == {"s3:GetObject": 20000} and service.outgoing_bytes == 20000
+    assert service.storage_utilized == (0, 20000)
+    kept = store.get_metrics(T0, T0, Entity.bucket("b0", "a" * 32))
+    assert kept.operations == {"s3:GetObject": 1}
+
+
+def test_meter_queue_stays_bounded_while_the_flusher_is_stuck():
+    store = MemoryMetrics()
+    stuck, entered = threading.Event(), threading.Event()
+    real_add = store.add_metrics
+
+    def add(ops, storage):
+        entered.set()
+        stuck.wait(10)
+        real_add(ops, storage)
+
+    store.add_metrics = add
+    meter = Meter(store, flush_interval=60, flush_requests=100, max_counters=50,
+                  clock=Clock(T0 / 1000))
+    meter.count("s3:GetObject", bucket="first")
+    meter._wake.set()
+    assert entered.wait(5)
+    for i in range(10000):
+        meter.count("s3:GetObject", bucket=f"b{i}")
+    assert len(meter._events) < 200 and len(meter._ops) <= 51
+    stuck.set()
+    meter.close()
+    assert store.get_metrics(T0, T0).operations == {"s3:GetObject": 10001}
 
 
 def test_meter_counts_from_many_threads():
@@ -520,7 +571,7 @@ def test_meter_rolls_each_request_up_to_every_level_it_counts_for():
     meter.count("s3:PutObject", 10, 0, account="A", user="alice", bucket="photos")
     meter.count("s3:PutObject", 20, 0, account="A", user=None, bucket="photos")   # root key
     meter.count("s3:GetObject", 0, 7, account="B", user="bob", bucket="docs")
-    meter.count("s3:GetObject", 0, 3, bucket="photos")                            # anonymous
+    meter.count("s3:GetObject", 0, 3, bucket="photos")             # anonymous: service only
     meter.count("s3:ListAllMyBuckets", 0, 100, account="A", user="alice")
     meter.record_storage(30, 2, bucket="photos", account="A")
     meter.record_storage(5, 1)                                                     # service only
@@ -544,11 +595,13 @@ def test_meter_rolls_each_request_up_to_every_level_it_counts_for():
     assert root.operations == {"s3:PutObject": 1} and root.incoming_bytes == 20
     assert get(Entity.user("B", "bob")).outgoing_bytes == 7
     assert get(Entity.user("A", "bob")) == MetricsTotals()     # users are per account
-    photos = get(Entity.bucket("photos"))
-    assert photos.operations == {"s3:PutObject": 2, "s3:GetObject": 1}
-    assert (photos.incoming_bytes, photos.outgoing_bytes) == (30, 3)
+    # without a bucket directory, a bucket counts under its (checked) caller's account
+    photos = get(Entity.bucket("photos", "A"))
+    assert photos.operations == {"s3:PutObject": 2}
+    assert (photos.incoming_bytes, photos.outgoing_bytes) == (30, 0)
     assert photos.storage_utilized == (0, 30)
-    assert get(Entity.bucket("docs")).operations == {"s3:GetObject": 1}
+    assert get(Entity.bucket("photos")) == MetricsTotals()
+    assert get(Entity.bucket("docs", "B")).operations == {"s3:GetObject": 1}
     assert get(Entity.for_account("B")).storage_utilized == (0, 0)
 
 
@@ -581,6 +634,55 @@ def test_meter_memory_stays_within_one_flush_batch_whatever_the_number_of_bucket
     assert service.operations == {"s3:GetObject": 1000 + 100_000 + 2}
     assert store.get_metrics(T0, T0, Entity.user("A", "u")).outgoing_bytes == 10 * 101_002
     for name in ("many-000000", "many-054321", "many-099999"):
-        assert store.get_metrics(T0, T0, Entity.bucket(name)).operations == {"s3:GetObject": 1}
+        assert store.get_metrics(T0, T0, Entity.bucket(name, "A")).operations == \
+            {"s3:GetObject": 1}
     # The peak is that of one flush batch (and its roll-up), not 100 times it.
     assert many < 1.5 * one_batch, (many, one_batch)
+
+
+def test_meter_removes_counters_past_its_retention():
+    store = MemoryMetrics()
+    clock = Clock(T0 / 1000)
+    meter = Meter(store, flush_interval=None, retention_days=1, clock=clock)
+    meter.count("s3:GetObject")
+    meter.record_storage(5, 1)
+    assert meter.flush()
+    clock.t += 86400 + INTERVAL_MS / 1000           # a day and an interval later
+    meter.count("s3:GetObject")
+    assert meter.flush()
+    assert store.get_metrics(T0, T0).operations == {}
+    assert store.get_metrics(T0, clock.t * 1000).storage_utilized == (0, 5)
+    assert store.get_metrics(T0, clock.t * 1000).operations == {"s3:GetObject": 1}
+    forever = MemoryMetrics()
+    keeper = Meter(forever, flush_interval=None, retention_days=None, clock=Clock(T0 / 1000))
+    keeper.count("s3:GetObject")
+    keeper.flush()
+    keeper.clock.t += 1000 * 86400
+    keeper.flush()
+    assert forever.get_metrics(T0, T0).operations == {"s3:GetObject": 1}
+    with pytest.raises(ValueError):
+        Meter(store, retention_days=0)
+
+
+def test_meter_asks_who_owns_a_batchs_buckets_once_per_flush():
+    directory = MemoryBackend()
+    directory.add_account("A")
+    directory.add_account("B")
+    directory.add_bucket("A", "mine")
+    directory.add_bucket("B", "theirs")
+    asked = []
+    real = directory.bucket_owners
+    directory.bucket_owners = lambda names: (asked.append(set(names)), real(names))[1]
+    store = MemoryMetrics()
+    meter = Meter(store, flush_interval=None, buckets=directory, clock=Clock(T0 / 1000))
+    for bucket in ("mine", "theirs", "made-up", "mine"):
+        meter.count("s3:GetObject", 0, 1, account="A", bucket=bucket)
+    meter.count("s3:GetObject", 0, 1, bucket="theirs")                   # anonymous
+    assert meter.flush()
+    assert asked == [{"mine", "theirs", "made-up"}]
+    assert store.get_metrics(T0, T0, Entity.bucket("mine", "A")).operations == \
+        {"s3:GetObject": 2}
+    for owner in ("A", "B", ""):
+        for name in ("theirs", "made-up"):
+            assert store.get_metrics(T0, T0, Entity.bucket(name, owner)).operations == {}
+    assert store.get_metrics(T0, T0).operations == {"s3:GetObject": 5}

@@ -39,6 +39,15 @@ class MemoryMetrics:
                 level[0] += nbytes
                 level[1] += objects
 
+    def remove_metrics_before(self, interval: int) -> None:
+        """Remove the request counters of the intervals starting before ``interval``."""
+        with self._metrics_lock:
+            for entity, counters in list(self._metric_ops.items()):
+                for key in [k for k in counters if k[0] < interval]:
+                    del counters[key]
+                if not counters:
+                    del self._metric_ops[entity]
+
     def get_metrics(self, start: int, end: int, entity: Entity = S3) -> MetricsTotals:
         """``entity``'s totals of the intervals starting in ``[start, end]`` (epoch ms, inclusive)."""
         operations: dict[str, int] = {}

@@ -147,6 +147,12 @@ class MemoryBackend(MemoryPolicies, MemoryMetrics):
             owner = self._owners.get(name)
             return None if owner is None else (owner, self._buckets[name])
 
+    def bucket_owners(self, names: Iterable[str]) -> dict[str, str]:
+        """The owner of each of ``names`` that is a bucket."""
+        with self._lock:
+            owners = self._owners
+            return {name: owners[name] for name in names if name in owners}
+
     def close(self) -> None:
         """Nothing to let go of: the store is this process's memory."""
 

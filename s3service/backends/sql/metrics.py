@@ -13,7 +13,9 @@ and ``name``:
     one row per ``(entity, interval_start)`` with the ``bytes_delta`` and
     ``objects_delta`` recorded in it.
 
-The primary keys lead with the entity, so one entity's range is one index scan.
+The primary keys lead with the entity, so one entity's range is one index scan;
+an index on the counters' ``interval_start`` lets retention remove old
+intervals in one ``DELETE`` (:meth:`SQLMetrics.remove_metrics_before`).
 
 A flush adds a whole batch in one transaction with one
 ``INSERT ... ON CONFLICT (...) DO UPDATE SET n = n + excluded.n`` statement per
@@ -28,8 +30,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-from sqlalchemy import (BigInteger, Column, Connection, Engine, MetaData, String, Table, case,
-                        func, select)
+from sqlalchemy import (BigInteger, Column, Connection, Engine, Index, MetaData, String, Table,
+                        case, delete, func, select)
 from sqlalchemy.exc import DBAPIError
 
 from ..metrics_base import S3, UNCLASSIFIED, Entity, MetricsTotals, interval_start
@@ -54,6 +56,8 @@ counters = Table(
     Column("requests", BigInteger, nullable=False),
     Column("incoming_bytes", BigInteger, nullable=False),
     Column("outgoing_bytes", BigInteger, nullable=False),
+    # (retention removes old intervals without reading every row)
+    Index("ix_s3service_utilization_interval", "interval_start"),
 )
 
 storage_deltas = Table(
@@ -148,6 +152,13 @@ class SQLMetrics:
                 _upsert(conn, counters, (*_ENTITY, "interval_start", "operation"), op_rows)
             if storage_rows:
                 _upsert(conn, storage_deltas, (*_ENTITY, "interval_start"), storage_rows)
+
+    def remove_metrics_before(self, interval: int) -> None:
+        """Remove the request counters of the intervals starting before ``interval``
+        (one statement, on the index of ``interval_start``)."""
+        self._ensure_metrics_tables()
+        with self._metrics_begin() as conn:
+            conn.execute(delete(counters).where(counters.c.interval_start < interval))
 
     def get_metrics(self, start: int, end: int, entity: Entity = S3) -> MetricsTotals:
         """``entity``'s totals of the intervals starting in ``[start, end]`` (epoch ms, inclusive)."""

@@ -31,6 +31,8 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
+    delete,
     insert,
     inspect,
     literal,
@@ -303,12 +305,53 @@ def _utilization_levels(conn: Connection) -> None:
         old.drop(conn)
 
 
+_INTERVAL_MS = 15 * 60 * 1000
+
+
+def _bucket_rows_by_owner(conn: Connection) -> None:
+    """Bucket rows keyed by the bucket's owner (they had an empty ``account_id``), and
+    an index on the counters' ``interval_start`` (retention removes by it).
+
+    A row goes to the bucket's current owner if it is of an interval from the
+    one the bucket was created in on; the others -- a previous owner's tenure
+    of the name, names that never existed -- are removed, since nobody may read
+    them now.
+    """
+    tables = [t for t in (_utilization_counters, _utilization_storage)
+              if t.name in set(inspect(conn).get_table_names())]
+    if not tables:
+        return
+    tenures = [{"bucket": name, "owner": owner,
+                "since": _ms(created) - _ms(created) % _INTERVAL_MS}
+               for name, owner, created in conn.execute(
+                   select(buckets.c.name, buckets.c.owner, buckets.c.created))]
+    for table in tables:
+        c = table.c
+        unowned = (c.level == "buckets") & (c.account_id == "")
+        if tenures:
+            conn.execute(update(table)
+                         .where(unowned, c.name == bindparam("bucket"),
+                                c.interval_start >= bindparam("since"))
+                         .values(account_id=bindparam("owner")), tenures)
+        conn.execute(delete(table).where(unowned))
+    if any(t.name == _utilization_counters.name for t in tables):
+        conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_s3service_utilization_interval "
+                             "ON s3service_utilization (interval_start)")
+
+
+def _ms(when: datetime) -> int:
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return int(when.timestamp() * 1000)
+
+
 MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
     _v1_initial,           # 0 -> 1
     _v2_metrics,           # 1 -> 2: the utilization metrics' counters
     _v3_listing_versions,  # 2 -> 3: bucket versions and kept listing entries
     _policies,             # 3 -> 4: IAM policies, groups and attachments
     _utilization_levels,   # 4 -> 5: metrics per account, user and bucket
+    _bucket_rows_by_owner,  # 5 -> 6: bucket metrics keyed by owner; index for retention
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

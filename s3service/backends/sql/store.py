@@ -530,6 +530,16 @@ class SQLBackend(SQLPolicies, SQLMetrics):
             return None
         return row.owner, BucketInfo(name=row.name, created=row.created, region=row.region)
 
+    def bucket_owners(self, names: Iterable[str]) -> dict[str, str]:
+        """The owner of each of ``names`` that is a bucket (one query per 500 names)."""
+        wanted = sorted(set(names))
+        found: dict[str, str] = {}
+        with self._transaction() as conn:
+            for i in range(0, len(wanted), 500):
+                found.update(conn.execute(select(buckets.c.name, buckets.c.owner)
+                                          .where(buckets.c.name.in_(wanted[i:i + 500]))).all())
+        return found
+
     @staticmethod
     def _require_account(conn: Connection, account_id: str) -> None:
         if conn.execute(select(accounts.c.account_id)

@@ -151,4 +151,12 @@ def test_names_no_store_could_keep_are_not_metered_per_bucket(sql_url):
     assert mw.meter.flush()
     now = int(time.time() * 1000)
     assert store.get_metrics(0, now).operations == {"s3:GetObject": 4}
-    assert store.get_metrics(0, now, Entity.bucket("fine")).operations == {"s3:GetObject": 1}
+
+
+def test_paste_metrics_retention_days():
+    def made(**conf):
+        return filter_factory({}, db="memory", metrics="true", **conf)(lambda e, s: [])
+
+    assert made().meter.retention_days == 400
+    assert made(metrics_retention_days="30").meter.retention_days == 30
+    assert made(metrics_retention_days="0").meter.retention_days is None

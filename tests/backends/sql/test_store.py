@@ -154,6 +154,41 @@ def test_service_level_metrics_of_the_previous_version_are_migrated(sql_url, bac
     peek.dispose()
 
 
+def test_bucket_metrics_of_the_previous_version_go_to_the_owner_of_their_tenure(sql_url,
+                                                                            backends):
+    from s3service.backends.metrics_base import Entity
+    level = schema.MIGRATIONS.index(schema._bucket_rows_by_owner)
+    t0 = 1704190500000                                  # an interval's start
+    created = datetime.fromtimestamp((t0 + 60_000) / 1000, timezone.utc)
+    peek = _peek(sql_url)
+    with peek.begin() as conn:   # bucket rows keyed by name only, as before
+        schema.schema_version.create(conn)
+        for migration in schema.MIGRATIONS[:level]:
+            migration(conn)
+        conn.execute(schema.schema_version.insert().values(id=1, version=level))
+        conn.execute(insert(schema.accounts).values(account_id=B, display_name="b"))
+        conn.execute(insert(schema.buckets).values(name="ledger", owner=B, created=created))
+        row = {"level": "buckets", "account_id": "", "operation": "s3:GetObject",
+               "requests": 1, "incoming_bytes": 0, "outgoing_bytes": 5}
+        conn.execute(insert(schema._utilization_counters), [
+            {**row, "name": "ledger", "interval_start": t0 - 900_000},   # A's tenure
+            {**row, "name": "ledger", "interval_start": t0},             # B's
+            {**row, "name": "made-up", "interval_start": t0}])
+        conn.execute(insert(schema._utilization_storage), [
+            {"level": "buckets", "account_id": "", "name": "ledger", "interval_start": t,
+             "bytes_delta": 10, "objects_delta": 1} for t in (t0 - 900_000, t0)])
+    store = backends(sql_url)
+    later = t0 + 900_000
+    ledger = store.get_metrics(0, later, Entity.bucket("ledger", B))
+    assert ledger.operations == {"s3:GetObject": 1} and ledger.storage_utilized == (0, 10)
+    with peek.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(schema._utilization_counters)
+                            ).scalar() == 1
+        assert conn.execute(select(func.count()).select_from(schema._utilization_storage)
+                            ).scalar() == 1
+    peek.dispose()
+
+
 def test_newer_schema_is_refused(sql_url, backends):
     backends(sql_url).list_accounts()
     peek = _peek(sql_url)
