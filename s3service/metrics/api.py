@@ -31,7 +31,7 @@ from ..errors import (AccessDenied, InvalidArgument, InvalidRequest, MissingCont
 from .. import envelope
 from ..backends.protocols import BucketStore
 from ..auth import Authenticator
-from ..payload.checks import Sha256Check
+from ..payload.checks import check_sha256
 from ..wsgi import parse_query
 from .access import (ENTITY_RESOURCE, LIST_METRICS_ACTION, SERVICE_RESOURCE,  # noqa: F401
                      entity_for, user_of)
@@ -303,9 +303,7 @@ class MetricsAPI:
         if claimed is not None and claimed != _UNSIGNED:
             if claimed.startswith("STREAMING-"):
                 raise InvalidRequest("Streaming uploads are not accepted for this request.")
-            check = Sha256Check(claimed)
-            check.update(body)
-            check.verify()
+            check_sha256(claimed, digest)
         request = parse_request_body(body, action)
         level = request["level"]
         # Every entity is cleared before any is read: a refusal reveals no figures.

@@ -13,7 +13,7 @@ from typing import Protocol
 from ..errors import BadDigest, InvalidRequest, XAmzContentSHA256Mismatch
 from .checksums import new_checksum
 
-__all__ = ["Check", "ChecksumCheck", "Md5Check", "Sha256Check"]
+__all__ = ["Check", "ChecksumCheck", "Md5Check", "Sha256Check", "check_sha256"]
 
 
 class Check(Protocol):
@@ -38,10 +38,15 @@ class Sha256Check:
         self.hash.update(data)
 
     def verify(self) -> None:
-        computed = self.hash.hexdigest()
-        if computed != self.expected:
-            raise XAmzContentSHA256Mismatch(ClientComputedContentSHA256=self.expected,
-                                            S3ComputedContentSHA256=computed)
+        check_sha256(self.expected, self.hash.hexdigest())
+
+
+def check_sha256(expected_hex: str, computed_hex: str) -> None:
+    """Raise ``XAmzContentSHA256Mismatch`` unless the declared hex SHA-256 is the computed one."""
+    expected = expected_hex.lower()
+    if computed_hex != expected:
+        raise XAmzContentSHA256Mismatch(ClientComputedContentSHA256=expected,
+                                        S3ComputedContentSHA256=computed_hex)
 
 
 class Md5Check:
