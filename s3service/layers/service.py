@@ -55,7 +55,7 @@ class ServiceRoutes:
         self.list_metrics = list_metrics
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") in ("/", "") and not self.hosts.is_bucket_host(environ):
+        if self.hosts.is_service_request(environ):
             method = environ.get("REQUEST_METHOD", "GET")
             if method == "GET":
                 return self.list_buckets(environ, start_response)
