@@ -14,7 +14,6 @@ gunicorn's logs, for those who serve the library under gunicorn.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import sys
 import threading
@@ -120,12 +119,14 @@ class BatchingHandler(logging.StreamHandler):
         self._pending: list[str] = []
         self._size = 0
         self._due = threading.Event()
-        self._flusher_pid = 0
+        self._flushing = False                  # this process's flusher thread runs
         forking.in_each_child(self._leave_to_parent)
 
     def _leave_to_parent(self) -> None:
-        # A forked child leaves the lines its parent had not yet written to the parent.
+        # A forked child leaves the lines its parent had not yet written to the
+        # parent, and has no thread of its parent's: it starts its own flusher.
         self._pending, self._size = [], 0
+        self._flushing = False
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -139,14 +140,14 @@ class BatchingHandler(logging.StreamHandler):
             now = record.levelno >= logging.WARNING or self._size >= self.batch
         if now:
             self.flush()
-        elif self._flusher_pid != os.getpid():    # (none yet in this process: threads
-            self._start_flusher()                 # do not survive a fork)
+        elif not self._flushing:
+            self._start_flusher()
 
     def _start_flusher(self) -> None:
         with self.lock:                          # type: ignore[union-attr]
-            if self._flusher_pid == os.getpid():
+            if self._flushing:
                 return
-            self._flusher_pid = os.getpid()
+            self._flushing = True
         threading.Thread(target=self._flush_every_so_often, name="s3service-log",
                          daemon=True).start()
 
