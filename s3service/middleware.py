@@ -142,7 +142,7 @@ class S3ServiceMiddleware:
                  backend_timeout: float | None = None,
                  idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT) -> None:
         self.backend_timeout = checked_timeout(backend_timeout)
-        self.idle_timeout = checked_timeout(idle_timeout)
+        self.idle_timeout = checked_timeout(idle_timeout, "idle_timeout")
         self.credentials = credentials
         self.buckets = buckets
         self.region = region

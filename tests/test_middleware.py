@@ -392,3 +392,13 @@ def test_service_host_under_another_service_host(store, gateway, version):
     assert names(resp) == ["archive", "photos"]
     send(app, signed(url="http://photos.s3.example.com/", version=version))
     assert len(gateway.seen) == 1, "a virtual-hosted bucket request passes through"
+
+
+@pytest.mark.parametrize("name", ["backend_timeout", "idle_timeout"])
+def test_a_timeout_that_is_not_positive_is_refused_by_its_name(name):
+    from s3service.backends.memory import MemoryBackend
+
+    store = MemoryBackend()
+    with pytest.raises(ValueError, match=f"^{name} must be a positive number"):
+        S3ServiceMiddleware(lambda environ, start_response: [], credentials=store,
+                            buckets=store, **{name: 0})

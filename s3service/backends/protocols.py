@@ -242,10 +242,10 @@ class AdminStore(CredentialStore, BucketStore, BucketDirectory, PolicyStore, Pro
         """Let go of connections (a process about to fork); the store reopens on next use."""
 
 
-def checked_timeout(seconds: float | None) -> float | None:
-    """``seconds`` as a ``backend_timeout``: a positive number, or ``None``; else ValueError."""
+def checked_timeout(seconds: float | None, name: str = "backend_timeout") -> float | None:
+    """``seconds`` as a timeout: a positive number, or ``None``; else ValueError naming ``name``."""
     if seconds is None:
         return None
     if not float(seconds) > 0:
-        raise ValueError("backend_timeout must be a positive number of seconds or None")
+        raise ValueError(f"{name} must be a positive number of seconds or None")
     return float(seconds)
