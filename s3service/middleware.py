@@ -74,7 +74,10 @@ from .layers.metering import MeteringLayer, operation_of
 from .layers.service import ListBuckets, ServiceRoutes
 from .metrics.api import MetricsAPI
 from .metrics.meter import DEFAULT_RETENTION_DAYS, Meter
+from .parameters import (check_bool, check_callable, check_hosts, check_names, check_number,
+                         check_optional_number, check_protocol, check_secret, check_text)
 from .payload.idle import DEFAULT_IDLE_TIMEOUT, with_idle_bound
+from .policies.authorizer import default_authorizer
 from .regions import DEFAULT_REGION
 
 __all__ = ["S3ServiceMiddleware"]
@@ -141,18 +144,29 @@ class S3ServiceMiddleware:
                  metrics_retention_days: float | None = DEFAULT_RETENTION_DAYS,
                  backend_timeout: float | None = None,
                  idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT) -> None:
+        check_callable("app", app, "a WSGI app, app(environ, start_response)")
+        check_protocol("credentials", credentials, CredentialStore)
+        check_protocol("buckets", buckets, BucketStore)
+        if authorizer is None:
+            authorizer = default_authorizer(credentials)
+        check_protocol("authorizer", authorizer, Authorizer)
+        if metrics is not None:
+            check_protocol("metrics", metrics, MetricsStore)
         self.backend_timeout = checked_timeout(backend_timeout)
         self.idle_timeout = checked_timeout(idle_timeout, "idle_timeout")
         self.credentials = credentials
         self.buckets = buckets
-        self.region = region
-        self.hosts = ServiceHosts(service_hosts)
+        self.region = check_text("region", region)
+        self.hosts = ServiceHosts(check_hosts("service_hosts", service_hosts))
         self.service_hosts = self.hosts.names
-        self.clock_skew = float(clock_skew)
-        self.authenticate_all = authenticate_all
-        if isinstance(token_secret, str):
-            token_secret = token_secret.encode("utf-8")
-        self.token_secret = token_secret
+        self.clock_skew = check_number("clock_skew", clock_skew)
+        self.authenticate_all = check_bool("authenticate_all", authenticate_all)
+        self.token_secret = token_secret = check_secret("token_secret", token_secret)
+        metrics_flush_interval = check_optional_number("metrics_flush_interval",
+                                                       metrics_flush_interval)
+        metrics_admins = check_names("metrics_admins", metrics_admins, "account ID")
+        metrics_retention_days = check_optional_number(
+            "metrics_retention_days", metrics_retention_days, positive=True)
         self.authenticator = Authenticator(
             credentials if self.backend_timeout is None
             else timeouts.BoundedCredentials(credentials, self.backend_timeout),

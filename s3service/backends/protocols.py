@@ -246,6 +246,8 @@ def checked_timeout(seconds: float | None, name: str = "backend_timeout") -> flo
     """``seconds`` as a timeout: a positive number, or ``None``; else ValueError naming ``name``."""
     if seconds is None:
         return None
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise TypeError(f"{name}: expected a number of seconds or None; got {seconds!r}")
     if not float(seconds) > 0:
         raise ValueError(f"{name} must be a positive number of seconds or None")
     return float(seconds)
