@@ -10,7 +10,8 @@ from functools import lru_cache
 
 from ..backends.protocols import PolicySource
 from ..identity import Identity
-from ..authorization import RequestContext, key_getter
+from ..authorization import AllowAuthenticated, Authorizer, RequestContext, key_getter
+from ..parameters import check_protocol, protocol_methods
 from .document import Policy, PolicyError, parse_policy
 from .evaluate import ALLOWED, EXPLICIT_DENY, Decision, evaluate
 from .variables import variable_keys
@@ -40,6 +41,27 @@ class _Entry:
     decisions: dict[tuple, Decision] = field(default_factory=dict)
 
 
+def keeps_policies(store: object) -> bool:
+    """Whether ``store`` keeps IAM policies (has every method of
+    :class:`~s3service.backends.protocols.PolicySource`)."""
+    return all(callable(getattr(store, m, None)) for m in protocol_methods(PolicySource))
+
+
+def default_authorizer(store: object) -> Authorizer:
+    """The authorizer used when an embedder names none: safe by default.
+
+    A store that keeps IAM policies (both bundled stores do) gets a
+    :class:`PolicyAuthorizer` on it, so an IAM user may do only what its
+    policies allow, as on AWS (with no policy, nothing), and an account's own
+    (root) keys everything.  A store without policies has no IAM users to
+    tell apart: every authenticated caller may do everything
+    (:class:`~s3service.authorization.AllowAuthenticated`).
+    """
+    if keeps_policies(store):
+        return PolicyAuthorizer(store)          # type: ignore[arg-type]
+    return AllowAuthenticated()
+
+
 @lru_cache(maxsize=4096)
 def _parsed(label: str, document: str) -> Policy:
     return parse_policy(document, label)
@@ -60,6 +82,7 @@ class PolicyAuthorizer:
     """
 
     def __init__(self, store: PolicySource) -> None:
+        check_protocol("store", store, PolicySource)
         self.store = store
         self._entries: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
         self._lock = threading.Lock()
