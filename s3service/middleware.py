@@ -61,6 +61,7 @@ clock skew and authorizer every layer authenticates by.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from . import timeouts
 from .auth import Authenticator
@@ -188,9 +189,9 @@ class S3ServiceMiddleware:
         """The layers around ``app``: innermost first, so a request crosses them bottom up."""
         if self.authenticate_all:
             app = with_idle_bound(AuthenticationLayer(app, self.authenticator), self.idle_timeout)
-        list_metrics = self.metrics_api
-        if list_metrics is not None:
-            list_metrics = with_idle_bound(list_metrics, self.idle_timeout)
+        list_metrics: WSGIApp | None = None
+        if self.metrics_api is not None:
+            list_metrics = with_idle_bound(self.metrics_api, self.idle_timeout)
         app = ServiceRoutes(app, self.hosts, list_buckets=self.list_buckets,
                             list_metrics=list_metrics)
         if self.meter is not None:
@@ -217,24 +218,24 @@ class S3ServiceMiddleware:
     def authorizer(self, authorizer: Authorizer) -> None:
         self.authenticator.authorizer = authorizer
 
-    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         return self._stack(environ, start_response)
 
-    def operation_of(self, environ: dict, bucket_in_host: bool | None = None) -> str | None:
+    def operation_of(self, environ: dict[str, Any], bucket_in_host: bool | None = None) -> str | None:
         """The UTAPI name of a request's S3 operation (``s3:GetObject``...), or ``None``."""
         if bucket_in_host is None:
             bucket_in_host = self.hosts.is_bucket_host(environ)
         return operation_of(environ, bucket_in_host)
 
-    def bucket_of(self, environ: dict, bucket_in_host: bool | None = None) -> str | None:
+    def bucket_of(self, environ: dict[str, Any], bucket_in_host: bool | None = None) -> str | None:
         """The bucket a request addresses (virtual-hosted or path-style), or ``None``."""
         return self.hosts.bucket_of(environ, bucket_in_host)
 
-    def is_bucket_host(self, environ: dict) -> bool:
+    def is_bucket_host(self, environ: dict[str, Any]) -> bool:
         """Whether the request addresses a bucket by its host name (``photos.s3.example.com``)."""
         return self.hosts.is_bucket_host(environ)
 
-    def authenticate(self, environ: dict, payload_hash: str | None = None,
+    def authenticate(self, environ: dict[str, Any], payload_hash: str | None = None,
                      query: Sequence[tuple[str, str]] | None = None) -> Identity | None:
         """Check the request's signature: its identity, ``None`` if anonymous; raises S3Error.
 

@@ -112,7 +112,8 @@ def make_authorizer(spec: str | None, store: Any) -> Any:
     return load_object(spec)()
 
 
-def filter_factory(global_conf: dict, **local_conf: Any) -> Callable[[Any], S3ServiceMiddleware]:
+def filter_factory(global_conf: dict[str, Any],
+                   **local_conf: Any) -> Callable[[Any], S3ServiceMiddleware]:
     """Build the middleware from a paste ``[filter:...]`` section."""
     conf = {**global_conf, **local_conf}
     store = make_store(conf.get("db"), conf.get("backend"))

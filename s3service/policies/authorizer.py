@@ -12,7 +12,8 @@ from ..backends.protocols import PolicySource
 from ..identity import Identity
 from ..authorization import AllowAuthenticated, Authorizer, RequestContext, key_getter
 from ..parameters import check_protocol, protocol_methods
-from .document import Policy, PolicyError, parse_policy
+from .document import Policy, parse_policy
+from .errors import PolicyError
 from .evaluate import ALLOWED, EXPLICIT_DENY, Decision, evaluate
 from .variables import variable_keys
 
@@ -38,7 +39,7 @@ class _Entry:
     broken: str | None = None          # a stored document that no longer parses
     keys: tuple[str, ...] = ()
     getters: tuple[Callable[[RequestContext], str | None], ...] = ()
-    decisions: dict[tuple, Decision] = field(default_factory=dict)
+    decisions: dict[tuple[object, ...], Decision] = field(default_factory=dict)
 
 
 def keeps_policies(store: object) -> bool:
@@ -105,7 +106,8 @@ class PolicyAuthorizer:
         entry = self._entries.get((account, user))
         if entry is not None and entry.version == self.store.policy_version(account):
             if entry.keys:
-                key: tuple = (action, resource, context.key_values(entry.keys, entry.getters))
+                key: tuple[object, ...] = (action, resource,
+                                           context.key_values(entry.keys, entry.getters))
             else:
                 key = (action, resource)
             found = entry.decisions.get(key)
@@ -131,7 +133,8 @@ class PolicyAuthorizer:
         if not isinstance(context, RequestContext):
             context = RequestContext({}, identity, context)
         if entry.keys:
-            key: tuple = (action, resource, context.key_values(entry.keys, entry.getters))
+            key: tuple[object, ...] = (action, resource,
+                                       context.key_values(entry.keys, entry.getters))
         else:
             key = (action, resource)
         found = entry.decisions.get(key)

@@ -11,7 +11,7 @@ from .sandbox import Keys
 from .signing import sign
 
 try:
-    from webtest import TestApp  # type: ignore[import-untyped]
+    from webtest import TestApp
 except ImportError as exc:         # pragma: no cover - the extra is missing
     raise ImportError("s3service.testing needs webtest: pip install 's3service[testing]'",
                       name=exc.name) from None
@@ -160,6 +160,7 @@ def error_code(response: Any) -> str | None:
     from defusedxml import ElementTree
 
     try:
-        return ElementTree.fromstring(response.body).findtext("Code")
+        code: str | None = ElementTree.fromstring(response.body).findtext("Code")
     except ElementTree.ParseError:
         return None
+    return code

@@ -51,9 +51,9 @@ class SignedRequest:
 
 def _botocore() -> Any:
     try:
-        import botocore.auth  # type: ignore[import-untyped]
-        from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
-        from botocore.credentials import Credentials  # type: ignore[import-untyped]
+        import botocore.auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
     except ImportError as exc:
         raise ImportError("s3service.testing signs with botocore: "
                           "pip install 's3service[testing]'", name=exc.name) from None
