@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..backends.memory import MemoryBackend
+from ..backends.protocols import AdminStore
 from ..regions import DEFAULT_REGION
 
 __all__ = ["Keys", "Sandbox", "sandbox"]
@@ -31,14 +32,15 @@ def new_keys() -> Keys:
 
 @dataclass
 class Sandbox:
-    """A :class:`~s3service.backends.memory.MemoryBackend` with one account in it.
+    """A store (by default a new :class:`~s3service.backends.memory.MemoryBackend`) with
+    one account in it.
 
     ``root`` is the account's own key (it may do everything); ``user`` is the
     key of the IAM user ``user_name``, who has no policy yet, so may do
     nothing under the default authorizer until :meth:`allow` says what.
     """
 
-    store: MemoryBackend
+    store: AdminStore
     account_id: str
     display_name: str
     root: Keys
@@ -60,10 +62,12 @@ class Sandbox:
 
 
 def sandbox(*, display_name: str = "tester", user_name: str = "alice",
-            store: MemoryBackend | None = None) -> Sandbox:
+            store: AdminStore | None = None) -> Sandbox:
     """A new account (random 64-hex canonical ID) with a root key, and an IAM user with a key,
-    in ``store`` (default: a new :class:`~s3service.backends.memory.MemoryBackend`)."""
-    store = MemoryBackend() if store is None else store
+    in ``store`` (default: a new :class:`~s3service.backends.memory.MemoryBackend`; any
+    :class:`~s3service.backends.protocols.AdminStore`, such as an ``SQLBackend``)."""
+    if store is None:
+        store = MemoryBackend()
     account_id = secrets.token_hex(32)
     store.add_account(account_id, display_name=display_name)
     root, user = new_keys(), new_keys()
