@@ -94,9 +94,15 @@ class S3ServiceMiddleware:
         (:class:`~s3service.backends.protocols.BucketStore`).
     :param authorizer: decides ``s3:ListAllMyBuckets`` (asked ``is_allowed_in`` with the
         request's :class:`~s3service.authorization.RequestContext` when it has that
-        method); by default every authenticated caller may.  With
-        ``authenticate_all``, the app behind is handed it too (see the module documentation).
-        :class:`s3service.policies.PolicyAuthorizer` decides with IAM policies.
+        method).  With ``authenticate_all``, the app behind is handed it too (see the
+        module documentation).  By default, when ``credentials`` keeps IAM policies
+        (both bundled stores do), :class:`s3service.policies.PolicyAuthorizer` on it:
+        an account's own (root) keys may do everything, an IAM user only what its
+        policies allow (with none, nothing, as on AWS).  A store without policies
+        has no IAM users to tell apart: then every authenticated caller may do
+        everything (:class:`~s3service.authorization.AllowAuthenticated`, which
+        may also be given to keep that with a store that has policies).  Anonymous
+        callers are refused ListBuckets whatever the authorizer.
     :param region: the region this endpoint signs for (SigV4 credential scope).
     :param service_hosts: host names of the service; ``<bucket>.<host>`` is virtual-hosted
         bucket addressing and passes through.  Requests to any other host are path-style.
@@ -128,6 +134,9 @@ class S3ServiceMiddleware:
         pass untouched): then the read raises ``400 RequestTimeout``, as S3 answers
         (see :mod:`s3service.payload.idle`, and what servers do meanwhile).
         Default 20; ``None``: reads wait as long as the server's input does.
+
+    Every argument is checked here: a wrong one raises ``TypeError`` or
+    ``ValueError`` naming the parameter (a string ``service_hosts`` is one host).
 
     Metrics example::
 
