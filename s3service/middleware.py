@@ -230,13 +230,15 @@ class S3ServiceMiddleware:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         return self._stack(environ, start_response)
 
-    def operation_of(self, environ: dict[str, Any], bucket_in_host: bool | None = None) -> str | None:
+    def operation_of(self, environ: dict[str, Any],
+                     bucket_in_host: bool | None = None) -> str | None:
         """The UTAPI name of a request's S3 operation (``s3:GetObject``...), or ``None``."""
         if bucket_in_host is None:
             bucket_in_host = self.hosts.is_bucket_host(environ)
         return operation_of(environ, bucket_in_host)
 
-    def bucket_of(self, environ: dict[str, Any], bucket_in_host: bool | None = None) -> str | None:
+    def bucket_of(self, environ: dict[str, Any],
+                  bucket_in_host: bool | None = None) -> str | None:
         """The bucket a request addresses (virtual-hosted or path-style), or ``None``."""
         return self.hosts.bucket_of(environ, bucket_in_host)
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 __all__ = ["check_bool", "check_callable", "check_hosts", "check_names", "check_number",
-           "check_optional_number", "check_protocol", "check_secret", "check_text", "protocol_methods"]
+           "check_optional_number", "check_protocol", "check_secret", "check_text",
+           "protocol_methods"]
 
 
 def _kind(value: object) -> str:

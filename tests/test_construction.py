@@ -41,7 +41,8 @@ BAD = [   # parameter, value, exception, words the message must hold
 ]
 
 
-@pytest.mark.parametrize("name, value, error, words", BAD, ids=[f"{b[0]}={b[1]!r}"[:40] for b in BAD])
+@pytest.mark.parametrize("name, value, error, words", BAD,
+                         ids=[f"{b[0]}={b[1]!r}"[:40] for b in BAD])
 def test_each_bad_argument_is_refused_by_its_name(name, value, error, words):
     arguments = {"app": gateway, "credentials": STORE, "buckets": STORE, "metrics": STORE}
     arguments[name] = value
