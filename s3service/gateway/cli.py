@@ -320,7 +320,10 @@ def cmd_serve(args: argparse.Namespace, store: AdminStore) -> None:
             raise AdminError(f"no such file: {path}", EXIT_USAGE)
     if args.db == "memory":
         if args.workers not in (None, 1):
-            raise AdminError("an in-memory store needs --workers 1", EXIT_USAGE)
+            raise AdminError("an in-memory store needs --workers 1: it is one process's, so "
+                             "each worker would have its own and never see what another "
+                             "stored (use a database, --db sqlite:///PATH, for more)",
+                             EXIT_USAGE)
         args.workers = 1
     admin.check_region(args.region)
     try:

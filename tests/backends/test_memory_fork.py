@@ -1,4 +1,4 @@
-"""A MemoryBackend holding data, copied into a forked process, says so loudly there."""
+"""A MemoryBackend shared by several processes is refused (serve) or warned about (a fork)."""
 from __future__ import annotations
 
 import os
@@ -37,3 +37,13 @@ def test_a_store_holding_data_warns_in_the_forked_child():
     assert seen.startswith(f"{CopiedStoreWarning.__name__}: a MemoryBackend holding accounts")
     assert "run one worker, or use SQLBackend" in seen
     del store
+
+
+def test_serve_refuses_several_workers_on_a_memory_store(capsys):
+    pytest.importorskip("granian")
+    from s3service.gateway.cli import main
+
+    assert main(["--db", "memory", "serve", "--workers", "2"]) == 2
+    error = capsys.readouterr().err
+    assert "an in-memory store needs --workers 1" in error
+    assert "each worker would have its own" in error
