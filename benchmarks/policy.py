@@ -31,7 +31,7 @@ import time
 
 sys.dont_write_bytecode = True
 
-from s3service import S3ServiceMiddleware  # noqa: E402
+from s3service import AllowAuthenticated, S3ServiceMiddleware  # noqa: E402
 from s3service.policies import PolicyAuthorizer  # noqa: E402
 
 ACCOUNT = "a" * 64
@@ -104,7 +104,8 @@ def timed(app, environ: dict, calls: int) -> float:
 def measure(make_store, label: str, conditional: bool, rounds: int, calls: int) -> float:
     store = make_store()
     seed(store, conditional)
-    plain = S3ServiceMiddleware(gateway, credentials=store, buckets=store, region=REGION)
+    plain = S3ServiceMiddleware(gateway, credentials=store, buckets=store, region=REGION,
+                                authorizer=AllowAuthenticated())
     policed = S3ServiceMiddleware(gateway, credentials=store, buckets=store, region=REGION,
                                   authorizer=PolicyAuthorizer(store))
     environ = signed_environ()
