@@ -25,11 +25,12 @@ from typing import Any, TypeVar
 
 from sqlalchemy import (Connection, Engine, create_engine, delete, event, exists, insert, literal,
                         select, update)
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 from sqlalchemy.pool import StaticPool
 
 from ...forking import in_each_child
+from ...parameters import check_number, check_optional_number
 from ...regions import DEFAULT_REGION
 from ..protocols import checked_timeout
 from . import schema
@@ -212,7 +213,18 @@ class SQLBackend(SQLPolicies, SQLMetrics):
     def __init__(self, url: str, *, credential_cache_seconds: float = 5.0,
                  statement_timeout: float | None = PG_STATEMENT_TIMEOUT,
                  backend_timeout: float | None = BACKEND_TIMEOUT, **engine_kwargs: Any) -> None:
-        self._url = make_url(url)
+        if not isinstance(url, (str, URL)):
+            raise TypeError(f"url: expected a database URL string such as "
+                            f"'sqlite:///s3service.db'; got {type(url).__name__}")
+        credential_cache_seconds = check_number("credential_cache_seconds",
+                                                credential_cache_seconds)
+        statement_timeout = check_optional_number("statement_timeout", statement_timeout,
+                                                  positive=True)
+        try:
+            self._url = make_url(url)
+        except ArgumentError:
+            raise ValueError("url: expected a database URL such as 'sqlite:///s3service.db' "
+                             "or 'postgresql+psycopg://user@host/db'") from None
         self._statement_timeout = statement_timeout
         self.backend_timeout = checked_timeout(backend_timeout)
         self._guard = OutageGuard(self._url)
