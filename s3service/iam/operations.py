@@ -20,7 +20,7 @@ import string
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from ..authorization import known_condition_keys
 from ..backends.base import Credential, UnknownAccount

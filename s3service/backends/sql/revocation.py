@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, update
 
 from .schema import revocations
 

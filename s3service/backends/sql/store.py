@@ -35,7 +35,6 @@ from ..protocols import checked_timeout
 from . import schema
 from ..base import (BackendUnavailable, BucketInfo, BucketNameTaken, Credential, UnknownAccount,
                    UnknownBucket)
-from ..policy_base import UnknownUser
 from ..records import UserRecord
 from .listingcache import ListingCache
 from .schema import (access_keys, accounts, attachments, buckets, group_members, inline_policies,
