@@ -7,7 +7,10 @@ group), ``s3service_inline_policies``, ``s3service_groups``,
 account, bumped in the same transaction as any change to the others, which
 is what :class:`~s3service.policies.PolicyAuthorizer` checks before trusting
 what it parsed.  Each process reads an account's version at most once per
-credential cache time; a change made through this instance is seen at once.
+credential cache time, and again as soon as the revocation generation moves
+(:mod:`.revocation`: within a second); a change made through this instance is
+seen at once.  ``s3service_policy_documents`` keeps every version of each managed
+policy; ``s3service_policies`` holds the default one's document too.
 """
 from __future__ import annotations
 

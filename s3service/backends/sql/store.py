@@ -202,10 +202,14 @@ class SQLBackend(SQLPolicies, SQLMetrics):
 
     Credentials are cached in each process for ``credential_cache_seconds``
     (0 disables the cache); unknown keys are remembered for at most
-    ``min(1 s, credential_cache_seconds / 5)``.  **A key disabled or changed
-    through another process (or another SQLBackend instance) may therefore
-    keep working for up to ``credential_cache_seconds``**; changes made through
-    this instance take effect at once in this process.
+    ``min(1 s, credential_cache_seconds / 5)``.  A revocation (a key disabled
+    or deleted, a user disabled, renamed or deleted, an account deleted, any
+    policy change) made through this instance takes effect at once in this
+    process, and through another process (or instance) within a second: each
+    bumps the revocation generation, which every process reads at most every
+    :data:`~.revocation.POLL_SECONDS` and forgets its caches when it moved
+    (see :mod:`.revocation`).  Other changes (a key enabled, an account
+    renamed) may take the cache time.
 
     When the database cannot be reached, every method raises
     :class:`~..base.BackendUnavailable` (no password in the message); service
