@@ -9,7 +9,9 @@ credential or policy look-up after that time, and forgets everything it cached
 when the number moved.  So a revocation holds everywhere within
 ``POLL_SECONDS`` plus one look-up, and in the process that made it at once
 (it forgets its caches itself).  One indexed read per process per
-``POLL_SECONDS`` is all it costs.
+``POLL_SECONDS`` is all it costs.  While the database cannot be read, the
+caches keep their own time (no revocation can be written meanwhile through it
+either): an outage costs no request more than it did.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, update
 
+from ..base import BackendUnavailable
 from .schema import revocations
 
 __all__ = ["POLL_SECONDS", "Generation", "bump"]
@@ -48,7 +51,11 @@ class Generation:
         self._lock = threading.Lock()
 
     def check(self) -> None:
-        """Read the generation if it is time; forget the caches if it moved."""
+        """Read the generation if it is time; forget the caches if it moved.
+
+        :class:`~..base.BackendUnavailable` (the read failed) passes; the next
+        read is due ``POLL_SECONDS`` later, the caches as they were.
+        """
         now = time.monotonic()
         if now < self._next_check:
             return
@@ -57,9 +64,12 @@ class Generation:
         try:
             if now < self._next_check:
                 return
-            generation = self._read()
-            # (a read that failed leaves the next one due at once, and the caches as they were)
-            self._next_check = time.monotonic() + POLL_SECONDS
+            try:
+                generation = self._read()
+            except BackendUnavailable:
+                return
+            finally:
+                self._next_check = time.monotonic() + POLL_SECONDS
             if generation != self._seen:
                 if self._seen is not None:
                     self._forget()

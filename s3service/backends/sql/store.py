@@ -208,8 +208,8 @@ class SQLBackend(SQLPolicies, SQLMetrics):
     process, and through another process (or instance) within a second: each
     bumps the revocation generation, which every process reads at most every
     :data:`~.revocation.POLL_SECONDS` and forgets its caches when it moved
-    (see :mod:`.revocation`).  Other changes (a key enabled, an account
-    renamed) may take the cache time.
+    (see :mod:`.revocation`).  Other changes (an account renamed) may take
+    the cache time.
 
     When the database cannot be reached, every method raises
     :class:`~..base.BackendUnavailable` (no password in the message); service
