@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -101,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--before", default="main", metavar="REVISION",
                         help="the git revision the before servers run (default: %(default)s)")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _stop)       # (the servers are stopped on the way out)
     if shutil.which("wrk") is None:
         print("wrk is not installed (sh benchmarks/setup.sh)", file=sys.stderr)
         return 2
@@ -158,6 +160,10 @@ def main(argv: list[str] | None = None) -> int:
             except subprocess.TimeoutExpired:
                 proc.kill()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":
