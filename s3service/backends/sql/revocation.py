@@ -10,8 +10,8 @@ when the number moved.  So a revocation holds everywhere within
 ``POLL_SECONDS`` plus one look-up, and in the process that made it at once
 (it forgets its caches itself).  One indexed read per process per
 ``POLL_SECONDS`` is all it costs.  While the database cannot be read, the
-caches keep their own time (no revocation can be written meanwhile through it
-either): an outage costs no request more than it did.
+request whose turn it is to read the generation fails (it cannot know what was
+revoked), the others are answered from the caches as before.
 """
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, update
 
-from ..base import BackendUnavailable
 from .schema import revocations
 
 __all__ = ["POLL_SECONDS", "Generation", "bump"]
@@ -53,8 +52,10 @@ class Generation:
     def check(self) -> None:
         """Read the generation if it is time; forget the caches if it moved.
 
-        :class:`~..base.BackendUnavailable` (the read failed) passes; the next
-        read is due ``POLL_SECONDS`` later, the caches as they were.
+        A read that fails raises (:class:`~..base.BackendUnavailable`: the
+        request gets its ``503`` within the backend timeout, as any other read
+        of the store would give it); the next read is due ``POLL_SECONDS``
+        later, the caches left as they were.
         """
         now = time.monotonic()
         if now < self._next_check:
@@ -66,8 +67,6 @@ class Generation:
                 return
             try:
                 generation = self._read()
-            except BackendUnavailable:
-                return
             finally:
                 self._next_check = time.monotonic() + POLL_SECONDS
             if generation != self._seen:
