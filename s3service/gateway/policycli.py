@@ -40,15 +40,11 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-from ..backends.base import UnknownAccount
 from ..backends.protocols import AdminStore, PolicyStore
-from ..backends.policy_base import LimitExceeded, UnknownGroup, UnknownPolicy, UnknownUser
 from ..iam import operations as ops
 from ..iam.errors import MalformedPolicyDocument
 from .output import emit, table
@@ -161,22 +157,6 @@ def _check_name(kind: str, pattern: re.Pattern[str], name: str) -> None:
                          "+=,.@_-", exit_code=2)
 
 
-def _store_call(account_id: str, call: Callable[[], Any]) -> Any:
-    """Run a store call, turning its unknown-name errors into one-line AdminErrors."""
-    try:
-        return call()
-    except UnknownAccount:
-        raise AdminError(f"unknown account {account_id!r}") from None
-    except UnknownUser as exc:
-        raise AdminError(f"unknown user {exc.args[0]!r} in account {account_id!r}") from None
-    except UnknownGroup as exc:
-        raise AdminError(f"unknown group {exc.args[0]!r} in account {account_id!r}") from None
-    except UnknownPolicy as exc:
-        raise AdminError(f"unknown policy {exc.args[0]!r} in account {account_id!r}") from None
-    except LimitExceeded as exc:
-        raise AdminError(f"LimitExceeded: {exc}") from None
-
-
 # -- admin functions (plain dicts, as .admin's) ---------------------------------------------
 
 def read_document(path: str) -> str:
@@ -223,14 +203,15 @@ def attach(store: PolicyStore, account_id: str, policy: str, user: str | None, g
 
 def list_policies(store: PolicyStore, account_id: str) -> list[dict[str, Any]]:
     """Managed policies with what they are attached to, then users' inline policies."""
-    names = _store_call(account_id, lambda: store.list_policies(account_id))
-    attached: dict[str, list[str]] = {name: [] for name in names}
-    for found in store.list_attachments(account_id):
-        attached.setdefault(found.policy, []).append(f"{found.kind}:{found.principal}")
-    rows = [{"policy": name, "kind": "managed", "attached": attached[name]} for name in names]
-    for user in store.list_users(account_id):
-        rows += [{"policy": name, "kind": "inline", "attached": [f"user:{user}"]}
-                 for name in store.list_user_policies(account_id, user)]
+    with ops.translated(account_id):
+        names = store.list_policies(account_id)
+        attached: dict[str, list[str]] = {name: [] for name in names}
+        for found in store.list_attachments(account_id):
+            attached.setdefault(found.policy, []).append(f"{found.kind}:{found.principal}")
+        rows = [{"policy": name, "kind": "managed", "attached": attached[name]} for name in names]
+        for user in store.list_users(account_id):
+            rows += [{"policy": name, "kind": "inline", "attached": [f"user:{user}"]}
+                     for name in store.list_user_policies(account_id, user)]
     return rows
 
 
@@ -291,7 +272,7 @@ def cmd_policy_simulate(args: argparse.Namespace, store: PolicyStore) -> None:
 def cmd_group_create(args: argparse.Namespace, store: PolicyStore) -> None:
 
     _check_name("group", _GROUP_NAME, args.name)
-    _store_call(args.account_id, lambda: store.add_group(args.account_id, args.name))
+    ops.create_group(store, args.account_id, args.name)
     emit(args, {"account_id": args.account_id, "group": args.name},
          f"created group {args.name} in account {args.account_id}")
 
@@ -299,8 +280,7 @@ def cmd_group_create(args: argparse.Namespace, store: PolicyStore) -> None:
 def cmd_group_add_user(args: argparse.Namespace, store: PolicyStore) -> None:
 
     check_user_name(args.user)
-    _store_call(args.account_id,
-                lambda: store.add_user_to_group(args.account_id, args.group, args.user))
+    ops.add_user_to_group(store, args.account_id, args.group, args.user)
     emit(args, {"account_id": args.account_id, "group": args.group, "user": args.user},
          f"added user {args.user} to group {args.group}")
 
@@ -308,7 +288,7 @@ def cmd_group_add_user(args: argparse.Namespace, store: PolicyStore) -> None:
 def cmd_group_list(args: argparse.Namespace, store: PolicyStore) -> None:
 
     groups = [{"group": name, "users": members} for name, members
-              in _store_call(args.account_id, lambda: store.list_groups(args.account_id))]
+              in ops.list_groups(store, args.account_id)]
     shown = [{**row, "users": ", ".join(row["users"]) or None} for row in groups]
     emit(args, groups, table(shown, [("group", "GROUP"), ("users", "USERS")], "no groups"))
 

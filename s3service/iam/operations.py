@@ -85,8 +85,8 @@ def new_secret_key() -> str:
 
 
 @contextmanager
-def _translated(account_id: str) -> Iterator[None]:
-    """The store's errors as IAM's."""
+def translated(account_id: str) -> Iterator[None]:
+    """The store's errors (unknown names, limits, conflicts) as IAM's, within the block."""
     try:
         yield
     except UnknownAccount:
@@ -104,7 +104,7 @@ def _translated(account_id: str) -> Iterator[None]:
 
 
 def _call(account_id: str, call: Callable[[], T]) -> T:
-    with _translated(account_id):
+    with translated(account_id):
         return call()
 
 
@@ -343,7 +343,7 @@ def detach(store: AdminStore, account_id: str, policy: str, *, user: str | None 
            group: str | None = None) -> None:
     """Detach a managed policy: refused at once, in every process within a second."""
     kind, principal = ("user", user) if user is not None else ("group", group)
-    with _translated(account_id):
+    with translated(account_id):
         if kind == "user":
             get_user(store, account_id, principal)          # type: ignore[arg-type]
         else:

@@ -47,7 +47,11 @@ def fleet(tmp_path_factory):
         yield server, accounts, roots, cli
     finally:
         server.stop()
-    assert "Traceback" not in server.err.read_text()
+    log = server.err.read_text()
+    assert "Traceback" not in log
+    # The log line of an IAM request names its key, as any other's does.
+    assert f" POST 200 - {roots[TENANT_A]['access_key']}" in log
+    assert f" POST 404 NoSuchEntity {roots[TENANT_B]['access_key']}" in log
 
 
 def client(server, service: str, key: dict | tuple, token: str | None = None):
