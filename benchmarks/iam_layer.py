@@ -17,9 +17,10 @@ Three gunicorn servers (one ``sync`` worker each) on 127.0.0.1 serve the gateway
 Every answer is checked first (200 and the 10 names).  Then ``wrk`` replays one presigned
 (SigV4) ListBuckets URL against each server in turn, rotating the order, for
 ``--rounds`` rounds of ``--seconds``.  Printed: each server's requests/s (median of the
-rounds), the per-round ratios after/before and before-again/before (medians and ranges),
-and PASS when the median of after/before lies within the range of before-again/before,
-i.e. the layer costs no more than the noise.
+rounds) and server CPU time per request (less swayed by a loaded machine), the per-round
+ratios after/before and before-again/before of both (medians and ranges), and PASS when
+the median of the requests/s ratio after/before lies within the range of
+before-again/before, i.e. the layer costs no more than the noise.
 
 Run from the project's root (needs ``wrk`` and gunicorn, see ``benchmarks/setup.sh``)::
 
@@ -43,6 +44,7 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 import account  # noqa: E402
 from deployed import check_serve, fetch_raw, presign, run_wrk  # noqa: E402
+from listbuckets import process_tree_cpu  # noqa: E402
 from serving import free_port, wait_listening  # noqa: E402
 
 N = 10
@@ -128,19 +130,33 @@ def main(argv: list[str] | None = None) -> int:
               f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
               f"on {os.cpu_count()} CPUs")
         rates: dict[str, list[float]] = {kind: [] for kind in KINDS}
+        cpu: dict[str, list[float]] = {kind: [] for kind in KINDS}   # µs per request
         for number in range(args.rounds):
             order = KINDS[number % 3:] + KINDS[:number % 3]
             for kind in order:
+                used = process_tree_cpu(servers[kind][0].pid)
                 run = run_wrk(urls[kind], args.seconds, 1, args.connections)
+                used = process_tree_cpu(servers[kind][0].pid) - used
                 if run.errors:
                     raise RuntimeError(f"{kind}: {run.errors} errors in round {number + 1}")
                 rates[kind].append(run.rps)
-            print(f"round {number + 1}: " + ", ".join(f"{kind} {rates[kind][-1]:.0f}/s"
-                                                     for kind in KINDS), flush=True)
+                cpu[kind].append(1e6 * used / max(1, run.requests))
+            print(f"round {number + 1}: " + ", ".join(
+                f"{kind} {rates[kind][-1]:.0f}/s {cpu[kind][-1]:.0f} µs CPU/request"
+                for kind in KINDS), flush=True)
         layer = [a / b for a, b in zip(rates["after"], rates["before"])]
         noise = [a / b for a, b in zip(rates["before-again"], rates["before"])]
         for kind in KINDS:
-            print(f"{kind:>13}: {statistics.median(rates[kind]):8.0f} requests/s (median)")
+            print(f"{kind:>13}: {statistics.median(rates[kind]):8.0f} requests/s, "
+                  f"{statistics.median(cpu[kind]):5.0f} µs server CPU per request (medians)")
+        cpu_layer = [a / b for a, b in zip(cpu["after"], cpu["before"])]
+        cpu_noise = [a / b for a, b in zip(cpu["before-again"], cpu["before"])]
+        print(f"CPU per request, after / before:        median "
+              f"{statistics.median(cpu_layer):.3f} (range {min(cpu_layer):.3f} .. "
+              f"{max(cpu_layer):.3f})")
+        print(f"CPU per request, before-again / before: median "
+              f"{statistics.median(cpu_noise):.3f} (range {min(cpu_noise):.3f} .. "
+              f"{max(cpu_noise):.3f})")
         print(f"after / before:        median {statistics.median(layer):.3f} "
               f"(range {min(layer):.3f} .. {max(layer):.3f})")
         print(f"before-again / before: median {statistics.median(noise):.3f} "
