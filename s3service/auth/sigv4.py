@@ -164,12 +164,13 @@ def _parse_credential(credential: str, region: str, error: type[S3Error],
     parts = credential.split("/")
     if len(parts) != 5 or not all(parts):
         raise error(prefix + _BAD_CREDENTIAL)
-    access_key, date, cred_region, _, terminal = parts
+    access_key, date, cred_region, scope_service, terminal = parts
     if cred_region != region:
         raise error(f"{prefix}the region '{cred_region}' is wrong; expecting '{region}'",
                     Region=region)
-    if parts[3] != service:
-        raise error(f'{prefix}incorrect service "{parts[3]}". This endpoint belongs to "{service}".')
+    if scope_service != service:
+        raise error(f'{prefix}incorrect service "{scope_service}". '
+                    f'This endpoint belongs to "{service}".')
     if terminal != TERMINATOR:
         raise error(f'{prefix}incorrect terminal "{terminal}". '
                     f'This endpoint uses "{TERMINATOR}".')

@@ -45,12 +45,20 @@ __all__ = ["MAX_BODY", "IAMLayer", "signed_for"]
 #: Bytes a request body may have (a policy document is at most 6,144 characters,
 #: three times that URL-encoded).
 MAX_BODY = 256 * 1024
+#: Where SDKs sign IAM, a global service, when given no region.
+GLOBAL_REGION = "us-east-1"
 _SERVICES = {"iam": (IAM_ACTIONS, IAM_NAMESPACE), "sts": (STS_ACTIONS, STS_NAMESPACE)}
 
 
 def signed_for(environ: dict) -> str | None:
     """``"iam"`` or ``"sts"`` when the request is a ``POST /`` SigV4-signed for that
     service (its credential scope's), else ``None``."""
+    scope = _scope(environ)
+    return None if scope is None else scope[3]
+
+
+def _scope(environ: dict) -> list[str] | None:
+    """The credential scope (``AK/date/region/service/aws4_request``) of an IAM or STS request."""
     if environ.get("REQUEST_METHOD") != "POST" or environ.get("PATH_INFO", "/") not in ("/", ""):
         return None
     authorization = environ.get("HTTP_AUTHORIZATION")
@@ -61,7 +69,7 @@ def signed_for(environ: dict) -> str | None:
         return None
     scope = authorization[start + 11:].split(",", 1)[0].strip().split("/")
     if len(scope) == 5 and scope[3] in _SERVICES:
-        return scope[3]
+        return scope
     return None
 
 
@@ -70,7 +78,8 @@ class IAMLayer:
 
     :param store: the :class:`~s3service.backends.protocols.AdminStore` users, keys and
         policies are kept in (the one the middleware behind authenticates with).
-    :param region: the region requests are signed for (SigV4 credential scope).
+    :param region: the region requests are signed for (SigV4 credential scope); also
+        ``us-east-1``, where SDKs sign IAM (a global service) when they are given no region.
     :param authorizer: decides ``iam:*`` actions; default: a
         :class:`~s3service.policies.PolicyAuthorizer` on ``store`` (an account's own key
         may do everything, an IAM user what its policies allow).
@@ -87,6 +96,11 @@ class IAMLayer:
         self.authenticator = Authenticator(
             store, region=region, service_hosts=service_hosts, clock_skew=clock_skew,
             authorizer=authorizer if authorizer is not None else PolicyAuthorizer(store))
+        self._global = self.authenticator
+        if region != GLOBAL_REGION:
+            self._global = Authenticator(store, region=GLOBAL_REGION, service_hosts=service_hosts,
+                                         clock_skew=clock_skew,
+                                         authorizer=self.authenticator.authorizer)
         self._handle = with_idle_bound(self._answer, idle_timeout)
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
@@ -95,8 +109,10 @@ class IAMLayer:
         return self.app(environ, start_response)
 
     def _answer(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
-        service = signed_for(environ) or "iam"
+        scope = _scope(environ) or ["", "", "", "iam", ""]
+        service = scope[3]
         actions, namespace = _SERVICES[service]
+        authenticator = self._global if scope[2] == GLOBAL_REGION else self.authenticator
 
         def error_body(error: S3Error, exchange: Exchange) -> Reply:
             if isinstance(error, InvalidAccessKeyId):     # (IAM's name and words for it)
@@ -113,7 +129,7 @@ class IAMLayer:
             if declared is not None and not hmac.compare_digest(declared.lower(), digest):
                 raise XAmzContentSHA256Mismatch()
             query = parse_query(environ.get("QUERY_STRING"))
-            identity = self.authenticator.check(environ, digest, query, service=service).identity
+            identity = authenticator.check(environ, digest, query, service=service).identity
             if identity is None:
                 raise AccessDenied()
             exchange.access_key = identity.access_key
@@ -135,7 +151,7 @@ class IAMLayer:
             if session and service == "iam":
                 raise AccessDenied("Temporary credentials from GetSessionToken cannot call IAM")
             call = Call(self.store, identity, params, lambda act, resource:
-                        self.authenticator.is_allowed(environ, identity, act, resource), session)
+                        authenticator.is_allowed(environ, identity, act, resource), session)
             result = handler(call)
             return Reply("200 OK", [("Content-Type", "text/xml")],
                          render(action, result, exchange.request_id, namespace))
