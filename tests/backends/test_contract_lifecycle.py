@@ -175,14 +175,17 @@ def test_another_instance_sees_a_revocation_within_a_second(kind, open_store):  
             time.sleep(0.02)
 
 
-def test_a_database_from_before_the_lifecycle_is_migrated(make_sql_url):
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_a_database_from_before_the_lifecycle_is_migrated(make_sql_url, engine):
     from sqlalchemy import create_engine, text
     from sqlalchemy.pool import NullPool
 
     from s3service.backends.sql import schema
 
-    url = make_sql_url("sqlite")
-    SQLBackend(url).list_accounts()                 # the newest schema, then taken back
+    url = make_sql_url(engine)
+    newest = SQLBackend(url)
+    newest.list_accounts()                          # the newest schema, then taken back
+    newest.close()
     peek = create_engine(url, poolclass=NullPool)
     with peek.begin() as conn:
         conn.exec_driver_sql("DROP TABLE s3service_policy_documents")

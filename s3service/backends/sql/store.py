@@ -11,6 +11,7 @@ The tables live in :mod:`.schema` and are created on first use.
 """
 from __future__ import annotations
 
+import logging
 import math
 import os
 import threading
@@ -37,8 +38,9 @@ from ..base import (BackendUnavailable, BucketInfo, BucketNameTaken, Credential,
                    UnknownBucket)
 from ..records import UserRecord
 from .listingcache import ListingCache
-from .schema import (access_keys, accounts, attachments, buckets, group_members, inline_policies,
-                     revocations, users)
+from .schema import (access_keys, accounts, attachments, buckets, group_members, groups,
+                     inline_policies, policies, policy_documents, policy_versions, revocations,
+                     users)
 from .revocation import Generation, bump
 from ..sortedbuckets import listing
 from .metrics import SQLMetrics
@@ -47,6 +49,8 @@ from .guard import DDL_ATTEMPTS, DDL_PAUSE, OutageGuard, retry
 from .reader import Reader
 
 __all__ = ["SQLBackend"]
+
+log = logging.getLogger("s3service")
 
 T = TypeVar("T")
 
@@ -493,8 +497,6 @@ class SQLBackend(SQLPolicies, SQLMetrics):
 
     def delete_account(self, account_id: str) -> None:
         """Delete an account and everything it owns: buckets, users, keys, policies, groups."""
-        from .schema import (groups, policies, policy_documents, policy_versions)
-
         def work(conn: Connection) -> None:
             self._require_account(conn, account_id)
             for table in (attachments, inline_policies, group_members, policy_documents, policies,
@@ -708,10 +710,8 @@ class SQLBackend(SQLPolicies, SQLMetrics):
                              .values(last_used=datetime.now(timezone.utc),
                                      last_used_service=service[:32], last_used_region=region[:64]))
         except Exception as exc:  # (bookkeeping: the request it was noted for goes on)
-            import logging
-
-            logging.getLogger("s3service").warning("could not record the use of key %s: %s",
-                                                   access_key, type(exc).__name__)
+            log.warning("could not record the use of key %s: %s", access_key,
+                        type(exc).__name__)
 
     def get_credential(self, access_key: str) -> Credential | None:
         state = self._process_state()
