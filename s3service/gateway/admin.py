@@ -34,7 +34,6 @@ from ..regions import DEFAULT_REGION
 
 
 _ACCOUNT_ID = re.compile(r"[!-~]{1,128}")            # printable ASCII, no spaces
-_USER_NAME = re.compile(r"[A-Za-z0-9+=,.@_\-]{1,64}")  # IAM's rule for user names
 _REGION = re.compile(r"[a-z0-9][a-z0-9\-]{0,62}")
 
 DEMO_ACCOUNT_ID = hashlib.sha256(b"s3service demo account").hexdigest()
@@ -55,8 +54,6 @@ class AdminError(Exception):
 def new_account_id() -> str:
     """A canonical user ID: 64 random hex digits."""
     return secrets.token_hex(32)
-
-
 
 
 # -- rendering ---------------------------------------------------------------------
@@ -93,12 +90,6 @@ def check_account_id(account_id: str) -> None:
     if not _ACCOUNT_ID.fullmatch(account_id):
         raise AdminError(f"invalid account ID {account_id!r}: use 1 to 128 printable "
                          "characters, no spaces", exit_code=2)
-
-
-def check_user_name(user: str) -> None:
-    if not _USER_NAME.fullmatch(user):
-        raise AdminError(f"invalid user name {user!r}: use 1 to 64 letters, digits or "
-                         "+=,.@_-", exit_code=2)
 
 
 def check_bucket_name(name: str) -> None:

@@ -48,7 +48,7 @@ from ..backends.protocols import AdminStore, PolicyStore
 from ..iam import operations as ops
 from ..iam.errors import MalformedPolicyDocument
 from .output import emit, table
-from .admin import AdminError, check_user_name
+from .admin import AdminError
 
 _POLICY_NAME = re.compile(r"[A-Za-z0-9+=,.@_\-]{1,128}")   # IAM's rule for policy names
 _GROUP_NAME = re.compile(r"[A-Za-z0-9+=,.@_\-]{1,128}")
@@ -279,7 +279,7 @@ def cmd_group_create(args: argparse.Namespace, store: PolicyStore) -> None:
 
 def cmd_group_add_user(args: argparse.Namespace, store: PolicyStore) -> None:
 
-    check_user_name(args.user)
+    ops.check_user_name(args.user)
     ops.add_user_to_group(store, args.account_id, args.group, args.user)
     emit(args, {"account_id": args.account_id, "group": args.group, "user": args.user},
          f"added user {args.user} to group {args.group}")
