@@ -34,6 +34,8 @@ class Authenticator:
         self.service_hosts = service_host_names(service_hosts)
         self.clock_skew = float(clock_skew)
         self.authorizer = authorizer
+        # (optional: the store records each key's last use, see AdminStore)
+        self._note_use = getattr(credentials, "note_key_used", None)
 
     @property
     def authorizer(self) -> Authorizer:
@@ -46,14 +48,19 @@ class Authenticator:
         self._authorizer = authorizer if authorizer is not None else self.decide
 
     def check(self, environ: dict, payload_hash: str | None = None,
-              query: Sequence[tuple[str, str]] | None = None) -> Authenticated:
+              query: Sequence[tuple[str, str]] | None = None,
+              service: str = "s3") -> Authenticated:
         """The request's identity (``None``: anonymous) and SigV4 seed; raises S3Error.
 
-        ``payload_hash``, ``query``: see :func:`s3service.auth.authenticate`.
+        ``payload_hash``, ``query``: see :func:`s3service.auth.authenticate`;
+        ``service``: the SigV4 credential scope's (``s3``; ``iam``, ``sts``).
         """
-        return authenticate_request(environ, self.credentials, region=self.region,
-                                    max_skew=self.clock_skew, service_hosts=self.service_hosts,
-                                    payload_hash=payload_hash, query=query)
+        found = authenticate_request(environ, self.credentials, region=self.region,
+                                     max_skew=self.clock_skew, service_hosts=self.service_hosts,
+                                     payload_hash=payload_hash, query=query, service=service)
+        if self._note_use is not None and found.identity is not None:
+            self._note_use(found.identity.access_key, service, self.region)
+        return found
 
     def identify(self, environ: dict, payload_hash: str | None = None,
                  query: Sequence[tuple[str, str]] | None = None) -> Identity | None:

@@ -59,9 +59,11 @@ def authenticate(environ: Mapping[str, object], credentials: CredentialStore, *,
 def authenticate_request(environ: Mapping[str, object], credentials: CredentialStore, *,
                          region: str, max_skew: float = 900.0, now: float | None = None,
                          service_hosts: Sequence[str] = (), payload_hash: str | None = None,
-                         query: Sequence[tuple[str, str]] | None = None) -> Authenticated:
+                         query: Sequence[tuple[str, str]] | None = None,
+                         service: str = sigv4.SERVICE) -> Authenticated:
     """:func:`authenticate`, also giving a SigV4 request's :class:`~.sigv4.SeedSignature`
-    (what checking a signed-chunk body takes)."""
+    (what checking a signed-chunk body takes).  ``service``: the one a SigV4
+    ``Authorization`` header's credential scope must name."""
     if now is None:
         now = time.time()
     authorization = environ.get("HTTP_AUTHORIZATION")
@@ -81,7 +83,7 @@ def authenticate_request(environ: Mapping[str, object], credentials: CredentialS
         if scheme == sigv4.ALGORITHM:
             return Authenticated(*sigv4.verify_header(
                 environ, authorization, query, credentials, region=region, now=now,
-                max_skew=max_skew, payload_hash=payload_hash))
+                max_skew=max_skew, payload_hash=payload_hash, service=service))
         if scheme == "AWS":
             return Authenticated(sigv2.verify_header(
                 environ, authorization, query, credentials, now=now, max_skew=max_skew,

@@ -159,17 +159,18 @@ def _is_hex64(text: str) -> bool:
 
 
 def _parse_credential(credential: str, region: str, error: type[S3Error],
-                      prefix: str) -> tuple[str, str]:
-    """``(access_key, date)`` of a credential ``AK/date/region/s3/aws4_request``."""
+                      prefix: str, service: str = SERVICE) -> tuple[str, str]:
+    """``(access_key, date)`` of a credential ``AK/date/region/SERVICE/aws4_request``."""
     parts = credential.split("/")
     if len(parts) != 5 or not all(parts):
         raise error(prefix + _BAD_CREDENTIAL)
-    access_key, date, cred_region, service, terminal = parts
+    access_key, date, cred_region, scope_service, terminal = parts
     if cred_region != region:
         raise error(f"{prefix}the region '{cred_region}' is wrong; expecting '{region}'",
                     Region=region)
-    if service != SERVICE:
-        raise error(f'{prefix}incorrect service "{service}". This endpoint belongs to "{SERVICE}".')
+    if scope_service != service:
+        raise error(f'{prefix}incorrect service "{scope_service}". '
+                    f'This endpoint belongs to "{service}".')
     if terminal != TERMINATOR:
         raise error(f'{prefix}incorrect terminal "{terminal}". '
                     f'This endpoint uses "{TERMINATOR}".')
@@ -232,7 +233,7 @@ def _payload_hash(environ: Mapping[str, object], default: str | None) -> str:
 def _verify(environ: Mapping[str, object], credentials: CredentialStore, *, access_key: str,
             amz_date: str, scope_date: str, region: str, query_pairs: Iterable[tuple[str, str]],
             signed_headers: Sequence[str], payload_hash: str, provided: str, token: str | None,
-            now: float) -> tuple[Identity, SeedSignature]:
+            now: float, service: str = SERVICE) -> tuple[Identity, SeedSignature]:
     """Look the key up, check its token, and compare the signatures."""
     cred = lookup_credential(credentials, access_key)
     check_token(cred, token, now)
@@ -240,9 +241,9 @@ def _verify(environ: Mapping[str, object], credentials: CredentialStore, *, acce
                              request_path(environ), query_pairs,
                              _signed_header_values(environ, signed_headers), signed_headers,
                              payload_hash)
-    scope = f"{scope_date}/{region}/{SERVICE}/{TERMINATOR}"
+    scope = f"{scope_date}/{region}/{service}/{TERMINATOR}"
     sts = string_to_sign(amz_date, scope, creq)
-    key = signing_key(cred.secret_key, scope_date, region, SERVICE)
+    key = signing_key(cred.secret_key, scope_date, region, service)
     expected = signature(key, sts)
     if not constant_time_equal(provided, expected):
         shown = without_token(creq)
@@ -251,7 +252,8 @@ def _verify(environ: Mapping[str, object], credentials: CredentialStore, *, acce
     return identity_for(cred, "v4"), SeedSignature(key, amz_date, scope, expected)
 
 
-def _parse_authorization(authorization: str, region: str) -> tuple[str, str, list[str], str]:
+def _parse_authorization(authorization: str, region: str,
+                         service: str = SERVICE) -> tuple[str, str, list[str], str]:
     """``(access_key, scope_date, signed_headers, signature)`` of a SigV4 ``Authorization``
     header (``AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...``).
 
@@ -268,7 +270,7 @@ def _parse_authorization(authorization: str, region: str) -> tuple[str, str, lis
     if len(fields) != 3:
         raise AuthorizationHeaderMalformed(_MALFORMED + _THREE_PARTS)
     access_key, scope_date = _parse_credential(fields["Credential"], region,
-                                               AuthorizationHeaderMalformed, _MALFORMED)
+                                               AuthorizationHeaderMalformed, _MALFORMED, service)
     provided = fields["Signature"]
     if not _is_hex64(provided):
         raise AuthorizationHeaderMalformed(
@@ -279,16 +281,19 @@ def _parse_authorization(authorization: str, region: str) -> tuple[str, str, lis
 def verify_header(environ: Mapping[str, object], authorization: str,
                   query_pairs: Sequence[tuple[str, str]], credentials: CredentialStore, *,
                   region: str, now: float, max_skew: float,
-                  payload_hash: str | None = None) -> tuple[Identity, SeedSignature]:
+                  payload_hash: str | None = None,
+                  service: str = SERVICE) -> tuple[Identity, SeedSignature]:
     """Check a request signed in its ``Authorization: AWS4-HMAC-SHA256 ...`` header.
 
     ``query_pairs`` is the parsed query string.  ``payload_hash`` is the body's
     SHA-256 (hex) for a caller that has read it: it stands in for a missing
     ``x-amz-content-sha256`` header, which is otherwise required.  Returns the
     signer's identity or raises the :class:`~s3service.errors.S3Error` S3 would answer.
+    ``service`` is the one the credential scope must name (``iam`` and ``sts`` for
+    :mod:`s3service.iam`).
     """
     access_key, scope_date, signed_headers, provided = _parse_authorization(authorization,
-                                                                            region)
+                                                                            region, service)
     payload_hash = _payload_hash(environ, payload_hash)
 
     amz_date = header(environ, "x-amz-date")
@@ -309,7 +314,7 @@ def verify_header(environ: Mapping[str, object], authorization: str,
     return _verify(environ, credentials, access_key=access_key, amz_date=amz_date,
                    scope_date=scope_date, region=region, query_pairs=query_pairs,
                    signed_headers=signed_headers, payload_hash=payload_hash, provided=provided,
-                   token=header_text(environ, "x-amz-security-token"), now=now)
+                   token=header_text(environ, "x-amz-security-token"), now=now, service=service)
 
 
 def _duplicate_param(name: str) -> S3Error:

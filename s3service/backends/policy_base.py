@@ -23,7 +23,8 @@ from __future__ import annotations
 from .protocols import PolicySource, PolicyStore   # (once here; still importable from here)
 from .records import Attachment
 
-__all__ = ["MAX_ATTACHED", "MAX_INLINE_SIZE", "MAX_MANAGED_SIZE", "Attachment", "LimitExceeded",
+__all__ = ["MAX_ATTACHED", "MAX_INLINE_SIZE", "MAX_MANAGED_SIZE", "MAX_POLICY_VERSIONS", "Attachment",
+           "DeleteConflict", "LimitExceeded",
            "PolicySource", "PolicyStore", "UnknownGroup", "UnknownPolicy", "UnknownUser",
            "check_attached", "check_inline_size", "check_managed_size", "one_principal",
            "policy_size"]
@@ -34,6 +35,8 @@ __all__ = ["MAX_ATTACHED", "MAX_INLINE_SIZE", "MAX_MANAGED_SIZE", "Attachment", 
 MAX_MANAGED_SIZE = 6_144
 MAX_INLINE_SIZE = 2_048
 MAX_ATTACHED = 10
+#: Versions a managed policy keeps at most (IAM's bound).
+MAX_POLICY_VERSIONS = 5
 
 
 class UnknownPolicy(LookupError):
@@ -52,6 +55,13 @@ class LimitExceeded(ValueError):
     """A change would take a policy, a user or a group past IAM's bounds (``LimitExceeded``)."""
 
     code = "LimitExceeded"
+
+
+class DeleteConflict(Exception):
+    """Something still depends on what was to be deleted (IAM's ``DeleteConflict``): a
+    policy still attached, a policy version that is the default, an account with buckets."""
+
+    code = "DeleteConflict"
 
 
 def policy_size(document: str) -> int:

@@ -29,10 +29,14 @@ from typing import Protocol, runtime_checkable
 
 from ..regions import DEFAULT_REGION
 from .metrics_base import S3, Entity, MetricsTotals
-from .records import Attachment, BucketInfo, Credential
+from .records import Attachment, BucketInfo, Credential, PolicyRecord, PolicyVersion, UserRecord
 
-__all__ = ["AdminStore", "BucketDirectory", "BucketStore", "CredentialStore", "MetricsStore",
-           "PolicySource", "PolicyStore", "checked_timeout"]
+__all__ = ["REVOCATION_SECONDS", "AdminStore", "BucketDirectory", "BucketStore", "CredentialStore",
+           "MetricsStore", "PolicySource", "PolicyStore", "checked_timeout"]
+
+#: The longest a revocation made in one process takes to hold in every other
+#: process of a fleet sharing the store (the bundled stores' promise).
+REVOCATION_SECONDS = 1.0
 
 
 @runtime_checkable
@@ -102,6 +106,26 @@ class PolicyStore(PolicySource, Protocol):
     def delete_policy(self, account_id: str, name: str) -> None:
         """Delete a managed policy and all its attachments."""
 
+    def describe_policy(self, account_id: str, name: str) -> PolicyRecord:
+        """A managed policy's default version, attachment count and dates."""
+
+    def create_policy_version(self, account_id: str, name: str, document: str, *,
+                              set_default: bool = True) -> int:
+        """Add a version to a managed policy (the default one if ``set_default``); its number.
+
+        :class:`~.policy_base.LimitExceeded` (nothing stored) if the policy has
+        :data:`~.policy_base.MAX_POLICY_VERSIONS` already, or the document is too long.
+        """
+
+    def list_policy_versions(self, account_id: str, name: str) -> list[PolicyVersion]:
+        """The versions of a managed policy, newest first."""
+
+    def delete_policy_version(self, account_id: str, name: str, version: int) -> None:
+        """Delete a version that is not the default (:class:`~.policy_base.DeleteConflict`)."""
+
+    def set_default_policy_version(self, account_id: str, name: str, version: int) -> None:
+        """Make ``version`` the one that applies (:class:`UnknownPolicy` if there is none)."""
+
     def list_policies(self, account_id: str) -> list[str]:
         """The names of the account's managed policies, sorted."""
 
@@ -145,6 +169,9 @@ class PolicyStore(PolicySource, Protocol):
 
     def remove_user_from_group(self, account_id: str, group: str, user: str) -> None:
         """Take ``user`` out of ``group`` (no-op if it was not in it)."""
+
+    def delete_group(self, account_id: str, group: str) -> None:
+        """Delete a group, its memberships and its attachments (:class:`UnknownGroup`)."""
 
 
 @runtime_checkable
@@ -209,6 +236,12 @@ class AdminStore(CredentialStore, BucketStore, BucketDirectory, PolicyStore, Pro
     def add_account(self, account_id: str, display_name: str = "") -> None:
         """Create (or rename) an account identified by its canonical user ID."""
 
+    def delete_account(self, account_id: str) -> None:
+        """Delete an account and everything it owns: buckets, users, keys, policies, groups.
+
+        Its keys are refused from then on (see :meth:`set_key_active` for how soon).
+        """
+
     def list_accounts(self) -> list[tuple[str, str]]:
         """All accounts as ``(account_id, display_name)``, sorted by id."""
 
@@ -218,6 +251,18 @@ class AdminStore(CredentialStore, BucketStore, BucketDirectory, PolicyStore, Pro
     def list_users(self, account_id: str) -> list[str]:
         """The names of the account's IAM users, sorted."""
 
+    def describe_users(self, account_id: str) -> list[UserRecord]:
+        """The account's IAM users with their creation time and status, sorted by name."""
+
+    def set_user_active(self, account_id: str, user: str, active: bool) -> None:
+        """Enable or disable a user: a disabled user's keys (session keys too) are refused."""
+
+    def rename_user(self, account_id: str, user: str, new_name: str) -> None:
+        """Rename a user, keeping its keys, groups and policies (ValueError if the name is taken)."""
+
+    def delete_user(self, account_id: str, user: str) -> None:
+        """Delete a user with its keys, group memberships, inline policies and attachments."""
+
     def add_key(self, account_id: str, access_key: str, secret_key: str, *,
                 user: str | None = None, active: bool = True, session_token: str | None = None,
                 expires: datetime | None = None) -> Credential:
@@ -225,7 +270,15 @@ class AdminStore(CredentialStore, BucketStore, BucketDirectory, PolicyStore, Pro
         an existing key of the same name is replaced."""
 
     def set_key_active(self, access_key: str, active: bool) -> None:
-        """Enable or disable a key; :class:`KeyError` for an unknown key."""
+        """Enable or disable a key; :class:`KeyError` for an unknown key.
+
+        Revocation -- a key disabled or deleted, a user disabled or deleted, a
+        policy detached -- holds for the next request of the process that made
+        it, and for every process of a fleet within :data:`REVOCATION_SECONDS`.
+        """
+
+    def delete_key(self, access_key: str) -> None:
+        """Delete a key; :class:`KeyError` for an unknown key."""
 
     def list_keys(self, account_id: str) -> list[Credential]:
         """The keys of the account and of its IAM users, sorted by access key."""
@@ -240,6 +293,11 @@ class AdminStore(CredentialStore, BucketStore, BucketDirectory, PolicyStore, Pro
 
     def close(self) -> None:
         """Let go of connections (a process about to fork); the store reopens on next use."""
+
+    # Optional (the Authenticator calls it, when the store has it, after each
+    # signature it accepted; both bundled stores do): ``note_key_used(access_key,
+    # service, region)`` records when a key was last used (``Credential.last_used``),
+    # cheaply: it may keep the time a while before writing it.
 
 
 def checked_timeout(seconds: float | None, name: str = "backend_timeout") -> float | None:

@@ -14,7 +14,8 @@ from typing import Any
 from ..regions import DEFAULT_REGION
 from ..xmltext import escape
 
-__all__ = ["Attachment", "BucketInfo", "Credential", "s3_timestamp"]
+__all__ = ["Attachment", "BucketInfo", "Credential", "PolicyRecord", "PolicyVersion", "UserRecord",
+           "s3_timestamp"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,10 @@ class Credential:
     active: bool = True
     session_token: str | None = None
     expires: datetime | None = None  # aware datetime; only for session keys
+    created: datetime | None = None  # when the key was made (None: before stores kept it)
+    last_used: datetime | None = None  # when a request last authenticated with it, roughly
+    last_used_service: str | None = None   # "s3", "iam", "sts" (of that last request)
+    last_used_region: str | None = None
 
     def __repr__(self) -> str:  # never print the secret or the token
         return (f"Credential(access_key={self.access_key!r}, account_id={self.account_id!r}, "
@@ -119,3 +124,34 @@ class Attachment:
     policy: str
     kind: str
     principal: str
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    """An IAM user: its name, when it was made (``None``: before stores kept it) and
+    whether it is enabled (a disabled user's keys, session keys included, are refused)."""
+
+    name: str
+    created: datetime | None = None
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class PolicyVersion:
+    """One version of a managed policy (``version`` 1, 2...; IAM shows ``v1``, ``v2``...)."""
+
+    version: int
+    document: str
+    default: bool
+    created: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PolicyRecord:
+    """A managed policy: its default version, its number of attachments and its dates."""
+
+    name: str
+    default_version: int
+    attachments: int
+    created: datetime | None = None
+    updated: datetime | None = None

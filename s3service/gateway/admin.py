@@ -21,24 +21,19 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import string
 from datetime import datetime
 from typing import Any
 
 from ..backends.base import BucketNameTaken, BucketInfo, Credential, UnknownAccount, UnknownBucket
+from ..backends.records import UserRecord
+from ..iam import operations as ops
+from ..iam.operations import new_access_key, new_secret_key   # (once defined here)
 from ..backends.protocols import AdminStore
 from ..bucketnames import bucket_name_problem
 from ..regions import DEFAULT_REGION
 
-ACCESS_KEY_PREFIX = "AKIA"
-ACCESS_KEY_LENGTH = 20
-SECRET_KEY_LENGTH = 40
-_ACCESS_KEY_ALPHABET = string.ascii_uppercase + string.digits
-# AWS secrets also use "+" and "/"; plain alphanumerics are easier to paste into a shell.
-_SECRET_ALPHABET = string.ascii_letters + string.digits
 
 _ACCOUNT_ID = re.compile(r"[!-~]{1,128}")            # printable ASCII, no spaces
-_USER_NAME = re.compile(r"[A-Za-z0-9+=,.@_\-]{1,64}")  # IAM's rule for user names
 _REGION = re.compile(r"[a-z0-9][a-z0-9\-]{0,62}")
 
 DEMO_ACCOUNT_ID = hashlib.sha256(b"s3service demo account").hexdigest()
@@ -61,27 +56,27 @@ def new_account_id() -> str:
     return secrets.token_hex(32)
 
 
-def new_access_key() -> str:
-    """``AKIA`` and 16 random upper-case letters and digits (20 characters, like AWS's)."""
-    size = ACCESS_KEY_LENGTH - len(ACCESS_KEY_PREFIX)
-    return ACCESS_KEY_PREFIX + "".join(secrets.choice(_ACCESS_KEY_ALPHABET) for _ in range(size))
-
-
-def new_secret_key() -> str:
-    """40 random letters and digits (about 238 bits)."""
-    return "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(SECRET_KEY_LENGTH))
-
-
 # -- rendering ---------------------------------------------------------------------
 
 def _time(when: datetime) -> str:
     return when.isoformat().replace("+00:00", "Z")
 
 
+def _when(when: datetime | None) -> str | None:
+    return None if when is None else _time(when)
+
+
 def key_dict(cred: Credential) -> dict[str, Any]:
     """A key as shown by ``key list``: never its secret."""
     return {"access_key": cred.access_key, "account_id": cred.account_id, "user": cred.user,
-            "active": cred.active}
+            "active": cred.active, "created": _when(cred.created),
+            "last_used": _when(cred.last_used), "session": cred.session_token is not None}
+
+
+def user_dict(account_id: str, user: UserRecord) -> dict[str, Any]:
+    """A user as shown by ``user list``."""
+    return {"account_id": account_id, "user": user.name, "active": user.active,
+            "created": _when(user.created)}
 
 
 def bucket_dict(owner: str, info: BucketInfo) -> dict[str, Any]:
@@ -97,12 +92,6 @@ def check_account_id(account_id: str) -> None:
                          "characters, no spaces", exit_code=2)
 
 
-def check_user_name(user: str) -> None:
-    if not _USER_NAME.fullmatch(user):
-        raise AdminError(f"invalid user name {user!r}: use 1 to 64 letters, digits or "
-                         "+=,.@_-", exit_code=2)
-
-
 def check_bucket_name(name: str) -> None:
     problem = bucket_name_problem(name)
     if problem is not None:
@@ -112,6 +101,30 @@ def check_bucket_name(name: str) -> None:
 def check_region(region: str) -> None:
     if not _REGION.fullmatch(region):
         raise AdminError(f"invalid region {region!r}", exit_code=2)
+
+
+def resolve_account(store: AdminStore, text: str) -> str:
+    """The id of the account ``text`` names: its id, else its unique display name.
+
+    ``text`` itself when no account has it (the command then says it is unknown).
+    """
+    accounts = store.list_accounts()
+    if any(account_id == text for account_id, _ in accounts):
+        return text
+    named = [account_id for account_id, name in accounts if name == text]
+    if len(named) > 1:
+        raise AdminError(f"{len(named)} accounts are named {text!r}: give the id "
+                         f"({', '.join(named)})")
+    return named[0] if named else text
+
+
+def check_free_name(store: AdminStore, name: str, account_id: str | None = None) -> None:
+    """Refuse a display name another account has (or has as its id): names address accounts."""
+    if not name:
+        return
+    for other, other_name in store.list_accounts():
+        if other != account_id and name in (other, other_name):
+            raise AdminError(f"the name {name!r} is taken by account {other}")
 
 
 def account_exists(store: AdminStore, account_id: str) -> bool:
@@ -133,6 +146,10 @@ def create_account(store: AdminStore, account_id: str | None = None, name: str =
     check_account_id(account_id)
     if account_exists(store, account_id):
         raise AdminError(f"account {account_id!r} already exists")
+    check_free_name(store, name)
+    for other, other_name in store.list_accounts():
+        if account_id == other_name:
+            raise AdminError(f"{account_id!r} is the name of account {other}")
     store.add_account(account_id, display_name=name)
     return {"account_id": account_id, "display_name": name}
 
@@ -143,59 +160,30 @@ def list_accounts(store: AdminStore) -> list[dict[str, Any]]:
 
 
 def create_user(store: AdminStore, account_id: str, user: str) -> dict[str, Any]:
-    check_user_name(user)
-    require_account(store, account_id)
-    if user in store.list_users(account_id):
-        raise AdminError(f"user {user!r} already exists in account {account_id!r}")
-    try:
-        store.add_user(account_id, user)
-    except UnknownAccount:
-        raise AdminError(f"unknown account {account_id!r}") from None
+    ops.create_user(store, account_id, user)
     return {"account_id": account_id, "user": user}
 
 
 def list_users(store: AdminStore, account_id: str) -> list[dict[str, Any]]:
-    try:
-        names = store.list_users(account_id)
-    except UnknownAccount:
-        raise AdminError(f"unknown account {account_id!r}") from None
-    return [{"account_id": account_id, "user": name} for name in names]
+    return [user_dict(account_id, user) for user in ops.list_users(store, account_id)]
 
 
 # -- keys ----------------------------------------------------------------------------
 
 def create_key(store: AdminStore, account_id: str, user: str | None = None) -> dict[str, Any]:
-    """A new access key and secret for the account or one of its users."""
-    if user is not None:
-        check_user_name(user)
-        try:
-            users = store.list_users(account_id)
-        except UnknownAccount:
-            raise AdminError(f"unknown account {account_id!r}") from None
-        if user not in users:
-            raise AdminError(f"unknown user {user!r} in account {account_id!r} "
-                             "(create it with 's3service user create')")
-    access_key, secret_key = new_access_key(), new_secret_key()
-    try:
-        store.add_key(account_id, access_key, secret_key, user=user)
-    except UnknownAccount:
-        raise AdminError(f"unknown account {account_id!r}") from None
-    return {"access_key": access_key, "secret_key": secret_key, "account_id": account_id,
-            "user": user}
+    """A new access key and secret for the account or one of its users (no limit: the
+    operator's command is not held to IAM's two keys per user)."""
+    key = ops.create_key(store, account_id, user, limit=None)
+    return {"access_key": key.access_key, "secret_key": key.secret_key,
+            "account_id": account_id, "user": user}
 
 
 def list_keys(store: AdminStore, account_id: str) -> list[dict[str, Any]]:
-    try:
-        return [key_dict(cred) for cred in store.list_keys(account_id)]
-    except UnknownAccount:
-        raise AdminError(f"unknown account {account_id!r}") from None
+    return [key_dict(cred) for cred in ops.account_keys(store, account_id)]
 
 
 def set_key_active(store: AdminStore, access_key: str, active: bool) -> dict[str, Any]:
-    try:
-        store.set_key_active(access_key, active)
-    except KeyError:
-        raise AdminError(f"unknown access key {access_key!r}") from None
+    ops.set_key_active(store, access_key, active)
     return {"access_key": access_key, "active": active}
 
 

@@ -10,17 +10,21 @@ Usage::
                     [--metrics] [--metrics-admin ACCOUNT]... [--metrics-retention DAYS]
     s3service account create [ID] [--name NAME]
     s3service account list
-    s3service user create ACCOUNT NAME
+    s3service account rename ACCOUNT NEW_NAME
+    s3service account delete ACCOUNT [--force]
+    s3service user create|delete|disable|enable ACCOUNT NAME
     s3service user list ACCOUNT
     s3service key create ACCOUNT [--user NAME]
     s3service key list ACCOUNT
-    s3service key disable ACCESS_KEY
-    s3service key enable ACCESS_KEY
+    s3service key disable|enable|delete ACCESS_KEY
     s3service bucket create ACCOUNT NAME [--region R]
     s3service bucket list [ACCOUNT]
     s3service bucket delete NAME
-    s3service policy create|attach|detach|list|simulate ...   (see .policycli)
-    s3service group create|add-user|list ...
+    s3service policy create|update|versions|delete|attach|detach|list|simulate ...
+    s3service policy put-inline|get-inline|delete-inline ...   (see .policycli)
+    s3service group create|delete|add-user|remove-user|detach|list ...
+
+ACCOUNT is an account's id or its display name (names are unique).
 
 The store is the database at ``--db``, or the first line of ``--db-file``
 (not readable by other users), or ``$S3SERVICE_DB``, by default
@@ -50,7 +54,7 @@ from ..backends.protocols import AdminStore
 from ..extras import missing_extra_message
 from ..metrics.meter import DEFAULT_RETENTION_DAYS
 from ..regions import DEFAULT_REGION
-from . import admin, policycli
+from . import admin, lifecycle, policycli
 from .output import emit, table
 from .admin import AdminError
 from .arguments import hide_in_arguments
@@ -144,7 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command(account, "create", cmd_account_create, "create an account")
     sub.add_argument("account_id", nargs="?", metavar="ID",
                      help="canonical user ID (default: 64 random hex digits)")
-    sub.add_argument("--name", default="", help="display name")
+    sub.add_argument("--name", default="", help="display name (unique: it names the account "
+                                                 "wherever ACCOUNT is asked)")
+    sub.set_defaults(resolve_account=False)
     command(account, "list", cmd_account_list, "list accounts")
 
     user = _group(commands, "user", "manage IAM users of an account")
@@ -176,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command(bucket, "delete", cmd_bucket_delete, "delete a bucket")
     sub.add_argument("name", metavar="NAME")
 
+    lifecycle.register({"account": account, "user": user, "key": key}, command)
     policycli.register(commands, command, _group)
     return parser
 
@@ -263,7 +270,9 @@ def cmd_user_create(args: argparse.Namespace, store: AdminStore) -> None:
 
 def cmd_user_list(args: argparse.Namespace, store: AdminStore) -> None:
     users = admin.list_users(store, args.account_id)
-    emit(args, users, table(users, [("user", "USER")], "no users"))
+    shown = [{**user, "status": "active" if user["active"] else "disabled"} for user in users]
+    emit(args, users, table(shown, [("user", "USER"), ("status", "STATUS"),
+                                    ("created", "CREATED")], "no users"))
 
 
 def cmd_key_create(args: argparse.Namespace, store: AdminStore) -> None:
@@ -275,9 +284,11 @@ def cmd_key_create(args: argparse.Namespace, store: AdminStore) -> None:
 
 def cmd_key_list(args: argparse.Namespace, store: AdminStore) -> None:
     keys = admin.list_keys(store, args.account_id)
-    rows = [{**key, "status": "active" if key["active"] else "disabled"} for key in keys]
+    rows = [{**key, "status": ("active" if key["active"] else "disabled")
+             + (" (session)" if key["session"] else "")} for key in keys]
     emit(args, keys, table(rows, [("access_key", "ACCESS KEY"), ("user", "USER"),
-                                  ("status", "STATUS")], "no keys"))
+                                  ("status", "STATUS"), ("created", "CREATED"),
+                                  ("last_used", "LAST USED")], "no keys"))
 
 
 def cmd_key_disable(args: argparse.Namespace, store: AdminStore) -> None:
@@ -429,6 +440,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         store = open_store(db)
         try:
+            if getattr(args, "account_id", None) is not None and \
+                    getattr(args, "resolve_account", True):
+                args.account_id = admin.resolve_account(store, args.account_id)
             args.handler(args, store)
         finally:
             close = getattr(store, "close", None)
@@ -471,9 +485,13 @@ def open_store(db: str) -> AdminStore:
 def describe(exc: Exception, db: str) -> tuple[str, int]:
     """A one-line message and exit status for a failed command (no password in it)."""
     from ..backends.base import BackendUnavailable
+    from ..iam import IAMError
 
     if isinstance(exc, AdminError):
         message, code = str(exc), exc.exit_code
+    elif isinstance(exc, IAMError):
+        conflict = exc.code in ("LimitExceeded", "DeleteConflict")
+        message, code = f"{exc.code}: {exc.text}" if conflict else exc.text, exc.exit_code
     elif isinstance(exc, BackendUnavailable):
         message, code = str(exc), EXIT_UNAVAILABLE
     elif isinstance(exc, ImportError):

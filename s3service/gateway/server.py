@@ -90,7 +90,18 @@ def create_app(db: str | None = None, region: str | None = None,
         region = os.environ.get(ENV_REGION) or DEFAULT_REGION
     if service_hosts is None:
         service_hosts = as_list(os.environ.get(ENV_SERVICE_HOSTS, ""))
-    return make_policed_app(open_store(db), region=region, service_hosts=service_hosts)
+    store = open_store(db)
+    return with_iam(make_policed_app(store, region=region, service_hosts=service_hosts), store)
+
+
+def with_iam(app: Any, store: AdminStore) -> Any:
+    """The IAM and STS APIs (:class:`~s3service.iam.IAMLayer`) in front of the middleware
+    ``app``, on the same store, region, hosts and authorizer."""
+    from ..iam import IAMLayer
+
+    return IAMLayer(app, store, region=app.region, authorizer=app.authorizer,
+                    clock_skew=app.clock_skew, service_hosts=app.service_hosts,
+                    idle_timeout=app.idle_timeout)
 
 
 def make_policed_app(store: AdminStore, region: str = DEFAULT_REGION,
@@ -234,7 +245,8 @@ def serve(store: AdminStore, *, region: str = DEFAULT_REGION, service_hosts: Seq
           idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT, **options: Any) -> None:
     """Serve the gateway on ``store`` under granian; ``options`` as :func:`granian_options` takes.
 
-    IAM users are held to the policies in ``store`` (:func:`make_policed_app`).
+    IAM users are held to the policies in ``store`` (:func:`make_policed_app`); tenants
+    manage their own with ``aws iam`` and ``aws sts`` on the same endpoint (:func:`with_iam`).
     ``metrics``: meter every request into ``store`` and answer ListMetrics, the
     service level to the ``metrics_admins`` accounts only (see :mod:`s3service.metrics`),
     keeping ``metrics_retention_days`` of request counters (``None``: all).
@@ -255,6 +267,6 @@ def serve(store: AdminStore, *, region: str = DEFAULT_REGION, service_hosts: Seq
         if meter is not None:
             at_worker_exit(meter.close)
         at_worker_exit(logging.shutdown)          # (its lines are written in batches)
-        return app
+        return with_iam(app, store)
 
     run_granian(factory, granian_options(**options))

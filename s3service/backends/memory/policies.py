@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
+from datetime import datetime, timezone
 
 from ..base import UnknownAccount
-from ..policy_base import (Attachment, UnknownGroup, UnknownPolicy, UnknownUser, check_attached,
+from ..policy_base import (MAX_POLICY_VERSIONS, Attachment, DeleteConflict, LimitExceeded,
+                           UnknownGroup, UnknownPolicy, UnknownUser, check_attached,
                            check_inline_size, check_managed_size, one_principal)
+from ..records import PolicyRecord, PolicyVersion
 
 
 class MemoryPolicies:
@@ -25,6 +29,43 @@ class MemoryPolicies:
         self._inline: dict[tuple[str, str], dict[str, str]] = {}  # (account, user) -> name -> doc
         self._groups: dict[str, dict[str, set[str]]] = {}        # account -> group -> users
         self._policy_versions: dict[str, int] = {}
+        # (account, policy) -> its versions, oldest first; the default one's
+        # document is also the one in _policies
+        self._documents: dict[tuple[str, str], list[PolicyVersion]] = {}
+        self._policy_dates: dict[tuple[str, str], tuple[datetime, datetime]] = {}
+
+    def _forget_policies(self, account_id: str) -> None:
+        """Everything of a deleted account (called under the lock)."""
+        self._policies.pop(account_id, None)
+        self._attached.pop(account_id, None)
+        self._groups.pop(account_id, None)
+        for table in (self._inline, self._documents, self._policy_dates):
+            for key in [k for k in table if k[0] == account_id]:
+                del table[key]
+        self._changed(account_id)
+
+    def _forget_user(self, account_id: str, user: str) -> None:
+        """Everything of a deleted user (called under the lock)."""
+        self._inline.pop((account_id, user), None)
+        for members in self._groups.get(account_id, {}).values():
+            members.discard(user)
+        self._attached[account_id] = {a for a in self._attached.get(account_id, ())
+                                      if not (a.kind == "user" and a.principal == user)}
+        self._changed(account_id)
+
+    def _rename_in_policies(self, account_id: str, user: str, new_name: str) -> None:
+        """A user renamed: its inline policies, memberships and attachments follow (under the lock)."""
+        inline = self._inline.pop((account_id, user), None)
+        if inline is not None:
+            self._inline[(account_id, new_name)] = inline
+        for members in self._groups.get(account_id, {}).values():
+            if user in members:
+                members.discard(user)
+                members.add(new_name)
+        self._attached[account_id] = {
+            Attachment(a.policy, a.kind, new_name) if a.kind == "user" and a.principal == user
+            else a for a in self._attached.get(account_id, ())}
+        self._changed(account_id)
 
     def _changed(self, account_id: str) -> None:
         self._policy_versions[account_id] = self._policy_versions.get(account_id, 0) + 1
@@ -70,9 +111,81 @@ class MemoryPolicies:
     def put_policy(self, account_id: str, name: str, document: str) -> None:
         """Create the managed policy ``name``, or replace its document."""
         check_managed_size(name, document)
+        now = datetime.now(timezone.utc)
         with self._lock:
             self._account(account_id)
             self._policies.setdefault(account_id, {})[name] = document
+            versions = self._documents.setdefault((account_id, name), [])
+            if versions:
+                versions[:] = [replace(v, document=document) if v.default else v
+                               for v in versions]
+                self._policy_dates[(account_id, name)] = (
+                    self._policy_dates[(account_id, name)][0], now)
+            else:
+                versions.append(PolicyVersion(1, document, True, now))
+                self._policy_dates[(account_id, name)] = (now, now)
+            self._changed(account_id)
+
+    def _versions_of(self, account_id: str, name: str) -> list[PolicyVersion]:
+        self._account(account_id)
+        if name not in self._policies.get(account_id, {}):
+            raise UnknownPolicy(name)
+        return self._documents[(account_id, name)]
+
+    def describe_policy(self, account_id: str, name: str) -> PolicyRecord:
+        """A managed policy's default version, attachment count and dates."""
+        with self._lock:
+            versions = self._versions_of(account_id, name)
+            default = next(v.version for v in versions if v.default)
+            created, updated = self._policy_dates[(account_id, name)]
+            count = sum(1 for a in self._attached.get(account_id, ()) if a.policy == name)
+            return PolicyRecord(name, default, count, created, updated)
+
+    def create_policy_version(self, account_id: str, name: str, document: str, *,
+                              set_default: bool = True) -> int:
+        """Add a version to a managed policy; its number."""
+        check_managed_size(name, document)
+        now = datetime.now(timezone.utc)
+        with self._lock:
+            versions = self._versions_of(account_id, name)
+            if len(versions) >= MAX_POLICY_VERSIONS:
+                raise LimitExceeded(f"policy {name!r} has {len(versions)} versions already; "
+                                    f"the most is {MAX_POLICY_VERSIONS}")
+            number = max(v.version for v in versions) + 1
+            if set_default:
+                versions[:] = [replace(v, default=False) for v in versions]
+                self._policies[account_id][name] = document
+            versions.append(PolicyVersion(number, document, set_default, now))
+            self._policy_dates[(account_id, name)] = (self._policy_dates[(account_id, name)][0],
+                                                      now)
+            self._changed(account_id)
+            return number
+
+    def list_policy_versions(self, account_id: str, name: str) -> list[PolicyVersion]:
+        """The versions of a managed policy, newest first."""
+        with self._lock:
+            return sorted(self._versions_of(account_id, name), key=lambda v: -v.version)
+
+    def delete_policy_version(self, account_id: str, name: str, version: int) -> None:
+        """Delete a version that is not the default."""
+        with self._lock:
+            versions = self._versions_of(account_id, name)
+            found = next((v for v in versions if v.version == version), None)
+            if found is None:
+                raise UnknownPolicy(f"{name} v{version}")
+            if found.default:
+                raise DeleteConflict(f"version v{version} is the default version of {name!r}")
+            versions.remove(found)
+
+    def set_default_policy_version(self, account_id: str, name: str, version: int) -> None:
+        """Make ``version`` the one that applies."""
+        with self._lock:
+            versions = self._versions_of(account_id, name)
+            found = next((v for v in versions if v.version == version), None)
+            if found is None:
+                raise UnknownPolicy(f"{name} v{version}")
+            versions[:] = [replace(v, default=v.version == version) for v in versions]
+            self._policies[account_id][name] = found.document
             self._changed(account_id)
 
     def get_policy(self, account_id: str, name: str) -> str:
@@ -92,6 +205,8 @@ class MemoryPolicies:
                 raise UnknownPolicy(name)
             self._attached[account_id] = {a for a in self._attached.get(account_id, ())
                                           if a.policy != name}
+            self._documents.pop((account_id, name), None)
+            self._policy_dates.pop((account_id, name), None)
             self._changed(account_id)
 
     def list_policies(self, account_id: str) -> list[str]:
@@ -191,4 +306,13 @@ class MemoryPolicies:
         """Take ``user`` out of ``group`` (no-op if it was not in it)."""
         with self._lock:
             self._group(account_id, group).discard(user)
+            self._changed(account_id)
+
+    def delete_group(self, account_id: str, group: str) -> None:
+        """Delete a group, its memberships and its attachments."""
+        with self._lock:
+            self._group(account_id, group)
+            del self._groups[account_id][group]
+            self._attached[account_id] = {a for a in self._attached.get(account_id, ())
+                                          if not (a.kind == "group" and a.principal == group)}
             self._changed(account_id)

@@ -23,6 +23,8 @@ from functools import partial
 from ...forking import in_each_child
 from ...regions import DEFAULT_REGION
 from ..base import BucketInfo, BucketNameTaken, Credential, UnknownAccount, UnknownBucket
+from ..policy_base import UnknownUser
+from ..records import UserRecord
 from .metrics import MemoryMetrics
 from .policies import MemoryPolicies
 from ..sortedbuckets import SortedBuckets, listing
@@ -65,6 +67,9 @@ class MemoryBackend(MemoryPolicies, MemoryMetrics):
         self._owners: dict[str, str] = {}            # bucket name -> account id
         self._listings: dict[str, SortedBuckets] = {}  # account id -> its buckets
         self._buckets: dict[str, BucketInfo] = {}    # bucket name -> info
+        self._user_records: dict[tuple[str, str], UserRecord] = {}
+        self._disabled: set[tuple[str, str]] = set()  # (account id, user) of disabled users
+        self._last_used: dict[str, tuple[datetime, str, str]] = {}  # access key -> when, where
         self._init_policies()
         self._init_metrics()
         _stores.add(self)
@@ -84,6 +89,23 @@ class MemoryBackend(MemoryPolicies, MemoryMetrics):
                 if cred.account_id == account_id:
                     self._keys[key] = replace(cred, display_name=display_name)
 
+    def delete_account(self, account_id: str) -> None:
+        """Delete an account and everything it owns."""
+        with self._lock:
+            if account_id not in self._accounts:
+                raise UnknownAccount(account_id)
+            for name in [n for n, owner in self._owners.items() if owner == account_id]:
+                del self._owners[name]
+                del self._buckets[name]
+            for key in [k for k, c in self._keys.items() if c.account_id == account_id]:
+                del self._keys[key]
+            for user in self._users.pop(account_id, set()):
+                self._user_records.pop((account_id, user), None)
+                self._disabled.discard((account_id, user))
+            self._listings.pop(account_id, None)
+            del self._accounts[account_id]
+            self._forget_policies(account_id)
+
     def list_accounts(self) -> list[tuple[str, str]]:
         """All accounts as ``(account_id, display_name)``, sorted by id."""
         with self._lock:
@@ -94,7 +116,66 @@ class MemoryBackend(MemoryPolicies, MemoryMetrics):
         with self._lock:
             if account_id not in self._accounts:
                 raise UnknownAccount(account_id)
+            self._new_user(account_id, user)
+
+    def _new_user(self, account_id: str, user: str) -> None:
+        if user not in self._users[account_id]:
             self._users[account_id].add(user)
+            self._user_records[(account_id, user)] = UserRecord(user, datetime.now(timezone.utc))
+
+    def describe_users(self, account_id: str) -> list[UserRecord]:
+        """The account's IAM users with their creation time and status, sorted by name."""
+        with self._lock:
+            if account_id not in self._accounts:
+                raise UnknownAccount(account_id)
+            return [replace(self._user_records.get((account_id, name)) or UserRecord(name),
+                            active=(account_id, name) not in self._disabled)
+                    for name in sorted(self._users[account_id])]
+
+    def _require_user(self, account_id: str, user: str) -> None:
+        if account_id not in self._accounts:
+            raise UnknownAccount(account_id)
+        if user not in self._users[account_id]:
+            raise UnknownUser(user)
+
+    def set_user_active(self, account_id: str, user: str, active: bool) -> None:
+        """Enable or disable a user (its keys are refused while it is disabled)."""
+        with self._lock:
+            self._require_user(account_id, user)
+            if active:
+                self._disabled.discard((account_id, user))
+            else:
+                self._disabled.add((account_id, user))
+
+    def rename_user(self, account_id: str, user: str, new_name: str) -> None:
+        """Rename a user, keeping its keys, groups and policies."""
+        with self._lock:
+            self._require_user(account_id, user)
+            if new_name in self._users[account_id]:
+                raise ValueError(f"user {new_name!r} exists")
+            self._users[account_id].discard(user)
+            self._users[account_id].add(new_name)
+            record = self._user_records.pop((account_id, user), None) or UserRecord(user)
+            self._user_records[(account_id, new_name)] = replace(record, name=new_name)
+            if (account_id, user) in self._disabled:
+                self._disabled.discard((account_id, user))
+                self._disabled.add((account_id, new_name))
+            for key, cred in list(self._keys.items()):
+                if cred.account_id == account_id and cred.user == user:
+                    self._keys[key] = replace(cred, user=new_name)
+            self._rename_in_policies(account_id, user, new_name)
+
+    def delete_user(self, account_id: str, user: str) -> None:
+        """Delete a user with its keys, group memberships, inline policies and attachments."""
+        with self._lock:
+            self._require_user(account_id, user)
+            self._users[account_id].discard(user)
+            self._user_records.pop((account_id, user), None)
+            self._disabled.discard((account_id, user))
+            for key in [k for k, c in self._keys.items()
+                        if c.account_id == account_id and c.user == user]:
+                del self._keys[key]
+            self._forget_user(account_id, user)
 
     def list_users(self, account_id: str) -> list[str]:
         """The names of the account's IAM users, sorted."""
@@ -114,10 +195,11 @@ class MemoryBackend(MemoryPolicies, MemoryMetrics):
             if account_id not in self._accounts:
                 raise UnknownAccount(account_id)
             if user is not None:
-                self._users[account_id].add(user)
+                self._new_user(account_id, user)
             cred = Credential(access_key=access_key, secret_key=secret_key, account_id=account_id,
                               display_name=self._accounts[account_id], user=user, active=active,
-                              session_token=session_token, expires=expires)
+                              session_token=session_token, expires=expires,
+                              created=datetime.now(timezone.utc))
             self._keys[access_key] = cred
             return cred
 
@@ -129,13 +211,31 @@ class MemoryBackend(MemoryPolicies, MemoryMetrics):
         with self._lock:
             self._keys[access_key] = replace(self._keys[access_key], active=active)
 
+    def delete_key(self, access_key: str) -> None:
+        """Delete a key; :class:`KeyError` for an unknown key."""
+        with self._lock:
+            del self._keys[access_key]
+            self._last_used.pop(access_key, None)
+
+    def note_key_used(self, access_key: str, service: str, region: str) -> None:
+        """Record that a request just authenticated with the key."""
+        # (kept apart from the credential: replacing that could undo a revocation made meanwhile)
+        self._last_used[access_key] = (datetime.now(timezone.utc), service, region)
+
     def list_keys(self, account_id: str) -> list[Credential]:
         """The keys of the account and of its IAM users, sorted by access key."""
         with self._lock:
             if account_id not in self._accounts:
                 raise UnknownAccount(account_id)
-            return sorted((c for c in self._keys.values() if c.account_id == account_id),
-                          key=lambda c: c.access_key)
+            return sorted((self._listed(c) for c in self._keys.values()
+                           if c.account_id == account_id), key=lambda c: c.access_key)
+
+    def _listed(self, cred: Credential) -> Credential:
+        used = self._last_used.get(cred.access_key)
+        if used is not None:
+            cred = replace(cred, last_used=used[0], last_used_service=used[1],
+                           last_used_region=used[2])
+        return self._with_user_status(cred)
 
     def add_bucket(self, account_id: str, name: str, *, created: datetime | None = None,
                    region: str = DEFAULT_REGION) -> BucketInfo:
@@ -184,7 +284,16 @@ class MemoryBackend(MemoryPolicies, MemoryMetrics):
     # -- the protocols --------------------------------------------------------
 
     def get_credential(self, access_key: str) -> Credential | None:
-        return self._keys.get(access_key)
+        cred = self._keys.get(access_key)
+        if cred is None or not self._disabled:
+            return cred
+        return self._with_user_status(cred)
+
+    def _with_user_status(self, cred: Credential) -> Credential:
+        """``cred``, inactive if its user is disabled."""
+        if cred.user is not None and cred.active and (cred.account_id, cred.user) in self._disabled:
+            return replace(cred, active=False)
+        return cred
 
     def list_buckets(self, account_id: str, *, prefix: str = "", after: str | None = None,
                      region: str | None = None, limit: int | None = None) -> Iterable[BucketInfo]:

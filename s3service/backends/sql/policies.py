@@ -7,22 +7,29 @@ group), ``s3service_inline_policies``, ``s3service_groups``,
 account, bumped in the same transaction as any change to the others, which
 is what :class:`~s3service.policies.PolicyAuthorizer` checks before trusting
 what it parsed.  Each process reads an account's version at most once per
-credential cache time; a change made through this instance is seen at once.
+credential cache time, and again as soon as the revocation generation moves
+(:mod:`.revocation`: within a second); a change made through this instance is
+seen at once.  ``s3service_policy_documents`` keeps every version of each managed
+policy; ``s3service_policies`` holds the default one's document too.
 """
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import datetime, timezone
 from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Table, delete, func, insert, select, update
 
 from ..base import UnknownAccount
-from ..policy_base import (Attachment, UnknownGroup, UnknownPolicy, UnknownUser, check_attached,
+from ..policy_base import (MAX_POLICY_VERSIONS, Attachment, DeleteConflict, LimitExceeded,
+                           UnknownGroup, UnknownPolicy, UnknownUser, check_attached,
                            check_inline_size, check_managed_size, one_principal)
+from ..records import PolicyRecord, PolicyVersion
+from .revocation import bump
 from .schema import (accounts, attachments, group_members, groups, inline_policies, policies,
-                     policy_versions, users)
+                     policy_documents, policy_versions, users)
 
 T = TypeVar("T")
 
@@ -38,6 +45,8 @@ class SQLPolicies:
     _cache_ttl: float
     _transaction: Callable[[], AbstractContextManager[Connection]]
     _write: Callable[..., Any]
+    _check_revocations: Callable[[Any], None]
+    _process_state: Callable[[], Any]
 
     def _init_policies(self) -> None:
         # account -> (deadline, version); single dict operations, which are
@@ -51,17 +60,23 @@ class SQLPolicies:
                             .where(accounts.c.account_id == account_id)).first() is None:
                 raise UnknownAccount(account_id)
             result = work(conn)
-            bumped = conn.execute(update(policy_versions)
-                                  .where(policy_versions.c.account_id == account_id)
-                                  .values(version=policy_versions.c.version + 1)).rowcount
-            if not bumped:
-                conn.execute(insert(policy_versions).values(account_id=account_id, version=1))
+            self._bump_policies(conn, account_id)
+            bump(conn)
             return result
 
         try:
             return self._write(both, account_id)
         finally:
             self._versions.pop(account_id, None)
+
+    @staticmethod
+    def _bump_policies(conn: Connection, account_id: str) -> None:
+        """Bump the account's policy version (in the caller's transaction)."""
+        bumped = conn.execute(update(policy_versions)
+                              .where(policy_versions.c.account_id == account_id)
+                              .values(version=policy_versions.c.version + 1)).rowcount
+        if not bumped:
+            conn.execute(insert(policy_versions).values(account_id=account_id, version=1))
 
     def _read(self, account_id: str, work: Callable[[Connection], T]) -> T:
         with self._transaction() as conn:
@@ -88,6 +103,7 @@ class SQLPolicies:
 
     def policy_version(self, account_id: str) -> int:
         """See :meth:`.policy_base.PolicySource.policy_version` (cached for the credential cache time)."""
+        self._check_revocations(self._process_state())
         now = time.monotonic()
         hit = self._versions.get(account_id)
         if hit is not None and hit[0] > now:
@@ -126,14 +142,116 @@ class SQLPolicies:
     def put_policy(self, account_id: str, name: str, document: str) -> None:
         """Create the managed policy ``name``, or replace its document."""
         check_managed_size(name, document)
+        now = datetime.now(timezone.utc)
 
         def work(conn: Connection) -> None:
-            done = conn.execute(update(policies).where(policies.c.account_id == account_id,
-                                                       policies.c.name == name)
-                                .values(document=document)).rowcount
-            if not done:
+            default = conn.execute(select(policies.c.default_version).where(
+                policies.c.account_id == account_id, policies.c.name == name)).scalar()
+            if default is None:
                 conn.execute(insert(policies).values(account_id=account_id, name=name,
-                                                     document=document))
+                                                     document=document, default_version=1,
+                                                     created=now, updated=now))
+                conn.execute(insert(policy_documents).values(
+                    account_id=account_id, policy_name=name, version=1, document=document,
+                    created=now))
+                return
+            conn.execute(update(policies).where(policies.c.account_id == account_id,
+                                                policies.c.name == name)
+                         .values(document=document, updated=now))
+            conn.execute(update(policy_documents).where(
+                policy_documents.c.account_id == account_id,
+                policy_documents.c.policy_name == name,
+                policy_documents.c.version == default).values(document=document))
+
+        self._change(account_id, work)
+
+    def _require_policy(self, conn: Connection, account_id: str, name: str) -> Any:
+        row = conn.execute(select(policies).where(policies.c.account_id == account_id,
+                                                  policies.c.name == name)).first()
+        if row is None:
+            raise UnknownPolicy(name)
+        return row
+
+    def describe_policy(self, account_id: str, name: str) -> PolicyRecord:
+        """A managed policy's default version, attachment count and dates."""
+        def work(conn: Connection) -> PolicyRecord:
+            row = self._require_policy(conn, account_id, name)
+            count = conn.execute(select(func.count()).select_from(attachments).where(
+                attachments.c.account_id == account_id,
+                attachments.c.policy_name == name)).scalar_one()
+            return PolicyRecord(name, int(row.default_version), int(count), row.created,
+                                row.updated)
+
+        return self._read(account_id, work)
+
+    def create_policy_version(self, account_id: str, name: str, document: str, *,
+                              set_default: bool = True) -> int:
+        """Add a version to a managed policy; its number."""
+        check_managed_size(name, document)
+        now = datetime.now(timezone.utc)
+        where = (policy_documents.c.account_id == account_id,
+                 policy_documents.c.policy_name == name)
+
+        def work(conn: Connection) -> int:
+            self._require_policy(conn, account_id, name)
+            count, highest = conn.execute(select(func.count(), func.max(policy_documents.c.version))
+                                          .where(*where)).one()
+            if count >= MAX_POLICY_VERSIONS:
+                raise LimitExceeded(f"policy {name!r} has {count} versions already; "
+                                    f"the most is {MAX_POLICY_VERSIONS}")
+            number = int(highest or 0) + 1
+            conn.execute(insert(policy_documents).values(
+                account_id=account_id, policy_name=name, version=number, document=document,
+                created=now))
+            values: dict[str, Any] = {"updated": now}
+            if set_default:
+                values.update(document=document, default_version=number)
+            conn.execute(update(policies).where(policies.c.account_id == account_id,
+                                                policies.c.name == name).values(**values))
+            return number
+
+        return self._change(account_id, work)
+
+    def list_policy_versions(self, account_id: str, name: str) -> list[PolicyVersion]:
+        """The versions of a managed policy, newest first."""
+        def work(conn: Connection) -> list[PolicyVersion]:
+            default = self._require_policy(conn, account_id, name).default_version
+            rows = conn.execute(select(policy_documents).where(
+                policy_documents.c.account_id == account_id,
+                policy_documents.c.policy_name == name)
+                .order_by(policy_documents.c.version.desc())).all()
+            return [PolicyVersion(int(row.version), row.document, row.version == default,
+                                  row.created) for row in rows]
+
+        return self._read(account_id, work)
+
+    def delete_policy_version(self, account_id: str, name: str, version: int) -> None:
+        """Delete a version that is not the default."""
+        def work(conn: Connection) -> None:
+            if self._require_policy(conn, account_id, name).default_version == version:
+                raise DeleteConflict(f"version v{version} is the default version of {name!r}")
+            if not conn.execute(delete(policy_documents).where(
+                    policy_documents.c.account_id == account_id,
+                    policy_documents.c.policy_name == name,
+                    policy_documents.c.version == version)).rowcount:
+                raise UnknownPolicy(f"{name} v{version}")
+
+        self._change(account_id, work)
+
+    def set_default_policy_version(self, account_id: str, name: str, version: int) -> None:
+        """Make ``version`` the one that applies."""
+        def work(conn: Connection) -> None:
+            self._require_policy(conn, account_id, name)
+            document = conn.execute(select(policy_documents.c.document).where(
+                policy_documents.c.account_id == account_id,
+                policy_documents.c.policy_name == name,
+                policy_documents.c.version == version)).scalar()
+            if document is None:
+                raise UnknownPolicy(f"{name} v{version}")
+            conn.execute(update(policies).where(policies.c.account_id == account_id,
+                                                policies.c.name == name)
+                         .values(document=document, default_version=version,
+                                 updated=datetime.now(timezone.utc)))
 
         self._change(account_id, work)
 
@@ -296,5 +414,19 @@ class SQLPolicies:
             conn.execute(delete(group_members).where(
                 group_members.c.account_id == account_id, group_members.c.group_name == group,
                 group_members.c.user_name == user))
+
+        self._change(account_id, work)
+
+    def delete_group(self, account_id: str, group: str) -> None:
+        """Delete a group, its memberships and its attachments."""
+        def work(conn: Connection) -> None:
+            self._require_group(conn, account_id, group)
+            conn.execute(delete(attachments).where(
+                attachments.c.account_id == account_id, attachments.c.kind == "group",
+                attachments.c.principal == group))
+            conn.execute(delete(group_members).where(group_members.c.account_id == account_id,
+                                                     group_members.c.group_name == group))
+            conn.execute(delete(groups).where(groups.c.account_id == account_id,
+                                              groups.c.name == group))
 
         self._change(account_id, work)

@@ -37,6 +37,7 @@ from sqlalchemy import (
     inspect,
     literal,
     select,
+    true,
     update,
 )
 from sqlalchemy.types import TypeDecorator
@@ -95,6 +96,8 @@ users = Table(
     Column("account_id", _name(128), ForeignKey(accounts.c.account_id, ondelete="CASCADE"),
            primary_key=True),
     Column("name", _name(128), primary_key=True),
+    Column("active", Boolean, nullable=False, server_default=true()),
+    Column("created", UTCDateTime, nullable=True),
 )
 
 access_keys = Table(
@@ -107,6 +110,10 @@ access_keys = Table(
     Column("active", Boolean, nullable=False, default=True),
     Column("session_token", Text, nullable=True),
     Column("expires", UTCDateTime, nullable=True),
+    Column("created", UTCDateTime, nullable=True),
+    Column("last_used", UTCDateTime, nullable=True),
+    Column("last_used_service", String(32), nullable=True),
+    Column("last_used_region", String(64), nullable=True),
     ForeignKeyConstraint(["account_id", "user_name"], [users.c.account_id, users.c.name],
                          ondelete="CASCADE"),
     Index("ix_s3service_access_keys_account", "account_id", "access_key"),
@@ -131,7 +138,10 @@ policies = Table(
     Column("account_id", _name(128), ForeignKey(accounts.c.account_id, ondelete="CASCADE"),
            primary_key=True),
     Column("name", _name(128), primary_key=True),
-    Column("document", Text, nullable=False),
+    Column("document", Text, nullable=False),           # the default version's
+    Column("default_version", Integer, nullable=False, server_default="1"),
+    Column("created", UTCDateTime, nullable=True),
+    Column("updated", UTCDateTime, nullable=True),
 )
 
 groups = Table(
@@ -180,6 +190,27 @@ policy_versions = Table(
 )
 
 POLICY_TABLES = (policies, groups, group_members, attachments, inline_policies, policy_versions)
+
+# Every version of each managed policy (the default one's document is in policies too).
+policy_documents = Table(
+    "s3service_policy_documents", metadata,
+    Column("account_id", _name(128), primary_key=True),
+    Column("policy_name", _name(128), primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("document", Text, nullable=False),
+    Column("created", UTCDateTime, nullable=True),
+    ForeignKeyConstraint(["account_id", "policy_name"], [policies.c.account_id, policies.c.name],
+                         ondelete="CASCADE"),
+)
+
+# One row: bumped in the same transaction as every revocation (a key disabled
+# or deleted, a user disabled or deleted, any policy change), so that each
+# process, reading it every fraction of a second, knows when to forget what it cached.
+revocations = Table(
+    "s3service_revocations", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),   # always 1
+    Column("generation", BigInteger, nullable=False),
+)
 
 
 # -- migrations ---------------------------------------------------------------
@@ -345,6 +376,36 @@ def _ms(when: datetime) -> int:
     return int(when.timestamp() * 1000)
 
 
+def _iam_lifecycle(conn: Connection) -> None:
+    """Users that can be disabled, keys' creation and last use, policy versions, and the
+    revocation generation every process polls."""
+    def column(table: Table, name: str) -> None:
+        col = table.c[name]
+        ddl = col.type.compile(dialect=conn.dialect)
+        if col.server_default is not None:
+            default = "TRUE" if isinstance(col.type, Boolean) else col.server_default.arg
+            ddl += f" NOT NULL DEFAULT {default}"
+        _add_column(conn, table, name, ddl)
+
+    for table, names in ((users, ("active", "created")),
+                         (access_keys, ("created", "last_used", "last_used_service",
+                                        "last_used_region")),
+                         (policies, ("default_version", "created", "updated"))):
+        for name in names:
+            column(table, name)
+    for table in (policy_documents, revocations):
+        table.create(conn, checkfirst=True)
+    known = select(policy_documents.c.account_id).where(
+        policy_documents.c.account_id == policies.c.account_id,
+        policy_documents.c.policy_name == policies.c.name).exists()
+    conn.execute(insert(policy_documents).from_select(
+        ["account_id", "policy_name", "version", "document"],
+        select(policies.c.account_id, policies.c.name, policies.c.default_version,
+               policies.c.document).where(~known)))
+    if conn.execute(select(revocations.c.id)).first() is None:
+        conn.execute(insert(revocations).values(id=1, generation=0))
+
+
 MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
     _v1_initial,           # 0 -> 1
     _v2_metrics,           # 1 -> 2: the utilization metrics' counters
@@ -352,6 +413,7 @@ MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
     _policies,             # 3 -> 4: IAM policies, groups and attachments
     _utilization_levels,   # 4 -> 5: metrics per account, user and bucket
     _bucket_rows_by_owner,  # 5 -> 6: bucket metrics keyed by owner; index for retention
+    _iam_lifecycle,        # 6 -> 7: disabled users, key times, policy versions, revocations
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

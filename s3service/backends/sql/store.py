@@ -11,6 +11,7 @@ The tables live in :mod:`.schema` and are created on first use.
 """
 from __future__ import annotations
 
+import logging
 import math
 import os
 import threading
@@ -23,8 +24,8 @@ from datetime import datetime, timezone
 from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy import (Connection, Engine, create_engine, delete, event, exists, insert, literal,
-                        select, update)
+from sqlalchemy import (Connection, Engine, and_, create_engine, delete, event, exists, insert,
+                        literal, select, update)
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 from sqlalchemy.pool import StaticPool
@@ -36,8 +37,12 @@ from ..protocols import checked_timeout
 from . import schema
 from ..base import (BackendUnavailable, BucketInfo, BucketNameTaken, Credential, UnknownAccount,
                    UnknownBucket)
+from ..records import UserRecord
 from .listingcache import ListingCache
-from .schema import access_keys, accounts, buckets, users
+from .schema import (access_keys, accounts, attachments, buckets, group_members, groups,
+                     inline_policies, policies, policy_documents, policy_versions, revocations,
+                     users)
+from .revocation import Generation, bump
 from ..sortedbuckets import listing
 from .metrics import SQLMetrics
 from .policies import SQLPolicies
@@ -46,9 +51,12 @@ from .reader import Reader
 
 __all__ = ["SQLBackend"]
 
+log = logging.getLogger("s3service")
+
 T = TypeVar("T")
 
 CACHE_ENTRIES = 10_000           # bound of the per-process credential cache
+USAGE_WRITE_SECONDS = 60.0       # a process writes a key's last use at most this often
 NEGATIVE_CACHE_SECONDS = 1.0     # upper bound for remembering "no such key"
 PG_CONNECT_TIMEOUT = 5           # seconds; psycopg's connect_timeout
 PG_STATEMENT_TIMEOUT = 30.0      # seconds; server-side statement_timeout (None: the server's)
@@ -86,6 +94,8 @@ class _ProcessState:
     cache_lock: threading.Lock = field(default_factory=threading.Lock)
     schema_lock: threading.Lock = field(default_factory=threading.Lock)
     schema_ready: bool = False
+    generation: Generation | None = None
+    used: dict = field(default_factory=dict)   # access key -> when this process last wrote its use
 
 
 def _sqlite_on_connect(dbapi_conn: Any, record: Any) -> None:
@@ -197,10 +207,14 @@ class SQLBackend(SQLPolicies, SQLMetrics):
 
     Credentials are cached in each process for ``credential_cache_seconds``
     (0 disables the cache); unknown keys are remembered for at most
-    ``min(1 s, credential_cache_seconds / 5)``.  **A key disabled or changed
-    through another process (or another SQLBackend instance) may therefore
-    keep working for up to ``credential_cache_seconds``**; changes made through
-    this instance take effect at once in this process.
+    ``min(1 s, credential_cache_seconds / 5)``.  A revocation (a key disabled
+    or deleted, a user disabled, renamed or deleted, an account deleted, any
+    policy change) made through this instance takes effect at once in this
+    process, and through another process (or instance) within a second: each
+    bumps the revocation generation, which every process reads at most every
+    :data:`~.revocation.POLL_SECONDS` and forgets its caches when it moved
+    (see :mod:`.revocation`).  Other changes (an account renamed) may take
+    the cache time.
 
     When the database cannot be reached, every method raises
     :class:`~..base.BackendUnavailable` (no password in the message); service
@@ -426,9 +440,84 @@ class SQLBackend(SQLPolicies, SQLMetrics):
         # INSERT ... SELECT ... WHERE NOT EXISTS: a single statement that
         # writes first (SQLite then holds the write lock from the start).
         missing = ~exists().where(users.c.account_id == account_id, users.c.name == user)
-        return insert(users).from_select(["account_id", "name"],
+        return insert(users).from_select(["account_id", "name", "created"],
                                          select(literal(account_id, users.c.account_id.type),
-                                                literal(user, users.c.name.type)).where(missing))
+                                                literal(user, users.c.name.type),
+                                                literal(datetime.now(timezone.utc),
+                                                        users.c.created.type)).where(missing))
+
+    def describe_users(self, account_id: str) -> list[UserRecord]:
+        """The account's IAM users with their creation time and status, sorted by name."""
+        with self._transaction() as conn:
+            self._require_account(conn, account_id)
+            rows = conn.execute(select(users.c.name, users.c.created, users.c.active)
+                                .where(users.c.account_id == account_id)
+                                .order_by(users.c.name)).all()
+        return [UserRecord(row.name, row.created, bool(row.active)) for row in rows]
+
+    def set_user_active(self, account_id: str, user: str, active: bool) -> None:
+        """Enable or disable a user (its keys are refused while it is disabled)."""
+        def work(conn: Connection) -> None:
+            self._require_user(conn, account_id, user)
+            conn.execute(update(users).where(users.c.account_id == account_id,
+                                             users.c.name == user).values(active=bool(active)))
+
+        self._revoke(work)
+
+    def rename_user(self, account_id: str, user: str, new_name: str) -> None:
+        """Rename a user, keeping its keys, groups and policies (ValueError if the name is taken)."""
+        def work(conn: Connection) -> None:
+            self._require_user(conn, account_id, user)
+            if conn.execute(select(users.c.name).where(users.c.account_id == account_id,
+                                                       users.c.name == new_name)).first():
+                raise ValueError(f"user {new_name!r} exists")
+            old = conn.execute(select(users.c.active, users.c.created).where(
+                users.c.account_id == account_id, users.c.name == user)).one()
+            conn.execute(insert(users).values(account_id=account_id, name=new_name,
+                                              active=old.active, created=old.created))
+            for table, column in ((access_keys, access_keys.c.user_name),
+                                  (group_members, group_members.c.user_name),
+                                  (inline_policies, inline_policies.c.user_name)):
+                conn.execute(update(table).where(table.c.account_id == account_id, column == user)
+                             .values({column.name: new_name}))
+            conn.execute(update(attachments).where(
+                attachments.c.account_id == account_id, attachments.c.kind == "user",
+                attachments.c.principal == user).values(principal=new_name))
+            conn.execute(delete(users).where(users.c.account_id == account_id,
+                                             users.c.name == user))
+            self._bump_policies(conn, account_id)
+
+        self._revoke(work)
+
+    def delete_user(self, account_id: str, user: str) -> None:
+        """Delete a user with its keys, group memberships, inline policies and attachments."""
+        def work(conn: Connection) -> None:
+            self._require_user(conn, account_id, user)
+            conn.execute(delete(attachments).where(
+                attachments.c.account_id == account_id, attachments.c.kind == "user",
+                attachments.c.principal == user))
+            for table, column in ((access_keys, access_keys.c.user_name),
+                                  (group_members, group_members.c.user_name),
+                                  (inline_policies, inline_policies.c.user_name)):
+                conn.execute(delete(table).where(table.c.account_id == account_id,
+                                                 column == user))
+            conn.execute(delete(users).where(users.c.account_id == account_id,
+                                             users.c.name == user))
+            self._bump_policies(conn, account_id)
+
+        self._revoke(work)
+
+    def delete_account(self, account_id: str) -> None:
+        """Delete an account and everything it owns: buckets, users, keys, policies, groups."""
+        def work(conn: Connection) -> None:
+            self._require_account(conn, account_id)
+            for table in (attachments, inline_policies, group_members, policy_documents, policies,
+                          groups, policy_versions, access_keys, users):
+                conn.execute(delete(table).where(table.c.account_id == account_id))
+            conn.execute(delete(buckets).where(buckets.c.owner == account_id))
+            conn.execute(delete(accounts).where(accounts.c.account_id == account_id))
+
+        self._revoke(work)
 
     def list_users(self, account_id: str) -> list[str]:
         """The names of the account's IAM users, sorted."""
@@ -445,6 +534,7 @@ class SQLBackend(SQLPolicies, SQLMetrics):
         An existing key of the same name is replaced.
         """
         expires = _utc(expires)
+        created = datetime.now(timezone.utc)
 
         def work(conn: Connection) -> str:
             if user is not None:
@@ -452,7 +542,8 @@ class SQLBackend(SQLPolicies, SQLMetrics):
             conn.execute(delete(access_keys).where(access_keys.c.access_key == access_key))
             conn.execute(insert(access_keys).values(
                 access_key=access_key, secret_key=secret_key, account_id=account_id,
-                user_name=user, active=active, session_token=session_token, expires=expires))
+                user_name=user, active=active, session_token=session_token, expires=expires,
+                created=created))
             return conn.execute(select(accounts.c.display_name)
                                 .where(accounts.c.account_id == account_id)).scalar_one()
 
@@ -469,17 +560,23 @@ class SQLBackend(SQLPolicies, SQLMetrics):
         self._cache_drop(access_key)
         return Credential(access_key=access_key, secret_key=secret_key, account_id=account_id,
                           display_name=display_name, user=user, active=active,
-                          session_token=session_token, expires=expires)
+                          session_token=session_token, expires=expires, created=created)
 
     def set_key_active(self, access_key: str, active: bool) -> None:
         """Enable or disable a key (a disabled key is refused as ``InvalidAccessKeyId``).
 
         Raises :class:`KeyError` for an unknown key.
         """
-        with self._transaction() as conn:
-            done = conn.execute(update(access_keys).where(access_keys.c.access_key == access_key)
-                                .values(active=bool(active))).rowcount
-        self._cache_drop(access_key)
+        done = self._revoke(lambda conn: conn.execute(
+            update(access_keys).where(access_keys.c.access_key == access_key)
+            .values(active=bool(active))).rowcount)
+        if not done:
+            raise KeyError(access_key)
+
+    def delete_key(self, access_key: str) -> None:
+        """Delete a key; :class:`KeyError` for an unknown key."""
+        done = self._revoke(lambda conn: conn.execute(
+            delete(access_keys).where(access_keys.c.access_key == access_key)).rowcount)
         if not done:
             raise KeyError(access_key)
 
@@ -562,18 +659,75 @@ class SQLBackend(SQLPolicies, SQLMetrics):
 
     @staticmethod
     def _credential_query():
-        return (select(access_keys, accounts.c.display_name)
-                .join(accounts, accounts.c.account_id == access_keys.c.account_id))
+        return (select(access_keys, accounts.c.display_name,
+                       users.c.active.label("user_active"))
+                .join(accounts, accounts.c.account_id == access_keys.c.account_id)
+                .outerjoin(users, and_(users.c.account_id == access_keys.c.account_id,
+                                       users.c.name == access_keys.c.user_name)))
 
     @staticmethod
     def _credential(row: Any) -> Credential:
+        active = bool(row.active) and (row.user_active is None or bool(row.user_active))
         return Credential(access_key=row.access_key, secret_key=row.secret_key,
                           account_id=row.account_id, display_name=row.display_name,
-                          user=row.user_name, active=bool(row.active),
-                          session_token=row.session_token, expires=row.expires)
+                          user=row.user_name, active=active,
+                          session_token=row.session_token, expires=row.expires,
+                          created=row.created, last_used=row.last_used,
+                          last_used_service=row.last_used_service,
+                          last_used_region=row.last_used_region)
+
+    # -- revocations (see .revocation) ------------------------------------------------------
+
+    def _check_revocations(self, state: _ProcessState) -> None:
+        generation = state.generation
+        if generation is None:
+            generation = state.generation = Generation(self._read_generation,
+                                                       self._forget_cached)
+        generation.check()
+
+    def _read_generation(self) -> int | None:
+        with self._transaction() as conn:
+            return conn.execute(select(revocations.c.generation)
+                                .where(revocations.c.id == 1)).scalar()
+
+    def _forget_cached(self) -> None:
+        self._cache_drop()
+        self._versions.clear()
+
+    def _revoke(self, work: Callable[[Connection], T]) -> T:
+        """``work(conn)`` and a bump of the revocation generation in one transaction;
+        this process forgets its cached credentials and versions at once."""
+        def both(conn: Connection) -> T:
+            result = work(conn)
+            bump(conn)
+            return result
+
+        try:
+            return self._in_transaction(both)
+        finally:
+            self._forget_cached()
+
+    def note_key_used(self, access_key: str, service: str, region: str) -> None:
+        """Record the key's last use: written at once, then at most once a minute per process."""
+        state = self._process_state()
+        now = time.monotonic()
+        if now - state.used.get(access_key, -USAGE_WRITE_SECONDS) < USAGE_WRITE_SECONDS:
+            return
+        state.used[access_key] = now
+        if len(state.used) > CACHE_ENTRIES:
+            state.used.clear()
+        try:
+            with self._transaction() as conn:
+                conn.execute(update(access_keys).where(access_keys.c.access_key == access_key)
+                             .values(last_used=datetime.now(timezone.utc),
+                                     last_used_service=service[:32], last_used_region=region[:64]))
+        except Exception as exc:  # (bookkeeping: the request it was noted for goes on)
+            log.warning("could not record the use of key %s: %s", access_key,
+                        type(exc).__name__)
 
     def get_credential(self, access_key: str) -> Credential | None:
         state = self._process_state()
+        self._check_revocations(state)
         if self._cache_ttl > 0:
             hit, cred = self._cache_get(state, access_key)
             if hit:
