@@ -18,18 +18,20 @@ from functools import partial
 
 from ...regions import DEFAULT_REGION
 from ..base import BucketInfo, BucketNameTaken, Credential, UnknownAccount, UnknownBucket
+from .cors import MemoryCORS
 from .metrics import MemoryMetrics
 from .policies import MemoryPolicies
 from ..sortedbuckets import SortedBuckets, listing
 
 
-class MemoryBackend(MemoryPolicies, MemoryMetrics):
+class MemoryBackend(MemoryPolicies, MemoryMetrics, MemoryCORS):
     """Accounts, keys and buckets held in dicts; safe to share between threads.
 
     Every protocol of :mod:`s3service.backends.protocols`; its two parts are
     mixins, each saying what it needs of the store: a policy store
     (:class:`~.policies.MemoryPolicies`: IAM policies, groups and attachments)
-    and a metrics store (:class:`~.metrics.MemoryMetrics`):
+    and a metrics store (:class:`~.metrics.MemoryMetrics`), and each bucket's CORS
+    rules (:class:`~.cors.MemoryCORS`):
     ``S3ServiceMiddleware(app, credentials=store, buckets=store, metrics=store)``.
     """
 
@@ -46,6 +48,7 @@ class MemoryBackend(MemoryPolicies, MemoryMetrics):
         self._buckets: dict[str, BucketInfo] = {}    # bucket name -> info
         self._init_policies()
         self._init_metrics()
+        self._init_cors()
 
     # -- administration -----------------------------------------------------
 
@@ -140,6 +143,7 @@ class MemoryBackend(MemoryPolicies, MemoryMetrics):
             del self._owners[name]
             del self._buckets[name]
             self._listings[found].remove(name)
+            self._drop_cors(name)
 
     def get_bucket(self, name: str) -> tuple[str, BucketInfo] | None:
         """The owner and info of a bucket, or ``None``."""

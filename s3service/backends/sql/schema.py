@@ -125,6 +125,15 @@ buckets = Table(
 )
 
 
+# Each bucket's CORS configuration (used by :mod:`.cors`); goes with its bucket.
+bucket_cors = Table(
+    "s3service_bucket_cors", metadata,
+    Column("bucket", _name(255), ForeignKey(buckets.c.name, ondelete="CASCADE"),
+           primary_key=True),
+    Column("configuration", Text, nullable=False),          # CORSConfiguration.to_json()
+)
+
+
 # IAM policies, groups and attachments (used by :mod:`.policies`).
 policies = Table(
     "s3service_policies", metadata,
@@ -345,6 +354,11 @@ def _ms(when: datetime) -> int:
     return int(when.timestamp() * 1000)
 
 
+def _bucket_cors(conn: Connection) -> None:
+    """Each bucket's CORS configuration (PutBucketCors)."""
+    bucket_cors.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
     _v1_initial,           # 0 -> 1
     _v2_metrics,           # 1 -> 2: the utilization metrics' counters
@@ -352,6 +366,7 @@ MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
     _policies,             # 3 -> 4: IAM policies, groups and attachments
     _utilization_levels,   # 4 -> 5: metrics per account, user and bucket
     _bucket_rows_by_owner,  # 5 -> 6: bucket metrics keyed by owner; index for retention
+    _bucket_cors,          # each bucket's CORS configuration
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
