@@ -32,7 +32,7 @@ def wildcard_match(pattern: str, text: str) -> bool:
 
 @dataclass(frozen=True)
 class CORSRule:
-    """One ``<CORSRule>``: who (origins) may do what (methods), sending and reading which headers."""
+    """One ``<CORSRule>``: which origins may send which methods, with which headers."""
 
     allowed_methods: tuple[str, ...]
     allowed_origins: tuple[str, ...]
