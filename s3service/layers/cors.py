@@ -89,8 +89,10 @@ class CORSLayer:
         environ = exchange.environ
         environ[REQUEST_ID_KEY] = exchange.request_id    # (one id for the whole request)
         configuration = self._rules(bucket)
+        # (a request carrying Access-Control-Request-Method is matched by it, as s3-tests expect)
+        method = environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD") or exchange.method
         found = None if configuration is None else configuration.match(
-            environ["HTTP_ORIGIN"], exchange.method)
+            environ["HTTP_ORIGIN"], method)
         if found is None:
             return self.app
         headers = actual_headers(found[0], environ["HTTP_ORIGIN"], found[1])
