@@ -117,3 +117,11 @@ def test_requests_without_origin_never_ask_the_store():
     cors = CORSLayer(app, Refusing(), ServiceHosts(["s3.example.com"]))
     assert call(cors, environ("GET"))[0] == "200 OK"
     assert call(cors, environ("PUT", path="/photos"))[0] == "200 OK"
+
+
+def test_a_request_naming_its_method_is_matched_by_it(layer):
+    """As s3-tests expect: Access-Control-Request-Method on a request chooses the rule."""
+    cors, _ = layer
+    _, headers, _ = call(cors, environ("DELETE", origin=ORIGIN,
+                                       access_control_request_method="GET"))
+    assert headers["Access-Control-Allow-Origin"] == ORIGIN
