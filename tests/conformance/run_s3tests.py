@@ -4,17 +4,19 @@
     .venv/bin/python tests/conformance/run_s3tests.py serve
     .venv/bin/python tests/conformance/run_s3tests.py example
 
-Starts the target on loopback (``s3service serve``, or ``examples/objectgateway.py``
-under granian or, with ``--server gunicorn``, gunicorn) on a fresh SQLite store with two
-accounts made by the ``s3service`` command, writes the ``s3tests.conf`` the
-tests read, runs the selected test files with pytest, and compares what
-passed with the expectations in ``expected.py``: every test of the selection
-is either expected to pass or excluded with its reason.  It prints the pass
-count, and exits 1 when a test expected to pass failed (or an excluded one
-passed: the list is then out of date).  ``--junit FILE`` keeps pytest's
-report; ``-k EXPR`` narrows the run (the expectations are then checked only
-for what ran); ``--update`` records what passed as the expected passes
-(``expected_pass.py``: review the change before committing it).
+Starts the target on loopback (``s3service serve``, or
+``examples/objectgateway.py`` under granian or, with ``--server gunicorn``,
+gunicorn) on a fresh SQLite store with two accounts made by the
+``s3service`` command, writes the ``s3tests.conf`` the tests read, runs the
+selected test files with pytest, and compares the outcome with
+``expected.py``: every test of the selection is expected to pass or, when
+it fails, excluded with its reason.  It prints the pass count, and exits 1
+when a test expected to pass failed, a failure has no reason, or a test
+passed that is not listed as expected to (the lists are then out of date).
+``--junit FILE`` keeps pytest's report; ``-k EXPR`` narrows the run (the
+expectations are then checked only for what ran); ``--update`` records
+what passed as the expected passes (``expected_pass.py``: review the change
+before committing it); ``--results FILE`` checks an earlier run's report.
 
 Not part of the quick test run: it takes minutes, and the s3-tests are
 third-party code with their own dependencies (the ``conformance`` extra).
