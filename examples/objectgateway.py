@@ -5,8 +5,9 @@
 What it implements is the table :data:`OPERATIONS`, path-style: CreateBucket,
 HeadBucket, DeleteBucket, GetBucketLocation, Put/Get/DeleteBucketCors,
 ListObjects (v1 and v2), ListObjectVersions (the bucket is never versioned:
-each object once, version ``null``), PutObject, GetObject and HeadObject (``Range``, ``response-*``,
-``If-Match`` and the other conditions), DeleteObject, DeleteObjects, and
+each object once, version ``null``), PutObject, GetObject and HeadObject
+(``Range``, ``response-*``, ``If-Match`` and the other conditions),
+DeleteObject, DeleteObjects, and
 multipart upload (Create, UploadPart, Complete, Abort).  Every other request -- a sub-resource such as ``?acl``,
 ``?tagging``, ``?versioning``, ``?policy``, or a header asking for
 what it does not do (``x-amz-copy-source``, ``x-amz-tagging``, server-side
@@ -319,8 +320,8 @@ class ObjectGateway:
         bucket, _, key = request_path(environ).lstrip("/").partition("/")
         query = dict(parse_query(environ.get("QUERY_STRING")))
         if identity is None:
-            # As S3: a bucket that does not exist is NoSuchBucket to anyone (whether a
-            # name is taken, CreateBucket tells anyone anyway); CreateBucket itself is refused.
+            # As S3 answers: NoSuchBucket for a bucket that does not exist (whether a name
+            # is taken is no secret: CreateBucket tells anyone), else AccessDenied.
             creating = method == "PUT" and not key and not _subresource(query)
             if bucket and not creating and self.store.get_bucket(bucket) is None:
                 raise NoSuchBucket(BucketName=bucket)
