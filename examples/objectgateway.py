@@ -3,12 +3,13 @@
     python examples/objectgateway.py /tmp/objects     # serves on http://127.0.0.1:8000
 
 What it implements is the table :data:`OPERATIONS`, path-style: CreateBucket,
-HeadBucket, DeleteBucket, GetBucketLocation, ListObjects (v1 and v2),
-ListObjectVersions (the bucket is never versioned: each object once, version
-``null``), PutObject, GetObject and HeadObject (``Range``, ``response-*``,
-``If-Match`` and the other conditions), DeleteObject, DeleteObjects, and
+HeadBucket, DeleteBucket, GetBucketLocation, Put/Get/DeleteBucketCors,
+ListObjects (v1 and v2), ListObjectVersions (the bucket is never versioned:
+each object once, version ``null``), PutObject, GetObject and HeadObject
+(``Range``, ``response-*``, ``If-Match`` and the other conditions),
+DeleteObject, DeleteObjects, and
 multipart upload (Create, UploadPart, Complete, Abort).  Every other request -- a sub-resource such as ``?acl``,
-``?tagging``, ``?versioning``, ``?cors``, ``?policy``, or a header asking for
+``?tagging``, ``?versioning``, ``?policy``, or a header asking for
 what it does not do (``x-amz-copy-source``, ``x-amz-tagging``, server-side
 encryption, object lock, conditional writes...) -- is ``501 NotImplemented``,
 answered before anything is read or written: a gateway must never answer
@@ -61,7 +62,11 @@ is discarded before the name is used again, never shown to the new bucket.
 A gateway of your own must do the same: data of a bucket whose row is gone
 must go, or the name must stay refused.
 
-A model for a gateway, not a product: no versioning, ACLs, CORS, copies or
+CORS: the bucket's rules are kept in the store (PutBucketCors), and the
+middleware (``cors=store``) answers browsers' preflights from them and adds
+the CORS headers to the answers; the gateway itself does nothing more.
+
+A model for a gateway, not a product: no versioning, ACLs, copies or
 conditional writes, and a listing reads every object's metadata.
 """
 from __future__ import annotations
@@ -70,6 +75,7 @@ import base64
 import binascii
 import contextlib
 import hashlib
+import io
 import json
 import logging
 import os
@@ -89,6 +95,8 @@ from urllib.parse import quote
 from s3service import S3ServiceMiddleware
 from s3service.backends import BucketNameTaken, UnknownBucket
 from s3service.bucketnames import validate_bucket_name
+from s3service.cors import NoSuchCORSConfiguration, parse_cors, render_cors, require_integrity
+from s3service.cors.document import MAX_CORS_BODY
 from s3service.errors import (AccessDenied, BucketAlreadyExists, BucketNotEmpty,
                               EntityTooLarge, EntityTooSmall, InternalError, InvalidArgument,
                               InvalidPart, InvalidPartOrder, InvalidRange, InvalidRequest,
@@ -98,9 +106,10 @@ from s3service.payload import PAYLOAD_KEY
 from s3service.wsgi import parse_query, request_path
 from s3service.xmltext import element
 
-from objectgateway_files import (bucket_locked, copy_body, copy_exactly, drain_body,
-                                 end_object_file, file_range, locked, make_private_dir,
-                                 open_object_file, parse_xml_list, read_object_meta, write_json)
+from objectgateway_files import (MaxMessageLengthExceeded, bucket_locked, copy_body,
+                                 copy_exactly, drain_body, end_object_file, file_range, locked,
+                                 make_private_dir, open_object_file, parse_xml_list,
+                                 read_object_meta, write_json)
 
 log = logging.getLogger("objectgateway")
 
@@ -127,6 +136,9 @@ OPERATIONS: dict[tuple[str, bool, str], tuple[str, str | None]] = {
     ("GET", False, "location"): ("get_bucket_location", "s3:GetBucketLocation"),
     ("GET", False, ""): ("list_objects", "s3:ListBucket"),
     ("GET", False, "versions"): ("list_object_versions", "s3:ListBucketVersions"),
+    ("GET", False, "cors"): ("get_bucket_cors", "s3:GetBucketCORS"),
+    ("PUT", False, "cors"): ("put_bucket_cors", "s3:PutBucketCORS"),
+    ("DELETE", False, "cors"): ("delete_bucket_cors", "s3:PutBucketCORS"),
     ("POST", False, "delete"): ("delete_objects", None),       # s3:DeleteObject, key by key
     ("PUT", True, ""): ("put_object", "s3:PutObject"),
     ("GET", True, ""): ("get_object", "s3:GetObject"),
@@ -285,11 +297,16 @@ class ObjectGateway:
     def handle(self, environ: dict) -> Reply:
         """Find the request's operation in :data:`OPERATIONS`, check it may, and do it."""
         identity = environ.get("s3service.identity")
-        if identity is None:
-            raise AccessDenied()
         method = environ.get("REQUEST_METHOD", "GET")
         bucket, _, key = request_path(environ).lstrip("/").partition("/")
         query = dict(parse_query(environ.get("QUERY_STRING")))
+        if identity is None:
+            # As S3 answers: NoSuchBucket for a bucket that does not exist (whether a name
+            # is taken is no secret: CreateBucket tells anyone), else AccessDenied.
+            creating = method == "PUT" and not key and not _subresource(query)
+            if bucket and not creating and self.store.get_bucket(bucket) is None:
+                raise NoSuchBucket(BucketName=bucket)
+            raise AccessDenied()
         found = OPERATIONS.get((method, bool(key), _subresource(query))) if bucket else None
         if found is None:
             raise NotImplemented_()
@@ -405,6 +422,34 @@ class ObjectGateway:
         body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<LocationConstraint xmlns="{XMLNS}">'
                 f'{"" if region == "us-east-1" else region}</LocationConstraint>')
         return Reply("200 OK", [("Content-Type", "application/xml")], body.encode("utf-8"))
+
+    def get_bucket_cors(self, request: Request) -> Reply:
+        self.home(request)
+        configuration = self.store.bucket_cors(request.bucket)
+        if configuration is None:
+            raise NoSuchCORSConfiguration(BucketName=request.bucket)
+        return Reply("200 OK", [("Content-Type", "application/xml")], render_cors(configuration))
+
+    def put_bucket_cors(self, request: Request) -> Reply:
+        """PutBucketCors: the rules the middleware's CORS layer answers browsers with."""
+        self.home(request)
+        require_integrity(request.environ)
+        body = io.BytesIO()
+        copy_body(request.environ, body, MAX_CORS_BODY, MaxMessageLengthExceeded)
+        configuration = parse_cors(body.getvalue())
+        try:
+            self.store.put_bucket_cors(request.bucket, configuration, owner=request.account)
+        except UnknownBucket:
+            raise NoSuchBucket(BucketName=request.bucket) from None
+        return Reply("200 OK", [], b"")
+
+    def delete_bucket_cors(self, request: Request) -> Reply:
+        self.home(request)
+        try:
+            self.store.delete_bucket_cors(request.bucket, owner=request.account)
+        except UnknownBucket:
+            raise NoSuchBucket(BucketName=request.bucket) from None
+        return Reply("204 No Content", [], b"")
 
     def delete_bucket(self, request: Request) -> Reply:
         home = self.home(request)
@@ -879,9 +924,11 @@ def make_app(root: str | os.PathLike[str], store, *, region: str = "us-east-1",
              **options) -> S3ServiceMiddleware:
     """The gateway on ``root`` behind the middleware (``authenticate_all=True``).
 
-    ``store`` holds the credentials and answers ListBuckets (a
-    :class:`~s3service.backends.memory.MemoryBackend`, for one).
+    ``store`` holds the credentials, answers ListBuckets and keeps each
+    bucket's CORS rules, which the middleware answers browsers' preflights
+    with (a :class:`~s3service.backends.memory.MemoryBackend`, for one).
     """
+    options.setdefault("cors", store)
     return S3ServiceMiddleware(ObjectGateway(root, store), credentials=store, buckets=store,
                                region=region, authenticate_all=True, **options)
 

@@ -48,10 +48,12 @@ A request crosses, in order (each layer its own module in :mod:`s3service.layers
 1. :class:`~s3service.layers.metering.MeteringLayer` -- with ``metrics``: counts it;
 2. :class:`~s3service.layers.service.ServiceRoutes` -- answers the service's own
    requests (ListBuckets, ListMetrics, ``405`` for other methods on ``/``);
-3. :class:`~s3service.layers.authentication.AuthenticationLayer` -- with
+3. :class:`~s3service.layers.cors.CORSLayer` -- with ``cors``: answers preflights,
+   and adds the CORS headers to the answers of cross-origin requests;
+4. :class:`~s3service.layers.authentication.AuthenticationLayer` -- with
    ``authenticate_all``: the caller, the body's checks and the authorizer into
    the environ, and the app's S3 errors answered as XML;
-4. the gateway's app.
+5. the gateway's app.
 
 The layers are put together once, when the middleware is made (and again
 when ``app`` is replaced); one
@@ -66,11 +68,13 @@ from typing import Any
 from . import timeouts
 from .auth import Authenticator
 from .authorization import Authorizer
-from .backends.protocols import BucketStore, CredentialStore, MetricsStore, checked_timeout
+from .backends.protocols import (BucketStore, CORSSource, CredentialStore, MetricsStore,
+                                 checked_timeout)
 from .envelope import StartResponse, WSGIApp
 from .hosts import ServiceHosts
 from .identity import Identity
 from .layers.authentication import AuthenticationLayer
+from .layers.cors import CORSLayer
 from .layers.metering import MeteringLayer, operation_of
 from .layers.service import ListBuckets, ServiceRoutes
 from .metrics.api import MetricsAPI
@@ -134,6 +138,12 @@ class S3ServiceMiddleware:
         pass untouched): then the read raises ``400 RequestTimeout``, as S3 answers
         (see :mod:`s3service.payload.idle`, and what servers do meanwhile).
         Default 20; ``None``: reads wait as long as the server's input does.
+    :param cors: a :class:`~s3service.backends.protocols.CORSSource` (both bundled
+        stores are one): answer browsers' ``OPTIONS`` preflights from each
+        bucket's CORS rules, without authentication, and add the CORS headers to
+        the answers of cross-origin requests they allow (see
+        :mod:`s3service.layers.cors`).  ``None`` (the default): preflights go to
+        ``app`` like any request.
 
     Every argument is checked here: a wrong one raises ``TypeError`` or
     ``ValueError`` naming the parameter (a string ``service_hosts`` is one host).
@@ -153,7 +163,8 @@ class S3ServiceMiddleware:
                  metrics_admins: Sequence[str] = (),
                  metrics_retention_days: float | None = DEFAULT_RETENTION_DAYS,
                  backend_timeout: float | None = None,
-                 idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT) -> None:
+                 idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT,
+                 cors: CORSSource | None = None) -> None:
         check_callable("app", app, "a WSGI app, app(environ, start_response)")
         check_protocol("credentials", credentials, CredentialStore)
         check_protocol("buckets", buckets, BucketStore)
@@ -162,6 +173,8 @@ class S3ServiceMiddleware:
         check_protocol("authorizer", authorizer, Authorizer)
         if metrics is not None:
             check_protocol("metrics", metrics, MetricsStore)
+        if cors is not None:
+            check_protocol("cors", cors, CORSSource)
         self.backend_timeout = checked_timeout(backend_timeout)
         self.idle_timeout = checked_timeout(idle_timeout, "idle_timeout")
         self.credentials = credentials
@@ -190,6 +203,8 @@ class S3ServiceMiddleware:
                                retention_days=metrics_retention_days)
             self.metrics_api = MetricsAPI(metrics, self.meter, authenticator=self.authenticator,
                                           admins=metrics_admins, buckets=buckets)
+        self.cors = cors if cors is None or self.backend_timeout is None \
+            else timeouts.BoundedCORS(cors, self.backend_timeout)
         self.list_buckets = ListBuckets(self.authenticator, buckets, token_secret=token_secret,
                                         backend_timeout=self.backend_timeout)
         self.app = app
@@ -198,6 +213,8 @@ class S3ServiceMiddleware:
         """The layers around ``app``: innermost first, so a request crosses them bottom up."""
         if self.authenticate_all:
             app = with_idle_bound(AuthenticationLayer(app, self.authenticator), self.idle_timeout)
+        if self.cors is not None:
+            app = CORSLayer(app, self.cors, self.hosts)
         list_metrics: WSGIApp | None = None
         if self.metrics_api is not None:
             list_metrics = with_idle_bound(self.metrics_api, self.idle_timeout)

@@ -35,6 +35,11 @@ Options:
     with the store of ``db``/``backend`` as the metrics store (both bundled
     stores are one), or ``package.module:factory`` for a metrics store of its
     own; ``false`` (the default) for neither.  See :mod:`s3service.metrics`.
+``cors``
+    ``true`` to answer browsers' preflights and add CORS headers from each
+    bucket's rules in the store of ``db``/``backend`` (both bundled stores keep
+    them), or ``package.module:factory`` for a CORS source of its own;
+    ``false`` (the default) for neither.  See :mod:`s3service.layers.cors`.
 ``metrics_flush_interval``
     Seconds between writes of the metered counts to the store (default 10).
 ``metrics_retention_days``
@@ -133,6 +138,11 @@ def filter_factory(global_conf: dict[str, Any],
         options["metrics"] = load_object(metrics)()
     elif metrics and as_bool(metrics):
         options["metrics"] = store
+    cors = str(conf.get("cors", "")).strip()
+    if cors and ":" in cors:
+        options["cors"] = load_object(cors)()
+    elif cors and as_bool(cors):
+        options["cors"] = store
     if str(conf.get("backend_timeout") or "").strip():
         options["backend_timeout"] = float(conf["backend_timeout"])
     if str(conf.get("metrics_admins") or "").strip():

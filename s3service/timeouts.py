@@ -193,3 +193,16 @@ class BoundedCredentials:
         return call_with_timeout(self.timeout, self.store.get_credential, access_key,
                                  pool=self.pool, what="credential look-up")
 
+
+
+class BoundedCORS:
+    """A CORS source whose :meth:`bucket_cors` is bounded by ``timeout`` seconds."""
+
+    __slots__ = ("store", "timeout", "pool")
+
+    def __init__(self, store: Any, timeout: float, pool: BoundedPool | None = None) -> None:
+        self.store, self.timeout, self.pool = store, timeout, pool
+
+    def bucket_cors(self, bucket: str) -> Any:
+        return call_with_timeout(self.timeout, self.store.bucket_cors, bucket,
+                                 pool=self.pool, what="CORS rules look-up")

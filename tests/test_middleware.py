@@ -388,6 +388,23 @@ def test_paste_filter_factory(gateway):
         ("eu-west-1", ("s3.example.com", "s3.internal"), 60.0, True)
 
 
+def test_paste_filter_cors_option(gateway):
+    """``cors = true`` answers preflights from the rules in the filter's own store."""
+    from s3service.cors import CORSConfiguration, CORSRule
+
+    mw = filter_factory({}, db="memory", cors="true")(gateway)
+    store = mw.cors
+    store.add_account("1" * 12)
+    store.add_bucket("1" * 12, "photos")
+    store.put_bucket_cors("photos", CORSConfiguration((
+        CORSRule(allowed_methods=("GET",), allowed_origins=("https://a.example",)),)))
+    resp = webtest.TestApp(mw).options("/photos/k", headers={
+        "Origin": "https://a.example", "Access-Control-Request-Method": "GET"})
+    assert resp.headers["Access-Control-Allow-Origin"] == "https://a.example"
+    assert gateway.seen == []
+    assert filter_factory({}, db="memory")(gateway).cors is None
+
+
 @pytest.mark.parametrize("version", ["v2", "v4"])
 def test_service_host_under_another_service_host(store, gateway, version):
     # s3.example.com is a service host even though it also ends in ".example.com".

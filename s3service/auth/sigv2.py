@@ -144,7 +144,7 @@ def verify_header(environ: Mapping[str, object], authorization: str,
     else:
         date_text = date_line = header(environ, "date") or ""
         request_time = parse_http_date(date_text) if date_text else None
-    if request_time is None:
+    if request_time is None or request_time < 0:    # S3 takes no date before 1970 as a date
         raise date_required()
     check_skew(request_time, date_text, now, max_skew)
     return _verify(environ, credentials, access_key=access_key, provided=provided,

@@ -13,7 +13,9 @@ the log records it under the request id.
 :class:`PolicyStore`      administering IAM policies (the CLI)
 :class:`MetricsStore`     the meter (writes) and ListMetrics (reads)
 :class:`BucketDirectory`  ListMetrics (who owns a bucket) and the bundled gateway
-:class:`AdminStore`       the ``s3service`` command and the bundled gateway: all of the above
+:class:`CORSSource`       the CORS layer: a bucket's CORS rules
+:class:`CORSStore`        PutBucketCors, DeleteBucketCors (the gateways)
+:class:`AdminStore`       the ``s3service`` command and the bundled gateway: all but CORS
 ========================  ==========================================================
 
 The values they pass are in :mod:`.records` (:class:`~.records.Credential`,
@@ -25,14 +27,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ..regions import DEFAULT_REGION
 from .metrics_base import S3, Entity, MetricsTotals
 from .records import Attachment, BucketInfo, Credential, PolicyRecord, PolicyVersion, UserRecord
 
-__all__ = ["REVOCATION_SECONDS", "AdminStore", "BucketDirectory", "BucketStore", "CredentialStore",
-           "MetricsStore", "PolicySource", "PolicyStore", "checked_timeout"]
+if TYPE_CHECKING:
+    from ..cors.rules import CORSConfiguration
+
+__all__ = ["REVOCATION_SECONDS", "AdminStore", "BucketDirectory", "BucketStore", "CORSSource",
+           "CORSStore", "CredentialStore", "MetricsStore", "PolicySource", "PolicyStore",
+           "checked_timeout"]
 
 #: The longest a revocation made in one process takes to hold in every other
 #: process of a fleet sharing the store (the bundled stores' promise).
@@ -216,6 +222,35 @@ class BucketDirectory(Protocol):
     # bundled stores do): ``bucket_owners(names: Iterable[str]) -> dict[str,
     # str]``, the owner of each of ``names`` that is a bucket, in one round
     # trip (else the meter asks ``get_bucket`` once per name).
+
+
+@runtime_checkable
+class CORSSource(Protocol):
+    """Looks up a bucket's CORS rules: what the CORS layer asks (:mod:`s3service.layers.cors`),
+    for every ``OPTIONS`` preflight and every request with an ``Origin`` header."""
+
+    def bucket_cors(self, bucket: str) -> CORSConfiguration | None:
+        """The bucket's :class:`~s3service.cors.CORSConfiguration`, or ``None`` when
+        it has none or there is no such bucket."""
+
+
+@runtime_checkable
+class CORSStore(CORSSource, Protocol):
+    """Keeps each bucket's CORS configuration: what PutBucketCors and DeleteBucketCors do.
+
+    The configuration goes with its bucket: deleting the bucket deletes it, and
+    a bucket made again under the name starts without one.
+    """
+
+    def put_bucket_cors(self, bucket: str, configuration: CORSConfiguration, *,
+                        owner: str | None = None) -> None:
+        """Set (replace) the bucket's configuration; with ``owner``, only if that
+        account owns the bucket, checked and written in one step; else
+        :class:`~.base.UnknownBucket`."""
+
+    def delete_bucket_cors(self, bucket: str, *, owner: str | None = None) -> None:
+        """Remove the bucket's configuration (none is fine); :class:`~.base.UnknownBucket`
+        as for :meth:`put_bucket_cors`."""
 
 
 @runtime_checkable

@@ -21,22 +21,28 @@ Example::
 Operations: CreateBucket (``PUT /bucket``, with an optional
 ``CreateBucketConfiguration``), DeleteBucket, HeadBucket, GetBucketLocation
 (``?location``), ListObjects (v1 and ``list-type=2``) and ListObjectVersions
-(``?versions``), the listings always empty.  As S3 does, re-creating a
-bucket you own in us-east-1 succeeds (``200 OK``, the bucket untouched); in
-every other region it is ``409 BucketAlreadyOwnedByYou``.  Buckets are
+(``?versions``), the listings always empty, and -- when the store is a
+:class:`~s3service.backends.protocols.CORSStore`, as both bundled stores are
+-- PutBucketCors, GetBucketCors and DeleteBucketCors (``?cors``; the
+middleware made by :func:`make_app` answers preflights from those rules).
+As S3 does, re-creating a bucket you own in us-east-1 succeeds (``200 OK``,
+the bucket untouched); in every other region it is ``409
+BucketAlreadyOwnedByYou``.  Buckets are
 addressed path-style (``/bucket``) or virtual-hosted (``bucket.s3.example.com``,
 for the given ``service_hosts``).  Everything else is answered ``501
 NotImplemented``.
 
 The gateway trusts the caller identity the middleware (``authenticate_all=True``)
 leaves in ``environ["s3service.identity"]``: anonymous requests are refused
-with ``AccessDenied``, as are requests on another account's bucket.  Every
+with ``AccessDenied`` (``404 NoSuchBucket`` for a bucket that does not exist, as
+S3 answers them), as are requests on another account's bucket.  Every
 operation first asks the authorizer the middleware leaves in
 ``environ["s3service.authorizer"]`` (the middleware's own, bound to the caller
 and the request; without one, the gateway's ``authorizer``) whether the caller may
 do its action on ``arn:aws:s3:::BUCKET``: ``s3:CreateBucket``,
 ``s3:DeleteBucket``, ``s3:ListBucket`` (HeadBucket and both ListObjects),
-``s3:ListBucketVersions`` or ``s3:GetBucketLocation``; a refusal is
+``s3:ListBucketVersions``, ``s3:GetBucketLocation``, ``s3:GetBucketCORS`` or
+``s3:PutBucketCORS`` (PutBucketCors and DeleteBucketCors); a refusal is
 ``403 AccessDenied``, before the store is asked anything.
 """
 from __future__ import annotations
@@ -51,12 +57,14 @@ from defusedxml.ElementTree import ParseError, fromstring
 
 from ..authorization import Authorizer, RequestAuthorizer, RequestContext, with_context
 from ..backends.base import BucketInfo, BucketNameTaken, UnknownAccount, UnknownBucket
-from ..backends.protocols import AdminStore
+from ..backends.protocols import AdminStore, CORSStore
 from ..bucketnames import validate_bucket_name
+from ..cors import NoSuchCORSConfiguration, parse_cors, render_cors, require_integrity
+from ..cors.document import MAX_CORS_BODY
 from ..errors import (XML_DECLARATION, AccessDenied, BucketAlreadyExists, BucketAlreadyOwnedByYou,
                      IllegalLocationConstraintException, InvalidArgument,
                      InvalidLocationConstraint, MalformedXML, NoSuchBucket, NotImplemented_,
-                     TooManyBuckets)
+                     S3Error, TooManyBuckets)
 from ..hosts import bucket_from_host, service_host_names
 from ..identity import Identity
 from ..listing import S3_XMLNS
@@ -135,7 +143,7 @@ class Gateway:
         query = parse_query(environ.get("QUERY_STRING", ""))
         params = dict(query)
         if identity is None:
-            raise AccessDenied()
+            raise self.anonymous_refusal(method, bucket, key, params)
         if not bucket or key:
             raise NotImplemented_("This gateway implements bucket operations only.")
         action, operation = self.route(environ, method, identity, bucket, params)
@@ -145,8 +153,9 @@ class Gateway:
     def route(self, environ: dict, method: str, identity: Identity, bucket: str,
               params: dict[str, str]) -> tuple[str, Callable[[], Any]]:
         """The request's IAM action and the call doing it; NotImplemented for anything else."""
-        names = {name for name in params
-                 if name.lower() not in _IGNORED_PARAMS and not name.lower().startswith("x-amz-")}
+        names = _operation_names(params)
+        if names == {"cors"} and method in ("GET", "PUT", "DELETE"):
+            return self.route_cors(environ, method, identity, bucket)
         if method == "PUT" and not names:
             return "s3:CreateBucket", lambda: self.create_bucket(environ, identity, bucket)
         if method == "DELETE" and not names:
@@ -164,6 +173,30 @@ class Gateway:
             if names <= LIST_V1_PARAMS:
                 return "s3:ListBucket", lambda: self.list_objects(identity, bucket, params)
         raise NotImplemented_("This gateway does not implement that operation.")
+
+    def anonymous_refusal(self, method: str, bucket: str, key: str,
+                          params: dict[str, str]) -> S3Error:
+        """What an unsigned request gets: S3's ``NoSuchBucket`` for a bucket that does
+        not exist (anything but CreateBucket), ``AccessDenied`` otherwise.
+
+        It tells an anonymous caller whether a bucket name is taken, as S3 does
+        (names are global, and CreateBucket tells anyone anyway), and nothing more.
+        """
+        creating = method == "PUT" and not key and not _operation_names(params)
+        if bucket and not creating and self.store.get_bucket(bucket) is None:
+            return NoSuchBucket(BucketName=bucket)
+        return AccessDenied()
+
+    def route_cors(self, environ: dict, method: str, identity: Identity, bucket: str
+                   ) -> tuple[str, Callable[[], Any]]:
+        """Get-, Put- and DeleteBucketCors; NotImplemented when the store keeps no CORS rules."""
+        if not isinstance(self.store, CORSStore):
+            raise NotImplemented_("This gateway's store keeps no CORS configuration.")
+        if method == "GET":
+            return "s3:GetBucketCORS", lambda: self.get_bucket_cors(identity, bucket)
+        if method == "PUT":
+            return "s3:PutBucketCORS", lambda: self.put_bucket_cors(environ, identity, bucket)
+        return "s3:PutBucketCORS", lambda: self.delete_bucket_cors(identity, bucket)
 
     def address(self, environ: dict) -> tuple[str, str]:
         """``(bucket, key)`` addressed by the request, virtual-hosted or path-style."""
@@ -267,6 +300,36 @@ class Gateway:
             raise NoSuchBucket(BucketName=bucket) from None
         return "204 No Content", [], b""
 
+    def get_bucket_cors(self, identity: Identity, bucket: str
+                        ) -> tuple[str, list[tuple[str, str]], bytes]:
+        self.owned_bucket(identity, bucket)
+        configuration = self.store.bucket_cors(bucket)
+        if configuration is None:
+            raise NoSuchCORSConfiguration(BucketName=bucket)
+        return "200 OK", [("Content-Type", "application/xml")], render_cors(configuration)
+
+    def put_bucket_cors(self, environ: dict, identity: Identity, bucket: str
+                        ) -> tuple[str, list[tuple[str, str]], bytes]:
+        self.owned_bucket(identity, bucket)
+        require_integrity(environ)
+        body = read_body(environ, MAX_CORS_BODY)
+        configuration = parse_cors(body)
+        drain(environ)              # the payload checks hold once the body is read to its end
+        try:
+            self.store.put_bucket_cors(bucket, configuration, owner=identity.account_id)
+        except UnknownBucket:
+            raise NoSuchBucket(BucketName=bucket) from None
+        return "200 OK", [], b""
+
+    def delete_bucket_cors(self, identity: Identity, bucket: str
+                           ) -> tuple[str, list[tuple[str, str]], bytes]:
+        self.owned_bucket(identity, bucket)
+        try:
+            self.store.delete_bucket_cors(bucket, owner=identity.account_id)
+        except UnknownBucket:
+            raise NoSuchBucket(BucketName=bucket) from None
+        return "204 No Content", [], b""
+
     def head_bucket(self, identity: Identity, bucket: str
                     ) -> tuple[str, list[tuple[str, str]], bytes]:
         info = self.owned_bucket(identity, bucket)
@@ -329,8 +392,8 @@ class Gateway:
 
 # -- helpers ---------------------------------------------------------------------
 
-def read_body(environ: dict) -> bytes:
-    """The request body (at most :data:`MAX_BODY` + 1 bytes of it)."""
+def read_body(environ: dict, limit: int = MAX_BODY) -> bytes:
+    """The request body (at most ``limit`` + 1 bytes of it)."""
     stream = environ.get("wsgi.input")
     if stream is None:
         return b""
@@ -340,10 +403,23 @@ def read_body(environ: dict) -> bytes:
             size = int(length)
         except ValueError:
             raise InvalidArgument("Invalid Content-Length") from None
-        return stream.read(min(size, MAX_BODY + 1)) if size > 0 else b""
+        return stream.read(min(size, limit + 1)) if size > 0 else b""
     if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
-        return stream.read(MAX_BODY + 1)
+        return stream.read(limit + 1)
     return b""
+
+
+def drain(environ: dict) -> None:
+    """Read what is left of a body read by :func:`read_body` (its checks raise at the end)."""
+    stream = environ.get("wsgi.input")
+    while stream is not None and stream.read(MAX_BODY):
+        pass
+
+
+def _operation_names(params: dict[str, str]) -> set[str]:
+    """The query's names that choose an operation (not authentication or SDK bookkeeping)."""
+    return {name for name in params
+            if name.lower() not in _IGNORED_PARAMS and not name.lower().startswith("x-amz-")}
 
 
 def parse_location(body: bytes) -> str:
@@ -423,6 +499,8 @@ def make_app(store: AdminStore, region: str = DEFAULT_REGION, service_hosts: Seq
     """
     gateway = Gateway(store, region=region, service_hosts=service_hosts,
                       authorizer=middleware_options.get("authorizer"), max_buckets=max_buckets)
+    if isinstance(store, CORSStore):
+        middleware_options.setdefault("cors", store)
     return S3ServiceMiddleware(gateway, credentials=store, buckets=store, region=region,
                                service_hosts=service_hosts, authenticate_all=True,
                                **middleware_options)

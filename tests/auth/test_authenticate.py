@@ -704,6 +704,15 @@ def test_v2_clock_skew(store):
                             "MaxAllowedSkewMilliseconds": "900000"}
 
 
+@pytest.mark.parametrize("name", ["Date", "x-amz-date"])
+def test_v2_date_before_1970_is_access_denied_not_skew(store, name):
+    """S3 answers a date before the epoch as no date at all (s3-tests: 1950)."""
+    environ = v2()
+    environ["HTTP_" + name.upper().replace("-", "_")] = "Tue, 07 Nov 1950 22:13:20 GMT"
+    error = refused(environ, store, "AccessDenied", 403)
+    assert error.text == "AWS authentication requires a valid Date or x-amz-date header"
+
+
 def test_every_truncation_of_a_v2_header(store):
     environ = v2()
     header = environ["HTTP_AUTHORIZATION"]

@@ -88,12 +88,12 @@ UNIMPLEMENTED = {
     "PutBucketVersioning": lambda s3: s3.put_bucket_versioning(
         Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"}),
     "PutBucketPolicy": lambda s3: s3.put_bucket_policy(Bucket=BUCKET, Policy="{}"),
-    "PutBucketCors": lambda s3: s3.put_bucket_cors(Bucket=BUCKET, CORSConfiguration={
-        "CORSRules": [{"AllowedMethods": ["GET"], "AllowedOrigins": ["*"]}]}),
+    "PutBucketTagging": lambda s3: s3.put_bucket_tagging(Bucket=BUCKET, Tagging={
+        "TagSet": [{"Key": "k", "Value": "v"}]}),
     "DeleteBucketPolicy": lambda s3: s3.delete_bucket_policy(Bucket=BUCKET),
     "GetBucketAcl": lambda s3: s3.get_bucket_acl(Bucket=BUCKET),
     "GetBucketPolicy": lambda s3: s3.get_bucket_policy(Bucket=BUCKET),
-    "GetBucketCors": lambda s3: s3.get_bucket_cors(Bucket=BUCKET),
+    "GetBucketWebsite": lambda s3: s3.get_bucket_website(Bucket=BUCKET),
     "GetBucketVersioning": lambda s3: s3.get_bucket_versioning(Bucket=BUCKET),
     "GetBucketLifecycle": lambda s3: s3.get_bucket_lifecycle_configuration(Bucket=BUCKET),
     "ListMultipartUploads": lambda s3: s3.list_multipart_uploads(Bucket=BUCKET),

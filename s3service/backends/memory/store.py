@@ -25,6 +25,7 @@ from ...regions import DEFAULT_REGION
 from ..base import BucketInfo, BucketNameTaken, Credential, UnknownAccount, UnknownBucket
 from ..policy_base import UnknownUser
 from ..records import UserRecord
+from .cors import MemoryCORS
 from .metrics import MemoryMetrics
 from .policies import MemoryPolicies
 from ..sortedbuckets import SortedBuckets, listing
@@ -37,7 +38,7 @@ class CopiedStoreWarning(RuntimeWarning):
     """A :class:`MemoryBackend` holding data was copied into a forked process."""
 
 
-class MemoryBackend(MemoryPolicies, MemoryMetrics):
+class MemoryBackend(MemoryPolicies, MemoryMetrics, MemoryCORS):
     """Accounts, keys and buckets held in dicts; safe to share between threads.
 
     **One process's store**: it lives in that process's memory, so it cannot be
@@ -52,7 +53,8 @@ class MemoryBackend(MemoryPolicies, MemoryMetrics):
     Every protocol of :mod:`s3service.backends.protocols`; its two parts are
     mixins, each saying what it needs of the store: a policy store
     (:class:`~.policies.MemoryPolicies`: IAM policies, groups and attachments)
-    and a metrics store (:class:`~.metrics.MemoryMetrics`):
+    and a metrics store (:class:`~.metrics.MemoryMetrics`), and each bucket's CORS
+    rules (:class:`~.cors.MemoryCORS`):
     ``S3ServiceMiddleware(app, credentials=store, buckets=store, metrics=store)``.
     """
 
@@ -72,6 +74,7 @@ class MemoryBackend(MemoryPolicies, MemoryMetrics):
         self._last_used: dict[str, tuple[datetime, str, str]] = {}  # access key -> when, where
         self._init_policies()
         self._init_metrics()
+        self._init_cors()
         _stores.add(self)
 
     def _holds_data(self) -> bool:
@@ -265,6 +268,7 @@ class MemoryBackend(MemoryPolicies, MemoryMetrics):
             del self._owners[name]
             del self._buckets[name]
             self._listings[found].remove(name)
+            self._drop_cors(name)
 
     def get_bucket(self, name: str) -> tuple[str, BucketInfo] | None:
         """The owner and info of a bucket, or ``None``."""

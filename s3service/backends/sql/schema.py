@@ -132,6 +132,15 @@ buckets = Table(
 )
 
 
+# Each bucket's CORS configuration (used by :mod:`.cors`); goes with its bucket.
+bucket_cors = Table(
+    "s3service_bucket_cors", metadata,
+    Column("bucket", _name(255), ForeignKey(buckets.c.name, ondelete="CASCADE"),
+           primary_key=True),
+    Column("configuration", Text, nullable=False),          # CORSConfiguration.to_json()
+)
+
+
 # IAM policies, groups and attachments (used by :mod:`.policies`).
 policies = Table(
     "s3service_policies", metadata,
@@ -404,6 +413,9 @@ def _iam_lifecycle(conn: Connection) -> None:
                policies.c.document).where(~known)))
     if conn.execute(select(revocations.c.id)).first() is None:
         conn.execute(insert(revocations).values(id=1, generation=0))
+def _bucket_cors(conn: Connection) -> None:
+    """Each bucket's CORS configuration (PutBucketCors)."""
+    bucket_cors.create(conn, checkfirst=True)
 
 
 MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
@@ -414,6 +426,7 @@ MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
     _utilization_levels,   # 4 -> 5: metrics per account, user and bucket
     _bucket_rows_by_owner,  # 5 -> 6: bucket metrics keyed by owner; index for retention
     _iam_lifecycle,        # 6 -> 7: disabled users, key times, policy versions, revocations
+    _bucket_cors,          # 7 -> 8: each bucket's CORS configuration
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -44,6 +44,7 @@ from .schema import (access_keys, accounts, attachments, buckets, group_members,
                      users)
 from .revocation import Generation, bump
 from ..sortedbuckets import listing
+from .cors import SQLCORS
 from .metrics import SQLMetrics
 from .policies import SQLPolicies
 from .guard import DDL_ATTEMPTS, DDL_PAUSE, OutageGuard, retry
@@ -171,14 +172,14 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.astimezone(timezone.utc)
 
 
-class SQLBackend(SQLPolicies, SQLMetrics):
+class SQLBackend(SQLPolicies, SQLMetrics, SQLCORS):
     """Accounts, IAM users, access keys and buckets in an SQL database.
 
     Every protocol of :mod:`s3service.backends.protocols`; its two parts are
     mixins, each saying what it needs of the store: a policy store
     (:class:`~.policies.SQLPolicies`: IAM policies, groups and attachments)
-    and a metrics store (:class:`~.metrics.SQLMetrics`), both in the same
-    database.
+    and a metrics store (:class:`~.metrics.SQLMetrics`), and each bucket's CORS
+    rules (:class:`~.cors.SQLCORS`), all in the same database.
 
     ``url`` is an SQLAlchemy URL: ``sqlite:///s3service.db`` (embedded; WAL
     journal, busy timeout of 5 s) or ``postgresql+psycopg://user@host:port/db``
