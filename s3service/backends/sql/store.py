@@ -42,6 +42,7 @@ from .metrics import SQLMetrics
 from .policies import SQLPolicies
 from .guard import DDL_ATTEMPTS, DDL_PAUSE, OutageGuard, retry
 from .reader import Reader
+from ..secretbox import SecretBox, open_secret, stored_secret
 
 __all__ = ["SQLBackend"]
 
@@ -205,14 +206,21 @@ class SQLBackend(SQLPolicies, SQLMetrics):
     :class:`~..base.BackendUnavailable` (no password in the message); service
     resumes by itself once the database is back.
 
+    With ``secrets``, a :class:`~..secretbox.SecretBox`, secret keys are
+    written encrypted, and read back through it (once per credential cache
+    miss); without it, they are written in plaintext and a key stored
+    encrypted cannot be used (see :mod:`.sealing`).
+
     Users: an IAM user is a name under an account.  :meth:`add_key` with a
     ``user`` that does not exist yet creates the user implicitly.
     """
 
     def __init__(self, url: str, *, credential_cache_seconds: float = 5.0,
                  statement_timeout: float | None = PG_STATEMENT_TIMEOUT,
-                 backend_timeout: float | None = BACKEND_TIMEOUT, **engine_kwargs: Any) -> None:
+                 backend_timeout: float | None = BACKEND_TIMEOUT,
+                 secrets: SecretBox | None = None, **engine_kwargs: Any) -> None:
         self._url = make_url(url)
+        self.secrets = secrets
         self._statement_timeout = statement_timeout
         self.backend_timeout = checked_timeout(backend_timeout)
         self._guard = OutageGuard(self._url)
@@ -433,13 +441,14 @@ class SQLBackend(SQLPolicies, SQLMetrics):
         An existing key of the same name is replaced.
         """
         expires = _utc(expires)
+        stored = stored_secret(self.secrets, access_key, secret_key)
 
         def work(conn: Connection) -> str:
             if user is not None:
                 conn.execute(self._insert_user(account_id, user))
             conn.execute(delete(access_keys).where(access_keys.c.access_key == access_key))
             conn.execute(insert(access_keys).values(
-                access_key=access_key, secret_key=secret_key, account_id=account_id,
+                access_key=access_key, secret_key=stored, account_id=account_id,
                 user_name=user, active=active, session_token=session_token, expires=expires))
             return conn.execute(select(accounts.c.display_name)
                                 .where(accounts.c.account_id == account_id)).scalar_one()
@@ -553,9 +562,9 @@ class SQLBackend(SQLPolicies, SQLMetrics):
         return (select(access_keys, accounts.c.display_name)
                 .join(accounts, accounts.c.account_id == access_keys.c.account_id))
 
-    @staticmethod
-    def _credential(row: Any) -> Credential:
-        return Credential(access_key=row.access_key, secret_key=row.secret_key,
+    def _credential(self, row: Any) -> Credential:
+        secret_key = open_secret(self.secrets, row.access_key, row.secret_key)
+        return Credential(access_key=row.access_key, secret_key=secret_key,
                           account_id=row.account_id, display_name=row.display_name,
                           user=row.user_name, active=bool(row.active),
                           session_token=row.session_token, expires=row.expires)
