@@ -86,6 +86,7 @@ class SecretBox:
 
     def __init__(self, keys: Sequence[bytes]) -> None:
         try:
+            from cryptography.exceptions import InvalidTag
             from cryptography.hazmat.primitives.ciphers.aead import AESGCM
         except ImportError:
             raise KeyFileError("encrypted secret keys need the cryptography package: "
@@ -97,6 +98,7 @@ class SecretBox:
             if len(key) != KEY_BYTES:
                 raise KeyFileError(f"a key must be {KEY_BYTES} bytes, not {len(key)}")
         self._ciphers = {key_id(key): AESGCM(key) for key in keys}
+        self._invalid = InvalidTag
         self.current = key_id(keys[0])
 
     @classmethod
@@ -122,8 +124,6 @@ class SecretBox:
 
     def open(self, access_key: str, stored: str) -> str:
         """The secret key in ``stored``: opened when sealed, as it is when plaintext."""
-        from cryptography.exceptions import InvalidTag
-
         if not is_sealed(stored):
             return stored
         wanted = sealed_key_id(stored) or ""
@@ -137,7 +137,7 @@ class SecretBox:
             secret = cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:],
                                     access_key.encode("utf-8"))
             return secret.decode("utf-8")
-        except (InvalidTag, ValueError, binascii.Error):
+        except (self._invalid, ValueError, binascii.Error):
             raise SecretUnreadable(f"the stored secret of access key {access_key!r} does not "
                                    f"open with key id {wanted}: altered, or moved from another "
                                    f"row") from None
