@@ -2,8 +2,8 @@
 
 On a real SQLite file and on real PostgreSQL: keys made and encrypted with
 the ``s3service`` command, a real ``serve`` (two granian workers) given the
-key file, boto3 listing with SigV4 and SigV2; the database files hold no
-secret key in plaintext; a database holding encrypted keys is refused at
+key file, boto3 listing with SigV4 and SigV2; the database files (SQLite's,
+and the PostgreSQL cluster's tables and WAL) hold no secret key in plaintext; a database holding encrypted keys is refused at
 start, in one line, when the key is not given.
 """
 from __future__ import annotations
@@ -72,8 +72,25 @@ def test_serve_sqlite_with_encrypted_secrets(tmp_path, start_server):
         assert key["secret_key"].encode() not in files
 
 
+def _cluster_files(postgres_server) -> bytes:
+    """Every file of the throw-away cluster (tables, WAL), after a checkpoint wrote them."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(postgres_server.url, poolclass=NullPool,
+                           isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("CHECKPOINT"))
+    engine.dispose()
+    found = []
+    for path in (postgres_server.tmpdir / "data").rglob("*"):
+        if path.is_file():
+            found.append(path.read_bytes())
+    return b"".join(found)
+
+
 def test_serve_postgresql_with_the_key_file_from_the_environment(make_sql_url, tmp_path,
-                                                                 start_server):
+                                                                 start_server, postgres_server):
     db = make_sql_url("postgresql")
     key_file = str(tmp_path / "secrets.key")
     cli_json("secrets", "new-key", key_file)
@@ -91,3 +108,8 @@ def test_serve_postgresql_with_the_key_file_from_the_environment(make_sql_url, t
     server.wait_ready()
     for _ in range(4):                                          # (both workers, likely)
         assert _listed(server.endpoint, key["access_key"], key["secret_key"]) == ["pg-sealed"]
+
+    if postgres_server.tmpdir is not None:                      # (not an outside server)
+        files = _cluster_files(postgres_server)
+        assert key["access_key"].encode() in files              # (the check sees the rows)
+        assert key["secret_key"].encode() not in files
