@@ -86,7 +86,7 @@ class IdleBoundedInput(LineInput):
         self.raw, self.idle_timeout = raw, idle_timeout
         self.pool = pool or _read_pool()
         self.failure: Exception | None = None
-        self.abandoned: Future | None = None     # a read given up on, perhaps still running
+        self.abandoned: Future[bytes] | None = None    # a read given up on, perhaps still running
 
     def _wait(self, fn: Callable[..., bytes], *args: Any) -> bytes:
         if self.failure is not None:

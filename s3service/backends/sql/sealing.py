@@ -8,6 +8,8 @@ secrets encrypt``), and refuses to start a server that could not open them.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import case, func, select, update
 
 from ..secretbox import ENV_KEY_FILE, ID_CHARS, MARK, SecretBox, SecretUnreadable
@@ -34,8 +36,9 @@ def check_openable(store: SQLBackend) -> int:
     Returns how many secrets are stored in plaintext.  For a server's start:
     refused there in one line rather than with ``503`` on every request.
     """
-    counts = census(store)
-    plaintext = counts.pop(None, 0)
+    found = census(store)
+    plaintext = found.get(None, 0)
+    counts = {key: count for key, count in found.items() if key is not None}
     box = store.secrets
     if counts and box is None:
         raise SecretUnreadable(f"the database holds {sum(counts.values())} encrypted secret "
@@ -96,7 +99,7 @@ def rewrite_table(store: SQLBackend) -> None:
     """
     raw = store.engine.raw_connection()
     try:
-        driver = raw.dbapi_connection
+        driver: Any = raw.dbapi_connection
         if store.engine.dialect.name == "sqlite":
             driver.isolation_level = None
             cursor = driver.cursor()
