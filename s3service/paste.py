@@ -24,6 +24,9 @@ Options:
 ``backend``
     Instead of ``db``: ``package.module:factory``, called with no arguments, returning
     an object with ``get_credential`` and ``list_buckets``.
+``secrets_key_file``
+    With ``db``: the file of the keys that encrypt the secret keys in the
+    database (see :mod:`s3service.backends.secretbox`).
 ``authorizer``
     ``package.module:factory`` returning an authorizer, or ``policies``: the
     IAM policies in the store (:class:`s3service.policies.PolicyAuthorizer`).
@@ -99,14 +102,22 @@ def load_object(spec: str) -> Any:
     return obj
 
 
-def make_store(db: str | None = None, backend: str | None = None) -> Any:
-    """The store named by a ``db`` URL or a ``backend`` factory path."""
+def make_store(db: str | None = None, backend: str | None = None,
+               secrets_key_file: str | None = None) -> Any:
+    """The store named by a ``db`` URL or a ``backend`` factory path.
+
+    With ``secrets_key_file``, an SQL store keeps its secret keys encrypted
+    with the keys in that file (see :mod:`s3service.backends.secretbox`).
+    """
     if backend:
         return load_object(backend)()
     if not db or db == "memory":
         from .backends.memory import MemoryBackend
         return MemoryBackend()
     from .backends.sql import SQLBackend
+    if secrets_key_file:
+        from .backends.secretbox import SecretBox
+        return SQLBackend(db, secrets=SecretBox.from_file(secrets_key_file))
     return SQLBackend(db)
 
 
@@ -124,7 +135,7 @@ def filter_factory(global_conf: dict[str, Any],
                    **local_conf: Any) -> Callable[[Any], S3ServiceMiddleware]:
     """Build the middleware from a paste ``[filter:...]`` section."""
     conf = {**global_conf, **local_conf}
-    store = make_store(conf.get("db"), conf.get("backend"))
+    store = make_store(conf.get("db"), conf.get("backend"), conf.get("secrets_key_file"))
     authorizer = make_authorizer(conf.get("authorizer"), store)
     options: dict[str, Any] = {
         "region": conf.get("region", DEFAULT_REGION),

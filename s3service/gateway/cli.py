@@ -23,6 +23,7 @@ Usage::
     s3service policy create|update|versions|delete|attach|detach|list|simulate ...
     s3service policy put-inline|get-inline|delete-inline ...   (see .policycli)
     s3service group create|delete|add-user|remove-user|detach|list ...
+    s3service secrets new-key|encrypt|status ...               (see .secretscli)
 
 ACCOUNT is an account's id or its display name (names are unique).
 
@@ -32,7 +33,9 @@ The store is the database at ``--db``, or the first line of ``--db-file``
 ``***`` in the process's command line (what ``ps`` shows of it and of the
 workers it forks) as soon as the command starts; the file or the environment
 never show it at all.  ``--json`` (before or after the command) prints
-machine-readable output.  Errors are one line on stderr
+machine-readable output.  ``--secrets-key-file PATH`` (or
+``$S3SERVICE_SECRETS_KEY_FILE``) names the keys that encrypt the secret keys
+in the database (see :mod:`.secretscli`).  Errors are one line on stderr
 (``s3service: error: ...``) with exit status 1 (failed: unknown account,
 bucket taken...), 2 (bad arguments: an invalid bucket name...) or 3 (the
 database cannot be reached).
@@ -54,7 +57,7 @@ from ..backends.protocols import AdminStore
 from ..extras import missing_extra_message
 from ..metrics.meter import DEFAULT_RETENTION_DAYS
 from ..regions import DEFAULT_REGION
-from . import admin, lifecycle, policycli
+from . import admin, lifecycle, policycli, secretscli
 from .output import emit, table
 from .admin import AdminError
 from .arguments import hide_in_arguments
@@ -85,12 +88,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--db-file", metavar="PATH", default=None,
                         help="read the store URL from the first line of this file (which "
                              "other users must not be able to read)")
+    parser.add_argument("--secrets-key-file", metavar="PATH", default=None,
+                        help="the keys that encrypt the secret keys in the database (default: "
+                             "$S3SERVICE_SECRETS_KEY_FILE; see `secrets new-key`)")
     parser.add_argument("--json", action="store_true", default=False,
                         help="print JSON (one document) instead of text")
     # The same options after the command; SUPPRESS keeps the value given before it.
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--db", metavar="URL", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     common.add_argument("--db-file", metavar="PATH", default=argparse.SUPPRESS,
+                        help=argparse.SUPPRESS)
+    common.add_argument("--secrets-key-file", metavar="PATH", default=argparse.SUPPRESS,
                         help=argparse.SUPPRESS)
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                         help="print JSON instead of text")
@@ -184,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     lifecycle.register({"account": account, "user": user, "key": key}, command)
     policycli.register(commands, command, _group)
+    secretscli.register(commands, command, _group)
     return parser
 
 
@@ -276,6 +285,9 @@ def cmd_user_list(args: argparse.Namespace, store: AdminStore) -> None:
 
 
 def cmd_key_create(args: argparse.Namespace, store: AdminStore) -> None:
+    from .server import check_secrets
+
+    check_secrets(store)            # never a plaintext key among encrypted ones
     key = admin.create_key(store, args.account_id, args.user)
     emit(args, key, f"access key: {key['access_key']}\nsecret key: {key['secret_key']}")
     if not args.json:
@@ -342,11 +354,14 @@ def cmd_serve(args: argparse.Namespace, store: AdminStore) -> None:
     except OSError as exc:
         raise AdminError(f"cannot listen on {args.host}:{args.port}: "
                            f"{exc.strerror or exc}") from None
+    # Fail now, in one line, if the database is down or its secrets cannot be read.
+    plaintext = server.check_secrets(store)
+    if plaintext and getattr(store, "secrets", None) is not None:
+        print(f"{PROG}: warning: {plaintext} secret keys are stored in plaintext: run "
+              f"`s3service secrets encrypt`", file=sys.stderr)
     if args.demo:
         demo = admin.ensure_demo(store, region=args.region)
         show_demo(args, demo)
-    else:
-        store.list_accounts()             # fail now, with one line, if the database is down
     store.close()                         # workers open their own connections
     # (every request of the workers waits at most this long for the store)
     store.backend_timeout = (server.BACKEND_TIMEOUT if args.backend_timeout is None
@@ -438,7 +453,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return EXIT_USAGE
     try:
-        store = open_store(db)
+        store = open_store(db, args.secrets_key_file)
         try:
             if getattr(args, "account_id", None) is not None and \
                     getattr(args, "resolve_account", True):
@@ -476,15 +491,18 @@ def read_db_file(path: str) -> str:
     return url
 
 
-def open_store(db: str) -> AdminStore:
+def open_store(db: str, secrets_key_file: str | None = None) -> AdminStore:
     from .server import open_store as open_db
 
-    return open_db(db)
+    if secrets_key_file is None:        # (tests and embedders replace open_store: keep its call)
+        return open_db(db)
+    return open_db(db, secrets_key_file)
 
 
 def describe(exc: Exception, db: str) -> tuple[str, int]:
     """A one-line message and exit status for a failed command (no password in it)."""
     from ..backends.base import BackendUnavailable
+    from ..backends.secretbox import KeyFileError, SecretUnreadable
     from ..iam import IAMError
 
     if isinstance(exc, AdminError):
@@ -492,6 +510,10 @@ def describe(exc: Exception, db: str) -> tuple[str, int]:
     elif isinstance(exc, IAMError):
         conflict = exc.code in ("LimitExceeded", "DeleteConflict")
         message, code = f"{exc.code}: {exc.text}" if conflict else exc.text, exc.exit_code
+    elif isinstance(exc, KeyFileError):
+        message, code = str(exc), EXIT_USAGE
+    elif isinstance(exc, SecretUnreadable):
+        message, code = str(exc), EXIT_FAILED
     elif isinstance(exc, BackendUnavailable):
         message, code = str(exc), EXIT_UNAVAILABLE
     elif isinstance(exc, ImportError):

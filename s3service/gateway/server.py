@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from ..backends.protocols import AdminStore, PolicySource
+from ..backends.secretbox import ENV_KEY_FILE
 from ..metrics.meter import DEFAULT_RETENTION_DAYS
 from ..paste import as_list, make_store
 from ..payload.idle import DEFAULT_IDLE_TIMEOUT
@@ -74,9 +75,30 @@ CONNECTIONS = 16384
 STOP_TIMEOUT = 30
 
 
-def open_store(db: str | None = None) -> AdminStore:
-    """The store for a database URL (``memory`` for a throw-away in-memory one)."""
-    return make_store(db or os.environ.get(ENV_DB) or DEFAULT_DB)
+def open_store(db: str | None = None, secrets_key_file: str | None = None) -> AdminStore:
+    """The store for a database URL (``memory`` for a throw-away in-memory one).
+
+    Its secret keys are encrypted with the keys in ``secrets_key_file``, else
+    in ``$S3SERVICE_SECRETS_KEY_FILE``, if either is given (SQL stores only).
+    """
+    return make_store(db or os.environ.get(ENV_DB) or DEFAULT_DB, None,
+                      secrets_key_file or os.environ.get(ENV_KEY_FILE) or None)
+
+
+def check_secrets(store: AdminStore) -> int:
+    """Refuse a store whose stored secret keys it cannot open; how many are in plaintext.
+
+    Raises :class:`~s3service.backends.secretbox.SecretUnreadable`.  Stores
+    that keep nothing at rest pass.
+    """
+    try:
+        from ..backends.sql import SQLBackend
+        from ..backends.sql.sealing import check_openable
+    except ImportError:             # no SQLAlchemy: no SQL store either
+        return 0
+    if not isinstance(store, SQLBackend):
+        return 0
+    return check_openable(store)
 
 
 def create_app(db: str | None = None, region: str | None = None,
@@ -84,13 +106,16 @@ def create_app(db: str | None = None, region: str | None = None,
     """The gateway behind the middleware, on the store at ``db``, enforcing its IAM policies.
 
     Arguments left out come from ``S3SERVICE_DB``, ``S3SERVICE_REGION`` and
-    ``S3SERVICE_SERVICE_HOSTS`` (spaces or commas), then the defaults.
+    ``S3SERVICE_SERVICE_HOSTS`` (spaces or commas), then the defaults; the key
+    of encrypted secret keys from ``S3SERVICE_SECRETS_KEY_FILE``.  A database
+    holding secret keys encrypted with a key not given is refused here.
     """
     if region is None:
         region = os.environ.get(ENV_REGION) or DEFAULT_REGION
     if service_hosts is None:
         service_hosts = as_list(os.environ.get(ENV_SERVICE_HOSTS, ""))
     store = open_store(db)
+    check_secrets(store)
     return with_iam(make_policed_app(store, region=region, service_hosts=service_hosts), store)
 
 

@@ -23,16 +23,26 @@ default).
 What the servers do meanwhile (measured): under gunicorn's threaded worker
 (2 threads, 4 clients each stalling after one byte, a 1 s bound) the first
 two were answered at 1 s, the other two by 7 s, and a ListBuckets after them
-at once.  granian 2.8 keeps the request's thread, and the connection, until
-the client sends on or leaves, and while one such read is pending other
-stalled requests' answers wait too: nothing in its WSGI interface bounds a
-body, so under ``s3service serve`` the bound answers a lone stalled client
-but frees no thread.
+at once.
+
+granian 2.8 needs one more step.  Its ``wsgi.input`` read, abandoned on a
+pool thread, ends only when the client sends on or leaves; and if the
+request's callable *returns* while that read is still pending, the whole
+worker stops (measured: one client stalling after its ``400``, and no other
+request answered, its Python threads waiting for the GIL, until that client
+left).  So under granian an answer given after abandoning a read is handed
+to the server, and then does not end until the read has
+(:func:`settles_reads`): the client gets its ``400 RequestTimeout`` after
+``idle_timeout`` and the worker goes on answering everyone else, but the
+request's thread stays held until that client sends on or leaves, as it
+would reading on its own thread.  As many stalled clients as a worker has
+threads still hold them all; nothing in granian 2.8's WSGI interface bounds
+that (a proxy that buffers bodies does).
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from concurrent.futures import wait
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, wait
 from typing import Any
 
 from ..errors import RequestTimeout, ServiceUnavailable
@@ -76,6 +86,7 @@ class IdleBoundedInput(LineInput):
         self.raw, self.idle_timeout = raw, idle_timeout
         self.pool = pool or _read_pool()
         self.failure: Exception | None = None
+        self.abandoned: Future[bytes] | None = None    # a read given up on, perhaps still running
 
     def _wait(self, fn: Callable[..., bytes], *args: Any) -> bytes:
         if self.failure is not None:
@@ -87,9 +98,14 @@ class IdleBoundedInput(LineInput):
             raise self.failure from None
         done, _ = wait((future,), self.idle_timeout)
         if not done:
-            self.failure = RequestTimeout()
+            self.failure, self.abandoned = RequestTimeout(), future
             raise self.failure
         return future.result()
+
+    def settle(self) -> None:
+        """Wait for an abandoned read to end (when its client sends on or leaves)."""
+        if self.abandoned is not None:
+            wait((self.abandoned,))
 
     def read(self, size: int | None = -1) -> bytes:
         """Up to ``size`` bytes (all that is left if ``size`` is ``-1`` or ``None``)."""
@@ -118,12 +134,34 @@ def _declares_body(environ: dict) -> bool:
         return True
 
 
-def bound_body(environ: dict, idle_timeout: float | None) -> None:
+def bound_body(environ: dict, idle_timeout: float | None) -> IdleBoundedInput | None:
     """Put an :class:`IdleBoundedInput` in ``environ["wsgi.input"]`` if the request has a body."""
     raw = environ.get("wsgi.input")
     if idle_timeout is None or raw is None or not _declares_body(environ):
-        return
-    environ["wsgi.input"] = IdleBoundedInput(raw, idle_timeout)
+        return None
+    body = environ["wsgi.input"] = IdleBoundedInput(raw, idle_timeout)
+    return body
+
+
+def settles_reads(environ: dict) -> bool:
+    """Whether an answer must wait for a read it abandoned: under granian.
+
+    (See the module's docstring; other servers' reads, gunicorn's among them,
+    may be left running behind a finished request.)  Told by the server's
+    name rather than by its input's type, which other layers may wrap.
+    """
+    return str(environ.get("SERVER_SOFTWARE", "")).startswith("Granian")
+
+
+def _settled(answer: Iterable[bytes], body: IdleBoundedInput) -> Iterator[bytes]:
+    """``answer``'s pieces, then :meth:`~IdleBoundedInput.settle` before it ends."""
+    try:
+        yield from answer
+        body.settle()
+    finally:
+        close = getattr(answer, "close", None)
+        if close is not None:
+            close()
 
 
 def with_idle_bound(app: Callable[[dict, Any], Iterable[bytes]], idle_timeout: float | None
@@ -133,7 +171,10 @@ def with_idle_bound(app: Callable[[dict, Any], Iterable[bytes]], idle_timeout: f
         return app
 
     def bounded(environ: dict, start_response: Any) -> Iterable[bytes]:
-        bound_body(environ, idle_timeout)
-        return app(environ, start_response)
+        body = bound_body(environ, idle_timeout)
+        answer = app(environ, start_response)
+        if body is not None and body.abandoned is not None and settles_reads(environ):
+            return _settled(answer, body)
+        return answer
 
     return bounded

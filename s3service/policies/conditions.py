@@ -23,11 +23,11 @@ import binascii
 import ipaddress
 import operator
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from .matching import matches, resource_matches
+from .matching import ArnPattern, Glob, matches, resource_matches
 from .variables import Lookup, has_variables, substitute
 
 Compare = Callable[[str, str], bool]
@@ -94,6 +94,8 @@ class Operator:
     variables: bool = False          # policy variables allowed in its values
     pattern: bool = False            # its values are wildcard patterns
     check: Callable[[str], Any] | None = None   # validates a policy value (raises ValueError)
+    #: Compiles a pattern value once, with its policy (its ``matches(have)`` compares).
+    compile: Callable[[str], Any] | None = None
 
 
 def _check_bool(text: str) -> None:
@@ -116,8 +118,10 @@ def _build() -> dict[str, Operator]:
     like: Compare = lambda have, want: matches(want, have)  # noqa: E731
     for name, compare, pattern in (("Equals", equal, False), ("EqualsIgnoreCase", ignore_case, False),
                                    ("Like", like, True)):
-        ops["String" + name] = Operator(compare, variables=True, pattern=pattern)
-        ops["StringNot" + name] = Operator(compare, True, variables=True, pattern=pattern)
+        compiler = Glob if pattern else None
+        ops["String" + name] = Operator(compare, variables=True, pattern=pattern, compile=compiler)
+        ops["StringNot" + name] = Operator(compare, True, variables=True, pattern=pattern,
+                                           compile=compiler)
     for kind, parse in (("Numeric", _number), ("Date", _date)):
         ops[kind + "Equals"] = Operator(_ordered(parse, operator.eq), check=parse)
         ops[kind + "NotEquals"] = Operator(_ordered(parse, operator.eq), True, check=parse)
@@ -130,8 +134,9 @@ def _build() -> dict[str, Operator]:
     ops["NotIpAddress"] = Operator(_ip, True, check=_check_ip)
     arn_like: Compare = lambda have, want: resource_matches(want, have)  # noqa: E731
     for name in ("Equals", "Like"):
-        ops["Arn" + name] = Operator(arn_like, variables=True, pattern=True)
-        ops["ArnNot" + name] = Operator(arn_like, True, variables=True, pattern=True)
+        ops["Arn" + name] = Operator(arn_like, variables=True, pattern=True, compile=ArnPattern)
+        ops["ArnNot" + name] = Operator(arn_like, True, variables=True, pattern=True,
+                                        compile=ArnPattern)
     return ops
 
 
@@ -152,6 +157,8 @@ class Condition:
     key: str                         # lower case
     values: tuple[str, ...]
     variables: bool                  # whether a value holds a policy variable
+    #: ``values`` compiled with the policy, for a pattern operator without variables.
+    compiled: tuple[Any, ...] | None = field(default=None, compare=False, repr=False)
 
     def holds(self, lookup: Lookup) -> bool:
         """Whether the request (its keys through ``lookup``) satisfies this condition."""
@@ -164,14 +171,20 @@ class Condition:
             if self.if_exists or self.qualifier == "all":
                 return True
             return op.negated and self.qualifier is None
-        wanted = self.values
-        if self.variables:
-            wanted = tuple(w for w in (substitute(v, lookup, pattern=op.pattern)
-                                       for v in self.values) if w is not None)
+        compiled = self.compiled
+        if compiled is not None:
+            def one(value: str) -> bool:
+                found = any(pattern.matches(value) for pattern in compiled)
+                return not found if op.negated else found
+        else:
+            wanted = self.values
+            if self.variables:
+                wanted = tuple(w for w in (substitute(v, lookup, pattern=op.pattern)
+                                           for v in self.values) if w is not None)
 
-        def one(value: str) -> bool:
-            found = any(op.compare(value, want) for want in wanted)
-            return not found if op.negated else found
+            def one(value: str) -> bool:
+                found = any(op.compare(value, want) for want in wanted)
+                return not found if op.negated else found
 
         if self.qualifier == "all":
             return all(one(value) for value in have)
@@ -207,9 +220,12 @@ def parse_condition_block(block: Any, *, substitute: bool = True) -> tuple[Condi
             op = OPERATORS.get(base)
             variables = bool(substitute and op is not None and op.variables
                              and any(has_variables(t) for t in texts))
+            compiled = None
+            if op is not None and op.compile is not None and not variables:
+                compiled = tuple(op.compile(text) for text in texts)
             found.append(Condition(operator=written, base=base, qualifier=qualifier,
                                    if_exists=if_exists, key=key.lower(), values=tuple(texts),
-                                   variables=variables))
+                                   variables=variables, compiled=compiled))
     return tuple(found)
 
 

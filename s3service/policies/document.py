@@ -16,12 +16,12 @@ import json
 import json.decoder
 import json.scanner
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .conditions import Condition, parse_condition_block
 from .errors import PolicyError
-from .matching import Pattern, compile_action, compile_resource
+from .matching import ArnPattern, Pattern, compile_action, compile_resource
 from .variables import variable_keys
 
 #: Tells whether a condition key is one a request may have (see
@@ -79,6 +79,9 @@ class Statement:
     line: int
     index: int                        # position in the document, from 0
     variables: bool                   # whether resources or conditions use ${...}
+    #: ``resources`` compiled, each once with its policy; None for one with a
+    #: variable, compiled after substitution.
+    resource_patterns: tuple[ArnPattern | None, ...] = field(default=(), compare=False, repr=False)
 
     def describe(self) -> str:
         """``Sid "X"`` or ``statement 2``, with its line, for people."""
@@ -187,7 +190,9 @@ def _statement(item: Any, index: int, version: str, parent_line: int,
     return Statement(effect=effect, sid=sid, actions=actions, not_action=action_key == "NotAction",
                      resources=resources,
                      not_resource=resource_key == "NotResource", conditions=conditions,
-                     line=line, index=index, variables=uses_variables)
+                     line=line, index=index, variables=uses_variables,
+                     resource_patterns=tuple(None if uses_variables and "${" in resource
+                                             else ArnPattern(resource) for resource in resources))
 
 
 def _known(known_keys: KnownKeys, keys: set[str], line: int, what: str) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .document import Policy, Statement
-from .matching import resource_matches
+from .matching import ArnPattern
 from .variables import Lookup, substitute
 
 ALLOWED = "allowed"
@@ -74,13 +74,14 @@ def statement_matches(statement: Statement, action: str, resource: str, lookup: 
     if named == statement.not_action:
         return False
     covered = False
-    for pattern in statement.resources:
-        if statement.variables and "${" in pattern:
-            expanded = substitute(pattern, lookup, pattern=True)
+    have = resource.split(":", 5)
+    for raw, compiled in zip(statement.resources, statement.resource_patterns):
+        if compiled is None:
+            expanded = substitute(raw, lookup, pattern=True)
             if expanded is None:
                 continue                      # a variable without a value matches nothing
-            pattern = expanded
-        if resource_matches(pattern, resource):
+            compiled = ArnPattern(expanded)
+        if compiled.matches_parts(have):
             covered = True
             break
     if covered == statement.not_resource:

@@ -20,7 +20,6 @@ rest.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 from .errors import PolicyError
 
@@ -28,30 +27,32 @@ LITERAL = "\x00"
 
 
 class Glob:
-    """A policy pattern, compiled: :meth:`fullmatch` tells whether a whole value matches."""
+    """A policy pattern, compiled: :meth:`fullmatch` tells whether a whole value matches.
+
+    Compiling is cheap (a run without ``?`` is kept as text and found with
+    ``str.find``), so that patterns are compiled with what holds them (a
+    parsed policy) rather than kept in a cache that every tenant shares.
+    """
 
     __slots__ = ("pattern", "_runs", "_starred")
 
     def __init__(self, pattern: str, ignore_case: bool = False) -> None:
         self.pattern = pattern
-        flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
-        runs: list[list[str]] = [[]]
+        runs: list[list[str | None]] = [[]]     # None: "?"
         literal = False
         for char in pattern:
             if literal:
-                runs[-1].append(re.escape(char))
+                runs[-1].append(char)
                 literal = False
             elif char == LITERAL:
                 literal = True
             elif char == "*":
                 runs.append([])
             elif char == "?":
-                runs[-1].append(".")
+                runs[-1].append(None)
             else:
-                runs[-1].append(re.escape(char))
-        # Each run is a regular expression without repetition: it matches in time
-        # linear in its length, and always exactly len(run) characters.
-        self._runs = [(re.compile("".join(run), flags), len(run)) for run in runs]
+                runs[-1].append(char)
+        self._runs = tuple((_compile_run(run, ignore_case), len(run)) for run in runs)
         self._starred = len(runs) > 1
 
     def fullmatch(self, value: str) -> bool:
@@ -59,28 +60,83 @@ class Glob:
         runs = self._runs
         first, first_length = runs[0]
         if not self._starred:
-            return len(value) == first_length and first.match(value) is not None
+            return len(value) == first_length and _at(first, value, 0)
         last, last_length = runs[-1]
         end = len(value) - last_length
-        if end < first_length or first.match(value) is None or last.match(value, end) is None:
+        if end < first_length or not _at(first, value, 0) or not _at(last, value, end):
             return False
         position = first_length
-        for run, _ in runs[1:-1]:
-            found = run.search(value, position, end)
-            if found is None:
-                return False
-            position = found.end()
+        for run, length in runs[1:-1]:
+            if isinstance(run, str):
+                found = value.find(run, position, end)
+                if found < 0:
+                    return False
+                position = found + length
+            else:
+                match = run.search(value, position, end)
+                if match is None:
+                    return False
+                position = match.end()
         return True
+
+    matches = fullmatch     # (as ArnPattern's: conditions hold either)
 
     def __repr__(self) -> str:
         return f"Glob({self.pattern!r})"
+
+
+def _compile_run(run: list[str | None], ignore_case: bool) -> "str | re.Pattern[str]":
+    # Either way it matches exactly len(run) characters, in time linear in its length.
+    if not ignore_case and None not in run:
+        return "".join(run)                                      # type: ignore[arg-type]
+    flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
+    return re.compile("".join("." if char is None else re.escape(char) for char in run), flags)
+
+
+def _at(run: "str | re.Pattern[str]", value: str, position: int) -> bool:
+    if isinstance(run, str):
+        return value.startswith(run, position)
+    return run.match(value, position) is not None
+
+
+class ArnPattern:
+    """A ``Resource`` (or ``ArnLike``) pattern, compiled: ``*`` or six colon-separated globs.
+
+    As IAM does, each of the six parts is matched on its own (a ``*`` does not
+    run across them), except that the last part, the resource itself, may
+    hold colons.
+    """
+
+    __slots__ = ("pattern", "_parts")
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        self._parts: tuple[Glob, ...] | None = None
+        if pattern != "*":
+            parts = pattern.split(":", 5)
+            self._parts = tuple(Glob(part) for part in parts) if len(parts) == 6 else ()
+
+    def matches(self, arn: str) -> bool:
+        """Whether the ARN ``arn`` matches."""
+        return self.matches_parts(arn.split(":", 5))
+
+    def matches_parts(self, have: list[str]) -> bool:
+        """Whether the ARN split as ``arn.split(":", 5)`` matches (split once for many patterns)."""
+        parts = self._parts
+        if parts is None:
+            return True
+        if len(parts) != 6 or len(have) != 6:
+            return False
+        return all(part.fullmatch(value) for part, value in zip(parts, have))
+
+    def __repr__(self) -> str:
+        return f"ArnPattern({self.pattern!r})"
 
 
 #: What :func:`compile_action` gives: a compiled ``Action`` pattern.
 Pattern = Glob
 
 
-@lru_cache(maxsize=4096)
 def wildcard(pattern: str, ignore_case: bool = False) -> Glob:
     """The compiled form of the policy pattern ``pattern``."""
     return Glob(pattern, ignore_case)
@@ -88,7 +144,7 @@ def wildcard(pattern: str, ignore_case: bool = False) -> Glob:
 
 def matches(pattern: str, value: str, ignore_case: bool = False) -> bool:
     """Whether ``value`` matches the policy pattern ``pattern`` as a whole."""
-    return wildcard(pattern, ignore_case).fullmatch(value)
+    return Glob(pattern, ignore_case).fullmatch(value)
 
 
 def compile_action(action: str, line: int) -> Pattern:
@@ -112,16 +168,5 @@ def compile_resource(resource: str, line: int) -> None:
 
 
 def resource_matches(pattern: str, arn: str) -> bool:
-    """Whether the ARN ``arn`` matches the ``Resource`` pattern ``pattern``.
-
-    As IAM does, each of the six colon-separated parts is matched on its own
-    (a ``*`` does not run across them), except that the last part, the
-    resource itself, may hold colons.
-    """
-    if pattern == "*":
-        return True
-    wanted = pattern.split(":", 5)
-    have = arn.split(":", 5)
-    if len(wanted) != 6 or len(have) != 6:
-        return False
-    return all(matches(w, h) for w, h in zip(wanted, have))
+    """Whether the ARN ``arn`` matches the ``Resource`` pattern ``pattern`` (see :class:`ArnPattern`)."""
+    return ArnPattern(pattern).matches(arn)

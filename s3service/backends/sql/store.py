@@ -49,6 +49,7 @@ from .metrics import SQLMetrics
 from .policies import SQLPolicies
 from .guard import DDL_ATTEMPTS, DDL_PAUSE, OutageGuard, retry
 from .reader import Reader
+from ..secretbox import SecretBox, open_secret, stored_secret
 
 __all__ = ["SQLBackend"]
 
@@ -221,13 +222,19 @@ class SQLBackend(SQLPolicies, SQLMetrics, SQLCORS):
     :class:`~..base.BackendUnavailable` (no password in the message); service
     resumes by itself once the database is back.
 
+    With ``secrets``, a :class:`~..secretbox.SecretBox`, secret keys are
+    written encrypted, and read back through it (once per credential cache
+    miss); without it, they are written in plaintext and a key stored
+    encrypted cannot be used (see :mod:`.sealing`).
+
     Users: an IAM user is a name under an account.  :meth:`add_key` with a
     ``user`` that does not exist yet creates the user implicitly.
     """
 
     def __init__(self, url: str, *, credential_cache_seconds: float = 5.0,
                  statement_timeout: float | None = PG_STATEMENT_TIMEOUT,
-                 backend_timeout: float | None = BACKEND_TIMEOUT, **engine_kwargs: Any) -> None:
+                 backend_timeout: float | None = BACKEND_TIMEOUT,
+                 secrets: SecretBox | None = None, **engine_kwargs: Any) -> None:
         if not isinstance(url, (str, URL)):
             raise TypeError(f"url: expected a database URL string such as "
                             f"'sqlite:///s3service.db'; got {type(url).__name__}")
@@ -240,6 +247,7 @@ class SQLBackend(SQLPolicies, SQLMetrics, SQLCORS):
         except ArgumentError:
             raise ValueError("url: expected a database URL such as 'sqlite:///s3service.db' "
                              "or 'postgresql+psycopg://user@host/db'") from None
+        self.secrets = secrets
         self._statement_timeout = statement_timeout
         self.backend_timeout = checked_timeout(backend_timeout)
         self._guard = OutageGuard(self._url)
@@ -536,13 +544,14 @@ class SQLBackend(SQLPolicies, SQLMetrics, SQLCORS):
         """
         expires = _utc(expires)
         created = datetime.now(timezone.utc)
+        stored = stored_secret(self.secrets, access_key, secret_key)
 
         def work(conn: Connection) -> str:
             if user is not None:
                 conn.execute(self._insert_user(account_id, user))
             conn.execute(delete(access_keys).where(access_keys.c.access_key == access_key))
             conn.execute(insert(access_keys).values(
-                access_key=access_key, secret_key=secret_key, account_id=account_id,
+                access_key=access_key, secret_key=stored, account_id=account_id,
                 user_name=user, active=active, session_token=session_token, expires=expires,
                 created=created))
             return conn.execute(select(accounts.c.display_name)
@@ -666,10 +675,10 @@ class SQLBackend(SQLPolicies, SQLMetrics, SQLCORS):
                 .outerjoin(users, and_(users.c.account_id == access_keys.c.account_id,
                                        users.c.name == access_keys.c.user_name)))
 
-    @staticmethod
-    def _credential(row: Any) -> Credential:
+    def _credential(self, row: Any) -> Credential:
         active = bool(row.active) and (row.user_active is None or bool(row.user_active))
-        return Credential(access_key=row.access_key, secret_key=row.secret_key,
+        secret_key = open_secret(self.secrets, row.access_key, row.secret_key)
+        return Credential(access_key=row.access_key, secret_key=secret_key,
                           account_id=row.account_id, display_name=row.display_name,
                           user=row.user_name, active=active,
                           session_token=row.session_token, expires=row.expires,
