@@ -406,11 +406,15 @@ def test_a_large_account_is_listed_in_keyset_pages(sql_url, backends, monkeypatc
 
 
 def _in_transaction(store: SQLBackend) -> bool:
-    """Whether this thread's reading connection has a transaction open."""
-    connection = store._process_state().reader._connection()[0].dbapi_connection
-    if hasattr(connection, "in_transaction"):                       # sqlite3
-        return connection.in_transaction
-    return connection.info.transaction_status != 0                  # psycopg: 0 is IDLE
+    """Whether the pooled connection the reader used last has a transaction open."""
+    proxy = store.engine.raw_connection()       # (the pool lends the latest returned first)
+    try:
+        connection = proxy.dbapi_connection
+        if hasattr(connection, "in_transaction"):                   # sqlite3
+            return connection.in_transaction
+        return connection.info.transaction_status != 0              # psycopg: 0 is IDLE
+    finally:
+        proxy.close()
 
 
 # -- errors ------------------------------------------------------------------------------
