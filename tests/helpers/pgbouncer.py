@@ -18,6 +18,8 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -107,3 +109,44 @@ class PgBouncer:
                 self.proc.kill()
                 self.proc.wait(10)
         shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+
+class Behind:
+    """A test PostgreSQL server as clients see it through a :class:`PgBouncer`.
+
+    ``url`` goes through the PgBouncer; everything else (``stop``, ``start``,
+    ``pause``, ``resume``...) is the server's own, so a test can fail the
+    database behind the pooler.
+    """
+
+    def __init__(self, server, bouncer: PgBouncer) -> None:
+        self.server, self.bouncer = server, bouncer
+
+    @property
+    def url(self) -> str:
+        return self.bouncer.url(self.server.url)
+
+    def __getattr__(self, name: str):
+        return getattr(self.server, name)
+
+
+@contextmanager
+def in_front_of(server) -> Iterator[Behind]:
+    """A PgBouncer in front of ``server`` (a tests/helpers/pg.py server) for one test or module.
+
+    The server's database gets the statement_timeout a fleet sets for it (30 s),
+    since PgBouncer cannot pass on the one the store asks for.  Skips the test
+    when there is no pgbouncer (fails instead when CI=true).
+    """
+    import pytest
+
+    if find_binary() is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("pgbouncer is required in CI")
+        pytest.skip("no pgbouncer binary")
+    server.set_for_database(server.url, "statement_timeout", "30s")
+    bouncer = PgBouncer.start("127.0.0.1", server.port)
+    try:
+        yield Behind(server, bouncer)
+    finally:
+        bouncer.stop()

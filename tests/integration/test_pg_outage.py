@@ -21,6 +21,7 @@ import sys
 import textwrap
 import threading
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -53,11 +54,14 @@ APP = textwrap.dedent("""
 """)
 
 
-@pytest.fixture(scope="module")
-def database():
+@pytest.fixture(scope="module", params=["direct", "pgbouncer"])
+def database(request):
     from s3service.backends.sql import SQLBackend
+    from tests.helpers import pgbouncer
 
-    with pg.private_server() as server:
+    with pg.private_server() as server, ExitStack() as stack:
+        if request.param == "pgbouncer":         # stopped and started behind a PgBouncer
+            server = stack.enter_context(pgbouncer.in_front_of(server))
         store = SQLBackend(server.url)
         store.add_account(ACCOUNT, display_name="outage")
         store.add_key(ACCOUNT, KEY, SECRET)
