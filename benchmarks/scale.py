@@ -217,12 +217,15 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def statements_since_reset(admin: Any, dbname: str) -> tuple[int, list[tuple[str, int]]]:
+def statements_since_reset(admin: Any, dbname: str) -> tuple[int, float, list[tuple[str, int]]]:
+    """Statements run in ``dbname`` since the last reset: count, ms executing, texts."""
     rows = admin.execute(
-        "SELECT s.query, s.calls FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid "
-        "WHERE d.datname = %s AND s.query NOT ILIKE '%%pg_stat_statements%%' ORDER BY s.calls DESC",
+        "SELECT s.query, s.calls, s.total_exec_time FROM pg_stat_statements s "
+        "JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = %s "
+        "AND s.query NOT ILIKE '%%pg_stat_statements%%' ORDER BY s.calls DESC",
         (dbname,)).fetchall()
-    return sum(calls for _, calls in rows), [(q, c) for q, c in rows]
+    return (sum(calls for _, calls, _ in rows), sum(ms for _, _, ms in rows),
+            [(q, c) for q, c, _ in rows])
 
 
 def measure(url: str, accounts: int, samples: int, admin: Any) -> dict[str, Any]:
@@ -278,11 +281,12 @@ def measure(url: str, accounts: int, samples: int, admin: Any) -> dict[str, Any]
             run()
             times.append(time.perf_counter() - t)
         trips = RoundTrips.count - trips
-        total, statements = statements_since_reset(admin, dbname)
+        total, executing_ms, statements = statements_since_reset(admin, dbname)
         results[name] = {
             "p50_us": percentile(times, 0.5) * 1e6, "p99_us": percentile(times, 0.99) * 1e6,
             "mean_us": statistics.fmean(times) * 1e6,
             "statements": total / samples, "round_trips": trips / samples,
+            "server_us": executing_ms * 1000 / samples,
             "statement_texts": [(q, round(c / samples, 2)) for q, c in statements[:8]],
         }
     store.close()
@@ -308,7 +312,8 @@ def plans(server: pg.PostgresServer, url: str, admin: Any, accounts: int) -> str
     log = server.tmpdir / "postgres.log"
     start = log.stat().st_size
     for setting in ("auto_explain.log_min_duration = 0", "auto_explain.log_analyze = on",
-                    "auto_explain.log_buffers = on"):
+                    "auto_explain.log_buffers = on", "auto_explain.log_triggers = on",
+                    "auto_explain.log_nested_statements = on"):
         admin.execute(f'ALTER DATABASE "{dbname}" SET {setting}')
     store = SQLBackend(url, credential_cache_seconds=0)
     state = store._ready_state()
@@ -347,6 +352,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (medians)")
     parser.add_argument("--out", type=Path, default=Path("scale-results"))
     parser.add_argument("--keep", action="store_true", help="leave the cluster running")
+    parser.add_argument("--reuse", nargs=3, metavar=("DATADIR", "SMALL", "LARGE"),
+                        help="measure again on a cluster a --keep run left (its data "
+                             "directory's parent and the two database names), loading nothing")
     parser.add_argument("--strict", action="store_true")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -354,12 +362,20 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(3))   # clean up on the way out
     print(f"load average at start: {os.getloadavg()}", flush=True)
 
-    server = pg.PostgresServer.create()
+    if args.reuse:
+        tmpdir = Path(args.reuse[0])
+        port = int((tmpdir / "data" / "postmaster.pid").read_text().split()[3])
+        server = pg.PostgresServer(f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres",
+                                   tmpdir=tmpdir, port=port)
+        args.keep = True
+    else:
+        server = pg.PostgresServer.create()
     try:
-        with open(server.tmpdir / "data" / "postgresql.conf", "a") as conf:
-            conf.write(CLUSTER_SETTINGS)
-        server.stop()
-        server.start()
+        if not args.reuse:
+            with open(server.tmpdir / "data" / "postgresql.conf", "a") as conf:
+                conf.write(CLUSTER_SETTINGS)
+            server.stop()
+            server.start()
         import psycopg
         admin_url = {"host": "127.0.0.1", "port": server.port, "user": "postgres"}
         admin = psycopg.connect(dbname="postgres", autocommit=True, **admin_url)
@@ -370,10 +386,16 @@ def main(argv: list[str] | None = None) -> int:
         shapes = [("small", args.small_accounts, args.small_accounts * 10),
                   ("large", args.accounts, args.buckets)]
         urls = {}
-        for label, accounts, buckets in shapes:
-            url = urls[label] = server.create_database()
-            print(f"[{label}] loading {accounts:,} accounts, {buckets:,} buckets ...", flush=True)
-            timings = load(url, accounts, buckets)
+        for i, (label, accounts, buckets) in enumerate(shapes):
+            if args.reuse:
+                url = urls[label] = (f"postgresql+psycopg://postgres@127.0.0.1:{server.port}/"
+                                     f"{args.reuse[1 + i]}")
+                timings = {}
+            else:
+                url = urls[label] = server.create_database()
+                print(f"[{label}] loading {accounts:,} accounts, {buckets:,} buckets ...",
+                      flush=True)
+                timings = load(url, accounts, buckets)
             print(f"[{label}] loaded: {json.dumps({k: round(v, 1) for k, v in timings.items()})}",
                   flush=True)
             report["databases"][label] = {
@@ -397,6 +419,8 @@ def main(argv: list[str] | None = None) -> int:
         return summarize(report, args.strict)
     finally:
         if args.keep:
+            import atexit
+            atexit.unregister(server.cleanup)
             print(f"cluster kept: {server.tmpdir}")
         else:
             server.cleanup()
@@ -407,7 +431,7 @@ def summarize(report: dict[str, Any], strict: bool) -> int:
     print(f"\nsmall: {small['accounts']:,} accounts / {small['buckets']:,} buckets; "
           f"large: {large['accounts']:,} accounts / {large['buckets']:,} buckets")
     print(f"{'operation':16} {'small p50':>10} {'p99':>8} {'large p50':>10} {'p99':>8} "
-          f"{'ratio':>6} {'stmts':>6} {'trips':>6}")
+          f"{'ratio':>6} {'stmts':>6} {'trips':>6} {'server µs':>14}")
     failed = False
     for op, s in small["results"].items():
         g = large["results"][op]
@@ -418,7 +442,7 @@ def summarize(report: dict[str, Any], strict: bool) -> int:
             failed |= ratio > TARGET
         print(f"{op:16} {s['p50_us']:>8.0f}us {s['p99_us']:>6.0f}us {g['p50_us']:>8.0f}us "
               f"{g['p99_us']:>6.0f}us {ratio:>5.2f}x {g['statements']:>6.2f} "
-              f"{g['round_trips']:>6.2f} {verdict}")
+              f"{g['round_trips']:>6.2f} {s['server_us']:>6.0f}/{g['server_us']:<6.0f} {verdict}")
     for label, db in (("small", small), ("large", large)):
         print(f"\n{label}: table / heap / indexes / total")
         for name, heap, indexes, total in db["sizes"]:

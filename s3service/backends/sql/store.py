@@ -27,7 +27,7 @@ from sqlalchemy import (Connection, Engine, create_engine, delete, event, exists
                         select, update)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import QueuePool, StaticPool
 
 from ...forking import in_each_child
 from ...regions import DEFAULT_REGION
@@ -41,7 +41,6 @@ from ..sortedbuckets import listing
 from .metrics import SQLMetrics
 from .policies import SQLPolicies
 from .guard import DDL_ATTEMPTS, DDL_PAUSE, OutageGuard, retry
-from . import reader
 from .reader import Reader
 
 __all__ = ["SQLBackend"]
@@ -261,9 +260,9 @@ class SQLBackend(SQLPolicies, SQLMetrics):
                     # Inherited from the parent: forget its connections
                     # without closing them under the parent's feet.
                     state.engine.dispose(close=False)
+                    state.reader.abandon()
                 engine = self._create_engine()
-                state = _ProcessState(pid=pid, engine=engine,
-                                      reader=Reader(engine, self._guard.unavailable))
+                state = _ProcessState(pid=pid, engine=engine, reader=self._reader(engine))
                 self._state = state
             return state
 
@@ -300,7 +299,6 @@ class SQLBackend(SQLPolicies, SQLMetrics):
         kwargs.update(extra)
         kwargs["connect_args"] = connect_args
         engine = create_engine(self._url, **kwargs)
-        reader.install(engine)
         if backend == "postgresql" and engine.driver == "psycopg" and "creator" not in extra:
             from . import pgsession
             pgsession.install(engine, statement_timeout_ms=statement_timeout_ms,
@@ -311,6 +309,16 @@ class SQLBackend(SQLPolicies, SQLMetrics):
             event.listen(engine, "begin", _sqlite_on_begin)
         return engine
 
+    def _reader(self, engine: Engine) -> Reader:
+        """The request path's reader on ``engine``, keeping what the pool can spare."""
+        pool = engine.pool
+        if not isinstance(pool, QueuePool):             # (SQLite's one in-memory connection)
+            return Reader(engine, self._guard.unavailable, keep=1 << 16, wait=None)
+        # One connection always left to the transactions (a pool of one is lent each
+        # time); SQLite's pool has as many again as overflow.
+        keep = pool.size() if self.database_kind == "sqlite" else pool.size() - 1
+        return Reader(engine, self._guard.unavailable, keep=keep, wait=pool.timeout())
+
     @property
     def engine(self) -> Engine:
         """This process's SQLAlchemy engine (built on first use)."""
@@ -320,6 +328,7 @@ class SQLBackend(SQLPolicies, SQLMetrics):
         """Close this process's pooled connections (the backend stays usable)."""
         state = self._state
         if state is not None and state.pid == os.getpid():
+            state.reader.close()
             state.engine.dispose()
 
     def _ready_engine(self) -> Engine:
