@@ -9,7 +9,8 @@ presigned ListBuckets with 64 connections (2 threads) for ``--seconds``, in
 ``--rounds`` rounds alternating before and after, while
 ``pg_stat_activity`` is sampled every 20 ms for the connections to that
 database.  Prints per round and as medians: requests/s, p50/p99 latency, the
-most connections seen, errors; and after/before of requests/s.
+most connections seen, PostgreSQL's CPU time per request (all its processes,
+from /proc), errors; and after/before of requests/s.
 
 Target (issue 27): at most the pool size per worker (default 2, so 4 for the
 server) and requests/s within the noise of before.  About a minute per round.
@@ -92,7 +93,21 @@ def count_connections(url: str, stop: threading.Event, seen: list[int]) -> None:
             time.sleep(0.02)
 
 
-def one_run(tree: Path, url: str, seconds: int, log: Path) -> dict[str, float]:
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes (those still running)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def one_run(tree: Path, url: str, seconds: int, log: Path,
+            server: pg.PostgresServer) -> dict[str, float]:
     proc, port = start_serve(tree, url, log)
     try:
         target = presign(port, KEY, SECRET, 3600)
@@ -100,15 +115,19 @@ def one_run(tree: Path, url: str, seconds: int, log: Path) -> dict[str, float]:
         stop, seen = threading.Event(), []
         counter = threading.Thread(target=count_connections, args=(url, stop, seen))
         counter.start()
+        pids = server.processes()           # (the serve's connections are open by now)
+        cpu = cpu_seconds(pids)
         try:
             result = run_wrk(target, seconds, 2, 64)
         finally:
+            cpu = cpu_seconds(pids) - cpu
             stop.set()
             counter.join()
     finally:
         stop_process(proc, group=True)
     return {"rps": result.rps, "p50_ms": result.p50_ms, "p99_ms": result.p99_ms,
-            "errors": result.errors, "connections": max(seen), "load": os.getloadavg()[0]}
+            "errors": result.errors, "connections": max(seen), "load": os.getloadavg()[0],
+            "db_cpu_us": 1e6 * cpu / max(1, result.requests)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,17 +148,19 @@ def main(argv: list[str] | None = None) -> int:
         for round_ in range(args.rounds):
             order = list(trees) if round_ % 2 == 0 else list(reversed(trees))
             for label in order:
-                run = one_run(trees[label], url, args.seconds, args.log)
+                run = one_run(trees[label], url, args.seconds, args.log, server)
                 results[label].append(run)
                 print(f"round {round_ + 1} {label:6}: {run['rps']:8.0f} req/s  p50 "
                       f"{run['p50_ms']:6.2f} ms  p99 {run['p99_ms']:6.2f} ms  connections "
-                      f"{run['connections']:3d}  errors {run['errors']}  load {run['load']:.1f}",
+                      f"{run['connections']:3d}  PostgreSQL CPU {run['db_cpu_us']:5.1f} us/request"
+                      f"  errors {run['errors']}  load {run['load']:.1f}",
                       flush=True)
         print()
         for label, runs in results.items():
             print(f"{label:6} median {statistics.median(r['rps'] for r in runs):8.0f} req/s, "
                   f"p50 {statistics.median(r['p50_ms'] for r in runs):.2f} ms, "
-                  f"most connections {max(r['connections'] for r in runs)}")
+                  f"most connections {max(r['connections'] for r in runs)}, PostgreSQL CPU "
+                  f"{statistics.median(r['db_cpu_us'] for r in runs):.1f} us/request")
         ratios = [a["rps"] / b["rps"] for a, b in zip(results["after"], results["before"])]
         print(f"after/before req/s: median {statistics.median(ratios):.2f} "
               f"(rounds {min(ratios):.2f}..{max(ratios):.2f}); load {os.getloadavg()}")
