@@ -16,10 +16,14 @@ driver does by default then break:
   which every server connection starts with.
 * **prepared statements**: psycopg 3 prepares a statement on the server
   after its fifth execution, and the next transaction may run on a server
-  connection that never saw it.  Connections here never prepare
-  (``prepare_threshold=None``; PgBouncer 1.18, Debian 12's, cannot track
-  them); every statement is one round trip either way, and those of the
-  request path are small index look-ups, whose planning costs little.
+  connection that never saw it (PgBouncer 1.18, Debian 12's, cannot track
+  them).  Straight to PostgreSQL they halve what a listing's one statement
+  costs (63 against 120 us, ``benchmarks/scale.py``'s machine), so they are
+  given up only behind a pooler: when the startup options were refused, or
+  when the server process that answers is not the one the connection was
+  told it talks to (a pooler gives its clients a key of its own), the
+  connections of the process never prepare (``prepare_threshold=None``).
+  An explicit ``prepare_threshold`` in ``connect_args`` is left as it is.
 
 For psycopg 3 (``postgresql+psycopg://`` URLs).
 """
@@ -58,11 +62,14 @@ class _Session:
         self.wait_timeout = wait_timeout
         self.statement_timeout_ms = statement_timeout_ms
         self.refuses_options = False        # a pooler in between said no to them
+        self.pooled = False                 # a pooler is in between
         self.checked = False
         self.lock = threading.Lock()
 
     def connect(self, cargs: Any, cparams: dict[str, Any]) -> psycopg.Connection:
-        cparams.setdefault("prepare_threshold", None)
+        chosen = "prepare_threshold" in cparams
+        if self.pooled and not chosen:
+            cparams["prepare_threshold"] = None
         if self.refuses_options:
             cparams.pop("options", None)
         try:
@@ -78,6 +85,8 @@ class _Session:
                 if not self.checked:
                     self._check(connection)
                     self.checked = True
+        if self.pooled and not chosen:
+            connection.prepare_threshold = None
         return connection
 
     def _open(self, cargs: Any, cparams: dict[str, Any]) -> psycopg.Connection:
@@ -88,15 +97,17 @@ class _Session:
         return connection
 
     def _check(self, connection: psycopg.Connection) -> None:
-        """Warn when the server's statement_timeout is not (at most) the one wanted."""
+        """Find a pooler in between; warn when the server's statement_timeout is not as wanted."""
+        connection.autocommit = True        # (no transaction left open behind the query)
+        try:
+            setting, pid = connection.execute(
+                "SELECT current_setting('statement_timeout'), pg_backend_pid()").fetchone()
+        finally:
+            connection.autocommit = False
+        self.pooled = self.refuses_options or pid != connection.info.backend_pid
         wanted = self.statement_timeout_ms
         if wanted is None:
             return
-        connection.autocommit = True        # (no transaction left open behind the SHOW)
-        try:
-            setting = connection.execute("SHOW statement_timeout").fetchone()[0]
-        finally:
-            connection.autocommit = False
         actual = milliseconds(setting)
         if actual == 0 or actual > wanted:
             how = ("it refused the startup option that sets it (a connection pooler such as "

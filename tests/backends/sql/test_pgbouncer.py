@@ -25,6 +25,14 @@ def statement_timeout(store: SQLBackend) -> str:
         return conn.exec_driver_sql("SHOW statement_timeout").scalar()
 
 
+def prepare_threshold(store: SQLBackend) -> int | None:
+    proxy = store.engine.raw_connection()
+    try:
+        return proxy.dbapi_connection.prepare_threshold
+    finally:
+        proxy.close()
+
+
 def test_the_store_works_through_pgbouncer_in_transaction_mode(make_sql_url, caplog):
     url = make_sql_url("pgbouncer")
     store = SQLBackend(url, credential_cache_seconds=0, pool_size=4)
@@ -51,6 +59,7 @@ def test_the_store_works_through_pgbouncer_in_transaction_mode(make_sql_url, cap
     assert not errors, errors[:3]
     assert list(store.list_buckets(ACCOUNT)) == []
     assert statement_timeout(store) == "30s", "the database's own setting"
+    assert prepare_threshold(store) is None, "never prepares behind a pooler"
     assert not [r for r in caplog.records if "statement_timeout" in r.getMessage()]
     store.close()
 
@@ -73,6 +82,7 @@ def test_straight_to_postgresql_the_store_sets_the_timeout_itself(make_sql_url, 
     with caplog.at_level(logging.WARNING, logger="s3service"):
         store.add_account(ACCOUNT, display_name="direct")
     assert milliseconds(statement_timeout(store)) == 12_500
+    assert prepare_threshold(store) == 5, "psycopg's own: prepared after 5 executions"
     assert not [r for r in caplog.records if "statement_timeout" in r.getMessage()]
     store.close()
 
