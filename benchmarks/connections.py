@@ -12,8 +12,10 @@ database.  Prints per round and as medians: requests/s, p50/p99 latency, the
 most connections seen, PostgreSQL's CPU time per request (all its processes,
 from /proc), errors; and after/before of requests/s.
 
-Target (issue 27): at most the pool size per worker (default 2, so 4 for the
-server) and requests/s within the noise of before.  About a minute per round.
+Target (issue 27): at most the pool size per worker (default 4, so 8 for the
+server) and requests/s within the noise of before.  ``--before-flags`` and
+``--after-flags`` add serve flags (``--before . --before-flags="--db-pool-size 2"``
+compares two pool sizes of this checkout).  About a minute per round.
 """
 from __future__ import annotations
 
@@ -53,10 +55,11 @@ def seed(url: str) -> None:
     store.close()
 
 
-def start_serve(tree: Path, url: str, log: Path) -> tuple[subprocess.Popen, int]:
+def start_serve(tree: Path, url: str, log: Path,
+                flags: list[str]) -> tuple[subprocess.Popen, int]:
     port = free_port()
     argv = [sys.executable, "-c", SERVE, str(tree), "--db", url, "serve", "--port", str(port),
-            "--workers", "2", "--threads", "16"]
+            "--workers", "2", "--threads", "16", *flags]
     env = {k: v for k, v in os.environ.items() if not k.startswith("S3SERVICE_")}
     env["PYTHONPATH"] = str(tree)
     with open(log, "ab") as out:
@@ -106,9 +109,9 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / tick
 
 
-def one_run(tree: Path, url: str, seconds: int, log: Path,
-            server: pg.PostgresServer) -> dict[str, float]:
-    proc, port = start_serve(tree, url, log)
+def one_run(tree: Path, url: str, seconds: int, log: Path, server: pg.PostgresServer,
+            flags: list[str]) -> dict[str, float]:
+    proc, port = start_serve(tree, url, log, flags)
     try:
         target = presign(port, KEY, SECRET, 3600)
         run_wrk(target, 1, 2, 64)                           # warm-up
@@ -133,6 +136,8 @@ def one_run(tree: Path, url: str, seconds: int, log: Path,
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--before", type=Path, required=True, help="the source tree to compare with")
+    parser.add_argument("--before-flags", default="", help="more serve flags for before")
+    parser.add_argument("--after-flags", default="", help="more serve flags for after")
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--log", type=Path, default=Path("/tmp/connections-serve.log"))
@@ -142,13 +147,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         url = server.create_database()
         seed(url)
+        print(f"before: {trees['before']} {args.before_flags}; after: {ROOT} {args.after_flags}")
         print(f"PostgreSQL {server.url}; serve --workers 2 --threads 16; wrk -t2 -c64 "
               f"-d{args.seconds}s, ListBuckets N=10 (presigned SigV4); load {os.getloadavg()}")
         results: dict[str, list[dict[str, float]]] = {label: [] for label in trees}
         for round_ in range(args.rounds):
             order = list(trees) if round_ % 2 == 0 else list(reversed(trees))
             for label in order:
-                run = one_run(trees[label], url, args.seconds, args.log, server)
+                run = one_run(trees[label], url, args.seconds, args.log, server,
+                              getattr(args, f"{label}_flags").split())
                 results[label].append(run)
                 print(f"round {round_ + 1} {label:6}: {run['rps']:8.0f} req/s  p50 "
                       f"{run['p50_ms']:6.2f} ms  p99 {run['p99_ms']:6.2f} ms  connections "

@@ -65,10 +65,10 @@ THREADS = 32
 #: Seconds a request waits for the database's answer before it gets 503.
 BACKEND_TIMEOUT = 5.0
 #: Connections each worker holds at most to a database server (``serve --db-pool-size``):
-#: with the GIL, a worker rarely has more than two requests waiting on the database at
-#: once, and two per worker let a fleet of 25 two-CPU servers fit PostgreSQL's default
-#: ``max_connections`` (100); see docs/scaling.rst.
-DB_POOL_SIZE = 2
+#: 8 for a two-CPU server, so 12 such servers fit PostgreSQL's default ``max_connections``
+#: (100), more through PgBouncer.  Two per worker served a third fewer requests on a busy
+#: machine (benchmarks/connections.py); see docs/scaling.rst.
+DB_POOL_SIZE = 4
 #: Seconds a client has to send a request head (also the longest idle keep-alive).
 HEADER_TIMEOUT = 10.0
 #: Bytes of the largest request head.

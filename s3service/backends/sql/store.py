@@ -53,7 +53,7 @@ PG_CONNECT_TIMEOUT = 5           # seconds; psycopg's connect_timeout
 PG_STATEMENT_TIMEOUT = 30.0      # seconds; server-side statement_timeout (None: the server's)
 BACKEND_TIMEOUT = 5.0            # seconds a request waits for PostgreSQL's answer (client side)
 POOL_TIMEOUT = 10                # seconds to wait for a pooled connection (SQLAlchemy: 30)
-POOL_SIZE = 2                    # connections a process holds at most (database servers)
+POOL_SIZE = 4                    # connections a process holds at most (database servers)
 PG_TCP_OPTIONS = {               # notice a silently vanished server (no RST) on pooled connections
     "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3,
     "tcp_user_timeout": 30_000,  # ms of unacknowledged sends before giving up
