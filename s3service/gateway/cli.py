@@ -5,7 +5,7 @@ Usage::
     s3service [--db URL | --db-file PATH] [--json] COMMAND ...
 
     s3service serve [--host H] [--port P] [--workers N] [--threads N] [--region R]
-                    [--certfile PEM --keyfile PEM] [--backend-timeout S]
+                    [--certfile PEM --keyfile PEM] [--backend-timeout S] [--db-pool-size N]
                     [--service-host NAME]... [--demo] [--log-level L] [--access-log]
                     [--metrics] [--metrics-admin ACCOUNT]... [--metrics-retention DAYS]
     s3service account create [ID] [--name NAME]

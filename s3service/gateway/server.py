@@ -66,7 +66,7 @@ THREADS = 32
 BACKEND_TIMEOUT = 5.0
 #: Connections each worker holds at most to a database server (``serve --db-pool-size``):
 #: 8 for a two-CPU server, so 12 such servers fit PostgreSQL's default ``max_connections``
-#: (100), more through PgBouncer.  Two per worker served a third fewer requests on a busy
+#: (100), more through PgBouncer.  Two per worker served a quarter fewer requests on a busy
 #: machine (benchmarks/connections.py); see docs/scaling.rst.
 DB_POOL_SIZE = 4
 #: Seconds a client has to send a request head (also the longest idle keep-alive).
