@@ -83,7 +83,11 @@ class _Session:
         if not self.checked:
             with self.lock:
                 if not self.checked:
-                    self._check(connection)
+                    try:
+                        self._check(connection)
+                    except BaseException:
+                        connection.close()
+                        raise
                     self.checked = True
         if self.pooled and not chosen:
             connection.prepare_threshold = None
