@@ -90,8 +90,10 @@ from s3service import S3ServiceMiddleware
 from s3service.backends import BucketNameTaken, UnknownBucket
 from s3service.bucketnames import validate_bucket_name
 from s3service.errors import (AccessDenied, BucketAlreadyExists, BucketNotEmpty,
-                              EntityTooLarge, InternalError, InvalidArgument, InvalidRequest,
-                              MalformedXML, NoSuchBucket, NotImplemented_, S3Error, error_class)
+                              EntityTooLarge, EntityTooSmall, InternalError, InvalidArgument,
+                              InvalidPart, InvalidPartOrder, InvalidRange, InvalidRequest,
+                              KeyTooLongError, MalformedXML, NoSuchBucket, NoSuchKey,
+                              NoSuchUpload, NotImplemented_, PreconditionFailed, S3Error)
 from s3service.payload import PAYLOAD_KEY
 from s3service.wsgi import parse_query, request_path
 from s3service.xmltext import element
@@ -101,27 +103,6 @@ from objectgateway_files import (bucket_locked, copy_body, copy_exactly, drain_b
                                  open_object_file, parse_xml_list, read_object_meta, write_json)
 
 log = logging.getLogger("objectgateway")
-
-NoSuchKey = error_class("NoSuchKey", 404, "The specified key does not exist.", __name__)
-NoSuchUpload = error_class(
-    "NoSuchUpload", 404, "The specified multipart upload does not exist. The upload ID may be "
-    "invalid, or the upload may have been aborted or completed.", __name__)
-InvalidPart = error_class(
-    "InvalidPart", 400, "One or more of the specified parts could not be found. The part may "
-    "not have been uploaded, or the specified entity tag may not match the part's entity tag.",
-    __name__)
-InvalidPartOrder = error_class(
-    "InvalidPartOrder", 400, "The list of parts was not in ascending order. Parts must be "
-    "ordered by part number.", __name__)
-EntityTooSmall = error_class(
-    "EntityTooSmall", 400, "Your proposed upload is smaller than the minimum allowed object "
-    "size.", __name__)
-KeyTooLongError = error_class("KeyTooLongError", 400, "Your key is too long", __name__)
-PreconditionFailed = error_class(
-    "PreconditionFailed", 412, "At least one of the pre-conditions you specified did not hold",
-    __name__)
-InvalidRange = error_class("InvalidRange", 416, "The requested range is not satisfiable",
-                           __name__)
 
 XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
 REQUEST_ID = "s3service.request_id"   # where the middleware leaves the request's id

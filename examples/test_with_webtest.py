@@ -1,73 +1,71 @@
 """Unit-testing a gateway behind the s3service middleware with WebTest.
 
-No server, no network: requests are signed by botocore (exactly as boto3
-would sign them) and handed to the WSGI app in-process by WebTest.
+No server, no network: ``s3service.testing.S3TestApp`` is webtest's
+``TestApp`` signing each request as boto3 does (botocore signs it), for the
+host the middleware serves; ``sandbox()`` is a throw-away store with an
+account, its root key and an IAM user's key.
 
+    pip install 's3service[testing]' pytest
     python -m pytest examples/test_with_webtest.py
 """
-import xml.etree.ElementTree as ET
+from xml.etree import ElementTree
 
 import pytest
-from botocore.auth import S3SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
-from webtest import TestApp
 
-from s3service.backends.memory import MemoryBackend
 from s3service.gateway import make_app
+from s3service.testing import S3TestApp, error_code, sandbox
 
-ACCOUNT = "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"
-ACCESS_KEY, SECRET_KEY = "AKIAEXAMPLEEXAMPLE01", "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3"
-REGION = "us-east-1"
+HOST = "s3.example.com"
 NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 
 
 @pytest.fixture
-def app():
-    store = MemoryBackend()
-    store.add_account(ACCOUNT, display_name="alice")
-    store.add_key(ACCOUNT, ACCESS_KEY, SECRET_KEY)
-    return TestApp(make_app(store, region=REGION, service_hosts=["s3.example.com"]))
+def world():
+    return sandbox()
 
 
-def s3(app, method, path, body=b"", host="s3.example.com", key=(ACCESS_KEY, SECRET_KEY)):
-    """Send ``method path`` signed with SigV4 for ``host``; returns WebTest's response."""
-    request = AWSRequest(method=method, url=f"http://{host}{path}", data=body)
-    S3SigV4Auth(Credentials(*key), "s3", REGION).add_auth(request)
-    headers = {**request.headers, "Host": host}
-    return app.request(path, method=method, body=body, headers=headers, expect_errors=True)
-
-
-def error_code(response):
-    return ET.fromstring(response.body).findtext("Code")
+@pytest.fixture
+def app(world):
+    """The bundled bucket gateway, every request signed with the account's root key."""
+    return S3TestApp(make_app(world.store, service_hosts=[HOST]), world.root, host=HOST)
 
 
 def test_create_then_list_buckets(app):
-    assert s3(app, "PUT", "/photos").status_int == 200
-    listing = ET.fromstring(s3(app, "GET", "/").body)
+    assert app.put("/photos").status_int == 200
+    listing = ElementTree.fromstring(app.get("/").body)
     assert [b.findtext(f"{NS}Name") for b in listing.iter(f"{NS}Bucket")] == ["photos"]
 
 
 def test_virtual_hosted_bucket(app):
-    assert s3(app, "PUT", "/", host="photos.s3.example.com").status_int == 200
-    head = s3(app, "HEAD", "/", host="photos.s3.example.com")
-    assert head.status_int == 200
-    assert head.headers["x-amz-bucket-region"] == REGION
+    assert app.s3("PUT", "/", host=f"photos.{HOST}").status_int == 200
+    head = app.s3("HEAD", "/", host=f"photos.{HOST}")
+    assert head.headers["x-amz-bucket-region"] == "us-east-1"
+
+
+def test_sigv2_and_presigned_urls(app):
+    app.put("/photos")
+    assert app.s3("HEAD", "/photos", signature="v2").status_int == 200
+    assert app.s3("GET", "/", presign=True).status_int == 200
 
 
 def test_errors_are_s3_xml_with_the_request_id(app):
-    response = s3(app, "PUT", "/Not_A_Bucket")
-    assert response.status_int == 400
-    assert error_code(response) == "InvalidBucketName"
-    request_id = ET.fromstring(response.body).findtext("RequestId")
+    response = app.put("/Not_A_Bucket", expect_errors=True)
+    assert (response.status_int, error_code(response)) == (400, "InvalidBucketName")
+    request_id = ElementTree.fromstring(response.body).findtext("RequestId")
     assert request_id == response.headers["x-amz-request-id"]
 
 
-def test_wrong_secret_is_refused(app):
-    response = s3(app, "PUT", "/photos", key=(ACCESS_KEY, "not-the-secret"))
+def test_an_iam_user_may_do_only_what_its_policies_allow(world, app):
+    user = S3TestApp(app.app, world.user, host=HOST)
+    response = user.put("/photos", expect_errors=True)
+    assert (response.status_int, error_code(response)) == (403, "AccessDenied")
+    world.allow("s3:CreateBucket", "arn:aws:s3:::photos")
+    assert user.put("/photos").status_int == 200
+
+
+def test_wrong_secret_and_anonymous_requests_are_refused(world, app):
+    forged = type(world.root)(world.root.access_key, "not-the-secret")
+    response = app.s3("PUT", "/photos", keys=forged, expect_errors=True)
     assert (response.status_int, error_code(response)) == (403, "SignatureDoesNotMatch")
-
-
-def test_anonymous_request_is_refused(app):
-    response = app.put("/photos", headers={"Host": "s3.example.com"}, expect_errors=True)
+    response = app.s3("PUT", "/photos", anonymous=True, expect_errors=True)
     assert (response.status_int, error_code(response)) == (403, "AccessDenied")

@@ -215,7 +215,7 @@ def _auth_type(ctx: RequestContext) -> str | None:
     return None
 
 
-def _header(name: str):
+def _header(name: str) -> Callable[[RequestContext], str | None]:
     def get(ctx: RequestContext) -> str | None:
         value = ctx.environ.get(name)
         return None if value is None else str(value)
@@ -287,7 +287,8 @@ def _unknown(ctx: RequestContext) -> None:
 
 def key_getter(key: str) -> Callable[[RequestContext], str | None]:
     """The function giving a request's value of ``key`` (lower case), or ``None``."""
-    return _KEYS.get(key, _unknown)
+    getter: Callable[[RequestContext], str | None] = _KEYS.get(key, _unknown)
+    return getter
 
 
 class RequestAuthorizer:

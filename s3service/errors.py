@@ -8,7 +8,12 @@ the code's HTTP status and XML body, adding ``RequestId`` and ``HostId``::
 Keyword arguments become extra child elements of ``<Error>``, in order.  Never
 pass a secret: everything given here is sent to the client.
 
-A class's name is its S3 error code unless it says otherwise (``code``).
+A class's name is its S3 error code unless it says otherwise (``code``;
+``NotImplemented_`` is ``NotImplemented``, leaving Python's own name alone).
+The catalogue covers what a gateway answers: authentication, malformed
+requests, bodies, buckets, objects, multipart uploads, redirects and the
+service's own errors; :func:`catalogue` lists them.  An error S3 has and this
+module lacks is one line: ``error_class("Code", status, "message")``.
 """
 from __future__ import annotations
 
@@ -51,12 +56,11 @@ class S3Error(Exception):
         return "".join(parts).encode("utf-8")
 
 
-_REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+_REASONS = {301: "Moved Permanently", 307: "Temporary Redirect",
+            400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
             409: "Conflict", 411: "Length Required", 412: "Precondition Failed",
             413: "Request Entity Too Large", 416: "Requested Range Not Satisfiable",
             500: "Internal Server Error", 501: "Not Implemented", 503: "Service Unavailable"}
-
-# Authentication and authorization.
 
 
 def error_class(code: str, status: int, message: str, module: str = __name__) -> type[S3Error]:
@@ -69,8 +73,21 @@ def error_class(code: str, status: int, message: str, module: str = __name__) ->
 _error = error_class
 
 
+# The catalogue: S3's error codes with their HTTP status and S3's wording.
+
 # Authentication and authorization.
 AccessDenied = _error("AccessDenied", 403, "Access Denied")
+AccountProblem = _error(
+    "AccountProblem", 403,
+    "There is a problem with your AWS account that prevents the operation from completing "
+    "successfully.")
+AllAccessDisabled = _error("AllAccessDisabled", 403,
+                           "All access to this Amazon S3 resource has been disabled.")
+InvalidSecurity = _error("InvalidSecurity", 403,
+                         "The provided security credentials are not valid.")
+SignatureVersionNotSupported = _error(
+    "SignatureVersionNotSupported", 400,
+    "The authorization mechanism you have provided is not supported.")
 InvalidAccessKeyId = _error(
     "InvalidAccessKeyId", 403,
     "The AWS Access Key Id you provided does not exist in our records.")
@@ -135,7 +152,88 @@ IllegalLocationConstraintException = _error(
 TooManyBuckets = _error("TooManyBuckets", 400,
                         "You have attempted to create more buckets than allowed")
 
+InvalidBucketState = _error("InvalidBucketState", 409,
+                            "The request is not valid with the current state of the bucket.")
+OperationAborted = _error(
+    "OperationAborted", 409,
+    "A conflicting conditional operation is currently in progress against this resource. "
+    "Try again.")
+NoSuchBucketPolicy = _error("NoSuchBucketPolicy", 404,
+                            "The specified bucket does not have a bucket policy.")
+NoSuchCORSConfiguration = _error("NoSuchCORSConfiguration", 404,
+                                 "The CORS configuration does not exist")
+NoSuchLifecycleConfiguration = _error("NoSuchLifecycleConfiguration", 404,
+                                      "The lifecycle configuration does not exist.")
+NoSuchTagSet = _error("NoSuchTagSet", 404, "The TagSet does not exist")
+NoSuchWebsiteConfiguration = _error("NoSuchWebsiteConfiguration", 404,
+                                    "The specified bucket does not have a website configuration")
+ServerSideEncryptionConfigurationNotFoundError = _error(
+    "ServerSideEncryptionConfigurationNotFoundError", 404,
+    "The server side encryption configuration was not found")
+MalformedACLError = _error(
+    "MalformedACLError", 400,
+    "The XML you provided was not well-formed or did not validate against our published schema.")
+MalformedPolicy = _error("MalformedPolicy", 400, "Policies must be valid JSON.")
+InvalidTag = _error("InvalidTag", 400, "The tag provided was not a valid tag.")
+
+# Objects.
+NoSuchKey = _error("NoSuchKey", 404, "The specified key does not exist.")
+NoSuchVersion = _error(
+    "NoSuchVersion", 404,
+    "The specified version does not exist.")
+KeyTooLongError = _error("KeyTooLongError", 400, "Your key is too long")
+MetadataTooLarge = _error(
+    "MetadataTooLarge", 400,
+    "Your metadata headers exceed the maximum allowed metadata size.")
+InvalidRange = _error("InvalidRange", 416, "The requested range is not satisfiable")
+PreconditionFailed = _error("PreconditionFailed", 412,
+                            "At least one of the pre-conditions you specified did not hold")
+ConditionalRequestConflict = _error(
+    "ConditionalRequestConflict", 409,
+    "A conflicting operation occurred. If using PutObject you can retry the request. "
+    "If using multipart upload you should initiate another CreateMultipartUpload request "
+    "and re-upload each part.")
+InvalidObjectState = _error("InvalidObjectState", 403,
+                            "The operation is not valid for the object's storage class.")
+InvalidStorageClass = _error("InvalidStorageClass", 400,
+                             "The storage class you specified is not valid")
+MissingRequestBodyError = _error("MissingRequestBodyError", 400, "Request Body is empty")
+UnexpectedContent = _error("UnexpectedContent", 400,
+                           "This request does not support content")
+MaxMessageLengthExceeded = _error("MaxMessageLengthExceeded", 400,
+                                  "Your request was too big.")
+InvalidURI = _error("InvalidURI", 400, "Couldn't parse the specified URI.")
+InvalidEncryptionAlgorithmError = _error(
+    "InvalidEncryptionAlgorithmError", 400,
+    "The encryption request you specified is not valid. The valid value is AES256.")
+
+# Multipart uploads.
+NoSuchUpload = _error(
+    "NoSuchUpload", 404,
+    "The specified upload does not exist. The upload ID may be invalid, or the upload may "
+    "have been aborted or completed.")
+InvalidPart = _error(
+    "InvalidPart", 400,
+    "One or more of the specified parts could not be found. The part may not have been "
+    "uploaded, or the specified entity tag may not match the part's entity tag.")
+InvalidPartOrder = _error(
+    "InvalidPartOrder", 400,
+    "The list of parts was not in ascending order. The parts list must be specified in "
+    "order by part number.")
+EntityTooSmall = _error("EntityTooSmall", 400,
+                        "Your proposed upload is smaller than the minimum allowed object size.")
+
+# Redirects to another endpoint (the answer says which, in ``Endpoint``).
+PermanentRedirect = _error(
+    "PermanentRedirect", 301,
+    "The bucket you are attempting to access must be addressed using the specified endpoint. "
+    "Please send all future requests to this endpoint.")
+TemporaryRedirect = _error("TemporaryRedirect", 307,
+                           "Please re-send this request to the specified temporary endpoint. "
+                           "Continue to use the original request endpoint for future requests.")
+
 # The service itself.
+SlowDown = _error("SlowDown", 503, "Please reduce your request rate.")
 InternalError = _error("InternalError", 500,
                        "We encountered an internal error. Please try again.")
 ServiceUnavailable = _error("ServiceUnavailable", 503,
@@ -186,6 +284,13 @@ class MethodNotAllowed(S3Error):
 
     def __init__(self, *, method: str, resource_type: str) -> None:
         super().__init__(Method=method, ResourceType=resource_type)
+
+
+def catalogue() -> list[type[S3Error]]:
+    """Every error class of this module, sorted by code."""
+    found = {cls for cls in globals().values()
+             if isinstance(cls, type) and issubclass(cls, S3Error) and cls is not S3Error}
+    return sorted(found, key=lambda cls: cls.code)
 
 
 def _hex_bytes(text: str) -> str:

@@ -61,6 +61,7 @@ clock skew and authorizer every layer authenticates by.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from . import timeouts
 from .auth import Authenticator
@@ -74,7 +75,10 @@ from .layers.metering import MeteringLayer, operation_of
 from .layers.service import ListBuckets, ServiceRoutes
 from .metrics.api import MetricsAPI
 from .metrics.meter import DEFAULT_RETENTION_DAYS, Meter
+from .parameters import (check_bool, check_callable, check_hosts, check_names, check_number,
+                         check_optional_number, check_protocol, check_secret, check_text)
 from .payload.idle import DEFAULT_IDLE_TIMEOUT, with_idle_bound
+from .policies.authorizer import default_authorizer
 from .regions import DEFAULT_REGION
 
 __all__ = ["S3ServiceMiddleware"]
@@ -90,9 +94,15 @@ class S3ServiceMiddleware:
         (:class:`~s3service.backends.protocols.BucketStore`).
     :param authorizer: decides ``s3:ListAllMyBuckets`` (asked ``is_allowed_in`` with the
         request's :class:`~s3service.authorization.RequestContext` when it has that
-        method); by default every authenticated caller may.  With
-        ``authenticate_all``, the app behind is handed it too (see the module documentation).
-        :class:`s3service.policies.PolicyAuthorizer` decides with IAM policies.
+        method).  With ``authenticate_all``, the app behind is handed it too (see the
+        module documentation).  By default, when ``credentials`` keeps IAM policies
+        (both bundled stores do), :class:`s3service.policies.PolicyAuthorizer` on it:
+        an account's own (root) keys may do everything, an IAM user only what its
+        policies allow (with none, nothing, as on AWS).  A store without policies
+        has no IAM users to tell apart: then every authenticated caller may do
+        everything (:class:`~s3service.authorization.AllowAuthenticated`, which
+        may also be given to keep that with a store that has policies).  Anonymous
+        callers are refused ListBuckets whatever the authorizer.
     :param region: the region this endpoint signs for (SigV4 credential scope).
     :param service_hosts: host names of the service; ``<bucket>.<host>`` is virtual-hosted
         bucket addressing and passes through.  Requests to any other host are path-style.
@@ -125,6 +135,9 @@ class S3ServiceMiddleware:
         (see :mod:`s3service.payload.idle`, and what servers do meanwhile).
         Default 20; ``None``: reads wait as long as the server's input does.
 
+    Every argument is checked here: a wrong one raises ``TypeError`` or
+    ``ValueError`` naming the parameter (a string ``service_hosts`` is one host).
+
     Metrics example::
 
         store = MemoryBackend()
@@ -141,18 +154,29 @@ class S3ServiceMiddleware:
                  metrics_retention_days: float | None = DEFAULT_RETENTION_DAYS,
                  backend_timeout: float | None = None,
                  idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT) -> None:
+        check_callable("app", app, "a WSGI app, app(environ, start_response)")
+        check_protocol("credentials", credentials, CredentialStore)
+        check_protocol("buckets", buckets, BucketStore)
+        if authorizer is None:
+            authorizer = default_authorizer(credentials)
+        check_protocol("authorizer", authorizer, Authorizer)
+        if metrics is not None:
+            check_protocol("metrics", metrics, MetricsStore)
         self.backend_timeout = checked_timeout(backend_timeout)
         self.idle_timeout = checked_timeout(idle_timeout, "idle_timeout")
         self.credentials = credentials
         self.buckets = buckets
-        self.region = region
-        self.hosts = ServiceHosts(service_hosts)
+        self.region = check_text("region", region)
+        self.hosts = ServiceHosts(check_hosts("service_hosts", service_hosts))
         self.service_hosts = self.hosts.names
-        self.clock_skew = float(clock_skew)
-        self.authenticate_all = authenticate_all
-        if isinstance(token_secret, str):
-            token_secret = token_secret.encode("utf-8")
-        self.token_secret = token_secret
+        self.clock_skew = check_number("clock_skew", clock_skew)
+        self.authenticate_all = check_bool("authenticate_all", authenticate_all)
+        self.token_secret = token_secret = check_secret("token_secret", token_secret)
+        metrics_flush_interval = check_optional_number("metrics_flush_interval",
+                                                       metrics_flush_interval)
+        metrics_admins = check_names("metrics_admins", metrics_admins, "account ID")
+        metrics_retention_days = check_optional_number(
+            "metrics_retention_days", metrics_retention_days, positive=True)
         self.authenticator = Authenticator(
             credentials if self.backend_timeout is None
             else timeouts.BoundedCredentials(credentials, self.backend_timeout),
@@ -174,9 +198,9 @@ class S3ServiceMiddleware:
         """The layers around ``app``: innermost first, so a request crosses them bottom up."""
         if self.authenticate_all:
             app = with_idle_bound(AuthenticationLayer(app, self.authenticator), self.idle_timeout)
-        list_metrics = self.metrics_api
-        if list_metrics is not None:
-            list_metrics = with_idle_bound(list_metrics, self.idle_timeout)
+        list_metrics: WSGIApp | None = None
+        if self.metrics_api is not None:
+            list_metrics = with_idle_bound(self.metrics_api, self.idle_timeout)
         app = ServiceRoutes(app, self.hosts, list_buckets=self.list_buckets,
                             list_metrics=list_metrics)
         if self.meter is not None:
@@ -203,24 +227,26 @@ class S3ServiceMiddleware:
     def authorizer(self, authorizer: Authorizer) -> None:
         self.authenticator.authorizer = authorizer
 
-    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         return self._stack(environ, start_response)
 
-    def operation_of(self, environ: dict, bucket_in_host: bool | None = None) -> str | None:
+    def operation_of(self, environ: dict[str, Any],
+                     bucket_in_host: bool | None = None) -> str | None:
         """The UTAPI name of a request's S3 operation (``s3:GetObject``...), or ``None``."""
         if bucket_in_host is None:
             bucket_in_host = self.hosts.is_bucket_host(environ)
         return operation_of(environ, bucket_in_host)
 
-    def bucket_of(self, environ: dict, bucket_in_host: bool | None = None) -> str | None:
+    def bucket_of(self, environ: dict[str, Any],
+                  bucket_in_host: bool | None = None) -> str | None:
         """The bucket a request addresses (virtual-hosted or path-style), or ``None``."""
         return self.hosts.bucket_of(environ, bucket_in_host)
 
-    def is_bucket_host(self, environ: dict) -> bool:
+    def is_bucket_host(self, environ: dict[str, Any]) -> bool:
         """Whether the request addresses a bucket by its host name (``photos.s3.example.com``)."""
         return self.hosts.is_bucket_host(environ)
 
-    def authenticate(self, environ: dict, payload_hash: str | None = None,
+    def authenticate(self, environ: dict[str, Any], payload_hash: str | None = None,
                      query: Sequence[tuple[str, str]] | None = None) -> Identity | None:
         """Check the request's signature: its identity, ``None`` if anonymous; raises S3Error.
 

@@ -25,9 +25,11 @@ Options:
     Instead of ``db``: ``package.module:factory``, called with no arguments, returning
     an object with ``get_credential`` and ``list_buckets``.
 ``authorizer``
-    ``package.module:factory`` returning an authorizer (default: allow all
-    authenticated callers), or ``policies``: the IAM policies in the store
-    (:class:`s3service.policies.PolicyAuthorizer`).
+    ``package.module:factory`` returning an authorizer, or ``policies``: the
+    IAM policies in the store (:class:`s3service.policies.PolicyAuthorizer`).
+    Default: the middleware's (the store's IAM policies when it keeps them,
+    as both bundled stores do; else every authenticated caller may do
+    everything).
 ``metrics``
     ``true`` to meter every request and answer ``POST /?Action=ListMetrics``
     with the store of ``db``/``backend`` as the metrics store (both bundled
@@ -46,9 +48,10 @@ Options:
     Seconds a request may wait for the store (credential look-up, first page of
     a listing) before it is answered ``503 ServiceUnavailable``; unset or empty
     (the default) for no bound.  See :mod:`s3service.timeouts`.
+
 ``region``, ``service_hosts`` (spaces or commas), ``clock_skew`` (seconds),
-``authenticate_all`` (true/false), ``token_secret``
-    As the :class:`~s3service.S3ServiceMiddleware` parameters of the same names.
+``authenticate_all`` (true/false) and ``token_secret`` are as the
+:class:`~s3service.S3ServiceMiddleware` parameters of the same names.
 """
 from __future__ import annotations
 
@@ -112,7 +115,8 @@ def make_authorizer(spec: str | None, store: Any) -> Any:
     return load_object(spec)()
 
 
-def filter_factory(global_conf: dict, **local_conf: Any) -> Callable[[Any], S3ServiceMiddleware]:
+def filter_factory(global_conf: dict[str, Any],
+                   **local_conf: Any) -> Callable[[Any], S3ServiceMiddleware]:
     """Build the middleware from a paste ``[filter:...]`` section."""
     conf = {**global_conf, **local_conf}
     store = make_store(conf.get("db"), conf.get("backend"))

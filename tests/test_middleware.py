@@ -111,7 +111,12 @@ def test_list_buckets(app, version, presign):
     assert [d.text for d in root.iter(NS + "CreationDate")] == ["2024-01-02T03:04:05.000Z"] * 2
 
 
-def test_iam_user_lists_parent_account(app):
+LIST_ALL = ('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+            '"Action": "s3:ListAllMyBuckets", "Resource": "*"}]}')
+
+
+def test_iam_user_lists_parent_account(store, app):
+    store.put_user_policy(ROOT, "bob", "list", LIST_ALL)
     resp = send(app, signed(key="AKIDUSER", secret="usersecret"))
     assert names(resp) == ["archive", "photos"]
     assert ElementTree.fromstring(resp.body).findtext(f"{NS}Owner/{NS}ID") == ROOT

@@ -6,7 +6,7 @@ cannot reach its store raises :class:`~.base.BackendUnavailable` (answered
 InternalError``.  Either way the client never sees the exception's text, and
 the log records it under the request id.
 
-=======================  ==========================================================
+========================  ==========================================================
 :class:`CredentialStore`  every signature check (the one method a gateway must have)
 :class:`BucketStore`      ListBuckets
 :class:`PolicySource`     :class:`~s3service.policies.PolicyAuthorizer`, on each decision
@@ -14,7 +14,7 @@ the log records it under the request id.
 :class:`MetricsStore`     the meter (writes) and ListMetrics (reads)
 :class:`BucketDirectory`  ListMetrics (who owns a bucket) and the bundled gateway
 :class:`AdminStore`       the ``s3service`` command and the bundled gateway: all of the above
-=======================  ==========================================================
+========================  ==========================================================
 
 The values they pass are in :mod:`.records` (:class:`~.records.Credential`,
 :class:`~.records.BucketInfo`, :class:`~.records.Attachment`) and
@@ -246,6 +246,8 @@ def checked_timeout(seconds: float | None, name: str = "backend_timeout") -> flo
     """``seconds`` as a timeout: a positive number, or ``None``; else ValueError naming ``name``."""
     if seconds is None:
         return None
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise TypeError(f"{name}: expected a number of seconds or None; got {seconds!r}")
     if not float(seconds) > 0:
         raise ValueError(f"{name} must be a positive number of seconds or None")
     return float(seconds)

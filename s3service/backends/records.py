@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from operator import itemgetter
+from typing import Any
 
 from ..regions import DEFAULT_REGION
 from ..xmltext import escape
@@ -34,7 +35,7 @@ class Credential:
                 f"user={self.user!r}, active={self.active!r})")
 
 
-class BucketInfo(tuple):
+class BucketInfo(tuple[Any, ...]):
     """One bucket as ListBuckets shows it: ``name``, ``created``, ``region``.
 
     ``created`` is an aware datetime (a naive one is taken as UTC).  The
@@ -71,7 +72,7 @@ class BucketInfo(tuple):
 
     @property
     def created(self) -> datetime:
-        created = self[3]
+        created: datetime | None = self[3]
         if created is None:
             return datetime.strptime(self.creation_date, "%Y-%m-%dT%H:%M:%S.%f%z")
         return created

@@ -49,8 +49,7 @@ from urllib.parse import quote
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
 
-from ..authorization import (AllowAuthenticated, Authorizer, RequestAuthorizer, RequestContext,
-                             with_context)
+from ..authorization import Authorizer, RequestAuthorizer, RequestContext, with_context
 from ..backends.base import BucketInfo, BucketNameTaken, UnknownAccount, UnknownBucket
 from ..backends.protocols import AdminStore
 from ..bucketnames import validate_bucket_name
@@ -62,6 +61,7 @@ from ..hosts import bucket_from_host, service_host_names
 from ..identity import Identity
 from ..listing import S3_XMLNS
 from ..middleware import S3ServiceMiddleware
+from ..policies.authorizer import default_authorizer
 from ..regions import DEFAULT_REGION, looks_like_region
 from ..envelope import AUTHORIZER_KEY, IDENTITY_KEY, Exchange, Reply, answer
 from ..wsgi import parse_query
@@ -95,8 +95,9 @@ class Gateway:
     """The WSGI app; see the module documentation.  Wrap it with the middleware.
 
     ``authorizer`` decides each operation when the middleware in front left
-    none in ``environ["s3service.authorizer"]`` (default: every authenticated
-    caller may do everything); give it the middleware's.  ``max_buckets``:
+    none in ``environ["s3service.authorizer"]`` (default: the store's IAM
+    policies, :func:`~s3service.policies.authorizer.default_authorizer`); give it
+    the middleware's.  ``max_buckets``:
     the most buckets one account may own (``None``: no limit); CreateBucket
     beyond it is ``400 TooManyBuckets``.  (Each answer of ListBuckets is at
     most that long: a bound on what one slow reader can hold.)
@@ -112,7 +113,7 @@ class Gateway:
         self.max_buckets = max_buckets
         self.region = region
         self.service_hosts = service_host_names(service_hosts)
-        self.authorizer: Authorizer = authorizer or AllowAuthenticated()
+        self.authorizer: Authorizer = authorizer or default_authorizer(store)
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         return answer(environ, start_response, self._respond, logger=log)
@@ -435,7 +436,7 @@ def app_factory(global_conf: dict, **local_conf: Any) -> Gateway:
     and filter each open the store, so they must name the same database: ``db =
     memory`` would give them two different stores.  Put ``authorizer`` in
     ``[DEFAULT]`` so that both decide with it: set only on the filter, the
-    gateway lets every authenticated caller do every bucket operation.
+    gateway decides with the store's IAM policies.
     """
     from ..paste import as_list, load_object, make_store
 

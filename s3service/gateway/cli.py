@@ -47,6 +47,7 @@ from typing import Any
 from .. import __version__
 from ..auth.presign import presign
 from ..backends.protocols import AdminStore
+from ..extras import missing_extra_message
 from ..metrics.meter import DEFAULT_RETENTION_DAYS
 from ..regions import DEFAULT_REGION
 from . import admin, policycli
@@ -318,7 +319,8 @@ def cmd_serve(args: argparse.Namespace, store: AdminStore) -> None:
     from . import admin, logs, server
 
     if importlib.util.find_spec("granian") is None:
-        raise AdminError("granian is not installed: pip install 's3service[server]'")
+        raise AdminError(missing_extra_message(ModuleNotFoundError(name="granian")) or "",
+                         EXIT_USAGE)
     if (args.certfile is None) != (args.keyfile is None):
         raise AdminError("HTTPS needs both --certfile and --keyfile", EXIT_USAGE)
     for path in filter(None, (args.certfile, args.keyfile)):
@@ -326,7 +328,10 @@ def cmd_serve(args: argparse.Namespace, store: AdminStore) -> None:
             raise AdminError(f"no such file: {path}", EXIT_USAGE)
     if args.db == "memory":
         if args.workers not in (None, 1):
-            raise AdminError("an in-memory store needs --workers 1", EXIT_USAGE)
+            raise AdminError("an in-memory store needs --workers 1: it is one process's, so "
+                             "each worker would have its own and never see what another "
+                             "stored (use a database, --db sqlite:///PATH, for more)",
+                             EXIT_USAGE)
         args.workers = 1
     admin.check_region(args.region)
     try:
@@ -483,9 +488,9 @@ def describe(exc: Exception, db: str) -> tuple[str, int]:
     elif isinstance(exc, BackendUnavailable):
         message, code = str(exc), EXIT_UNAVAILABLE
     elif isinstance(exc, ImportError):
-        message = (f"a module the database {_safe_url(db)} needs is not installed: "
-                   f"{exc.name or exc}")
-        code = EXIT_UNAVAILABLE
+        message = missing_extra_message(exc) or (
+            f"a module the database {_safe_url(db)} needs is not installed: {exc.name or exc}")
+        code = EXIT_USAGE
     else:
         message, code = _library_error(exc, db)
     return _scrub(" ".join(message.split()), db), code

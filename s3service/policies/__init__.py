@@ -16,7 +16,8 @@ the statement that made it).  The condition keys a request has are listed in
 :mod:`s3service.authorization`.
 """
 from .authorizer import PolicyAuthorizer
-from .document import Policy, PolicyError, Statement, parse_policy
+from .document import Policy, Statement, parse_policy
+from .errors import PolicyError
 from .evaluate import ALLOWED, EXPLICIT_DENY, IMPLICIT_DENY, Decision, evaluate
 
 __all__ = ["ALLOWED", "EXPLICIT_DENY", "IMPLICIT_DENY", "Decision", "Policy", "PolicyAuthorizer",

@@ -10,8 +10,10 @@ from functools import lru_cache
 
 from ..backends.protocols import PolicySource
 from ..identity import Identity
-from ..authorization import RequestContext, key_getter
-from .document import Policy, PolicyError, parse_policy
+from ..authorization import AllowAuthenticated, Authorizer, RequestContext, key_getter
+from ..parameters import check_protocol, protocol_methods
+from .document import Policy, parse_policy
+from .errors import PolicyError
 from .evaluate import ALLOWED, EXPLICIT_DENY, Decision, evaluate
 from .variables import variable_keys
 
@@ -37,7 +39,28 @@ class _Entry:
     broken: str | None = None          # a stored document that no longer parses
     keys: tuple[str, ...] = ()
     getters: tuple[Callable[[RequestContext], str | None], ...] = ()
-    decisions: dict[tuple, Decision] = field(default_factory=dict)
+    decisions: dict[tuple[object, ...], Decision] = field(default_factory=dict)
+
+
+def keeps_policies(store: object) -> bool:
+    """Whether ``store`` keeps IAM policies (has every method of
+    :class:`~s3service.backends.protocols.PolicySource`)."""
+    return all(callable(getattr(store, m, None)) for m in protocol_methods(PolicySource))
+
+
+def default_authorizer(store: object) -> Authorizer:
+    """The authorizer used when an embedder names none: safe by default.
+
+    A store that keeps IAM policies (both bundled stores do) gets a
+    :class:`PolicyAuthorizer` on it, so an IAM user may do only what its
+    policies allow, as on AWS (with no policy, nothing), and an account's own
+    (root) keys everything.  A store without policies has no IAM users to
+    tell apart: every authenticated caller may do everything
+    (:class:`~s3service.authorization.AllowAuthenticated`).
+    """
+    if keeps_policies(store):
+        return PolicyAuthorizer(store)          # type: ignore[arg-type]
+    return AllowAuthenticated()
 
 
 @lru_cache(maxsize=4096)
@@ -60,6 +83,7 @@ class PolicyAuthorizer:
     """
 
     def __init__(self, store: PolicySource) -> None:
+        check_protocol("store", store, PolicySource)
         self.store = store
         self._entries: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
         self._lock = threading.Lock()
@@ -82,7 +106,8 @@ class PolicyAuthorizer:
         entry = self._entries.get((account, user))
         if entry is not None and entry.version == self.store.policy_version(account):
             if entry.keys:
-                key: tuple = (action, resource, context.key_values(entry.keys, entry.getters))
+                key: tuple[object, ...] = (action, resource,
+                                           context.key_values(entry.keys, entry.getters))
             else:
                 key = (action, resource)
             found = entry.decisions.get(key)
@@ -108,7 +133,8 @@ class PolicyAuthorizer:
         if not isinstance(context, RequestContext):
             context = RequestContext({}, identity, context)
         if entry.keys:
-            key: tuple = (action, resource, context.key_values(entry.keys, entry.getters))
+            key: tuple[object, ...] = (action, resource,
+                                       context.key_values(entry.keys, entry.getters))
         else:
             key = (action, resource)
         found = entry.decisions.get(key)

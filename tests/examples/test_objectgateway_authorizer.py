@@ -12,7 +12,6 @@ import pytest
 pytest.importorskip("webtest")
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-ACCOUNT, KEY, SECRET = "a" * 64, "AKIDEXAMPLEOBJECTS01", "objects-secret"
 
 
 class KeysUnderPublic:
@@ -28,28 +27,20 @@ class KeysUnderPublic:
 
 @pytest.fixture
 def app(tmp_path):
-    from webtest import TestApp
-
-    from s3service.backends.memory import MemoryBackend
+    from s3service.testing import S3TestApp, sandbox
 
     sys.path.insert(0, str(EXAMPLES))
     try:
         from objectgateway import make_app
     finally:
         sys.path.remove(str(EXAMPLES))
-    store, authorizer = MemoryBackend(), KeysUnderPublic()
-    store.add_account(ACCOUNT, "example")
-    store.add_key(ACCOUNT, KEY, SECRET)
-    return TestApp(make_app(tmp_path / "objects", store, authorizer=authorizer)), authorizer
+    world, authorizer = sandbox(), KeysUnderPublic()
+    gateway = make_app(tmp_path / "objects", world.store, authorizer=authorizer)
+    return S3TestApp(gateway, world.root, host="localhost"), authorizer
 
 
-def send(app, method: str, path: str, body: bytes = b"", headers=(), status: int = 200):
-    from tests.helpers.signing import signed_headers
-
-    signed = signed_headers(method, f"http://localhost{path}", KEY, SECRET, body=body,
-                            headers=dict(headers))
-    return app.request(path, method=method, body=body,
-                       headers={**dict(signed), "Host": "localhost"}, status=status)
+def send(app, method: str, path: str, body: bytes = b"", headers=(), status: int | str = 200):
+    return app.s3(method, path, body, headers=dict(headers), status=status)
 
 
 def test_delete_objects_asks_for_each_key(app):

@@ -12,6 +12,7 @@ from webtest import TestApp
 from s3service.backends.base import AllowAuthenticated
 from s3service.backends.memory import MemoryBackend
 from s3service.gateway import app_factory, make_app
+from s3service.policies import PolicyAuthorizer
 from tests.helpers.botoclient import boto3_client, error_of, status_of
 
 ACCOUNT, OTHER = "a" * 64, "b" * 64
@@ -108,7 +109,7 @@ def test_denied_before_the_store_is_asked(store):
 
 
 def test_the_gateway_follows_the_middlewares_authorizer(store):
-    app = make_app(store)
+    app = make_app(store, authorizer=AllowAuthenticated())
     user = boto3_client(app, USER_KEY)
     assert status_of(user.create_bucket(Bucket="first")) == 200
     app.authorizer = DenyUsers()                   # replaced later: the gateway asks it too
@@ -120,7 +121,7 @@ def test_the_gateway_follows_the_middlewares_authorizer(store):
 def test_paste_app_factory_takes_an_authorizer():
     made = app_factory({}, db="memory", authorizer="s3service.backends.base:AllowAuthenticated")
     assert isinstance(made.authorizer, AllowAuthenticated)
-    assert isinstance(app_factory({}, db="memory").authorizer, AllowAuthenticated)
+    assert isinstance(app_factory({}, db="memory").authorizer, PolicyAuthorizer)
     denying = app_factory({"authorizer": "tests.gateway.test_app:DenyUsers"}, db="memory")
     assert type(denying.authorizer).__name__ == "DenyUsers"
 

@@ -13,6 +13,7 @@ import pytest
 import webtest
 
 from s3service import S3ServiceMiddleware
+from s3service.authorization import AllowAuthenticated
 from s3service.identity import Identity
 from s3service.metrics import INTERVAL_MS, Entity, interval_start
 from tests.helpers.signing import signed_headers
@@ -32,6 +33,9 @@ SEED = {
 }
 OWNERS = {"photos": A, "docs": A, "ledger": B}
 
+# IAM users here may do everything: what is tested is not their policies.
+EVERY_CALLER = AllowAuthenticated()
+
 
 def gateway(environ, start_response):
     """Stores nothing; reads PUT bodies, reporting them as objects of their bucket's owner."""
@@ -50,6 +54,7 @@ def gateway(environ, start_response):
 @pytest.fixture
 def middleware(store):
     return S3ServiceMiddleware(gateway, credentials=store, buckets=store, metrics=store,
+                             authorizer=EVERY_CALLER,
                                metrics_flush_interval=None, authenticate_all=True,
                                metrics_admins=[OPS])
 
@@ -209,6 +214,7 @@ def test_unchecked_requests_count_for_the_service_only(store):
     """Without authenticate_all a passed-on request's signature is never checked: no
     account, and no bucket (anyone could send anything to any name)."""
     mw = S3ServiceMiddleware(gateway, credentials=store, buckets=store, metrics=store,
+                             authorizer=EVERY_CALLER,
                              metrics_flush_interval=None, metrics_admins=[OPS])
     app = webtest.TestApp(mw)
     send(app, "A", "GET", "/photos/1", want=70)
@@ -223,6 +229,7 @@ def test_unchecked_requests_count_for_the_service_only(store):
 
 def test_virtual_hosted_requests_count_for_their_bucket(store):
     mw = S3ServiceMiddleware(gateway, credentials=store, buckets=store, metrics=store,
+                             authorizer=EVERY_CALLER,
                              metrics_flush_interval=None, service_hosts=["s3.example.com"],
                              authenticate_all=True)
     app = webtest.TestApp(mw)

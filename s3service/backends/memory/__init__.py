@@ -12,6 +12,6 @@ metrics (:mod:`.metrics`) as parts of its own::
 """
 from .metrics import MemoryMetrics
 from .policies import MemoryPolicies
-from .store import MemoryBackend
+from .store import CopiedStoreWarning, MemoryBackend
 
-__all__ = ["MemoryBackend", "MemoryMetrics", "MemoryPolicies"]
+__all__ = ["CopiedStoreWarning", "MemoryBackend", "MemoryMetrics", "MemoryPolicies"]

@@ -10,12 +10,17 @@ Example::
 """
 from __future__ import annotations
 
+import logging
+import os
 import threading
+import warnings
+import weakref
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime, timezone
 from functools import partial
 
+from ...forking import in_each_child
 from ...regions import DEFAULT_REGION
 from ..base import BucketInfo, BucketNameTaken, Credential, UnknownAccount, UnknownBucket
 from .metrics import MemoryMetrics
@@ -23,8 +28,24 @@ from .policies import MemoryPolicies
 from ..sortedbuckets import SortedBuckets, listing
 
 
+log = logging.getLogger("s3service")
+
+
+class CopiedStoreWarning(RuntimeWarning):
+    """A :class:`MemoryBackend` holding data was copied into a forked process."""
+
+
 class MemoryBackend(MemoryPolicies, MemoryMetrics):
     """Accounts, keys and buckets held in dicts; safe to share between threads.
+
+    **One process's store**: it lives in that process's memory, so it cannot be
+    shared by several processes.  A server with several workers (``gunicorn -w
+    2``, ``s3service serve --workers 2``) gives each its own copy, and what one
+    worker stores the others never see (a GET answered by another worker is a
+    404).  ``s3service serve --db memory`` refuses more than one worker; a
+    store holding data in a process that forks (``gunicorn --preload``) warns
+    in each child (:class:`CopiedStoreWarning`, and the ``s3service`` log).
+    Use one worker, or :class:`~s3service.backends.sql.SQLBackend`.
 
     Every protocol of :mod:`s3service.backends.protocols`; its two parts are
     mixins, each saying what it needs of the store: a policy store
@@ -46,6 +67,10 @@ class MemoryBackend(MemoryPolicies, MemoryMetrics):
         self._buckets: dict[str, BucketInfo] = {}    # bucket name -> info
         self._init_policies()
         self._init_metrics()
+        _stores.add(self)
+
+    def _holds_data(self) -> bool:
+        return bool(self._accounts or self._keys)
 
     # -- administration -----------------------------------------------------
 
@@ -176,3 +201,19 @@ class MemoryBackend(MemoryPolicies, MemoryMetrics):
             if buckets is None:
                 return [], after, True
             return buckets.run(prefix, after, region, size)
+
+
+_stores: weakref.WeakSet[MemoryBackend] = weakref.WeakSet()
+
+
+def _warn_if_copied() -> None:
+    """In a forked child: say loudly that a store holding data is now a copy."""
+    if any(store._holds_data() for store in list(_stores)):
+        message = (f"a MemoryBackend holding accounts or keys was copied into forked process "
+                   f"{os.getpid()}: each process now has its own store, and what one stores "
+                   f"the others never see; run one worker, or use SQLBackend")
+        log.warning(message)
+        warnings.warn(message, CopiedStoreWarning, stacklevel=1)
+
+
+in_each_child(_warn_if_copied)

@@ -25,11 +25,12 @@ from typing import Any, TypeVar
 
 from sqlalchemy import (Connection, Engine, create_engine, delete, event, exists, insert, literal,
                         select, update)
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 from sqlalchemy.pool import QueuePool, StaticPool
 
 from ...forking import in_each_child
+from ...parameters import check_number, check_optional_number
 from ...regions import DEFAULT_REGION
 from ..protocols import checked_timeout
 from . import schema
@@ -224,11 +225,24 @@ class SQLBackend(SQLPolicies, SQLMetrics):
                  statement_timeout: float | None = PG_STATEMENT_TIMEOUT,
                  backend_timeout: float | None = BACKEND_TIMEOUT, pool_size: int = POOL_SIZE,
                  **engine_kwargs: Any) -> None:
-        self._url = make_url(url)
+        if not isinstance(url, (str, URL)):
+            raise TypeError(f"url: expected a database URL string such as "
+                            f"'sqlite:///s3service.db'; got {type(url).__name__}")
+        credential_cache_seconds = check_number("credential_cache_seconds",
+                                                credential_cache_seconds)
+        statement_timeout = check_optional_number("statement_timeout", statement_timeout,
+                                                  positive=True)
+        try:
+            self._url = make_url(url)
+        except ArgumentError:
+            raise ValueError("url: expected a database URL such as 'sqlite:///s3service.db' "
+                             "or 'postgresql+psycopg://user@host/db'") from None
         self._statement_timeout = statement_timeout
         self.backend_timeout = checked_timeout(backend_timeout)
-        if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
-            raise ValueError(f"pool_size must be a whole number of connections >= 1, not {pool_size!r}")
+        if isinstance(pool_size, bool) or not isinstance(pool_size, int):
+            raise TypeError(f"pool_size: expected a whole number of connections; got {pool_size!r}")
+        if pool_size < 1:
+            raise ValueError(f"pool_size: expected at least 1 connection; got {pool_size!r}")
         self.pool_size = pool_size
         self._guard = OutageGuard(self._url)
         self._cache_ttl = max(0.0, float(credential_cache_seconds))

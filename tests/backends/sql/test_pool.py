@@ -95,7 +95,8 @@ def test_a_request_waits_for_a_connection_at_most_backend_timeout(make_sql_url):
     store.close()
 
 
-@pytest.mark.parametrize("size", [0, -1, 1.5, True, "2"])
-def test_pool_size_is_a_positive_whole_number(size):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize("size, error", [(0, ValueError), (-1, ValueError), (1.5, TypeError),
+                                         (True, TypeError), ("2", TypeError)])
+def test_pool_size_is_a_positive_whole_number(size, error):
+    with pytest.raises(error, match="pool_size"):
         SQLBackend("sqlite://", pool_size=size)
