@@ -14,7 +14,11 @@ import pytest
 #                    when no binaries are found, fails instead when CI=true
 #   sql_url          parametrized: "sqlite" (a temp file) and "postgresql"
 #                    (a fresh database on postgres_server per test)
-#   make_sql_url     the same as a function: make_sql_url("sqlite"|"postgresql")
+#   make_sql_url     the same as a function: make_sql_url("sqlite"|"postgresql"|"pgbouncer")
+#   pgbouncer        session-wide PgBouncer (transaction pooling) in front of postgres_server
+#                    (tests/helpers/pgbouncer.py); make_sql_url("pgbouncer") is a fresh
+#                    database on postgres_server, its statement_timeout set for the
+#                    database (as docs/scaling.rst says), reached through it
 # =============================================================================
 
 def _no_postgres(reason: str) -> None:
@@ -43,6 +47,24 @@ def postgres_server():
         server.cleanup()
 
 
+@pytest.fixture(scope="session")
+def pgbouncer(postgres_server):
+    from tests.helpers import pgbouncer
+
+    if not postgres_server.can_restart:
+        pytest.skip("PgBouncer runs in front of the tests' own cluster only")
+    if pgbouncer.find_binary() is None:
+        _no_postgres("no pgbouncer binary (apt-get install pgbouncer)")
+    try:
+        bouncer = pgbouncer.PgBouncer.start("127.0.0.1", postgres_server.port)
+    except pgbouncer.PgBouncerUnavailable as exc:
+        _no_postgres(str(exc))
+    try:
+        yield bouncer
+    finally:
+        bouncer.stop()
+
+
 @pytest.fixture
 def make_sql_url(request, tmp_path):
     """``make_sql_url(kind)``: the URL of a new, empty database of that kind."""
@@ -56,6 +78,13 @@ def make_sql_url(request, tmp_path):
             url = server.create_database()
             made.append((server, url))
             return url
+        if kind == "pgbouncer":
+            bouncer = request.getfixturevalue("pgbouncer")
+            server = request.getfixturevalue("postgres_server")
+            url = server.create_database()
+            made.append((server, url))
+            server.set_for_database(url, "statement_timeout", "30s")
+            return bouncer.url(url)
         raise ValueError(kind)
 
     yield make

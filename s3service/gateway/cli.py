@@ -5,7 +5,7 @@ Usage::
     s3service [--db URL | --db-file PATH] [--json] COMMAND ...
 
     s3service serve [--host H] [--port P] [--workers N] [--threads N] [--region R]
-                    [--certfile PEM --keyfile PEM] [--backend-timeout S]
+                    [--certfile PEM --keyfile PEM] [--backend-timeout S] [--db-pool-size N]
                     [--service-host NAME]... [--demo] [--log-level L] [--access-log]
                     [--metrics] [--metrics-admin ACCOUNT]... [--metrics-retention DAYS]
     s3service account create [ID] [--name NAME]
@@ -132,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--backend-timeout", type=_seconds, default=None, metavar="SECONDS",
                        help="longest wait for the database's answer before a request gets "
                             "503 ServiceUnavailable (default: %s)" % server_defaults()[1])
+    serve.add_argument("--db-pool-size", type=_positive, default=None, metavar="N",
+                       help="connections each worker holds at most to a database server, shared "
+                            "by its threads (default: %d; not for SQLite)" % _db_pool_size())
     serve.add_argument("--log-level", default="info",
                        choices=["debug", "info", "warning", "error", "critical"])
     serve.add_argument("--access-log", action="store_true",
@@ -202,6 +205,11 @@ def server_defaults() -> tuple[int, float, int, float]:
     from .app import MAX_BUCKETS
     from .server import BACKEND_TIMEOUT, THREADS
     return THREADS, BACKEND_TIMEOUT, MAX_BUCKETS, DEFAULT_IDLE_TIMEOUT
+
+
+def _db_pool_size() -> int:
+    from .server import DB_POOL_SIZE
+    return DB_POOL_SIZE
 
 
 def _group(commands: Any, name: str, help_text: str) -> Any:
@@ -366,7 +374,10 @@ def cmd_serve(args: argparse.Namespace, store: AdminStore) -> None:
     # (every request of the workers waits at most this long for the store)
     store.backend_timeout = (server.BACKEND_TIMEOUT if args.backend_timeout is None
                              else args.backend_timeout)
+    if hasattr(store, "pool_size"):
+        store.pool_size = args.db_pool_size or server.DB_POOL_SIZE
     logs.configure(args.log_level)
+    server.log_database_connections(store, args.workers)
     tuning = {"threads": args.threads} if args.threads is not None else {}
     if args.idle_timeout is not None:
         tuning["idle_timeout"] = args.idle_timeout

@@ -65,6 +65,11 @@ ENV_SERVICE_HOSTS = "S3SERVICE_SERVICE_HOSTS"
 THREADS = 32
 #: Seconds a request waits for the database's answer before it gets 503.
 BACKEND_TIMEOUT = 5.0
+#: Connections each worker holds at most to a database server (``serve --db-pool-size``):
+#: 8 for a two-CPU server, so 12 such servers fit PostgreSQL's default ``max_connections``
+#: (100), more through PgBouncer.  Two per worker served a quarter fewer requests on a busy
+#: machine (benchmarks/connections.py); see docs/scaling.rst.
+DB_POOL_SIZE = 4
 #: Seconds a client has to send a request head (also the longest idle keep-alive).
 HEADER_TIMEOUT = 10.0
 #: Bytes of the largest request head.
@@ -151,6 +156,17 @@ def check_bind(host: str, port: int) -> None:
     with socket.socket(family, kind, proto) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as the server does
         sock.bind(address)
+
+
+def log_database_connections(store: AdminStore, workers: int | None) -> None:
+    """Log the most database connections this server will hold (a store with a pool only)."""
+    size = getattr(store, "pool_size", None)
+    if size is None or getattr(store, "database_kind", "sqlite") == "sqlite":
+        return
+    workers = default_workers() if workers is None else workers
+    logging.getLogger("s3service.gateway").info(
+        "database connections: at most %d per worker, %d for this server (%d workers)",
+        size, size * workers, workers)
 
 
 def default_workers() -> int:

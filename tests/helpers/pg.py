@@ -233,6 +233,13 @@ class PostgresServer:
         self._admin(f'CREATE DATABASE "{name}"')
         return make_url(self.url).set(database=name).render_as_string(hide_password=False)
 
+    def set_for_database(self, url: str, setting: str, value: str) -> None:
+        """``ALTER DATABASE ... SET setting = 'value'``: what every new session of it starts with."""
+        from sqlalchemy.engine import make_url
+
+        name = make_url(url).database
+        self._admin(f'ALTER DATABASE "{name}" SET {setting} = \'{value}\'')
+
     def drop_database(self, url: str) -> None:
         from sqlalchemy.engine import make_url
 

@@ -10,6 +10,7 @@ import json
 import time
 
 import boto3
+import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -46,8 +47,9 @@ def refused(s3) -> bool:
     return False
 
 
-def test_two_gateways_share_one_store(make_sql_url, start_server):  # noqa: F811
-    db = make_sql_url("postgresql")
+@pytest.mark.parametrize("kind", ["postgresql", "pgbouncer"])
+def test_two_gateways_share_one_store(kind, make_sql_url, start_server):  # noqa: F811
+    db = make_sql_url(kind)            # pgbouncer: both servers through one, transaction pooling
     account_id = admin(db, "account", "create", "--name", "fleet")["account_id"]
     key = admin(db, "key", "create", account_id)
     one, two = (start_server(db, "--workers", "2", module="cli_credential_cache",

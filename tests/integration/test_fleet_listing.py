@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import boto3
+import pytest
 from botocore.config import Config
 
 from tests.helpers.cliserver import start_server  # noqa: F401 (a fixture)
@@ -47,6 +48,12 @@ def everyone_sees(servers, expected: list[str]) -> None:
         for _ in range(ASKS):
             assert unpaged(s3) == expected
             assert paged(s3) == expected
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "pgbouncer"])
+def sql_url(request, make_sql_url):
+    """pgbouncer: both servers (and the third process) through one PgBouncer, transaction pooling."""
+    return make_sql_url(request.param)
 
 
 def test_changes_show_in_the_very_next_listing(sql_url, start_server):  # noqa: F811

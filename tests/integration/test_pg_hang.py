@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import time
+from contextlib import ExitStack
 
 import pytest
 
@@ -27,11 +28,14 @@ TIMEOUT = 2.0
 SLACK = 1.5
 
 
-@pytest.fixture
-def database():
+@pytest.fixture(params=["direct", "pgbouncer"])
+def database(request):
     from s3service.backends.sql import SQLBackend
+    from tests.helpers import pgbouncer
 
-    with pg.private_server() as server:      # (continued before it is stopped, if need be)
+    with pg.private_server() as server, ExitStack() as stack:   # (continued before it is stopped)
+        if request.param == "pgbouncer":         # the server hangs behind a PgBouncer
+            server = stack.enter_context(pgbouncer.in_front_of(server))
         store = SQLBackend(server.url)
         store.add_account(ACCOUNT, display_name="hang")
         store.add_key(ACCOUNT, KEY, SECRET)

@@ -2,19 +2,30 @@
 
 A listing is one or two small indexed queries; through SQLAlchemy each costs
 more in building, caching and transaction bookkeeping than in the database.
-A :class:`Reader` sends the statement text itself, on a connection of its
-thread's own, in autocommit mode (each statement sees every change committed
-before it; no BEGIN/COMMIT round trips).  The connections come from the
-store's engine, with its connect arguments (timeouts, keepalives,
-``statement_timeout``), but are kept by their thread rather than pooled.
+A :class:`Reader` sends the statement text itself, in autocommit mode (each
+statement sees every change committed before it; no BEGIN/COMMIT round
+trips).
 
-A connection that fails is dropped and the statement tried once on a new one
-(a database restart closes every kept connection); if that fails too, or if
-the database did not answer in time, the store is unavailable.
+Its connections come from the store's engine -- the very pool its
+transactions use, so a process never holds more than that pool's
+``pool_size``, whatever its thread count -- but a Reader keeps the ones it
+took, in autocommit mode with a cursor each, and lends them to its threads
+one statement at a time: borrowing from the engine's pool each time (its
+ping, its reset, switching autocommit on and off) would cost more than the
+statement.  It keeps at most ``pool_size - 1`` of them, so that a
+transaction always finds one; with a pool of one, it borrows each time.  A
+thread that finds them all busy waits for one at most the pool's timeout.
+
+A connection that fails is dropped and the statement tried once on a new
+one, which the pool pings first (a database restart breaks every pooled
+connection, and the first failure makes the pool replace them all); if that
+fails too, if the database did not answer in time, or if no connection came
+free in time, the store is unavailable.
 """
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -31,22 +42,28 @@ _inherited: list[Any] = []
 
 
 class Reader:
-    """Runs read-only statements for one process; thread-safe (a connection per thread).
+    """Runs read-only statements for one process; thread-safe.
 
     ``outage(exc)`` makes the :class:`BackendUnavailable` raised when the
     database cannot be reached (it words the message; no password in it).
+    ``keep``: the most connections it keeps (0: borrow from the pool each
+    time); ``wait``: the most seconds a thread waits for one (``None``: no bound).
     """
 
-    def __init__(self, engine: Engine, outage: Callable[[Exception], BackendUnavailable]) -> None:
+    def __init__(self, engine: Engine, outage: Callable[[Exception], BackendUnavailable], *,
+                 keep: int, wait: float | None) -> None:
         self._engine = engine
         self._outage = outage
         dbapi = engine.dialect.loaded_dbapi
         self._lost = (dbapi.OperationalError, dbapi.InterfaceError)
         self._shared = isinstance(engine.pool, StaticPool)  # one connection for all (":memory:")
         self._qmark = engine.dialect.paramstyle == "qmark"
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._open: list[Any] = []
+        # (SQLite's connections are in autocommit mode already: see the store)
+        self._autocommit = engine.dialect.name != "sqlite"
+        self._keep, self._wait = keep, wait
+        self._kept: list[tuple[Any, Any]] = []      # (pool's proxy, cursor), idle, latest last
+        self._held = 0                              # kept, idle or lent
+        self._free = threading.Condition()
 
     def statement(self, sql: str) -> str:
         """``sql`` written with ``?`` placeholders, in the driver's own style."""
@@ -55,15 +72,21 @@ class Reader:
     def rows(self, statement: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
         """All rows of a :meth:`statement`; raises BackendUnavailable when the database is down."""
         for attempt in (1, 2):
-            connection, cursor = self._connection()
+            connection, cursor, kept = self._borrow()
             try:
                 cursor.execute(statement, params)
-                return cursor.fetchall()
+                found = cursor.fetchall()
             except self._lost as exc:
-                self._drop(connection)
+                self._drop(connection, kept, exc)
                 # (a timed-out wait would only be waited for again: see pgwait)
                 if attempt == 2 or not getattr(exc, "retry", True):
                     raise self._outage(exc) from exc
+                continue
+            except BaseException:
+                self._give_back(connection, cursor, kept)
+                raise
+            self._give_back(connection, cursor, kept)
+            return found
         raise AssertionError("unreachable")
 
     def value(self, statement: str, params: Sequence[object]) -> Any:
@@ -71,52 +94,92 @@ class Reader:
         found = self.rows(statement, params)
         return found[0][0] if found else None
 
-    def _connection(self) -> tuple[Any, Any]:
-        """This thread's connection (the pool's proxy of it) and its one cursor."""
-        kept = getattr(self._local, "kept", None)
-        if kept is None:
-            try:
-                connection = self._engine.raw_connection()
-            except (*self._lost, OperationalError, InterfaceError, PoolTimeout) as exc:
-                raise self._outage(exc) from exc  # (the pool raises the driver's own errors)
-            if not self._shared:
-                connection.detach()
-                if hasattr(connection.dbapi_connection, "autocommit"):
-                    connection.dbapi_connection.autocommit = True
-            kept = self._local.kept = (connection, connection.dbapi_connection.cursor())
-            with self._lock:
-                self._open.append(connection)
-        return kept
+    def _borrow(self) -> tuple[Any, Any, bool]:
+        """A connection, its cursor, and whether it is one this reader keeps."""
+        deadline = None
+        with self._free:
+            while True:
+                if self._kept:
+                    connection, cursor = self._kept.pop()
+                    return connection, cursor, True
+                if self._held < self._keep:
+                    self._held += 1
+                    kept = True
+                    break
+                if self._keep == 0:
+                    kept = False
+                    break
+                if self._wait is not None:
+                    deadline = deadline or time.monotonic() + self._wait
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise self._outage(PoolTimeout(
+                            f"no database connection came free within {self._wait:g} s"))
+                self._free.wait(None if self._wait is None else remaining)
+        try:
+            connection = self._engine.raw_connection()
+        except (*self._lost, OperationalError, InterfaceError, PoolTimeout) as exc:
+            if kept:
+                self._release()
+            raise self._outage(exc) from exc  # (the pool raises the driver's own errors)
+        if self._autocommit and not self._shared:
+            connection.dbapi_connection.autocommit = True
+        return connection, connection.dbapi_connection.cursor(), kept
 
-    def _drop(self, connection: Any) -> None:
-        self._local.kept = None
-        with self._lock:
-            if connection in self._open:
-                self._open.remove(connection)
-        if not self._shared:
-            _close(connection)
+    def _give_back(self, connection: Any, cursor: Any, kept: bool) -> None:
+        if kept:
+            with self._free:
+                self._kept.append((connection, cursor))
+                self._free.notify()
+        else:
+            self._return(connection, cursor)
+
+    def _return(self, connection: Any, cursor: Any) -> None:
+        """Give a connection back to the engine's pool, as the pool lent it."""
+        try:
+            cursor.close()
+            if self._autocommit and not self._shared:
+                connection.dbapi_connection.autocommit = False
+        except self._lost:
+            connection.invalidate()
+        connection.close()
+
+    def _drop(self, connection: Any, kept: bool, exc: BaseException) -> None:
+        """Drop a failed connection, and the idle ones too: a restart broke them all."""
+        with self._free:
+            idle, self._kept = self._kept, []
+            self._held -= len(idle) + kept
+            self._free.notify_all()
+        for broken in [connection, *(kept_connection for kept_connection, _ in idle)]:
+            if not self._shared:
+                broken.invalidate(exc)
+            broken.close()
+
+    def _release(self) -> None:
+        with self._free:
+            self._held -= 1
+            self._free.notify()
+
+    def in_use(self) -> int:
+        """How many of its connections are lent to a statement right now."""
+        with self._free:
+            return self._held - len(self._kept)
+
+    def idle(self) -> list[Any]:
+        """The driver connections it keeps idle (for tests to inspect)."""
+        with self._free:
+            return [connection.dbapi_connection for connection, _ in self._kept]
 
     def close(self) -> None:
-        """Close every connection this reader opened (call when no request is running)."""
-        with self._lock:
-            opened, self._open = self._open, []
-        for connection in opened:
-            if not self._shared:
-                _close(connection)
-        self._local = threading.local()
+        """Give every kept connection back to the pool (call when no request is running)."""
+        with self._free:
+            kept, self._kept = self._kept, []
+            self._held -= len(kept)
+        for connection, cursor in kept:
+            self._return(connection, cursor)
 
     def abandon(self) -> None:
-        """Forget the connections without closing them: in a forked child, they are the parent's."""
-        with self._lock:
-            _inherited.extend(self._open)
-            self._open = []
-        self._local = threading.local()
-
-
-def _close(connection: Any) -> None:
-    # The driver's connection itself: the pool's close() would first roll back,
-    # and log a traceback when the database is gone.
-    try:
-        connection.dbapi_connection.close()
-    except Exception:  # already broken: nothing more to release
-        pass
+        """Forget the kept connections without closing them: in a forked child, they are the parent's."""
+        with self._free:
+            _inherited.extend(self._kept)
+            self._kept, self._held = [], 0

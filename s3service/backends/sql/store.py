@@ -28,7 +28,7 @@ from sqlalchemy import (Connection, Engine, and_, create_engine, delete, event, 
                         literal, select, update)
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import QueuePool, StaticPool
 
 from ...forking import in_each_child
 from ...parameters import check_number, check_optional_number
@@ -64,6 +64,7 @@ PG_CONNECT_TIMEOUT = 5           # seconds; psycopg's connect_timeout
 PG_STATEMENT_TIMEOUT = 30.0      # seconds; server-side statement_timeout (None: the server's)
 BACKEND_TIMEOUT = 5.0            # seconds a request waits for PostgreSQL's answer (client side)
 POOL_TIMEOUT = 10                # seconds to wait for a pooled connection (SQLAlchemy: 30)
+POOL_SIZE = 4                    # connections a process holds at most (database servers)
 PG_TCP_OPTIONS = {               # notice a silently vanished server (no RST) on pooled connections
     "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3,
     "tcp_user_timeout": 30_000,  # ms of unacknowledged sends before giving up
@@ -188,10 +189,20 @@ class SQLBackend(SQLPolicies, SQLMetrics, SQLCORS):
     query sets ``connect_timeout``, ``keepalives*`` or ``tcp_user_timeout``).  ``engine_kwargs`` go to
     :func:`sqlalchemy.create_engine` and override these defaults.
 
+    A process holds at most ``pool_size`` connections to a database server
+    (default :data:`POOL_SIZE`), whatever its thread count: its requests share
+    them, each borrowing one only while its statements run, and wait for one
+    at most ``backend_timeout`` seconds (else 503, as for a database that does
+    not answer).  ``pool_size`` may be changed until a process first uses the
+    store, as ``backend_timeout``; it does not apply to SQLite.
+
     Nothing waits on PostgreSQL for ever: besides the connect timeout and the
     keepalives, each connection sets the server-side ``statement_timeout`` to
     ``statement_timeout`` seconds (default 30; ``None`` keeps the server's
-    setting; ignored when the URL's query or ``connect_args`` set ``options``),
+    setting; ignored when the URL's query or ``connect_args`` set ``options``;
+    through a transaction-pooling PgBouncer, which refuses that, it must be
+    set for the role or database instead, and a warning says so: see
+    :mod:`.pgsession`, which also keeps psycopg from preparing statements),
     a request waits at most :data:`POOL_TIMEOUT` seconds for a pooled
     connection (``pool_timeout`` in ``engine_kwargs`` overrides it), and with
     psycopg 3 it waits at most ``backend_timeout`` seconds (default 5; ``None``:
@@ -233,7 +244,7 @@ class SQLBackend(SQLPolicies, SQLMetrics, SQLCORS):
 
     def __init__(self, url: str, *, credential_cache_seconds: float = 5.0,
                  statement_timeout: float | None = PG_STATEMENT_TIMEOUT,
-                 backend_timeout: float | None = BACKEND_TIMEOUT,
+                 backend_timeout: float | None = BACKEND_TIMEOUT, pool_size: int = POOL_SIZE,
                  secrets: SecretBox | None = None, **engine_kwargs: Any) -> None:
         if not isinstance(url, (str, URL)):
             raise TypeError(f"url: expected a database URL string such as "
@@ -250,6 +261,11 @@ class SQLBackend(SQLPolicies, SQLMetrics, SQLCORS):
         self.secrets = secrets
         self._statement_timeout = statement_timeout
         self.backend_timeout = checked_timeout(backend_timeout)
+        if isinstance(pool_size, bool) or not isinstance(pool_size, int):
+            raise TypeError(f"pool_size: expected a whole number of connections; got {pool_size!r}")
+        if pool_size < 1:
+            raise ValueError(f"pool_size: expected at least 1 connection; got {pool_size!r}")
+        self.pool_size = pool_size
         self._guard = OutageGuard(self._url)
         self._cache_ttl = max(0.0, float(credential_cache_seconds))
         self._negative_ttl = min(NEGATIVE_CACHE_SECONDS, self._cache_ttl / 5)
@@ -260,6 +276,11 @@ class SQLBackend(SQLPolicies, SQLMetrics, SQLCORS):
 
     def __repr__(self) -> str:
         return f"SQLBackend({self._guard.safe_url!r})"
+
+    @property
+    def database_kind(self) -> str:
+        """The database's kind as its URL names it: ``sqlite``, ``postgresql``..."""
+        return self._url.get_backend_name()
 
     # -- engine, schema, errors ------------------------------------------------
 
@@ -277,13 +298,13 @@ class SQLBackend(SQLPolicies, SQLMetrics, SQLCORS):
                     state.engine.dispose(close=False)
                     state.reader.abandon()
                 engine = self._create_engine()
-                state = _ProcessState(pid=pid, engine=engine,
-                                      reader=Reader(engine, self._guard.unavailable))
+                state = _ProcessState(pid=pid, engine=engine, reader=self._reader(engine))
                 self._state = state
             return state
 
     def _create_engine(self) -> Engine:
         kwargs: dict[str, Any] = {"hide_parameters": True}
+        statement_timeout_ms: int | None = None      # (asked for in the startup options)
         extra = dict(self._engine_kwargs)
         connect_args = dict(extra.pop("connect_args", {}))
         backend = self._url.get_backend_name()
@@ -303,22 +324,36 @@ class SQLBackend(SQLPolicies, SQLMetrics, SQLCORS):
                 for option, value in defaults.items():
                     if option not in self._url.query:
                         connect_args.setdefault(option, value)
-                if self._statement_timeout and "options" not in self._url.query:
-                    ms = max(1, int(float(self._statement_timeout) * 1000))
-                    connect_args.setdefault("options", f"-c statement_timeout={ms}")
-            if "poolclass" not in extra:        # a QueuePool: bound the wait for a connection
-                kwargs["pool_timeout"] = POOL_TIMEOUT
+                if (self._statement_timeout and "options" not in self._url.query
+                        and "options" not in connect_args):
+                    statement_timeout_ms = max(1, int(float(self._statement_timeout) * 1000))
+                    connect_args["options"] = f"-c statement_timeout={statement_timeout_ms}"
+            if "poolclass" not in extra:        # a QueuePool: at most pool_size connections,
+                kwargs.update(pool_size=self.pool_size, max_overflow=0, pool_use_lifo=True,
+                              pool_timeout=POOL_TIMEOUT if self.backend_timeout is None
+                              else self.backend_timeout)     # and a bounded wait for one
         kwargs.update(extra)
         kwargs["connect_args"] = connect_args
         engine = create_engine(self._url, **kwargs)
-        if (backend == "postgresql" and engine.driver == "psycopg"
-                and self.backend_timeout is not None and "creator" not in extra):
-            from . import pgwait
-            pgwait.install(engine, float(self.backend_timeout))
+        if backend == "postgresql" and engine.driver == "psycopg" and "creator" not in extra:
+            from . import pgsession
+            pgsession.install(engine, statement_timeout_ms=statement_timeout_ms,
+                              wait_timeout=None if self.backend_timeout is None
+                              else float(self.backend_timeout))
         if backend == "sqlite":
             event.listen(engine, "connect", _sqlite_on_connect)
             event.listen(engine, "begin", _sqlite_on_begin)
         return engine
+
+    def _reader(self, engine: Engine) -> Reader:
+        """The request path's reader on ``engine``, keeping what the pool can spare."""
+        pool = engine.pool
+        if not isinstance(pool, QueuePool):             # (SQLite's one in-memory connection)
+            return Reader(engine, self._guard.unavailable, keep=1 << 16, wait=None)
+        # One connection always left to the transactions (a pool of one is lent each
+        # time); SQLite's pool has as many again as overflow.
+        keep = pool.size() if self.database_kind == "sqlite" else pool.size() - 1
+        return Reader(engine, self._guard.unavailable, keep=keep, wait=pool.timeout())
 
     @property
     def engine(self) -> Engine:

@@ -387,7 +387,7 @@ def test_a_large_account_is_listed_in_keyset_pages(sql_url, backends, monkeypatc
     listing = store.list_buckets(A)
     first = next(listing)
     assert first.name == "bulk-00000"
-    assert store.engine.pool.checkedout() == 0, "no pooled connection is held between pages"
+    assert store._process_state().reader.in_use() == 0, "no connection is held between pages"
     assert not _in_transaction(store), "nor any transaction left open"
     statements.clear()
     rest = list(listing)
@@ -406,11 +406,14 @@ def test_a_large_account_is_listed_in_keyset_pages(sql_url, backends, monkeypatc
 
 
 def _in_transaction(store: SQLBackend) -> bool:
-    """Whether this thread's reading connection has a transaction open."""
-    connection = store._process_state().reader._connection()[0].dbapi_connection
-    if hasattr(connection, "in_transaction"):                       # sqlite3
-        return connection.in_transaction
-    return connection.info.transaction_status != 0                  # psycopg: 0 is IDLE
+    """Whether a connection the reader keeps has a transaction open."""
+    for connection in store._process_state().reader.idle():
+        if hasattr(connection, "in_transaction"):                   # sqlite3
+            if connection.in_transaction:
+                return True
+        elif connection.info.transaction_status != 0:               # psycopg: 0 is IDLE
+            return True
+    return False
 
 
 # -- errors ------------------------------------------------------------------------------
