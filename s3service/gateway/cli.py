@@ -8,6 +8,7 @@ Usage::
                     [--certfile PEM --keyfile PEM] [--backend-timeout S]
                     [--service-host NAME]... [--demo] [--log-level L] [--access-log]
                     [--metrics] [--metrics-admin ACCOUNT]... [--metrics-retention DAYS]
+                    [--prometheus-port P [--prometheus-host H]]
     s3service account create [ID] [--name NAME]
     s3service account list
     s3service user create ACCOUNT NAME
@@ -138,6 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
                        metavar="DAYS",
                        help="remove metered request counts older than this (0: keep them "
                             "all; default: %(default)s)")
+    serve.add_argument("--prometheus-port", type=_port, default=None, metavar="PORT",
+                       help="serve Prometheus metrics (/metrics), /healthz and /readyz on this "
+                            "port (needs s3service[prometheus]; default: off)")
+    serve.add_argument("--prometheus-host", default="127.0.0.1", metavar="HOST",
+                       help="address the --prometheus-port listens on (default: %(default)s)")
 
     account = _group(commands, "account", "manage accounts")
     sub = command(account, "create", cmd_account_create, "create an account")
@@ -326,6 +332,9 @@ def cmd_serve(args: argparse.Namespace, store: AdminStore) -> None:
     except OSError as exc:
         raise AdminError(f"cannot listen on {args.host}:{args.port}: "
                            f"{exc.strerror or exc}") from None
+    prometheus = None
+    if args.prometheus_port is not None:
+        prometheus = check_prometheus(args.prometheus_host, args.prometheus_port, args.port)
     if args.demo:
         demo = admin.ensure_demo(store, region=args.region)
         show_demo(args, demo)
@@ -346,7 +355,24 @@ def cmd_serve(args: argparse.Namespace, store: AdminStore) -> None:
                  access_log=args.access_log, certfile=args.certfile, keyfile=args.keyfile,
                  metrics=args.metrics or bool(args.metrics_admin),
                  metrics_admins=args.metrics_admin,
-                 metrics_retention_days=args.metrics_retention or None, **tuning)
+                 metrics_retention_days=args.metrics_retention or None, prometheus=prometheus,
+                 **tuning)
+
+
+def check_prometheus(host: str, port: int, serving: int) -> tuple[str, int]:
+    """``(host, port)`` for ``--prometheus-port``, once it is known to work; else AdminError."""
+    from . import server
+
+    if importlib.util.find_spec("prometheus_client") is None:
+        raise AdminError("prometheus_client is not installed: pip install "
+                         "'s3service[prometheus]'")
+    if port == serving:
+        raise AdminError("--prometheus-port must differ from --port", EXIT_USAGE)
+    try:
+        server.check_bind(host, port)
+    except OSError as exc:
+        raise AdminError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return host, port
 
 
 def show_demo(args: argparse.Namespace, demo: dict[str, Any]) -> None:

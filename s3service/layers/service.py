@@ -26,7 +26,7 @@ from typing import Any
 from .. import listing, timeouts, tokens
 from ..auth import Authenticator
 from ..backends.protocols import BucketStore
-from ..envelope import IDENTITY_KEY, Exchange, Reply, StartResponse, WSGIApp, answer
+from ..envelope import BUCKET_KEY, IDENTITY_KEY, Exchange, Reply, StartResponse, WSGIApp, answer
 from ..errors import AccessDenied, InvalidArgument, MethodNotAllowed
 from ..hosts import ServiceHosts
 from ..identity import Identity
@@ -63,6 +63,7 @@ class ServiceRoutes:
                 return answer(environ, start_response, _method_not_allowed)
             if self.list_metrics is not None:
                 return self.list_metrics(environ, start_response)
+        environ[BUCKET_KEY] = self.hosts.bucket_of(environ)       # (for the log line)
         return self.app(environ, start_response)
 
 
