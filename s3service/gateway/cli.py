@@ -22,6 +22,8 @@ Usage::
     s3service bucket delete NAME
     s3service policy create|attach|detach|list|simulate ...   (see .policycli)
     s3service group create|add-user|list ...
+    s3service metrics [--level L] [NAME...] [--since 1h | --start T --end T] [--chart]
+                      [--endpoint-url URL]                  (see .metricscli)
 
 The store is the database at ``--db``, or the first line of ``--db-file``
 (not readable by other users), or ``$S3SERVICE_DB``, by default
@@ -50,7 +52,7 @@ from ..auth.presign import presign
 from ..backends.protocols import AdminStore
 from ..metrics.meter import DEFAULT_RETENTION_DAYS
 from ..regions import DEFAULT_REGION
-from . import admin, policycli
+from . import admin, metricscli, policycli
 from .output import emit, table
 from .admin import AdminError
 from .arguments import hide_in_arguments
@@ -182,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("name", metavar="NAME")
 
     policycli.register(commands, command, _group)
+    metricscli.register(commands, command)
     return parser
 
 
@@ -448,7 +451,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return EXIT_USAGE
     try:
-        store = open_store(db)
+        needs_store = getattr(args, "needs_store", None)
+        store = open_store(db) if needs_store is None or needs_store(args) else None
         try:
             args.handler(args, store)
         finally:
