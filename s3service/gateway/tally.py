@@ -20,7 +20,7 @@ __all__ = ["AUTH_ERROR_CODES", "LATENCY_BOUNDS", "LISTING_BOUNDS", "Histogram", 
 #: Seconds: upper bounds of the latency histograms (requests and store calls).
 LATENCY_BOUNDS: tuple[float, ...] = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                      0.25, 0.5, 1.0, 2.5, 5.0, 10.0, float("inf"))
-#: Buckets per ListBuckets answer: upper bounds of the listing size histogram.
+#: Buckets per listing read from the store: upper bounds of the listing size histogram.
 LISTING_BOUNDS: tuple[float, ...] = (0, 1, 10, 100, 1000, 10000, 100000, float("inf"))
 #: The S3 error codes counted as authentication (or authorization) failures.
 AUTH_ERROR_CODES = frozenset({
@@ -119,7 +119,7 @@ class Tally:
                 now.store_errors[key] = now.store_errors.get(key, 0) + 1
 
     def listing(self, size: int) -> None:
-        """A ListBuckets answer listed ``size`` buckets."""
+        """A listing read from the store held ``size`` buckets."""
         with self.lock:
             self.current.listings.observe(size)
 
