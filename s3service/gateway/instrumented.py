@@ -6,8 +6,9 @@ all): each request is added to a :class:`~.tally.Tally` under its S3 operation
 the app took to answer (until the last byte was handed to the server), the
 bytes of body read and answered for the caller's account (once a layer
 checked its signature), and its S3 error code when that is an authentication
-failure.  :class:`InstrumentedStore` times each call of the store and counts
-those that fail, and the buckets of each listing.
+failure, and the buckets each ListBuckets answer lists (its ``<Bucket>``
+elements, counted in the bytes sent: no parsing).  :class:`InstrumentedStore`
+times each call of the store and counts those that fail.
 
 Both only add to plain counters; :mod:`.prometheus` publishes them.
 """
@@ -32,6 +33,7 @@ LIST_METRICS = "utapi:ListMetrics"
 OTHER = "other"
 
 _clock = time.perf_counter
+_BUCKET = b"<Bucket>"
 
 
 class InstrumentedApp:
@@ -46,9 +48,12 @@ class InstrumentedApp:
         return getattr(self.app, name)      # (the middleware's meter, authorizer...)
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        # (written for speed: this runs around every request)
         started = _clock()
-        self.tally.enter()
-        request = _Request(self, environ, start_response, started)
+        tally = self.tally
+        tally.enter()
+        request = _Request(environ, start_response, started, self.operation(environ),
+                           tally.add_request)
         length = environ.get("CONTENT_LENGTH")
         if (length and length != "0") or "HTTP_TRANSFER_ENCODING" in environ:
             stream = environ.get("wsgi.input")
@@ -60,17 +65,24 @@ class InstrumentedApp:
             request.status = "500"
             request.finish()
             raise
-        if type(result) is list:
-            request.sent = sum(map(len, result))
-            request.finish()
-            return result
-        request.result = result
-        return request
+        if type(result) is not list:
+            request.result = result
+            return request
+        sent = 0
+        for chunk in result:
+            sent += len(chunk)
+        request.sent = sent
+        if request.operation is LIST_ALL_MY_BUCKETS and request.status == "200":
+            listed = 0
+            for chunk in result:
+                listed += chunk.count(_BUCKET)
+            request.listed = listed
+        request.finish()
+        return result
 
     def operation(self, environ: dict) -> str:
         """The request's operation label (``s3:GetObject``..., ``utapi:ListMetrics``, ``other``)."""
-        hosts = self.hosts
-        bucket_in_host = hosts.is_bucket_host(environ)
+        bucket_in_host = self.hosts.is_bucket_host(environ)
         if not bucket_in_host and environ.get("PATH_INFO") in ("/", ""):
             method = environ.get("REQUEST_METHOD")
             if method == "GET":
@@ -83,35 +95,41 @@ class InstrumentedApp:
 class _Request:
     """One request being observed: its status, the bytes it sent, then its line in the tally."""
 
-    __slots__ = ("layer", "environ", "server_start_response", "started", "status", "reader",
-                 "sent", "result", "done")
+    __slots__ = ("environ", "server_start_response", "server_write", "started", "operation",
+                 "add", "status", "reader", "sent", "listed", "result", "done")
 
-    def __init__(self, layer: InstrumentedApp, environ: dict,
-                 start_response: StartResponse, started: float) -> None:
-        self.layer = layer
+    def __init__(self, environ: dict, start_response: StartResponse, started: float,
+                 operation: str, add: Callable[[tuple], Any]) -> None:
         self.environ = environ
         self.server_start_response = start_response
         self.started = started
+        self.operation = operation
+        self.add = add
         self.status = "000"
         self.reader: CountingInput | None = None
         self.sent = 0
-        self.result: Iterable[bytes] = ()
+        self.listed: int | None = None
         self.done = False
 
     def start_response(self, status: str, headers: list[tuple[str, str]],
                        exc_info: Any = None) -> Callable[[bytes], Any]:
         self.status = status[:3]
-        write = (self.server_start_response(status, headers) if exc_info is None
-                 else self.server_start_response(status, headers, exc_info))
+        self.server_write = (self.server_start_response(status, headers) if exc_info is None
+                             else self.server_start_response(status, headers, exc_info))
+        return self.write
 
-        def counted_write(data: bytes) -> Any:
-            self.sent += len(data)
-            return write(data)
-        return counted_write
+    def write(self, data: bytes) -> Any:
+        self.sent += len(data)
+        return self.server_write(data)
 
     def __iter__(self) -> Iterator[bytes]:
+        counting = self.operation is LIST_ALL_MY_BUCKETS and self.status == "200"
+        if counting:
+            self.listed = 0
         for chunk in self.result:
             self.sent += len(chunk)
+            if counting:
+                self.listed += chunk.count(_BUCKET)  # type: ignore[operator]
             yield chunk
         self.finish()
 
@@ -129,13 +147,11 @@ class _Request:
         self.done = True
         environ = self.environ
         identity = environ.get(IDENTITY_KEY)
-        account = identity.account_id if type(identity) is Identity else None
-        if self.environ.get("REQUEST_METHOD") == "HEAD":
-            self.sent = 0
-        self.layer.tally.request(
-            self.layer.operation(environ), self.status, _clock() - self.started, account,
-            0 if self.reader is None else self.reader.count, self.sent,
-            environ.get(ERROR_CODE_KEY))
+        self.add((self.operation, self.status, _clock() - self.started,
+                  identity.account_id if type(identity) is Identity else None,
+                  0 if self.reader is None else self.reader.count,
+                  0 if environ.get("REQUEST_METHOD") == "HEAD" else self.sent,
+                  environ.get(ERROR_CODE_KEY), self.listed))
 
 
 class InstrumentedStore:
@@ -143,8 +159,7 @@ class InstrumentedStore:
 
     Other attributes are the store's own.  The errors a store's contract names
     (``LookupError`` such as an unknown bucket, a taken bucket name) are
-    answers, not failures: they are timed, not counted as errors.  A listing
-    (``list_buckets``) is counted by its buckets as it is read.
+    answers, not failures: they are timed, not counted as errors.
     """
 
     def __init__(self, store: Any, tally: Tally) -> None:
@@ -166,59 +181,20 @@ class InstrumentedStore:
 def _timed(name: str, method: Callable[..., Any], tally: Tally) -> Callable[..., Any]:
     from ..backends.base import BucketNameTaken
 
+    add = tally.add_call
+
     def call(*args: Any, **kwargs: Any) -> Any:
         started = _clock()
         try:
             result = method(*args, **kwargs)
         except (LookupError, BucketNameTaken):
-            tally.store_call(name, _clock() - started)
+            add((name, _clock() - started, None))
             raise
         except Exception as exc:
-            tally.store_call(name, _clock() - started, type(exc).__name__)
+            add((name, _clock() - started, type(exc).__name__))
             raise
-        tally.store_call(name, _clock() - started)
-        if name == "list_buckets":
-            if type(result) is list:
-                tally.listing(len(result))
-            else:
-                return _CountedListing(result, tally)
+        add((name, _clock() - started, None))
         return result
     call.__name__ = name
     call.__doc__ = method.__doc__
     return call
-
-
-class _CountedListing:
-    """A store's listing, its buckets counted as they are read; reported once, when done."""
-
-    __slots__ = ("source", "iterator", "tally", "count", "done")
-
-    def __init__(self, source: Iterable[Any], tally: Tally) -> None:
-        self.source = source
-        self.iterator = iter(source)
-        self.tally = tally
-        self.count = 0
-        self.done = False
-
-    def __iter__(self) -> Iterator[Any]:
-        return self
-
-    def __next__(self) -> Any:
-        try:
-            item = next(self.iterator)
-        except StopIteration:
-            self._report()
-            raise
-        self.count += 1
-        return item
-
-    def _report(self) -> None:
-        if not self.done:
-            self.done = True
-            self.tally.listing(self.count)
-
-    def close(self) -> None:
-        close = getattr(self.source, "close", None)
-        if close is not None:
-            close()
-        self._report()

@@ -15,7 +15,7 @@ The metrics (``s3service_`` names; labels in brackets):
   [operation] (histogram), ``requests_in_flight``;
 * ``store_call_duration_seconds`` [call] (histogram), ``store_errors_total``
   [call, error];
-* ``store_listing_buckets`` (histogram: buckets per listing the store read);
+* ``listing_buckets`` (histogram: buckets per ListBuckets answer);
 * ``auth_failures_total`` [code];
 * ``account_requests_total``, ``account_received_bytes_total``,
   ``account_sent_bytes_total`` [account] (requests whose signature was checked).
@@ -80,9 +80,8 @@ def metrics() -> dict[str, Any]:
                                          buckets=latency, registry=None),
             "store_errors": Counter(PREFIX + "store_errors", "Store calls that failed, by "
                                     "call and error.", ["call", "error"], registry=None),
-            "listings": PromHistogram(PREFIX + "store_listing_buckets",
-                                      "Buckets per listing read from the store (ListBuckets, "
-                                      "the bucket quota's check).",
+            "listings": PromHistogram(PREFIX + "listing_buckets",
+                                      "Buckets listed per ListBuckets answer.",
                                       buckets=LISTING_BOUNDS, registry=None),
             "auth_failures": Counter(PREFIX + "auth_failures", "Requests refused for their "
                                      "credentials or permissions, by S3 error code.", ["code"],

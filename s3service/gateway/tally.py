@@ -1,17 +1,19 @@
 """What one server worker observed: plain counters, added to on the request path, taken in batches.
 
 A :class:`Tally` is the cheap half of ``serve --prometheus-port``: every
-request adds a few numbers to its dictionaries under one lock (about a
-microsecond), and :mod:`.prometheus` takes them every second
-(:meth:`Tally.take`) to add them to ``prometheus_client``'s shared files,
-whose every update costs several microseconds.  Histograms are kept as
+request appends one tuple to it, and :mod:`.prometheus` takes them every
+second (:meth:`Tally.take`) to add them up and add the sums to
+``prometheus_client``'s shared files, whose every update costs several
+microseconds.  Histograms are kept as
 counts per bucket (upper bounds, as Prometheus's ``le``) and a sum.
 """
 from __future__ import annotations
 
+import itertools
 import threading
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 __all__ = ["AUTH_ERROR_CODES", "LATENCY_BOUNDS", "LISTING_BOUNDS", "Histogram", "Snapshot",
@@ -20,7 +22,7 @@ __all__ = ["AUTH_ERROR_CODES", "LATENCY_BOUNDS", "LISTING_BOUNDS", "Histogram", 
 #: Seconds: upper bounds of the latency histograms (requests and store calls).
 LATENCY_BOUNDS: tuple[float, ...] = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                      0.25, 0.5, 1.0, 2.5, 5.0, 10.0, float("inf"))
-#: Buckets per listing read from the store: upper bounds of the listing size histogram.
+#: Buckets per ListBuckets answer: upper bounds of the listing size histogram.
 LISTING_BOUNDS: tuple[float, ...] = (0, 1, 10, 100, 1000, 10000, 100000, float("inf"))
 #: The S3 error codes counted as authentication (or authorization) failures.
 AUTH_ERROR_CODES = frozenset({
@@ -63,69 +65,97 @@ class Snapshot:
 
 
 class Tally:
-    """One process's counts since the last :meth:`take`; safe to add to from many threads.
+    """One process's requests and store calls since the last :meth:`take`; many threads add.
 
+    Adding is one ``deque.append`` of a tuple (atomic, no lock): the request
+    path pays next to nothing, and :meth:`take` -- the publisher's thread,
+    once a second -- adds them up into a :class:`Snapshot`:
     ``requests[(operation, status)]``, ``durations[operation]`` (seconds),
     ``store_calls[method]`` (seconds), ``store_errors[(method, error class)]``,
-    ``listings`` (buckets per listing), ``auth_failures[code]``,
+    ``listings`` (buckets per ListBuckets answer), ``auth_failures[code]``,
     ``accounts[account] = [requests, received, sent]``, and the requests
     ``in_flight`` now.
     """
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.in_flight = 0
-        self.current = Snapshot()
+        self._requests: deque[tuple] = deque()
+        self._calls: deque[tuple] = deque()
+        #: :meth:`request` taking its arguments as one tuple (no call of ours in between).
+        self.add_request: Callable[[tuple], None] = self._requests.append
+        #: :meth:`store_call` taking its arguments as one tuple.
+        self.add_call: Callable[[tuple], None] = self._calls.append
+        # Requests begun: next() on a count is atomic too.  Each take() reads
+        # it with a next() of its own, counted in _reads.
+        self._begun = itertools.count()
+        self._reads = 0
+        self._ended = 0
+        self._taking = threading.Lock()
 
     def enter(self) -> None:
         """A request begins."""
-        with self.lock:
-            self.in_flight += 1
+        next(self._begun)
 
     def request(self, operation: str, status: str, seconds: float, account: str | None,
-                received: int, sent: int, code: str | None) -> None:
-        """A request ended (``status``: its three digits; ``code``: its S3 error, if any)."""
-        with self.lock:
-            self.in_flight -= 1
-            now = self.current
-            key = (operation, status)
-            now.requests[key] = now.requests.get(key, 0) + 1
-            histogram = now.durations.get(operation)
-            if histogram is None:
-                histogram = now.durations[operation] = Histogram(LATENCY_BOUNDS)
-            histogram.counts[bisect_left(LATENCY_BOUNDS, seconds)] += 1
-            histogram.total += seconds
-            if account is not None:
-                counts = now.accounts.get(account)
-                if counts is None:
-                    counts = now.accounts[account] = [0, 0, 0]
-                counts[0] += 1
-                counts[1] += received
-                counts[2] += sent
-            if code is not None and code in AUTH_ERROR_CODES:
-                now.auth_failures[code] = now.auth_failures.get(code, 0) + 1
+                received: int, sent: int, code: str | None, listed: int | None = None
+                ) -> None:
+        """A request ended (``status``: its three digits; ``code``: its S3 error, if any;
+        ``listed``: the buckets a ListBuckets answer listed)."""
+        self._requests.append((operation, status, seconds, account, received, sent, code,
+                               listed))
 
     def store_call(self, method: str, seconds: float, error: str | None = None) -> None:
         """A call of the store's ``method`` took ``seconds`` (and raised ``error``, a class name)."""
-        with self.lock:
-            now = self.current
-            histogram = now.store_calls.get(method)
-            if histogram is None:
-                histogram = now.store_calls[method] = Histogram(LATENCY_BOUNDS)
-            histogram.counts[bisect_left(LATENCY_BOUNDS, seconds)] += 1
-            histogram.total += seconds
-            if error is not None:
-                key = (method, error)
-                now.store_errors[key] = now.store_errors.get(key, 0) + 1
-
-    def listing(self, size: int) -> None:
-        """A listing read from the store held ``size`` buckets."""
-        with self.lock:
-            self.current.listings.observe(size)
+        self._calls.append((method, seconds, error))
 
     def take(self) -> Snapshot:
-        """What was gathered since the last call (and the requests in flight now); starts anew."""
-        with self.lock:
-            taken, self.current = self.current, Snapshot()
-            taken.in_flight = self.in_flight
+        """What was added since the last call, added up (and the requests in flight now)."""
+        with self._taking:
+            requests = _drain(self._requests)
+            calls = _drain(self._calls)
+            self._ended += len(requests)
+            self._reads += 1
+            begun = next(self._begun) - self._reads + 1
+            taken = Snapshot(in_flight=max(0, begun - self._ended - len(self._requests)))
+        _add_requests(taken, requests)
+        _add_calls(taken, calls)
         return taken
+
+
+def _drain(queue: deque) -> list:
+    """What ``queue`` holds now, taken out (what is appended meanwhile stays)."""
+    popleft = queue.popleft
+    return [popleft() for _ in range(len(queue))]
+
+
+def _add_requests(taken: Snapshot, requests: list[tuple]) -> None:
+    counts, durations, accounts = taken.requests, taken.durations, taken.accounts
+    failures = taken.auth_failures
+    for operation, status, seconds, account, received, sent, code, listed in requests:
+        key = (operation, status)
+        counts[key] = counts.get(key, 0) + 1
+        histogram = durations.get(operation)
+        if histogram is None:
+            histogram = durations[operation] = Histogram(LATENCY_BOUNDS)
+        histogram.observe(seconds)
+        if account is not None:
+            totals = accounts.get(account)
+            if totals is None:
+                totals = accounts[account] = [0, 0, 0]
+            totals[0] += 1
+            totals[1] += received
+            totals[2] += sent
+        if code is not None and code in AUTH_ERROR_CODES:
+            failures[code] = failures.get(code, 0) + 1
+        if listed is not None:
+            taken.listings.observe(listed)
+
+
+def _add_calls(taken: Snapshot, calls: list[tuple]) -> None:
+    histograms, errors = taken.store_calls, taken.store_errors
+    for method, seconds, error in calls:
+        histogram = histograms.get(method)
+        if histogram is None:
+            histogram = histograms[method] = Histogram(LATENCY_BOUNDS)
+        histogram.observe(seconds)
+        if error is not None:
+            errors[(method, error)] = errors.get((method, error), 0) + 1
