@@ -225,6 +225,8 @@ def test_the_request_log_line_names_target_bucket_and_duration(served):
                      r"NoSuchBucket AKIA\w+$", log, re.MULTILINE), log[-3000:]
     assert re.search(r" GET / - 403 \d+\.\d\dms SignatureDoesNotMatch AKIA\w+$", log,
                      re.MULTILINE), log[-3000:]
+    presigned = re.findall(r" GET /\?\S*X-Amz-Signature=(\S*?)(?:&\S*)? - 200 ", log)
+    assert presigned and set(presigned) == {"<redacted>"}
 
 
 def expected_table(expected: dict) -> list[str]:
