@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 from .backends.base import BackendUnavailable
 from .errors import InternalError, S3Error, ServiceUnavailable
 from .forking import in_each_child
-from .redaction import redact_secrets
+from .redaction import redact_query
 
 __all__ = ["AUTHORIZER_KEY", "BUCKET_KEY", "ERROR_CODE_KEY", "IDENTITY_KEY", "REQUEST_ID_KEY", "Exchange", "Reply", "answer", "error_for",
            "log_safe", "new_ids", "xml_error"]
@@ -208,6 +208,10 @@ def log_safe(text: str) -> str:
     return "".join([_escape(char) for char in text])
 
 
+#: The format of the request log line (its target is redacted already: see log_request).
+REQUEST_LINE = "%s %s %s %s %d %s %s %s"
+
+
 def log_request(request_id: str, method: str, status: int, code: str | None,
                 access_key: str | None, *, target: str = "", bucket: str | None = None,
                 seconds: float | None = None) -> None:
@@ -216,21 +220,25 @@ def log_request(request_id: str, method: str, status: int, code: str | None,
     ``REQUEST-ID METHOD TARGET BUCKET STATUS DURATION CODE ACCESS-KEY``: the
     request target is its path and query string, with the signatures and
     session tokens of presigned URLs redacted
-    (:func:`~s3service.redaction.redact_secrets`); the duration is how long
+    (:func:`~s3service.redaction.redact_query`); the duration is how long
     the answer took to make (``1.25ms``); ``-`` stands for no bucket, no error
     code, no key.  Never a secret or a signature.  What comes from the client
     (method, target, bucket, key) is written as :func:`log_safe` writes it.
     """
     if log.isEnabledFor(logging.INFO):
         method = log_safe(method)
-        target = log_safe(redact_secrets(target)) if target else "-"
+        if target:
+            path, mark, query = target.partition("?")
+            target = log_safe(f"{path}?{redact_query(query)}" if mark else path)
+        else:
+            target = "-"
         if bucket is not None:
             bucket = log_safe(bucket)
         if access_key is not None:
             access_key = log_safe(access_key)
         took = "-" if seconds is None else f"{seconds * 1000:.2f}ms"
-        log.info("%s %s %s %s %d %s %s %s", request_id, method, target, bucket or "-", status,
-                 took, code or "-", access_key or "-")
+        log.info(REQUEST_LINE, request_id, method, target, bucket or "-", status, took,
+                 code or "-", access_key or "-")
 
 
 def _target(environ: dict) -> str:

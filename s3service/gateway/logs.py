@@ -19,7 +19,7 @@ import threading
 from typing import Any, TextIO
 
 from .. import forking
-from ..envelope import log_safe
+from ..envelope import REQUEST_LINE, log_safe
 from ..redaction import REDACTED, SECRET_PARAMS, redact_secrets
 
 try:
@@ -52,10 +52,12 @@ class LogFormatter(logging.Formatter):
         super().__init__(FORMAT if name is None else FORMAT.replace("%(name)s", name))
 
     def formatMessage(self, record: logging.LogRecord) -> str:
-        message = redact_secrets(record.message)
-        if not message.isprintable():    # (the library's own lines always are: escaped once)
-            message = log_safe(message)
-        record.message = message
+        # (the request line is written redacted and escaped by log_request itself)
+        if record.msg is not REQUEST_LINE:
+            message = redact_secrets(record.message)
+            if not message.isprintable():    # (the library's own lines always are)
+                message = log_safe(message)
+            record.message = message
         return super().formatMessage(record)
 
 
