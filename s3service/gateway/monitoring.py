@@ -26,9 +26,16 @@ class Monitoring:
     """
 
     def __init__(self, host: str, port: int, store: Any, timeout: float) -> None:
+        import sys
+
         from . import prometheus
         from .exporter import start_exporter
 
+        if "prometheus_client" in sys.modules:
+            # (it chose how to keep its values when it was imported: in this process only)
+            raise RuntimeError("prometheus_client was imported before serve could set "
+                               "PROMETHEUS_MULTIPROC_DIR: the workers' metrics would not be "
+                               "shared")
         self.directory = prometheus.use_directory()
         self.exporter = start_exporter(host, port, store, timeout)
         self.tally: Tally | None = None
