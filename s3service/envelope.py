@@ -27,8 +27,8 @@ from .errors import InternalError, S3Error, ServiceUnavailable
 from .forking import in_each_child
 from .redaction import redact_query
 
-__all__ = ["AUTHORIZER_KEY", "BUCKET_KEY", "ERROR_CODE_KEY", "IDENTITY_KEY", "REQUEST_ID_KEY", "Exchange", "Reply", "answer", "error_for",
-           "log_safe", "new_ids", "xml_error"]
+__all__ = ["AUTHORIZER_KEY", "BUCKET_KEY", "ERROR_CODE_KEY", "IDENTITY_KEY", "REQUEST_ID_KEY",
+           "Exchange", "Reply", "answer", "error_for", "log_safe", "new_ids", "xml_error"]
 
 SERVER = "s3service"
 #: Where the middleware leaves the caller's :class:`~s3service.Identity` for the app behind it.
@@ -43,6 +43,8 @@ REQUEST_ID_KEY = "s3service.request_id"
 BUCKET_KEY = "s3service.bucket"
 #: Where :func:`answer` leaves the code of the S3 error it answered with (for observers).
 ERROR_CODE_KEY = "s3service.error_code"
+#: When the first :class:`Exchange` of a request began (``time.perf_counter()``).
+STARTED_KEY = "s3service.started"
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict, StartResponse], Iterable[bytes]]
@@ -85,7 +87,10 @@ class Exchange:
     __slots__ = ("environ", "method", "request_id", "host_id", "access_key", "started")
 
     def __init__(self, environ: dict) -> None:
-        self.started = time.perf_counter()
+        started = environ.get(STARTED_KEY)
+        if started is None:     # (the first of the request: the middleware's, before the app's)
+            started = environ[STARTED_KEY] = time.perf_counter()
+        self.started: float = started
         self.environ = environ
         self.method: str = environ.get("REQUEST_METHOD", "GET")
         request_id, self.host_id = new_ids()
