@@ -43,13 +43,13 @@ class Monitoring:
 
     def store(self, store: Any) -> Any:
         """``store`` as this worker uses it: each call timed (call it once per worker)."""
-        from .instrumented import InstrumentedStore
+        from .instrumented import instrument_store
         from .prometheus import Publisher
 
         self.tally = Tally()
         self.publisher = Publisher(self.tally)
         self.publisher.start()
-        return InstrumentedStore(store, self.tally)
+        return instrument_store(store, self.tally)
 
     def app(self, app: Any) -> Any:
         """The gateway ``app`` (the middleware) as this worker serves it: each request counted."""
