@@ -52,8 +52,12 @@ class InstrumentedApp:
         started = _clock()
         tally = self.tally
         tally.enter()
-        request = _Request(environ, start_response, started, self.operation(environ),
-                           tally.add_request)
+        if (environ.get("PATH_INFO") == "/" and environ.get("REQUEST_METHOD") == "GET"
+                and not self.hosts.names):
+            operation = LIST_ALL_MY_BUCKETS      # (the usual case, without a call)
+        else:
+            operation = self.operation(environ)
+        request = _Request(environ, start_response, started, operation, tally.add_request)
         length = environ.get("CONTENT_LENGTH")
         if (length and length != "0") or "HTTP_TRANSFER_ENCODING" in environ:
             stream = environ.get("wsgi.input")
@@ -71,13 +75,19 @@ class InstrumentedApp:
         sent = 0
         for chunk in result:
             sent += len(chunk)
-        request.sent = sent
-        if request.operation is LIST_ALL_MY_BUCKETS and request.status == "200":
+        sent += request.sent                     # (what it wrote through write(), if any)
+        listed = None
+        if operation is LIST_ALL_MY_BUCKETS and request.status == "200":
             listed = 0
             for chunk in result:
                 listed += chunk.count(_BUCKET)
-            request.listed = listed
-        request.finish()
+        identity = environ.get(IDENTITY_KEY)     # (finish(), written out)
+        request.done = True
+        tally.add_request((operation, request.status, _clock() - started,
+                           identity.account_id if type(identity) is Identity else None,
+                           0 if request.reader is None else request.reader.count,
+                           0 if environ.get("REQUEST_METHOD") == "HEAD" else sent,
+                           environ.get(ERROR_CODE_KEY), listed))
         return result
 
     def operation(self, environ: dict) -> str:
