@@ -91,7 +91,7 @@ class InstrumentedApp:
         return result
 
     def operation(self, environ: dict) -> str:
-        """The request's operation label (``s3:GetObject``..., ``utapi:ListMetrics``, ``other``)."""
+        """The operation label: ``s3:GetObject``..., ``utapi:ListMetrics`` or ``other``."""
         bucket_in_host = self.hosts.is_bucket_host(environ)
         if not bucket_in_host and environ.get("PATH_INFO") in ("/", ""):
             method = environ.get("REQUEST_METHOD")

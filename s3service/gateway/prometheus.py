@@ -129,7 +129,7 @@ def publish(snapshot: Snapshot) -> None:
 
 
 class Publisher:
-    """A thread adding ``tally`` to the metrics every ``interval`` seconds; :meth:`stop` at exit."""
+    """A thread adding ``tally`` to the metrics every ``interval`` seconds; then :meth:`stop`."""
 
     def __init__(self, tally: Tally, interval: float = INTERVAL) -> None:
         self.tally = tally

@@ -103,7 +103,7 @@ class Tally:
                                listed))
 
     def store_call(self, method: str, seconds: float, error: str | None = None) -> None:
-        """A call of the store's ``method`` took ``seconds`` (and raised ``error``, a class name)."""
+        """A call of the store's ``method`` took ``seconds`` (``error``: the class it raised)."""
         self._calls.append((method, seconds, error))
 
     def take(self) -> Snapshot:
