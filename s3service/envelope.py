@@ -25,9 +25,10 @@ from typing import Any, NamedTuple
 from .backends.base import BackendUnavailable
 from .errors import InternalError, S3Error, ServiceUnavailable
 from .forking import in_each_child
+from .redaction import redact_query
 
-__all__ = ["AUTHORIZER_KEY", "IDENTITY_KEY", "REQUEST_ID_KEY", "Exchange", "Reply", "answer", "error_for",
-           "log_safe", "new_ids", "xml_error"]
+__all__ = ["AUTHORIZER_KEY", "BUCKET_KEY", "ERROR_CODE_KEY", "IDENTITY_KEY", "REQUEST_ID_KEY",
+           "Exchange", "Reply", "answer", "error_for", "log_safe", "new_ids", "xml_error"]
 
 SERVER = "s3service"
 #: Where the middleware leaves the caller's :class:`~s3service.Identity` for the app behind it.
@@ -37,6 +38,13 @@ IDENTITY_KEY = "s3service.identity"
 AUTHORIZER_KEY = "s3service.authorizer"
 #: Where the middleware leaves the request id, which the app behind it answers with too.
 REQUEST_ID_KEY = "s3service.request_id"
+#: Where the middleware leaves the bucket a request passed on addresses (``None``: none),
+#: for the log line.
+BUCKET_KEY = "s3service.bucket"
+#: Where :func:`answer` leaves the code of the S3 error it answered with (for observers).
+ERROR_CODE_KEY = "s3service.error_code"
+#: When the first :class:`Exchange` of a request began (``time.perf_counter()``).
+STARTED_KEY = "s3service.started"
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict, StartResponse], Iterable[bytes]]
@@ -76,9 +84,13 @@ class Exchange:
     by the handler once it has authenticated the caller.
     """
 
-    __slots__ = ("environ", "method", "request_id", "host_id", "access_key")
+    __slots__ = ("environ", "method", "request_id", "host_id", "access_key", "started")
 
     def __init__(self, environ: dict) -> None:
+        started = environ.get(STARTED_KEY)
+        if started is None:     # (the first of the request: the middleware's, before the app's)
+            started = environ[STARTED_KEY] = time.perf_counter()
+        self.started: float = started
         self.environ = environ
         self.method: str = environ.get("REQUEST_METHOD", "GET")
         request_id, self.host_id = new_ids()
@@ -126,7 +138,7 @@ def answer(environ: dict, start_response: StartResponse, handler: Handler, *,
     except Exception as exc:
         error = error_for(exc, exchange.request_id, logger, what)
         response = error_body(error, exchange)
-        code = error.code
+        code = environ[ERROR_CODE_KEY] = error.code
         if exchange.access_key is None:
             exchange.access_key = error.fields.get("AWSAccessKeyId")
     if not isinstance(response, Reply):
@@ -137,8 +149,11 @@ def answer(environ: dict, start_response: StartResponse, handler: Handler, *,
     if isinstance(body, bytes):
         headers.append(("Content-Length", str(len(body))))
         body = [body]
-    log_request(exchange.request_id, exchange.method, int(status[:3]), code,
-                exchange.access_key)
+    if log.isEnabledFor(logging.INFO):
+        log_request(exchange.request_id, exchange.method, int(status[:3]), code,
+                    exchange.access_key, target=_target(environ),
+                    bucket=environ.get(BUCKET_KEY),
+                    seconds=time.perf_counter() - exchange.started)
     start_response(status, headers)
     if exchange.method == "HEAD":
         close = getattr(body, "close", None)
@@ -198,16 +213,41 @@ def log_safe(text: str) -> str:
     return "".join([_escape(char) for char in text])
 
 
+#: The format of the request log line (its target is redacted already: see log_request).
+REQUEST_LINE = "%s %s %s %s %d %s %s %s"
+
+
 def log_request(request_id: str, method: str, status: int, code: str | None,
-                access_key: str | None) -> None:
+                access_key: str | None, *, target: str = "", bucket: str | None = None,
+                seconds: float | None = None) -> None:
     """The one line logged on the ``s3service`` logger for each request answered.
 
-    Request id, method, status, error code and access key -- never a secret
-    or a signature.  The method and the key come from the client: they are
-    logged as :func:`log_safe` writes them.
+    ``REQUEST-ID METHOD TARGET BUCKET STATUS DURATION CODE ACCESS-KEY``: the
+    request target is its path and query string, with the signatures and
+    session tokens of presigned URLs redacted
+    (:func:`~s3service.redaction.redact_query`); the duration is how long
+    the answer took to make (``1.25ms``); ``-`` stands for no bucket, no error
+    code, no key.  Never a secret or a signature.  What comes from the client
+    (method, target, bucket, key) is written as :func:`log_safe` writes it.
     """
     if log.isEnabledFor(logging.INFO):
         method = log_safe(method)
+        if target:
+            path, mark, query = target.partition("?")
+            target = log_safe(f"{path}?{redact_query(query)}" if mark else path)
+        else:
+            target = "-"
+        if bucket is not None:
+            bucket = log_safe(bucket)
         if access_key is not None:
             access_key = log_safe(access_key)
-        log.info("%s %s %d %s %s", request_id, method, status, code or "-", access_key or "-")
+        took = "-" if seconds is None else f"{seconds * 1000:.2f}ms"
+        log.info(REQUEST_LINE, request_id, method, target, bucket or "-", status, took,
+                 code or "-", access_key or "-")
+
+
+def _target(environ: dict) -> str:
+    """The request's path and query string, as the server decoded them."""
+    path = environ.get("SCRIPT_NAME", "") + (environ.get("PATH_INFO") or "")
+    query = environ.get("QUERY_STRING")
+    return f"{path or '/'}?{query}" if query else (path or "/")

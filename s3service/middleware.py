@@ -219,7 +219,7 @@ class S3ServiceMiddleware:
         if self.metrics_api is not None:
             list_metrics = with_idle_bound(self.metrics_api, self.idle_timeout)
         app = ServiceRoutes(app, self.hosts, list_buckets=self.list_buckets,
-                            list_metrics=list_metrics)
+                            list_metrics=list_metrics, note_bucket=self.authenticate_all)
         if self.meter is not None:
             app = MeteringLayer(app, self.meter, self.hosts, authenticated=self.authenticate_all)
         return app

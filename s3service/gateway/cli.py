@@ -8,6 +8,7 @@ Usage::
                     [--certfile PEM --keyfile PEM] [--backend-timeout S] [--db-pool-size N]
                     [--service-host NAME]... [--demo] [--log-level L] [--access-log]
                     [--metrics] [--metrics-admin ACCOUNT]... [--metrics-retention DAYS]
+                    [--prometheus-port P [--prometheus-host H]]
     s3service account create [ID] [--name NAME]
     s3service account list
     s3service account rename ACCOUNT NEW_NAME
@@ -24,6 +25,8 @@ Usage::
     s3service policy put-inline|get-inline|delete-inline ...   (see .policycli)
     s3service group create|delete|add-user|remove-user|detach|list ...
     s3service secrets new-key|encrypt|status ...               (see .secretscli)
+    s3service metrics [--level L] [NAME...] [--since 1h | --start T --end T] [--chart]
+                      [--endpoint-url URL]                  (see .metricscli)
 
 ACCOUNT is an account's id or its display name (names are unique).
 
@@ -57,7 +60,7 @@ from ..backends.protocols import AdminStore
 from ..extras import missing_extra_message
 from ..metrics.meter import DEFAULT_RETENTION_DAYS
 from ..regions import DEFAULT_REGION
-from . import admin, lifecycle, policycli, secretscli
+from . import admin, lifecycle, metricscli, policycli, secretscli
 from .output import emit, table
 from .admin import AdminError
 from .arguments import hide_in_arguments
@@ -154,6 +157,11 @@ def build_parser() -> argparse.ArgumentParser:
                        metavar="DAYS",
                        help="remove metered request counts older than this (0: keep them "
                             "all; default: %(default)s)")
+    serve.add_argument("--prometheus-port", type=_port, default=None, metavar="PORT",
+                       help="serve Prometheus metrics (/metrics), /healthz and /readyz on this "
+                            "port (needs s3service[prometheus]; default: off)")
+    serve.add_argument("--prometheus-host", default="127.0.0.1", metavar="HOST",
+                       help="address the --prometheus-port listens on (default: %(default)s)")
 
     account = _group(commands, "account", "manage accounts")
     sub = command(account, "create", cmd_account_create, "create an account")
@@ -196,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     lifecycle.register({"account": account, "user": user, "key": key}, command)
     policycli.register(commands, command, _group)
     secretscli.register(commands, command, _group)
+    metricscli.register(commands, command)
     return parser
 
 
@@ -367,6 +376,9 @@ def cmd_serve(args: argparse.Namespace, store: AdminStore) -> None:
     if plaintext and getattr(store, "secrets", None) is not None:
         print(f"{PROG}: warning: {plaintext} secret keys are stored in plaintext: run "
               f"`s3service secrets encrypt`", file=sys.stderr)
+    prometheus = None
+    if args.prometheus_port is not None:
+        prometheus = check_prometheus(args.prometheus_host, args.prometheus_port, args.port)
     if args.demo:
         demo = admin.ensure_demo(store, region=args.region)
         show_demo(args, demo)
@@ -388,7 +400,24 @@ def cmd_serve(args: argparse.Namespace, store: AdminStore) -> None:
                  access_log=args.access_log, certfile=args.certfile, keyfile=args.keyfile,
                  metrics=args.metrics or bool(args.metrics_admin),
                  metrics_admins=args.metrics_admin,
-                 metrics_retention_days=args.metrics_retention or None, **tuning)
+                 metrics_retention_days=args.metrics_retention or None, prometheus=prometheus,
+                 **tuning)
+
+
+def check_prometheus(host: str, port: int, serving: int) -> tuple[str, int]:
+    """``(host, port)`` for ``--prometheus-port``, once it is known to work; else AdminError."""
+    from . import server
+
+    if importlib.util.find_spec("prometheus_client") is None:
+        raise AdminError("prometheus_client is not installed: pip install "
+                         "'s3service[prometheus]'")
+    if port == serving:
+        raise AdminError("--prometheus-port must differ from --port", EXIT_USAGE)
+    try:
+        server.check_bind(host, port)
+    except OSError as exc:
+        raise AdminError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return host, port
 
 
 def show_demo(args: argparse.Namespace, demo: dict[str, Any]) -> None:
@@ -464,7 +493,9 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return EXIT_USAGE
     try:
-        store = open_store(db, args.secrets_key_file)
+        needs_store = getattr(args, "needs_store", None)
+        store = (open_store(db, args.secrets_key_file)
+                 if needs_store is None or needs_store(args) else None)
         try:
             if getattr(args, "account_id", None) is not None and \
                     getattr(args, "resolve_account", True):

@@ -14,14 +14,13 @@ gunicorn's logs, for those who serve the library under gunicorn.
 from __future__ import annotations
 
 import logging
-import re
 import sys
 import threading
 from typing import Any, TextIO
-from urllib.parse import unquote
 
 from .. import forking
-from ..envelope import log_safe
+from ..envelope import REQUEST_LINE, log_safe
+from ..redaction import REDACTED, SECRET_PARAMS, redact_secrets
 
 try:
     from gunicorn.glogging import Logger as _GunicornBase
@@ -32,38 +31,6 @@ __all__ = ["FORMAT", "REDACTED", "SECRET_PARAMS", "AccessFormatter", "GunicornLo
            "LogFormatter", "configure", "granian_logging", "redact_secrets"]
 
 FORMAT = "%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s"
-REDACTED = "<redacted>"
-#: Query parameters holding a credential (compared as a server decodes them:
-#: percent-decoded, in any case).  The access key (``X-Amz-Credential``,
-#: ``AWSAccessKeyId``) is no secret and stays.
-SECRET_PARAMS = frozenset({"x-amz-signature", "signature", "x-amz-security-token"})
-
-# (a cheap look first: most text holds no parameter that could be one of them)
-_HINT = re.compile(r"signature|token|%", re.IGNORECASE)
-# name=value at the start of a query string, a parameter, a word or a quoted text
-_PARAM = re.compile(r"(?<![^\s?&,;'\"])([\w.~%+-]+)=([^\s&'\"]*)")
-
-
-def _redact_param(match: re.Match) -> str:
-    name = match.group(1)
-    decoded = unquote(name) if "%" in name else name
-    if decoded.lower() in SECRET_PARAMS and match.group(2):
-        return f"{name}={REDACTED}"
-    return match.group(0)
-
-
-def redact_secrets(text: str) -> str:
-    """``text`` (a query string, a request line, a message) with each credential's value redacted.
-
-    Every parameter of :data:`SECRET_PARAMS` -- ``X-Amz-Signature``, V2's
-    ``Signature``, ``X-Amz-Security-Token`` -- reads ``name=<redacted>``; text
-    holding none of them is returned as it is.
-    """
-    if "=" not in text or _HINT.search(text) is None:
-        return text
-    return _PARAM.sub(_redact_param, text)
-
-
 def redact_authorization(value: str) -> str:
     """An ``Authorization`` header's value with its signature (another scheme's secret) redacted."""
     scheme, _, rest = value.partition(" ")
@@ -85,10 +52,12 @@ class LogFormatter(logging.Formatter):
         super().__init__(FORMAT if name is None else FORMAT.replace("%(name)s", name))
 
     def formatMessage(self, record: logging.LogRecord) -> str:
-        message = redact_secrets(record.message)
-        if not message.isprintable():    # (the library's own lines always are: escaped once)
-            message = log_safe(message)
-        record.message = message
+        # (the request line is written redacted and escaped by log_request itself)
+        if record.msg is not REQUEST_LINE:
+            message = redact_secrets(record.message)
+            if not message.isprintable():    # (the library's own lines always are)
+                message = log_safe(message)
+            record.message = message
         return super().formatMessage(record)
 
 

@@ -283,7 +283,8 @@ def serve(store: AdminStore, *, region: str = DEFAULT_REGION, service_hosts: Seq
           metrics: bool = False, metrics_admins: Sequence[str] = (),
           metrics_retention_days: float | None = DEFAULT_RETENTION_DAYS,
           max_buckets: int | None = MAX_BUCKETS,
-          idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT, **options: Any) -> None:
+          idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT,
+          prometheus: tuple[str, int] | None = None, **options: Any) -> None:
     """Serve the gateway on ``store`` under granian; ``options`` as :func:`granian_options` takes.
 
     IAM users are held to the policies in ``store`` (:func:`make_policed_app`); tenants
@@ -293,21 +294,38 @@ def serve(store: AdminStore, *, region: str = DEFAULT_REGION, service_hosts: Seq
     keeping ``metrics_retention_days`` of request counters (``None``: all).
     ``max_buckets``: the most buckets an account may create (``None``: no limit);
     ``idle_timeout``: the longest a request body may stall (the middleware's).
+    ``prometheus``: ``(host, port)`` to serve ``/metrics``, ``/healthz`` and
+    ``/readyz`` on (see :mod:`.monitoring`).
 
     The store is opened once, by the caller, and inherited by each forked
     worker: the SQL store opens its own connections in each worker; an
     in-memory store must run with one worker (its buckets live in that one).
     Each worker flushes its metered counts when it stops.
     """
+    monitoring = None
+    if prometheus is not None:
+        from .monitoring import Monitoring
+
+        monitoring = Monitoring(*prometheus, store=store,
+                                timeout=getattr(store, "backend_timeout", None) or BACKEND_TIMEOUT)
+
     def factory() -> Any:
-        extra = {"metrics": store, "metrics_admins": list(metrics_admins),
+        used = store if monitoring is None else monitoring.store(store)
+        extra = {"metrics": used, "metrics_admins": list(metrics_admins),
                  "metrics_retention_days": metrics_retention_days} if metrics else {}
-        app = make_policed_app(store, region=region, service_hosts=service_hosts,
+        app = make_policed_app(used, region=region, service_hosts=service_hosts,
                                max_buckets=max_buckets, idle_timeout=idle_timeout, **extra)
+        if monitoring is not None:
+            app = monitoring.app(app)
+            at_worker_exit(monitoring.stop_worker)       # (exit callbacks run last first)
         meter = getattr(app, "meter", None)
         if meter is not None:
             at_worker_exit(meter.close)
         at_worker_exit(logging.shutdown)          # (its lines are written in batches)
         return with_iam(app, store)
 
-    run_granian(factory, granian_options(**options))
+    try:
+        run_granian(factory, granian_options(**options))
+    finally:
+        if monitoring is not None:
+            monitoring.close()

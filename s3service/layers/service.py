@@ -26,7 +26,7 @@ from typing import Any
 from .. import listing, timeouts, tokens
 from ..auth import Authenticator
 from ..backends.protocols import BucketStore
-from ..envelope import IDENTITY_KEY, Exchange, Reply, StartResponse, WSGIApp, answer
+from ..envelope import BUCKET_KEY, IDENTITY_KEY, Exchange, Reply, StartResponse, WSGIApp, answer
 from ..errors import AccessDenied, InvalidArgument, MethodNotAllowed
 from ..hosts import ServiceHosts
 from ..identity import Identity
@@ -45,14 +45,18 @@ class ServiceRoutes:
 
     :param list_buckets: the WSGI app answering ``GET /``.
     :param list_metrics: the one answering ``POST /`` (``None``: ``POST /`` goes to ``app``).
+    :param note_bucket: leave the bucket a request passed on addresses in
+        ``environ["s3service.bucket"]``, for the log line (only where the
+        environ may be added to: with ``authenticate_all``).
     """
 
     def __init__(self, app: WSGIApp, hosts: ServiceHosts, *, list_buckets: WSGIApp,
-                 list_metrics: WSGIApp | None = None) -> None:
+                 list_metrics: WSGIApp | None = None, note_bucket: bool = False) -> None:
         self.app = app
         self.hosts = hosts
         self.list_buckets = list_buckets
         self.list_metrics = list_metrics
+        self.note_bucket = note_bucket
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         if self.hosts.is_service_request(environ):
@@ -63,6 +67,8 @@ class ServiceRoutes:
                 return answer(environ, start_response, _method_not_allowed)
             if self.list_metrics is not None:
                 return self.list_metrics(environ, start_response)
+        if self.note_bucket:
+            environ[BUCKET_KEY] = self.hosts.bucket_of(environ)
         return self.app(environ, start_response)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import json
 import time
 
@@ -330,5 +331,8 @@ def test_the_log_line_names_the_callers_key(app, caplog):
         list_metrics(app, {"timeRange": current_range(), "service": ["s3"]})
         list_metrics(app, {"timeRange": [1], "service": ["s3"]}, status=400)
     lines = [r.getMessage().split() for r in caplog.records if r.name == "s3service"]
-    assert [line[1:] for line in lines] == [["POST", "200", "-", KEY],
-                                           ["POST", "400", "InvalidParameterValue", KEY]]
+    target = "/?Action=ListMetrics&Version=20160815"
+    assert [line[1:5] + line[6:] for line in lines] == [
+        ["POST", target, "-", "200", "-", KEY],
+        ["POST", target, "-", "400", "InvalidParameterValue", KEY]]
+    assert all(re.fullmatch(r"\d+\.\d\dms", line[5]) for line in lines)

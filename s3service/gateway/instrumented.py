@@ -1,0 +1,225 @@
+"""Observing the gateway for ``serve --prometheus-port``: its requests, and its store's calls.
+
+:class:`InstrumentedApp` goes around the whole gateway (the middleware and
+all): each request is added to a :class:`~.tally.Tally` under its S3 operation
+(``s3:ListAllMyBuckets``..., as the metering names it), its status, how long
+the app took to answer (until the last byte was handed to the server), the
+bytes of body read and answered for the caller's account (once a layer
+checked its signature), and its S3 error code when that is an authentication
+failure, and the buckets each ListBuckets answer lists (its ``<Bucket>``
+elements, counted in the bytes sent: no parsing).  :func:`instrument_store`
+times each call of the store and counts those that fail.
+
+Both only add to plain counters; :mod:`.prometheus` publishes them.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from ..envelope import ERROR_CODE_KEY, IDENTITY_KEY, StartResponse, WSGIApp
+from ..hosts import ServiceHosts
+from ..identity import Identity
+from ..layers.metering import CountingInput, operation_of
+from ..metrics.operations import LIST_ALL_MY_BUCKETS
+from .tally import Tally
+
+__all__ = ["LIST_METRICS", "OTHER", "STORE_METHODS", "InstrumentedApp", "instrument_store"]
+
+#: The operation label of the Service Utilization API's ``POST /``.
+LIST_METRICS = "utapi:ListMetrics"
+#: The operation label of a request that is no S3 operation.
+OTHER = "other"
+
+_clock = time.perf_counter
+_BUCKET = b"<Bucket>"
+
+
+class InstrumentedApp:
+    """``app``, each of its requests added to ``tally`` (see the module documentation)."""
+
+    def __init__(self, app: WSGIApp, hosts: ServiceHosts, tally: Tally) -> None:
+        self.app = app
+        self.hosts = hosts
+        self.tally = tally
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.app, name)      # (the middleware's meter, authorizer...)
+
+    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        # (written for speed: this runs around every request)
+        started = _clock()
+        tally = self.tally
+        tally.enter()
+        if (environ.get("PATH_INFO") == "/" and environ.get("REQUEST_METHOD") == "GET"
+                and not self.hosts.names):
+            operation = LIST_ALL_MY_BUCKETS      # (the usual case, without a call)
+        else:
+            operation = self.operation(environ)
+        request = _Request(environ, start_response, started, operation, tally.add_request)
+        length = environ.get("CONTENT_LENGTH")
+        if (length and length != "0") or "HTTP_TRANSFER_ENCODING" in environ:
+            stream = environ.get("wsgi.input")
+            if stream is not None:
+                request.reader = environ["wsgi.input"] = CountingInput(stream)
+        try:
+            result = self.app(environ, request.start_response)
+        except BaseException:
+            request.status = "500"
+            request.finish()
+            raise
+        if type(result) is not list:
+            request.result = result
+            return request
+        sent = 0
+        for chunk in result:
+            sent += len(chunk)
+        sent += request.sent                     # (what it wrote through write(), if any)
+        listed = None
+        if operation is LIST_ALL_MY_BUCKETS and request.status == "200":
+            listed = 0
+            for chunk in result:
+                listed += chunk.count(_BUCKET)
+        identity = environ.get(IDENTITY_KEY)     # (finish(), written out)
+        request.done = True
+        tally.add_request((operation, request.status, _clock() - started,
+                           identity.account_id if type(identity) is Identity else None,
+                           0 if request.reader is None else request.reader.count,
+                           0 if environ.get("REQUEST_METHOD") == "HEAD" else sent,
+                           environ.get(ERROR_CODE_KEY), listed))
+        return result
+
+    def operation(self, environ: dict) -> str:
+        """The operation label: ``s3:GetObject``..., ``utapi:ListMetrics`` or ``other``."""
+        bucket_in_host = self.hosts.is_bucket_host(environ)
+        if not bucket_in_host and environ.get("PATH_INFO") in ("/", ""):
+            method = environ.get("REQUEST_METHOD")
+            if method == "GET":
+                return LIST_ALL_MY_BUCKETS
+            if method == "POST":
+                return LIST_METRICS
+        return operation_of(environ, bucket_in_host) or OTHER
+
+
+class _Request:
+    """One request being observed: its status, the bytes it sent, then its line in the tally."""
+
+    __slots__ = ("environ", "server_start_response", "server_write", "started", "operation",
+                 "add", "status", "reader", "sent", "listed", "result", "done")
+
+    def __init__(self, environ: dict, start_response: StartResponse, started: float,
+                 operation: str, add: Callable[[tuple], Any]) -> None:
+        self.environ = environ
+        self.server_start_response = start_response
+        self.started = started
+        self.operation = operation
+        self.add = add
+        self.status = "000"
+        self.reader: CountingInput | None = None
+        self.sent = 0
+        self.listed: int | None = None
+        self.done = False
+
+    def start_response(self, status: str, headers: list[tuple[str, str]],
+                       exc_info: Any = None) -> Callable[[bytes], Any]:
+        self.status = status[:3]
+        self.server_write = (self.server_start_response(status, headers) if exc_info is None
+                             else self.server_start_response(status, headers, exc_info))
+        return self.write
+
+    def write(self, data: bytes) -> Any:
+        self.sent += len(data)
+        return self.server_write(data)
+
+    def __iter__(self) -> Iterator[bytes]:
+        counting = self.operation is LIST_ALL_MY_BUCKETS and self.status == "200"
+        if counting:
+            self.listed = 0
+        for chunk in self.result:
+            self.sent += len(chunk)
+            if counting:
+                self.listed += chunk.count(_BUCKET)  # type: ignore[operator]
+            yield chunk
+        self.finish()
+
+    def close(self) -> None:
+        try:
+            close = getattr(self.result, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self.finish()
+
+    def finish(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        environ = self.environ
+        identity = environ.get(IDENTITY_KEY)
+        self.add((self.operation, self.status, _clock() - self.started,
+                  identity.account_id if type(identity) is Identity else None,
+                  0 if self.reader is None else self.reader.count,
+                  0 if environ.get("REQUEST_METHOD") == "HEAD" else self.sent,
+                  environ.get(ERROR_CODE_KEY), self.listed))
+
+
+def instrument_store(store: Any, tally: Tally) -> Any:
+    """Time each call of ``store``'s protocol methods into ``tally`` (failures counted by class).
+
+    The methods are replaced on this very object (its instance attributes),
+    in this process: a worker instruments its own copy of the store, which
+    stays the same object for every ``isinstance`` check, at half the cost of
+    a proxy in front.  The errors a store's contract names (``LookupError``
+    such as an unknown bucket, a taken bucket name) are answers, not
+    failures: they are timed, not counted as errors.  Returns ``store``.
+    """
+    for name in STORE_METHODS:
+        method = getattr(store, name, None)
+        if callable(method):
+            try:
+                setattr(store, name, _timed(name, method, tally))
+            except AttributeError:          # (a store without instance attributes)
+                pass
+    return store
+
+
+def _protocol_methods() -> tuple[str, ...]:
+    from ..backends import protocols
+
+    names: dict[str, None] = {}
+    for protocol in (protocols.CredentialStore, protocols.BucketStore, protocols.PolicySource,
+                     protocols.PolicyStore,
+                     protocols.MetricsStore, protocols.BucketDirectory, protocols.AdminStore):
+        for name, value in vars(protocol).items():
+            if callable(value) and not name.startswith("_") and name != "close":
+                names[name] = None
+    names["bucket_owners"] = None           # (the meter's, when the store has it)
+    return tuple(names)
+
+
+#: The store methods :func:`instrument_store` times.
+STORE_METHODS = _protocol_methods()
+
+
+def _timed(name: str, method: Callable[..., Any], tally: Tally) -> Callable[..., Any]:
+    from ..backends.base import BucketNameTaken
+
+    add = tally.add_call
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        started = _clock()
+        try:
+            result = method(*args, **kwargs)
+        except (LookupError, BucketNameTaken):
+            add((name, _clock() - started, None))
+            raise
+        except Exception as exc:
+            add((name, _clock() - started, type(exc).__name__))
+            raise
+        add((name, _clock() - started, None))
+        return result
+    call.__name__ = name
+    call.__doc__ = method.__doc__
+    call.__wrapped__ = method              # type: ignore[attr-defined]
+    return call

@@ -1,0 +1,164 @@
+"""What one server worker observed: plain counters, added to on the request path, taken in batches.
+
+A :class:`Tally` is the cheap half of ``serve --prometheus-port``: every
+request appends one tuple to it, and :mod:`.prometheus` takes them every
+second (:meth:`Tally.take`) to add them up and add the sums to
+``prometheus_client``'s shared files, whose every update costs several
+microseconds.  Histograms are kept as
+counts per bucket (upper bounds, as Prometheus's ``le``) and a sum.
+"""
+from __future__ import annotations
+
+import itertools
+import threading
+from bisect import bisect_left
+from collections import deque
+from collections.abc import Callable, Sequence
+from functools import partial
+from dataclasses import dataclass, field
+
+__all__ = ["AUTH_ERROR_CODES", "LATENCY_BOUNDS", "LISTING_BOUNDS", "Histogram", "Snapshot",
+           "Tally"]
+
+#: Seconds: upper bounds of the latency histograms (requests and store calls).
+LATENCY_BOUNDS: tuple[float, ...] = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                     0.25, 0.5, 1.0, 2.5, 5.0, 10.0, float("inf"))
+#: Buckets per ListBuckets answer: upper bounds of the listing size histogram.
+LISTING_BOUNDS: tuple[float, ...] = (0, 1, 10, 100, 1000, 10000, 100000, float("inf"))
+#: The S3 error codes counted as authentication (or authorization) failures.
+AUTH_ERROR_CODES = frozenset({
+    "AccessDenied", "AuthorizationHeaderMalformed", "AuthorizationQueryParametersError",
+    "ExpiredToken", "InvalidAccessKeyId", "InvalidToken", "MissingSecurityHeader",
+    "RequestExpired", "RequestTimeTooSkewed", "SignatureDoesNotMatch", "TokenRefreshRequired",
+})
+
+
+@dataclass
+class Histogram:
+    """Observations counted per bucket (``counts[i]``: values <= ``bounds[i]``, not cumulative)."""
+
+    bounds: Sequence[float]
+    counts: list[int] = field(default_factory=list)
+    total: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.counts:
+            self.counts = [0] * len(self.bounds)
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect_left(self.bounds, value)] += 1
+        self.total += value
+
+
+@dataclass
+class Snapshot:
+    """What a :class:`Tally` gathered since it was last taken (see its attributes)."""
+
+    requests: dict[tuple[str, str], int] = field(default_factory=dict)
+    durations: dict[str, Histogram] = field(default_factory=dict)
+    store_calls: dict[str, Histogram] = field(default_factory=dict)
+    store_errors: dict[tuple[str, str], int] = field(default_factory=dict)
+    listings: Histogram = field(default_factory=lambda: Histogram(LISTING_BOUNDS))
+    auth_failures: dict[str, int] = field(default_factory=dict)
+    #: account ID -> [requests, bytes received, bytes sent]
+    accounts: dict[str, list[int]] = field(default_factory=dict)
+    in_flight: int = 0
+
+
+class Tally:
+    """One process's requests and store calls since the last :meth:`take`; many threads add.
+
+    Adding is one ``deque.append`` of a tuple (atomic, no lock): the request
+    path pays next to nothing, and :meth:`take` -- the publisher's thread,
+    once a second -- adds them up into a :class:`Snapshot`:
+    ``requests[(operation, status)]``, ``durations[operation]`` (seconds),
+    ``store_calls[method]`` (seconds), ``store_errors[(method, error class)]``,
+    ``listings`` (buckets per ListBuckets answer), ``auth_failures[code]``,
+    ``accounts[account] = [requests, received, sent]``, and the requests
+    ``in_flight`` now.
+    """
+
+    def __init__(self) -> None:
+        self._requests: deque[tuple] = deque()
+        self._calls: deque[tuple] = deque()
+        #: :meth:`request` taking its arguments as one tuple (no call of ours in between).
+        self.add_request: Callable[[tuple], None] = self._requests.append
+        #: :meth:`store_call` taking its arguments as one tuple.
+        self.add_call: Callable[[tuple], None] = self._calls.append
+        # Requests begun: next() on a count is atomic too.  Each take() reads
+        # it with a next() of its own, counted in _reads.
+        self._begun = itertools.count()
+        self._reads = 0
+        self._ended = 0
+        self._taking = threading.Lock()
+        #: A request begins (a C call: next() on the count).
+        self.enter: Callable[[], object] = partial(next, self._begun)
+
+    def request(self, operation: str, status: str, seconds: float, account: str | None,
+                received: int, sent: int, code: str | None, listed: int | None = None
+                ) -> None:
+        """A request ended (``status``: its three digits; ``code``: its S3 error, if any;
+        ``listed``: the buckets a ListBuckets answer listed)."""
+        self._requests.append((operation, status, seconds, account, received, sent, code,
+                               listed))
+
+    def store_call(self, method: str, seconds: float, error: str | None = None) -> None:
+        """A call of the store's ``method`` took ``seconds`` (``error``: the class it raised)."""
+        self._calls.append((method, seconds, error))
+
+    def take(self) -> Snapshot:
+        """What was added since the last call, added up (and the requests in flight now)."""
+        with self._taking:
+            requests = _drain(self._requests)
+            calls = _drain(self._calls)
+            self._ended += len(requests)
+            self._reads += 1
+            begun = next(self._begun) - self._reads + 1
+            taken = Snapshot(in_flight=max(0, begun - self._ended - len(self._requests)))
+        _add_requests(taken, requests)
+        _add_calls(taken, calls)
+        return taken
+
+
+def _drain(queue: deque) -> list:
+    """What ``queue`` holds now, taken out (what is appended meanwhile stays)."""
+    popleft = queue.popleft
+    return [popleft() for _ in range(len(queue))]
+
+
+# (Histogram.observe written out in the loops: they run for every request.)
+
+def _add_requests(taken: Snapshot, requests: list[tuple]) -> None:
+    counts, durations, accounts = taken.requests, taken.durations, taken.accounts
+    failures, bounds = taken.auth_failures, LATENCY_BOUNDS
+    for operation, status, seconds, account, received, sent, code, listed in requests:
+        key = (operation, status)
+        counts[key] = counts.get(key, 0) + 1
+        histogram = durations.get(operation)
+        if histogram is None:
+            histogram = durations[operation] = Histogram(bounds)
+        histogram.counts[bisect_left(bounds, seconds)] += 1
+        histogram.total += seconds
+        if account is not None:
+            totals = accounts.get(account)
+            if totals is None:
+                totals = accounts[account] = [0, 0, 0]
+            totals[0] += 1
+            totals[1] += received
+            totals[2] += sent
+        if code is not None and code in AUTH_ERROR_CODES:
+            failures[code] = failures.get(code, 0) + 1
+        if listed is not None:
+            taken.listings.observe(listed)
+
+
+def _add_calls(taken: Snapshot, calls: list[tuple]) -> None:
+    histograms, errors, bounds = taken.store_calls, taken.store_errors, LATENCY_BOUNDS
+    for method, seconds, error in calls:
+        histogram = histograms.get(method)
+        if histogram is None:
+            histogram = histograms[method] = Histogram(bounds)
+        histogram.counts[bisect_left(bounds, seconds)] += 1
+        histogram.total += seconds
+        if error is not None:
+            errors[(method, error)] = errors.get((method, error), 0) + 1

@@ -1,0 +1,52 @@
+"""A worker's tally: what its publisher takes adds up to exactly what was added."""
+from __future__ import annotations
+
+import random
+import threading
+from collections import Counter
+
+from s3service.gateway.tally import LATENCY_BOUNDS, Histogram, Tally
+
+
+def test_what_is_taken_is_what_was_added_from_many_threads():
+    rng = random.Random(23)
+    records = [(rng.choice(["s3:ListAllMyBuckets", "s3:HeadBucket"]), rng.choice(["200", "403"]),
+                rng.random() / 10, rng.choice([None, "a", "b"]), rng.randint(0, 99),
+                rng.randint(0, 999), rng.choice([None, "AccessDenied", "NoSuchBucket"]),
+                rng.choice([None, 2])) for _ in range(4000)]
+    tally = Tally()
+
+    def add(part):
+        for record in part:
+            tally.enter()
+            tally.add_request(record)
+            tally.store_call("get_credential", record[2] / 10)
+    threads = [threading.Thread(target=add, args=(records[i::4],)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    tally.enter()                                    # one still being answered
+    taken = tally.take()
+    assert taken.requests == Counter((r[0], r[1]) for r in records)
+    for operation, histogram in taken.durations.items():
+        expected = Histogram(LATENCY_BOUNDS)
+        for record in records:
+            if record[0] == operation:
+                expected.observe(record[2])
+        assert histogram.counts == expected.counts
+        assert abs(histogram.total - expected.total) < 1e-9
+    accounts: dict[str, list[int]] = {}
+    for record in records:
+        if record[3] is not None:
+            totals = accounts.setdefault(record[3], [0, 0, 0])
+            totals[0] += 1
+            totals[1] += record[4]
+            totals[2] += record[5]
+    assert taken.accounts == accounts
+    assert taken.auth_failures == {"AccessDenied": sum(r[6] == "AccessDenied" for r in records)}
+    assert sum(taken.listings.counts) == sum(r[7] is not None for r in records)
+    assert sum(taken.store_calls["get_credential"].counts) == len(records)
+    assert taken.in_flight == 1
+    tally.add_request(records[0])
+    assert tally.take().in_flight == 0 and tally.take().requests == {}
