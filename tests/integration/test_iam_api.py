@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 
 import boto3
@@ -50,8 +51,9 @@ def fleet(tmp_path_factory):
     log = server.err.read_text()
     assert "Traceback" not in log
     # The log line of an IAM request names its key, as any other's does.
-    assert f" POST 200 - {roots[TENANT_A]['access_key']}" in log
-    assert f" POST 404 NoSuchEntity {roots[TENANT_B]['access_key']}" in log
+    assert re.search(rf" POST / - 200 [0-9.]+ms - {roots[TENANT_A]['access_key']}\n", log)
+    assert re.search(rf" POST / - 404 [0-9.]+ms NoSuchEntity {roots[TENANT_B]['access_key']}\n",
+                     log)
 
 
 def client(server, service: str, key: dict | tuple, token: str | None = None):
