@@ -28,7 +28,8 @@ from .forking import in_each_child
 from .redaction import redact_query
 
 __all__ = ["AUTHORIZER_KEY", "BUCKET_KEY", "ERROR_CODE_KEY", "IDENTITY_KEY", "REQUEST_ID_KEY",
-           "STATUS_KEY", "Exchange", "Reply", "answer", "error_for", "log_safe", "new_ids", "xml_error"]
+           "STATUS_KEY", "Exchange", "Reply", "answer", "error_for", "log_safe", "new_ids",
+           "xml_error"]
 
 SERVER = "s3service"
 #: Where the middleware leaves the caller's :class:`~s3service.Identity` for the app behind it.

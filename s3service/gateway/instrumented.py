@@ -73,7 +73,7 @@ class InstrumentedApp:
         try:
             result = self.app(environ, start_response)
         except BaseException:
-            _Request(tally.add_request, environ, started, operation, reader, "500").finish()
+            _Request(tally.add_request, environ, started, operation, reader, [], "500").finish()
             raise
         if type(result) is not list:
             return _Request(tally.add_request, environ, started, operation, reader, result)
@@ -108,18 +108,19 @@ class InstrumentedApp:
 class _Request:
     """A request whose answer is streamed (or failed): added to the tally once it ended."""
 
-    __slots__ = ("add", "environ", "started", "operation", "reader", "result", "sent",
+    __slots__ = ("add", "environ", "started", "operation", "reader", "result", "status", "sent",
                  "listed", "done")
 
     def __init__(self, add: Callable[[tuple], Any], environ: dict, started: float,
-                 operation: str, reader: CountingInput | None,
-                 result: Iterable[bytes] | str) -> None:
+                 operation: str, reader: CountingInput | None, result: Iterable[bytes],
+                 status: str | None = None) -> None:
         self.add = add
         self.environ = environ
         self.started = started
         self.operation = operation
         self.reader = reader
-        self.result = result          # (the body; a status line: the app raised)
+        self.result = result
+        self.status = status          # (None: the one the envelope answered with)
         self.sent = 0
         self.listed: int | None = None
         self.done = False
@@ -129,7 +130,7 @@ class _Request:
                     and self.environ.get(STATUS_KEY, "").startswith("200"))
         if counting:
             self.listed = 0
-        for chunk in self.result:   # type: ignore[union-attr]
+        for chunk in self.result:
             self.sent += len(chunk)
             if counting:
                 self.listed += chunk.count(_BUCKET)  # type: ignore[operator]
@@ -149,7 +150,7 @@ class _Request:
             return
         self.done = True
         environ = self.environ
-        status = self.result if type(self.result) is str else environ.get(STATUS_KEY, "000")
+        status = self.status or environ.get(STATUS_KEY, "000")
         identity = environ.get(IDENTITY_KEY)
         seconds = _clock() - self.started
         self.add((self.operation, status,

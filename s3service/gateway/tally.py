@@ -19,8 +19,7 @@ from operator import itemgetter
 from dataclasses import dataclass, field
 
 __all__ = ["AUTH_ERROR_CODES", "LATENCY_BOUNDS", "LISTING_BOUNDS", "REQUEST_FIELDS", "Histogram",
-           "Snapshot",
-           "Tally", "Ticks"]
+           "Snapshot", "Tally", "Ticks"]
 
 #: A request's tuple given to :attr:`Tally.add_request`: its fields, in order (``bucket``:
 #: the index in :data:`LATENCY_BOUNDS` of its duration's bucket, ``bisect_left``'s).
