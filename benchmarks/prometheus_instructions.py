@@ -5,8 +5,8 @@ here; instruction counts do not.  Under valgrind's cachegrind, one process
 answers signed ListBuckets in-process (the WSGI app ``serve`` runs: the
 gateway behind the middleware, on SQLite with N = 10 buckets), plain or
 instrumented as a worker of ``serve --prometheus-port`` is (the app wrapped,
-the store's methods timed, and the tally added up and published every 500
-requests, as its thread does each second).  Each is run for ``--few`` and
+the store's calls counted and one in 16 timed, and the tally added up and
+published every 500 requests -- more often than its thread does, each second).  Each is run for ``--few`` and
 ``--many`` requests; the difference, divided, is the instructions one request
 costs, start-up excluded.  Printed: both, and the instrumentation's share.
 
@@ -14,6 +14,15 @@ costs, start-up excluded.  Printed: both, and the instrumentation's share.
 
 (The instructions of the HTTP server and the kernel are not in it: over HTTP
 the share is smaller; ``prometheus.py`` measures that, with the noise.)
+
+With ``--http``, also a request served over HTTP: ``s3service serve --workers
+1`` as shipped, with and without ``--prometheus-port``, runs under cachegrind
+(all its processes: granian's own code counted, the kernel's not) and answers
+the presigned ListBuckets on one kept-alive connection; the difference
+between ``--few`` and ``--many`` requests, divided, again.  (Under valgrind a
+request takes ~50 times as long, so what the workers do once a second --
+publishing, the exporter waiting -- weighs more per request than it does
+at full speed: the share is, if anything, too large.)  ~1 more minute.
 """
 from __future__ import annotations
 
@@ -81,10 +90,71 @@ def instructions(variant: str, count: int, db: str, tmp: Path) -> int:
     return int(found.group(1).replace(",", ""))
 
 
+def served_instructions(on: bool, count: int, db: str, tmp: Path) -> int:
+    """(All the processes of) ``serve --workers 1`` answering ``count`` ListBuckets over HTTP."""
+    import glob
+    import http.client
+    import signal
+    import time
+
+    import account
+    import deployed
+
+    out = tmp / "served"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    port = deployed.free_port()
+    flags = ["--prometheus-port", str(deployed.free_port())] if on else []
+    script = Path(sys.executable).with_name("s3service")
+    proc = subprocess.Popen(
+        ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--trace-children=yes",
+         f"--cachegrind-out-file={out}/cg.%p", str(script), "--db", db, "serve", "--port",
+         str(port), "--workers", "1", *flags],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        env=dict(os.environ, PYTHONHASHSEED="0"))
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+                conn.connect()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("serve under valgrind did not start") from None
+                time.sleep(0.5)
+        url = deployed.presign(port, account.ACCESS_KEY, account.SECRET_KEY, 3600)
+        target = url[url.index(str(port)) + len(str(port)):]
+        for _ in range(count):
+            conn.request("GET", target)
+            response = conn.getresponse()
+            response.read()
+            if response.status != 200:
+                raise RuntimeError(f"serve answered {response.status}")
+        conn.close()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=300)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:        # (each process writes its file as it leaves)
+            try:
+                os.killpg(proc.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.2)
+    total = 0
+    for name in glob.glob(f"{out}/cg.*"):
+        with open(name) as lines:
+            total += sum(int(line.split()[1]) for line in lines if line.startswith("summary:"))
+    return total
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--few", type=int, default=500, help="(default: %(default)s)")
     parser.add_argument("--many", type=int, default=2500, help="(default: %(default)s)")
+    parser.add_argument("--http", action="store_true",
+                        help="also a request served over HTTP by serve --workers 1")
     parser.add_argument("--answer", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.answer:
@@ -110,12 +180,24 @@ def main(argv: list[str] | None = None) -> int:
             few = instructions(variant, args.few, db, tmp)
             many = instructions(variant, args.many, db, tmp)
             per_request[variant] = (many - few) / (args.many - args.few)
+        if args.http:
+            for on in (False, True):
+                few = served_instructions(on, args.few, db, tmp)
+                many = served_instructions(on, args.many, db, tmp)
+                per_request["served " + ("on" if on else "off")] = \
+                    (many - few) / (args.many - args.few)
     plain, instrumented = per_request["plain"], per_request["instrumented"]
     print(f"signed ListBuckets in-process (the app serve runs, SQLite, N = {N}), "
           f"instructions per request, {args.many - args.few} requests' difference:")
     print(f"  plain         {plain:10,.0f}")
     print(f"  instrumented  {instrumented:10,.0f}  (+{instrumented - plain:,.0f}, "
           f"+{(instrumented / plain - 1) * 100:.1f}%)")
+    if args.http:
+        off, on = per_request["served off"], per_request["served on"]
+        print("served over HTTP (serve --workers 1, all its processes; the kernel's "
+              "instructions not counted):")
+        print(f"  off           {off:10,.0f}")
+        print(f"  on            {on:10,.0f}  (+{on - off:,.0f}, +{(on / off - 1) * 100:.1f}%)")
     return 0
 
 

@@ -28,7 +28,8 @@ from .forking import in_each_child
 from .redaction import redact_query
 
 __all__ = ["AUTHORIZER_KEY", "BUCKET_KEY", "ERROR_CODE_KEY", "IDENTITY_KEY", "REQUEST_ID_KEY",
-           "Exchange", "Reply", "answer", "error_for", "log_safe", "new_ids", "xml_error"]
+           "STATUS_KEY", "Exchange", "Reply", "answer", "error_for", "log_safe", "new_ids",
+           "xml_error"]
 
 SERVER = "s3service"
 #: Where the middleware leaves the caller's :class:`~s3service.Identity` for the app behind it.
@@ -43,6 +44,9 @@ REQUEST_ID_KEY = "s3service.request_id"
 BUCKET_KEY = "s3service.bucket"
 #: Where :func:`answer` leaves the code of the S3 error it answered with (for observers).
 ERROR_CODE_KEY = "s3service.error_code"
+#: Where :func:`answer` leaves the status line it answered with (for observers: an
+#: observer in front need not wrap ``start_response`` to learn it).
+STATUS_KEY = "s3service.status"
 #: When the first :class:`Exchange` of a request began (``time.perf_counter()``).
 STARTED_KEY = "s3service.started"
 
@@ -154,6 +158,7 @@ def answer(environ: dict, start_response: StartResponse, handler: Handler, *,
                     exchange.access_key, target=_target(environ),
                     bucket=environ.get(BUCKET_KEY),
                     seconds=time.perf_counter() - exchange.started)
+    environ[STATUS_KEY] = status
     start_response(status, headers)
     if exchange.method == "HEAD":
         close = getattr(body, "close", None)

@@ -2,30 +2,37 @@
 
 :class:`InstrumentedApp` goes around the whole gateway (the middleware and
 all): each request is added to a :class:`~.tally.Tally` under its S3 operation
-(``s3:ListAllMyBuckets``..., as the metering names it), its status, how long
-the app took to answer (until the last byte was handed to the server), the
-bytes of body read and answered for the caller's account (once a layer
-checked its signature), and its S3 error code when that is an authentication
-failure, and the buckets each ListBuckets answer lists (its ``<Bucket>``
-elements, counted in the bytes sent: no parsing).  :func:`instrument_store`
-times each call of the store and counts those that fail.
+(``s3:ListAllMyBuckets``..., as the metering names it), its status (the one
+the envelope answered with: ``environ["s3service.status"]``), how long the
+app took to answer (until the last byte was handed to the server), the bytes
+of body read and answered for the caller's account (once a layer checked its
+signature), and its S3 error code when that is an authentication failure, and
+the buckets each ListBuckets answer lists (``environ["s3service.listed"]``;
+for a streamed listing, its ``<Bucket>`` elements counted in the bytes sent).
+:func:`instrument_store` counts each call of the store and those that fail,
+and times one call in :data:`STORE_SAMPLE`.
 
-Both only add to plain counters; :mod:`.prometheus` publishes them.
+Both only add to plain counters; :mod:`.prometheus` publishes them.  Every
+request and store call is counted exactly; only the store's latency is a
+sample.
 """
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from ..envelope import ERROR_CODE_KEY, IDENTITY_KEY, StartResponse, WSGIApp
+from ..envelope import ERROR_CODE_KEY, IDENTITY_KEY, STATUS_KEY, StartResponse, WSGIApp
 from ..hosts import ServiceHosts
 from ..identity import Identity
 from ..layers.metering import CountingInput, operation_of
+from ..layers.service import LISTED_KEY
 from ..metrics.operations import LIST_ALL_MY_BUCKETS
-from .tally import Tally
+from .tally import LATENCY_BOUNDS, Tally
 
-__all__ = ["LIST_METRICS", "OTHER", "STORE_METHODS", "InstrumentedApp", "instrument_store"]
+__all__ = ["LIST_METRICS", "OTHER", "STORE_METHODS", "STORE_SAMPLE", "InstrumentedApp",
+           "instrument_store"]
 
 #: The operation label of the Service Utilization API's ``POST /``.
 LIST_METRICS = "utapi:ListMetrics"
@@ -57,37 +64,33 @@ class InstrumentedApp:
             operation = LIST_ALL_MY_BUCKETS      # (the usual case, without a call)
         else:
             operation = self.operation(environ)
-        request = _Request(environ, start_response, started, operation, tally.add_request)
+        reader = None
         length = environ.get("CONTENT_LENGTH")
         if (length and length != "0") or "HTTP_TRANSFER_ENCODING" in environ:
             stream = environ.get("wsgi.input")
             if stream is not None:
-                request.reader = environ["wsgi.input"] = CountingInput(stream)
+                reader = environ["wsgi.input"] = CountingInput(stream)
         try:
-            result = self.app(environ, request.start_response)
+            result = self.app(environ, start_response)
         except BaseException:
-            request.status = "500"
-            request.finish()
+            _Request(tally.add_request, environ, started, operation, reader, [], "500").finish()
             raise
         if type(result) is not list:
-            request.result = result
-            return request
-        sent = 0
-        for chunk in result:
-            sent += len(chunk)
-        sent += request.sent                     # (what it wrote through write(), if any)
+            return _Request(tally.add_request, environ, started, operation, reader, result)
+        status = environ.get(STATUS_KEY, "000")
         listed = None
-        if operation is LIST_ALL_MY_BUCKETS and request.status == "200":
-            listed = 0
-            for chunk in result:
-                listed += chunk.count(_BUCKET)
-        identity = environ.get(IDENTITY_KEY)     # (finish(), written out)
-        request.done = True
-        tally.add_request((operation, request.status, _clock() - started,
+        if operation is LIST_ALL_MY_BUCKETS and status.startswith("200"):
+            listed = environ.get(LISTED_KEY)
+            if listed is None:
+                listed = sum([chunk.count(_BUCKET) for chunk in result])
+        identity = environ.get(IDENTITY_KEY)     # (_Request.finish(), written out)
+        seconds = _clock() - started
+        tally.add_request((operation, status,
                            identity.account_id if type(identity) is Identity else None,
-                           0 if request.reader is None else request.reader.count,
-                           0 if environ.get("REQUEST_METHOD") == "HEAD" else sent,
-                           environ.get(ERROR_CODE_KEY), listed))
+                           0 if reader is None else reader.count,
+                           0 if environ.get("REQUEST_METHOD") == "HEAD" else sum(map(len, result)),
+                           environ.get(ERROR_CODE_KEY), listed,
+                           bisect_left(LATENCY_BOUNDS, seconds), seconds))
         return result
 
     def operation(self, environ: dict) -> str:
@@ -103,37 +106,28 @@ class InstrumentedApp:
 
 
 class _Request:
-    """One request being observed: its status, the bytes it sent, then its line in the tally."""
+    """A request whose answer is streamed (or failed): added to the tally once it ended."""
 
-    __slots__ = ("environ", "server_start_response", "server_write", "started", "operation",
-                 "add", "status", "reader", "sent", "listed", "result", "done")
+    __slots__ = ("add", "environ", "started", "operation", "reader", "result", "status", "sent",
+                 "listed", "done")
 
-    def __init__(self, environ: dict, start_response: StartResponse, started: float,
-                 operation: str, add: Callable[[tuple], Any]) -> None:
+    def __init__(self, add: Callable[[tuple], Any], environ: dict, started: float,
+                 operation: str, reader: CountingInput | None, result: Iterable[bytes],
+                 status: str | None = None) -> None:
+        self.add = add
         self.environ = environ
-        self.server_start_response = start_response
         self.started = started
         self.operation = operation
-        self.add = add
-        self.status = "000"
-        self.reader: CountingInput | None = None
+        self.reader = reader
+        self.result = result
+        self.status = status          # (None: the one the envelope answered with)
         self.sent = 0
         self.listed: int | None = None
         self.done = False
 
-    def start_response(self, status: str, headers: list[tuple[str, str]],
-                       exc_info: Any = None) -> Callable[[bytes], Any]:
-        self.status = status[:3]
-        self.server_write = (self.server_start_response(status, headers) if exc_info is None
-                             else self.server_start_response(status, headers, exc_info))
-        return self.write
-
-    def write(self, data: bytes) -> Any:
-        self.sent += len(data)
-        return self.server_write(data)
-
     def __iter__(self) -> Iterator[bytes]:
-        counting = self.operation is LIST_ALL_MY_BUCKETS and self.status == "200"
+        counting = (self.operation is LIST_ALL_MY_BUCKETS
+                    and self.environ.get(STATUS_KEY, "").startswith("200"))
         if counting:
             self.listed = 0
         for chunk in self.result:
@@ -156,16 +150,20 @@ class _Request:
             return
         self.done = True
         environ = self.environ
+        status = self.status or environ.get(STATUS_KEY, "000")
         identity = environ.get(IDENTITY_KEY)
-        self.add((self.operation, self.status, _clock() - self.started,
+        seconds = _clock() - self.started
+        self.add((self.operation, status,
                   identity.account_id if type(identity) is Identity else None,
                   0 if self.reader is None else self.reader.count,
                   0 if environ.get("REQUEST_METHOD") == "HEAD" else self.sent,
-                  environ.get(ERROR_CODE_KEY), self.listed))
+                  environ.get(ERROR_CODE_KEY), self.listed,
+                  bisect_left(LATENCY_BOUNDS, seconds), seconds))
 
 
 def instrument_store(store: Any, tally: Tally) -> Any:
-    """Time each call of ``store``'s protocol methods into ``tally`` (failures counted by class).
+    """Count each call of ``store``'s protocol methods into ``tally``, failures by class, and
+    time one in :data:`STORE_SAMPLE` (each method's first call among them).
 
     The methods are replaced on this very object (its instance attributes),
     in this process: a worker instruments its own copy of the store, which
@@ -198,16 +196,28 @@ def _protocol_methods() -> tuple[str, ...]:
     return tuple(names)
 
 
-#: The store methods :func:`instrument_store` times.
+#: One store call in this many is timed (all are counted): timing each cost a signed
+#: ListBuckets ~7,400 instructions more, ~1.2% of one served over HTTP (its two calls;
+#: benchmarks/prometheus_instructions.py).
+STORE_SAMPLE = 16
+#: The store methods :func:`instrument_store` observes.
 STORE_METHODS = _protocol_methods()
 
 
 def _timed(name: str, method: Callable[..., Any], tally: Tally) -> Callable[..., Any]:
     from ..backends.base import BucketNameTaken
 
-    add = tally.add_call
+    add, tick = tally.add_call, tally.call_counter(name)
 
     def call(*args: Any, **kwargs: Any) -> Any:
+        if tick() % STORE_SAMPLE:
+            try:
+                return method(*args, **kwargs)
+            except (LookupError, BucketNameTaken):
+                raise
+            except Exception as exc:
+                add((name, None, type(exc).__name__))
+                raise
         started = _clock()
         try:
             result = method(*args, **kwargs)

@@ -13,8 +13,9 @@ The metrics (``s3service_`` names; labels in brackets):
 
 * ``requests_total`` [operation, status], ``request_duration_seconds``
   [operation] (histogram), ``requests_in_flight``;
-* ``store_call_duration_seconds`` [call] (histogram), ``store_errors_total``
-  [call, error];
+* ``store_calls_total`` [call], ``store_call_duration_seconds`` [call]
+  (histogram of one call in :data:`~.instrumented.STORE_SAMPLE`: a sample),
+  ``store_errors_total`` [call, error];
 * ``listing_buckets`` (histogram: buckets per ListBuckets answer);
 * ``auth_failures_total`` [code];
 * ``account_requests_total``, ``account_received_bytes_total``,
@@ -75,9 +76,12 @@ def metrics() -> dict[str, Any]:
                                        ["operation"], buckets=latency, registry=None),
             "in_flight": Gauge(PREFIX + "requests_in_flight", "Requests being answered.",
                                multiprocess_mode="livesum", registry=None),
+            "store_call_counts": Counter(PREFIX + "store_calls", "Calls of the store, by "
+                                         "call.", ["call"], registry=None),
             "store_calls": PromHistogram(PREFIX + "store_call_duration_seconds",
-                                         "Time the store took to answer, by call.", ["call"],
-                                         buckets=latency, registry=None),
+                                         "Time the store took to answer, by call (a sample "
+                                         "of the calls).", ["call"], buckets=latency,
+                                         registry=None),
             "store_errors": Counter(PREFIX + "store_errors", "Store calls that failed, by "
                                     "call and error.", ["call", "error"], registry=None),
             "listings": PromHistogram(PREFIX + "listing_buckets",
@@ -114,6 +118,8 @@ def publish(snapshot: Snapshot) -> None:
     for operation, histogram in snapshot.durations.items():
         _add_histogram(found["durations"].labels(operation), histogram)
     found["in_flight"].set(snapshot.in_flight)
+    for call, count in snapshot.store_call_counts.items():
+        found["store_call_counts"].labels(call).inc(count)
     for call, histogram in snapshot.store_calls.items():
         _add_histogram(found["store_calls"].labels(call), histogram)
     for (call, error), count in snapshot.store_errors.items():

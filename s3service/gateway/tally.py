@@ -12,14 +12,19 @@ from __future__ import annotations
 import itertools
 import threading
 from bisect import bisect_left
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from functools import partial
+from operator import itemgetter
 from dataclasses import dataclass, field
 
-__all__ = ["AUTH_ERROR_CODES", "LATENCY_BOUNDS", "LISTING_BOUNDS", "Histogram", "Snapshot",
-           "Tally"]
+__all__ = ["AUTH_ERROR_CODES", "LATENCY_BOUNDS", "LISTING_BOUNDS", "REQUEST_FIELDS", "Histogram",
+           "Snapshot", "Tally", "Ticks"]
 
+#: A request's tuple given to :attr:`Tally.add_request`: its fields, in order (``bucket``:
+#: the index in :data:`LATENCY_BOUNDS` of its duration's bucket, ``bisect_left``'s).
+REQUEST_FIELDS = ("operation", "status", "account", "received", "sent", "code", "listed",
+                  "bucket", "seconds")
 #: Seconds: upper bounds of the latency histograms (requests and store calls).
 LATENCY_BOUNDS: tuple[float, ...] = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                      0.25, 0.5, 1.0, 2.5, 5.0, 10.0, float("inf"))
@@ -50,12 +55,34 @@ class Histogram:
         self.total += value
 
 
+class Ticks:
+    """A count many threads add to with :attr:`tick` (one C call, atomic: no lock); one reads.
+
+    :attr:`tick` returns a number that grows with each call (the reads count
+    too): a caller may use it to do something every n-th time.
+    """
+
+    def __init__(self) -> None:
+        self._count = itertools.count()
+        self._reads = 0
+        #: Count one more (``next()`` on an :func:`itertools.count`).
+        self.tick: Callable[[], int] = partial(next, self._count)
+
+    def read(self) -> int:
+        """How many ticks so far (one reader at a time)."""
+        self._reads += 1
+        return next(self._count) - self._reads + 1
+
+
 @dataclass
 class Snapshot:
     """What a :class:`Tally` gathered since it was last taken (see its attributes)."""
 
     requests: dict[tuple[str, str], int] = field(default_factory=dict)
     durations: dict[str, Histogram] = field(default_factory=dict)
+    #: method -> its calls
+    store_call_counts: dict[str, int] = field(default_factory=dict)
+    #: method -> the durations of the calls timed (a sample: see :mod:`.instrumented`)
     store_calls: dict[str, Histogram] = field(default_factory=dict)
     store_errors: dict[tuple[str, str], int] = field(default_factory=dict)
     listings: Histogram = field(default_factory=lambda: Histogram(LISTING_BOUNDS))
@@ -72,7 +99,8 @@ class Tally:
     path pays next to nothing, and :meth:`take` -- the publisher's thread,
     once a second -- adds them up into a :class:`Snapshot`:
     ``requests[(operation, status)]``, ``durations[operation]`` (seconds),
-    ``store_calls[method]`` (seconds), ``store_errors[(method, error class)]``,
+    ``store_call_counts[method]``, ``store_calls[method]`` (seconds, of the
+    calls timed), ``store_errors[(method, error class)]``,
     ``listings`` (buckets per ListBuckets answer), ``auth_failures[code]``,
     ``accounts[account] = [requests, received, sent]``, and the requests
     ``in_flight`` now.
@@ -85,25 +113,39 @@ class Tally:
         self.add_request: Callable[[tuple], None] = self._requests.append
         #: :meth:`store_call` taking its arguments as one tuple.
         self.add_call: Callable[[tuple], None] = self._calls.append
-        # Requests begun: next() on a count is atomic too.  Each take() reads
-        # it with a next() of its own, counted in _reads.
-        self._begun = itertools.count()
-        self._reads = 0
+        self._begun = Ticks()
         self._ended = 0
+        self._call_counts: dict[str, Ticks] = {}
+        self._counted: dict[str, int] = {}          # (what take() read of each, so far)
         self._taking = threading.Lock()
-        #: A request begins (a C call: next() on the count).
-        self.enter: Callable[[], object] = partial(next, self._begun)
+        #: A request begins (a C call).
+        self.enter: Callable[[], object] = self._begun.tick
+
+    def call_counter(self, method: str) -> Callable[[], int]:
+        """The :attr:`Ticks.tick` counting the calls of the store's ``method`` (made once)."""
+        ticks = self._call_counts.get(method)
+        if ticks is None:
+            ticks = self._call_counts[method] = Ticks()
+        return ticks.tick
 
     def request(self, operation: str, status: str, seconds: float, account: str | None,
                 received: int, sent: int, code: str | None, listed: int | None = None
                 ) -> None:
-        """A request ended (``status``: its three digits; ``code``: its S3 error, if any;
-        ``listed``: the buckets a ListBuckets answer listed)."""
-        self._requests.append((operation, status, seconds, account, received, sent, code,
-                               listed))
+        """A request ended (``status``: its status line, or its three digits; ``code``: its
+        S3 error, if any; ``listed``: the buckets a ListBuckets answer listed).
+
+        :attr:`add_request` takes the same as one tuple, in the order of
+        :data:`REQUEST_FIELDS`.
+        """
+        self._requests.append((operation, status, account, received, sent, code, listed,
+                               bisect_left(LATENCY_BOUNDS, seconds), seconds))
 
     def store_call(self, method: str, seconds: float, error: str | None = None) -> None:
-        """A call of the store's ``method`` took ``seconds`` (``error``: the class it raised)."""
+        """A call of the store's ``method`` took ``seconds`` (``error``: the class it raised).
+
+        ``seconds`` ``None``: the call was not timed (the failure is counted).
+        The call itself is counted by :meth:`call_counter`'s tick.
+        """
         self._calls.append((method, seconds, error))
 
     def take(self) -> Snapshot:
@@ -112,9 +154,13 @@ class Tally:
             requests = _drain(self._requests)
             calls = _drain(self._calls)
             self._ended += len(requests)
-            self._reads += 1
-            begun = next(self._begun) - self._reads + 1
+            begun = self._begun.read()
             taken = Snapshot(in_flight=max(0, begun - self._ended - len(self._requests)))
+            for method, ticks in list(self._call_counts.items()):
+                total = ticks.read()
+                if total > self._counted.get(method, 0):
+                    taken.store_call_counts[method] = total - self._counted.get(method, 0)
+                self._counted[method] = total
         _add_requests(taken, requests)
         _add_calls(taken, calls)
         return taken
@@ -126,39 +172,47 @@ def _drain(queue: deque) -> list:
     return [popleft() for _ in range(len(queue))]
 
 
-# (Histogram.observe written out in the loops: they run for every request.)
-
 def _add_requests(taken: Snapshot, requests: list[tuple]) -> None:
+    # Requests alike but for their duration are many (a client repeating
+    # itself): they are counted alike first, in C, then added once each way.
     counts, durations, accounts = taken.requests, taken.durations, taken.accounts
-    failures, bounds = taken.auth_failures, LATENCY_BOUNDS
-    for operation, status, seconds, account, received, sent, code, listed in requests:
-        key = (operation, status)
-        counts[key] = counts.get(key, 0) + 1
+    failures, listings = taken.auth_failures, taken.listings
+    for (operation, status, account, received, sent, code, listed, bucket), number in \
+            Counter(map(_ALL_BUT_SECONDS, requests)).items():
+        key = (operation, status[:3])
+        counts[key] = counts.get(key, 0) + number
         histogram = durations.get(operation)
         if histogram is None:
-            histogram = durations[operation] = Histogram(bounds)
-        histogram.counts[bisect_left(bounds, seconds)] += 1
-        histogram.total += seconds
+            histogram = durations[operation] = Histogram(LATENCY_BOUNDS)
+        histogram.counts[bucket] += number
         if account is not None:
             totals = accounts.get(account)
             if totals is None:
                 totals = accounts[account] = [0, 0, 0]
-            totals[0] += 1
-            totals[1] += received
-            totals[2] += sent
+            totals[0] += number
+            totals[1] += received * number
+            totals[2] += sent * number
         if code is not None and code in AUTH_ERROR_CODES:
-            failures[code] = failures.get(code, 0) + 1
+            failures[code] = failures.get(code, 0) + number
         if listed is not None:
-            taken.listings.observe(listed)
+            listings.counts[bisect_left(LISTING_BOUNDS, listed)] += number
+            listings.total += listed * number
+    for record in requests:
+        durations[record[0]].total += record[-1]
+
+
+_ALL_BUT_SECONDS = itemgetter(slice(0, -1))
 
 
 def _add_calls(taken: Snapshot, calls: list[tuple]) -> None:
     histograms, errors, bounds = taken.store_calls, taken.store_errors, LATENCY_BOUNDS
     for method, seconds, error in calls:
+        if error is not None:
+            errors[(method, error)] = errors.get((method, error), 0) + 1
+        if seconds is None:
+            continue
         histogram = histograms.get(method)
         if histogram is None:
             histogram = histograms[method] = Histogram(bounds)
         histogram.counts[bisect_left(bounds, seconds)] += 1
         histogram.total += seconds
-        if error is not None:
-            errors[(method, error)] = errors.get((method, error), 0) + 1

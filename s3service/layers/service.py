@@ -32,10 +32,13 @@ from ..hosts import ServiceHosts
 from ..identity import Identity
 from ..wsgi import parse_query
 
-__all__ = ["SERVICE_RESOURCE", "ListBuckets", "ServiceRoutes"]
+__all__ = ["LISTED_KEY", "SERVICE_RESOURCE", "ListBuckets", "ServiceRoutes"]
 
 log = logging.getLogger("s3service")
 
+#: Where ListBuckets leaves how many buckets a whole answer lists (for observers, such as
+#: ``serve --prometheus-port``: they need not count them in the XML).
+LISTED_KEY = "s3service.listed"
 #: The resource ListBuckets is authorized on.
 SERVICE_RESOURCE = "arn:aws:s3:::*"
 
@@ -126,19 +129,21 @@ class ListBuckets:
         # Render the first chunks before answering, so a failing store still
         # gets a proper error; small listings go out whole with a length.
         if self.backend_timeout is None:
-            body = self._listing_body(exchange.request_id, identity, params, after, next_token)
+            body = self._listing_body(exchange, identity, params, after, next_token)
         else:
             body = timeouts.call_with_timeout(
-                self.backend_timeout, self._listing_body, exchange.request_id, identity, params,
+                self.backend_timeout, self._listing_body, exchange, identity, params,
                 after, next_token, what="bucket listing")
         return Reply("200 OK", [("Content-Type", "application/xml")], body)
 
-    def _listing_body(self, request_id: str, identity: Identity, params: listing.ListParams,
+    def _listing_body(self, exchange: Exchange, identity: Identity, params: listing.ListParams,
                       after: str | None, next_token: Callable[[str], str] | None
                       ) -> bytes | _Stream:
         """Ask the store and render the first two chunks: the response body.
 
-        The whole document when it is one chunk, else a :class:`_Stream`.
+        The whole document when it is one chunk (with the number of buckets
+        it lists in ``environ["s3service.listed"]`` when the store gave a list),
+        else a :class:`_Stream`.
         """
         page = params.page_size
         found = self.buckets.list_buckets(identity.account_id, prefix=params.prefix or "",
@@ -149,8 +154,10 @@ class ListBuckets:
         first = next(chunks)
         second = next(chunks, None)
         if second is None:
+            if type(found) is list:
+                exchange.environ[LISTED_KEY] = len(found) if page is None else min(len(found), page)
             return first
-        return _Stream(request_id, (first, second), chunks, found)
+        return _Stream(exchange.request_id, (first, second), chunks, found)
 
     def _token_key(self, identity: Identity) -> bytes:
         if self.token_secret is not None:

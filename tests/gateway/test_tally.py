@@ -5,22 +5,34 @@ import random
 import threading
 from collections import Counter
 
-from s3service.gateway.tally import LATENCY_BOUNDS, Histogram, Tally
+from bisect import bisect_left
+
+from s3service.gateway.tally import LATENCY_BOUNDS, LISTING_BOUNDS, Histogram, Tally
 
 
 def test_what_is_taken_is_what_was_added_from_many_threads():
     rng = random.Random(23)
-    records = [(rng.choice(["s3:ListAllMyBuckets", "s3:HeadBucket"]), rng.choice(["200", "403"]),
-                rng.random() / 10, rng.choice([None, "a", "b"]), rng.randint(0, 99),
-                rng.randint(0, 999), rng.choice([None, "AccessDenied", "NoSuchBucket"]),
-                rng.choice([None, 2])) for _ in range(4000)]
+    # (operation, status, seconds, account, received, sent, code, listed)
+    records = [(rng.choice(["s3:ListAllMyBuckets", "s3:HeadBucket"]),
+                rng.choice(["200 OK", "403 Forbidden"]), rng.random() / 10,
+                rng.choice([None, "a", "b"]), rng.randint(0, 3), rng.randint(0, 2),
+                rng.choice([None, "AccessDenied", "NoSuchBucket"]), rng.choice([None, 2, 50]))
+               for _ in range(4000)]
     tally = Tally()
 
     def add(part):
-        for record in part:
+        tick = tally.call_counter("get_credential")
+        for number, record in enumerate(part):
             tally.enter()
-            tally.add_request(record)
-            tally.store_call("get_credential", record[2] / 10)
+            if number % 2:
+                tally.request(*record)
+            else:
+                operation, status, seconds, *rest = record
+                tally.add_request((operation, status, *rest,
+                                   bisect_left(LATENCY_BOUNDS, seconds), seconds))
+            tick()
+            if number % 3 == 0:
+                tally.store_call("get_credential", record[2] / 10)
     threads = [threading.Thread(target=add, args=(records[i::4],)) for i in range(4)]
     for thread in threads:
         thread.start()
@@ -28,7 +40,7 @@ def test_what_is_taken_is_what_was_added_from_many_threads():
         thread.join()
     tally.enter()                                    # one still being answered
     taken = tally.take()
-    assert taken.requests == Counter((r[0], r[1]) for r in records)
+    assert taken.requests == Counter((r[0], r[1][:3]) for r in records)
     for operation, histogram in taken.durations.items():
         expected = Histogram(LATENCY_BOUNDS)
         for record in records:
@@ -45,8 +57,17 @@ def test_what_is_taken_is_what_was_added_from_many_threads():
             totals[2] += record[5]
     assert taken.accounts == accounts
     assert taken.auth_failures == {"AccessDenied": sum(r[6] == "AccessDenied" for r in records)}
-    assert sum(taken.listings.counts) == sum(r[7] is not None for r in records)
-    assert sum(taken.store_calls["get_credential"].counts) == len(records)
+    listings = Histogram(LISTING_BOUNDS)
+    for record in records:
+        if record[7] is not None:
+            listings.observe(record[7])
+    assert taken.listings == listings
+    assert taken.store_call_counts == {"get_credential": len(records)}
+    assert sum(taken.store_calls["get_credential"].counts) == sum(
+        len(records[i::4][::3]) for i in range(4))
     assert taken.in_flight == 1
-    tally.add_request(records[0])
+    tally.request(*records[0])
     assert tally.take().in_flight == 0 and tally.take().requests == {}
+    tally.call_counter("get_credential")()
+    assert tally.take().store_call_counts == {"get_credential": 1}
+    assert tally.take().store_call_counts == {}
