@@ -9,12 +9,10 @@ of body read and answered for the caller's account (once a layer checked its
 signature), and its S3 error code when that is an authentication failure, and
 the buckets each ListBuckets answer lists (``environ["s3service.listed"]``;
 for a streamed listing, its ``<Bucket>`` elements counted in the bytes sent).
-:func:`instrument_store` counts each call of the store and those that fail,
-and times one call in :data:`STORE_SAMPLE`.
+:func:`instrument_store` counts and times each call of the store, and counts
+those that fail.
 
-Both only add to plain counters; :mod:`.prometheus` publishes them.  Every
-request and store call is counted exactly; only the store's latency is a
-sample.
+Both only add to plain counters; :mod:`.prometheus` publishes them.
 """
 from __future__ import annotations
 
@@ -31,8 +29,7 @@ from ..layers.service import LISTED_KEY
 from ..metrics.operations import LIST_ALL_MY_BUCKETS
 from .tally import LATENCY_BOUNDS, Tally
 
-__all__ = ["LIST_METRICS", "OTHER", "STORE_METHODS", "STORE_SAMPLE", "InstrumentedApp",
-           "instrument_store"]
+__all__ = ["LIST_METRICS", "OTHER", "STORE_METHODS", "InstrumentedApp", "instrument_store"]
 
 #: The operation label of the Service Utilization API's ``POST /``.
 LIST_METRICS = "utapi:ListMetrics"
@@ -162,8 +159,8 @@ class _Request:
 
 
 def instrument_store(store: Any, tally: Tally) -> Any:
-    """Count each call of ``store``'s protocol methods into ``tally``, failures by class, and
-    time one in :data:`STORE_SAMPLE` (each method's first call among them).
+    """Count and time each call of ``store``'s protocol methods into ``tally``, failures
+    by class.
 
     The methods are replaced on this very object (its instance attributes),
     in this process: a worker instruments its own copy of the store, which
@@ -196,10 +193,6 @@ def _protocol_methods() -> tuple[str, ...]:
     return tuple(names)
 
 
-#: One store call in this many is timed (all are counted): timing each cost a signed
-#: ListBuckets ~7,400 instructions more, ~1.2% of one served over HTTP (its two calls;
-#: benchmarks/prometheus_instructions.py).
-STORE_SAMPLE = 16
 #: The store methods :func:`instrument_store` observes.
 STORE_METHODS = _protocol_methods()
 
@@ -210,14 +203,7 @@ def _timed(name: str, method: Callable[..., Any], tally: Tally) -> Callable[...,
     add, tick = tally.add_call, tally.call_counter(name)
 
     def call(*args: Any, **kwargs: Any) -> Any:
-        if tick() % STORE_SAMPLE:
-            try:
-                return method(*args, **kwargs)
-            except (LookupError, BucketNameTaken):
-                raise
-            except Exception as exc:
-                add((name, None, type(exc).__name__))
-                raise
+        tick()
         started = _clock()
         try:
             result = method(*args, **kwargs)

@@ -14,7 +14,7 @@ The metrics (``s3service_`` names; labels in brackets):
 * ``requests_total`` [operation, status], ``request_duration_seconds``
   [operation] (histogram), ``requests_in_flight``;
 * ``store_calls_total`` [call], ``store_call_duration_seconds`` [call]
-  (histogram of one call in :data:`~.instrumented.STORE_SAMPLE`: a sample),
+  (histogram),
   ``store_errors_total`` [call, error];
 * ``listing_buckets`` (histogram: buckets per ListBuckets answer);
 * ``auth_failures_total`` [code];
@@ -79,8 +79,8 @@ def metrics() -> dict[str, Any]:
             "store_call_counts": Counter(PREFIX + "store_calls", "Calls of the store, by "
                                          "call.", ["call"], registry=None),
             "store_calls": PromHistogram(PREFIX + "store_call_duration_seconds",
-                                         "Time the store took to answer, by call (a sample "
-                                         "of the calls).", ["call"], buckets=latency,
+                                         "Time the store took to answer, by call.",
+                                         ["call"], buckets=latency,
                                          registry=None),
             "store_errors": Counter(PREFIX + "store_errors", "Store calls that failed, by "
                                     "call and error.", ["call", "error"], registry=None),

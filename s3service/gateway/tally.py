@@ -82,7 +82,7 @@ class Snapshot:
     durations: dict[str, Histogram] = field(default_factory=dict)
     #: method -> its calls
     store_call_counts: dict[str, int] = field(default_factory=dict)
-    #: method -> the durations of the calls timed (a sample: see :mod:`.instrumented`)
+    #: method -> the durations of its calls
     store_calls: dict[str, Histogram] = field(default_factory=dict)
     store_errors: dict[tuple[str, str], int] = field(default_factory=dict)
     listings: Histogram = field(default_factory=lambda: Histogram(LISTING_BOUNDS))
@@ -143,7 +143,6 @@ class Tally:
     def store_call(self, method: str, seconds: float, error: str | None = None) -> None:
         """A call of the store's ``method`` took ``seconds`` (``error``: the class it raised).
 
-        ``seconds`` ``None``: the call was not timed (the failure is counted).
         The call itself is counted by :meth:`call_counter`'s tick.
         """
         self._calls.append((method, seconds, error))
@@ -209,8 +208,6 @@ def _add_calls(taken: Snapshot, calls: list[tuple]) -> None:
     for method, seconds, error in calls:
         if error is not None:
             errors[(method, error)] = errors.get((method, error), 0) + 1
-        if seconds is None:
-            continue
         histogram = histograms.get(method)
         if histogram is None:
             histogram = histograms[method] = Histogram(bounds)
