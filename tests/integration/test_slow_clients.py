@@ -345,3 +345,58 @@ def test_stalled_readers_keep_no_one_waiting_and_then_get_everything(big_served)
         loris.close()
         for sock, _ in readers:
             sock.close()
+
+
+# -- answers that stall ---------------------------------------------------------------------
+
+#: serve's --send-timeout in the stalled-answer test (seconds).
+SEND = 2.0
+
+
+@pytest.fixture
+def bounded_big_served(start_server):  # noqa: F811
+    """serve (1 worker, 2 threads, a SEND s send bound) on a memory store with BIG buckets."""
+    server = start_server("memory", "--workers", "1", "--threads", "2",
+                          "--send-timeout", str(SEND), module="big_listing",
+                          env={"BIG_LISTING_KEY": BIG_KEY, "BIG_LISTING_SECRET": BIG_SECRET,
+                               "BIG_LISTING_BUCKETS": str(BIG)})
+    server.wait_ready(timeout=60)
+    return server
+
+
+def test_stalled_readers_are_cut_off_and_free_their_threads(bounded_big_served):
+    """Twice as many readers as threads stop reading a long listing: each connection is
+    dropped within the send bound (reading on then gets part of the listing, and a reset:
+    a connection still open would give all of it), and a boto3 ListBuckets waiting behind
+    them is answered meanwhile (before the bound, the readers held both threads until
+    they left)."""
+    from botocore.config import Config
+
+    from .conftest import _boto3_session
+
+    port = bounded_big_served.port
+    readers = [stalled_reader(port) for _ in range(4)]
+    try:
+        s3 = _boto3_session().client(
+            "s3", endpoint_url=bounded_big_served.endpoint, region_name="us-east-1",
+            aws_access_key_id=BIG_KEY, aws_secret_access_key=BIG_SECRET,
+            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1},
+                          connect_timeout=5, read_timeout=SEND + 4 * SLACK))
+        started = time.monotonic()
+        listed = s3.list_buckets(MaxBuckets=5)
+        took = time.monotonic() - started
+        assert [b["Name"] for b in listed["Buckets"]] == [f"bucket-{i:07d}" for i in range(5)]
+        assert took < SEND + 2 * SLACK, f"ListBuckets took {took:.2f} s"
+        # The last two readers were answered once the first two were cut: their turn next.
+        time.sleep(max(0.0, started + 2 * SEND + SLACK - time.monotonic()))
+        for sock, first in readers:
+            sock.settimeout(SLACK)
+            data = first
+            with pytest.raises(ConnectionResetError):
+                while chunk := sock.recv(65536):
+                    data += chunk
+            assert b"</ListAllMyBucketsResult>" not in data
+            assert 0 < data.count(b"<Bucket>") < BIG
+    finally:
+        for sock, _ in readers:
+            sock.close()
