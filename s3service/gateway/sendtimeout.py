@@ -93,8 +93,8 @@ def bound_sends(port: int, seconds: float) -> int:
     return listeners
 
 
-def with_send_timeout(app: Callable[[dict, Any], Iterable[bytes]], port: int,
-                      seconds: float | None) -> Callable[[dict, Any], Iterable[bytes]]:
+def with_send_timeout(app: Callable[[dict[str, Any], Any], Iterable[bytes]], port: int,
+                      seconds: float | None) -> Callable[[dict[str, Any], Any], Iterable[bytes]]:
     """``app``, its process's answers on ``port`` bounded to stall at most ``seconds``.
 
     Made in each server worker (the option is set on the worker's own
@@ -106,7 +106,7 @@ def with_send_timeout(app: Callable[[dict, Any], Iterable[bytes]], port: int,
     lock = threading.Lock()
     done = False
 
-    def bounded(environ: dict, start_response: Any) -> Iterable[bytes]:
+    def bounded(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         nonlocal done
         if not done:
             with lock:
