@@ -3,7 +3,8 @@
 A body that stops arriving is ``400 RequestTimeout`` after ``--idle-timeout``
 seconds, as S3 answers it, wherever it is read -- an upload (here
 CreateBucket's), an unsigned ListMetrics -- where granian's own
-``wsgi.input`` waits with no limit.
+``wsgi.input`` waits with no limit; and its thread is freed when the
+client's address tells its connection apart.
 
 The bucket limit: an account creates at most ``--max-buckets`` buckets (S3's
 10,000 by default), which also bounds the longest ListBuckets answer a slow
