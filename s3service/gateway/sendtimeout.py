@@ -31,16 +31,16 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
+
+from ..ownsockets import available, tcp_sockets
 
 __all__ = ["DEFAULT_SEND_TIMEOUT", "bound_sends", "with_send_timeout"]
 
 #: Seconds an answer may stall (its client reading nothing) before its connection is dropped.
 DEFAULT_SEND_TIMEOUT = 60.0
 
-_FDS = "/proc/self/fd"
-_TCP_FAMILIES = (socket.AF_INET, socket.AF_INET6)
 #: The largest value the option takes (milliseconds, a C int).
 _MAX_MS = 2**31 - 1
 
@@ -49,30 +49,7 @@ log = logging.getLogger("s3service.gateway")
 
 def supported() -> bool:
     """Whether this system can bound stalled answers (Linux: ``TCP_USER_TIMEOUT`` and /proc)."""
-    return hasattr(socket, "TCP_USER_TIMEOUT") and os.path.isdir(_FDS)
-
-
-def _tcp_sockets(port: int) -> Iterator[socket.socket]:
-    """This process's TCP sockets whose local port is ``port`` (each a duplicate to close)."""
-    try:
-        names = os.listdir(_FDS)
-    except OSError:
-        return
-    for name in names:
-        try:
-            # A duplicate: the number may be closed, or reused, by another thread meanwhile;
-            # what is checked below is what the duplicate holds.
-            sock = socket.socket(fileno=os.dup(int(name)))
-        except (OSError, ValueError):
-            continue
-        try:
-            if sock.family in _TCP_FAMILIES and sock.type == socket.SOCK_STREAM \
-                    and sock.getsockname()[1] == port:
-                yield sock
-        except OSError:
-            pass
-        finally:
-            sock.close()
+    return hasattr(socket, "TCP_USER_TIMEOUT") and available()
 
 
 def bound_sends(port: int, seconds: float) -> int:
@@ -81,13 +58,15 @@ def bound_sends(port: int, seconds: float) -> int:
     millis = min(_MAX_MS, max(1, round(seconds * 1000)))
     listeners = 0
     for accepting in (True, False):      # listeners first: what they accept later inherits it
-        for sock in _tcp_sockets(port):
-            try:
-                if bool(sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)) != accepting:
+        for sock in tcp_sockets(port):
+            with sock:
+                try:
+                    if bool(sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)) \
+                            != accepting:
+                        continue
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, millis)
+                except OSError:          # (a connection closing meanwhile)
                     continue
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, millis)
-            except OSError:              # (a connection closing meanwhile)
-                continue
             if accepting:
                 listeners += 1
     return listeners

@@ -25,14 +25,14 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import os
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
+
+from ..ownsockets import available, tcp_sockets
 
 __all__ = ["cut_off"]
 
-_FDS = "/proc/self/fd"
 _Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 log = logging.getLogger("s3service.payload")
@@ -49,29 +49,18 @@ def _address(text: str) -> _Address | None:
     return address
 
 
-def _connections(port: int, peer: _Address) -> Iterator[socket.socket]:
+def _connections(port: int, peer: _Address) -> list[socket.socket]:
     """This process's TCP connections on local ``port`` from ``peer`` (duplicates to close)."""
-    try:
-        names = os.listdir(_FDS)
-    except OSError:
-        return
-    for name in names:
+    found = []
+    for sock in tcp_sockets(port):
         try:
-            # A duplicate: the number may be closed, or reused, by another thread meanwhile;
-            # what is checked below is what the duplicate holds.
-            sock = socket.socket(fileno=os.dup(int(name)))
-        except (OSError, ValueError):
-            continue
-        try:
-            if sock.family in (socket.AF_INET, socket.AF_INET6) \
-                    and sock.type == socket.SOCK_STREAM \
-                    and sock.getsockname()[1] == port \
-                    and _address(sock.getpeername()[0]) == peer:
-                yield sock
+            if _address(sock.getpeername()[0]) == peer:
+                found.append(sock)
                 continue
         except OSError:                  # (not connected: a listening socket, say)
             pass
         sock.close()
+    return found
 
 
 def cut_off(environ: dict[str, Any], pending: Callable[[], bool]) -> bool:
@@ -85,9 +74,9 @@ def cut_off(environ: dict[str, Any], pending: Callable[[], bool]) -> bool:
         port = int(environ.get("SERVER_PORT", ""))
     except ValueError:
         return False
-    if peer is None or not os.path.isdir(_FDS):
+    if peer is None or not available():
         return False
-    found = list(_connections(port, peer))
+    found = _connections(port, peer)
     try:
         if len(found) != 1 or not pending():
             if len(found) > 1:
