@@ -13,7 +13,8 @@ on the server's port (``SERVER_PORT``) from the client's address
 connection only when it has no other in the process: when it has several
 (clients behind one NAT or proxy, or one client's several connections), none
 is touched and the thread waits for the client as before.  This runs only
-when a body has stalled for ``idle_timeout``.
+when a body has stalled for ``idle_timeout``, and costs that request about
+17 µs per socket the process holds (measured: 70 ms at 4,000).
 
 One case is left: if the stalled client leaves at the very moment its bound
 fires, and a new connection from the same address is accepted before granian
