@@ -145,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--idle-timeout", type=_seconds, default=None, metavar="SECONDS",
                        help="longest a request body may send nothing before 400 RequestTimeout "
                             "(default: %g)" % server_defaults()[3])
+    serve.add_argument("--send-timeout", type=_seconds, default=None, metavar="SECONDS",
+                       help="longest an answer may stall, its client reading nothing, before "
+                            "the connection is dropped (Linux; default: %g)" % _send_timeout())
     serve.add_argument("--max-buckets", type=_count, default=None, metavar="N",
                        help="buckets an account may create, 0 for no limit "
                             "(default: %d, as S3's)" % server_defaults()[2])
@@ -214,6 +217,11 @@ def server_defaults() -> tuple[int, float, int, float]:
     from .app import MAX_BUCKETS
     from .server import BACKEND_TIMEOUT, THREADS
     return THREADS, BACKEND_TIMEOUT, MAX_BUCKETS, DEFAULT_IDLE_TIMEOUT
+
+
+def _send_timeout() -> float:
+    from .sendtimeout import DEFAULT_SEND_TIMEOUT
+    return DEFAULT_SEND_TIMEOUT
 
 
 def _db_pool_size() -> int:
@@ -393,6 +401,8 @@ def cmd_serve(args: argparse.Namespace, store: AdminStore) -> None:
     tuning = {"threads": args.threads} if args.threads is not None else {}
     if args.idle_timeout is not None:
         tuning["idle_timeout"] = args.idle_timeout
+    if args.send_timeout is not None:
+        tuning["send_timeout"] = args.send_timeout
     if args.max_buckets is not None:
         tuning["max_buckets"] = args.max_buckets or None
     server.serve(store, region=args.region, service_hosts=args.service_host, host=args.host,

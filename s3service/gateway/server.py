@@ -25,7 +25,8 @@ What ``serve`` asks of granian, and why (the values are this module's constants)
 * :data:`THREADS` per worker run the application.  Heads are read, and
   answers written, by granian's own event loop, so a slow client costs no
   thread -- except a reader that stops reading a long streamed listing, which
-  holds one until it reads on or leaves.
+  holds one until it reads on, leaves, or stalls for longer than
+  ``send_timeout`` (:mod:`.sendtimeout`: the connection is then dropped).
 
 granian starts its workers with :mod:`multiprocessing`; ``serve`` has it fork
 them, so that each worker inherits the store the ``s3service`` command
@@ -54,6 +55,7 @@ from ..payload.idle import DEFAULT_IDLE_TIMEOUT
 from ..policies import PolicyAuthorizer
 from ..regions import DEFAULT_REGION
 from .app import MAX_BUCKETS, make_app
+from .sendtimeout import DEFAULT_SEND_TIMEOUT, with_send_timeout
 
 DEFAULT_DB = "sqlite:///s3service.db"
 ENV_DB = "S3SERVICE_DB"
@@ -63,6 +65,8 @@ ENV_SERVICE_HOSTS = "S3SERVICE_SERVICE_HOSTS"
 #: Threads per worker running the application (``serve --threads``): more than the
 #: stalled readers of long listings a worker is expected to hold at once.
 THREADS = 32
+#: The port ``serve`` listens on unless told.
+PORT = 8000
 #: Seconds a request waits for the database's answer before it gets 503.
 BACKEND_TIMEOUT = 5.0
 #: Connections each worker holds at most to a database server (``serve --db-pool-size``):
@@ -176,7 +180,7 @@ def default_workers() -> int:
     return os.cpu_count() or 1
 
 
-def granian_options(*, host: str = "127.0.0.1", port: int = 8000, workers: int | None = None,
+def granian_options(*, host: str = "127.0.0.1", port: int = PORT, workers: int | None = None,
                     threads: int = THREADS, log_level: str = "info", access_log: bool = False,
                     certfile: str | None = None, keyfile: str | None = None) -> dict[str, Any]:
     """The settings of granian's ``Server`` :func:`serve` runs with (``workers=None``: one per CPU).
@@ -284,6 +288,7 @@ def serve(store: AdminStore, *, region: str = DEFAULT_REGION, service_hosts: Seq
           metrics_retention_days: float | None = DEFAULT_RETENTION_DAYS,
           max_buckets: int | None = MAX_BUCKETS,
           idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT,
+          send_timeout: float | None = DEFAULT_SEND_TIMEOUT,
           prometheus: tuple[str, int] | None = None, **options: Any) -> None:
     """Serve the gateway on ``store`` under granian; ``options`` as :func:`granian_options` takes.
 
@@ -293,7 +298,9 @@ def serve(store: AdminStore, *, region: str = DEFAULT_REGION, service_hosts: Seq
     service level to the ``metrics_admins`` accounts only (see :mod:`s3service.metrics`),
     keeping ``metrics_retention_days`` of request counters (``None``: all).
     ``max_buckets``: the most buckets an account may create (``None``: no limit);
-    ``idle_timeout``: the longest a request body may stall (the middleware's).
+    ``idle_timeout``: the longest a request body may stall (the middleware's);
+    ``send_timeout``: the longest an answer may stall, its client reading
+    nothing, before the connection is dropped (:mod:`.sendtimeout`; ``None``: no bound).
     ``prometheus``: ``(host, port)`` to serve ``/metrics``, ``/healthz`` and
     ``/readyz`` on (see :mod:`.monitoring`).
 
@@ -322,7 +329,7 @@ def serve(store: AdminStore, *, region: str = DEFAULT_REGION, service_hosts: Seq
         if meter is not None:
             at_worker_exit(meter.close)
         at_worker_exit(logging.shutdown)          # (its lines are written in batches)
-        return with_iam(app, store)
+        return with_send_timeout(with_iam(app, store), options.get("port", PORT), send_timeout)
 
     try:
         run_granian(factory, granian_options(**options))

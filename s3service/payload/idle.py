@@ -33,11 +33,13 @@ request answered, its Python threads waiting for the GIL, until that client
 left).  So under granian an answer given after abandoning a read is handed
 to the server, and then does not end until the read has
 (:func:`settles_reads`): the client gets its ``400 RequestTimeout`` after
-``idle_timeout`` and the worker goes on answering everyone else, but the
-request's thread stays held until that client sends on or leaves, as it
-would reading on its own thread.  As many stalled clients as a worker has
-threads still hold them all; nothing in granian 2.8's WSGI interface bounds
-that (a proxy that buffers bodies does).
+``idle_timeout`` and the worker goes on answering everyone else.  To free
+the request's thread too, the read side of the client's connection is shut
+(:mod:`.cutoff`), which ends the read at once; granian then closes the
+connection after the answer.  That needs the connection told apart by its
+client's address: when the address has other connections in the process
+(granian gives no client port), the thread stays held until that client
+sends on or leaves, as it would reading on its own thread.
 """
 from __future__ import annotations
 
@@ -49,6 +51,7 @@ from ..errors import RequestTimeout, ServiceUnavailable
 from ..forking import in_each_child
 from ..timeouts import BackendBusy, BoundedPool
 from .body import LineInput
+from .cutoff import cut_off
 
 __all__ = ["DEFAULT_IDLE_TIMEOUT", "READ_THREADS", "IdleBoundedInput", "bound_body",
            "with_idle_bound"]
@@ -174,6 +177,8 @@ def with_idle_bound(app: Callable[[dict, Any], Iterable[bytes]], idle_timeout: f
         body = bound_body(environ, idle_timeout)
         answer = app(environ, start_response)
         if body is not None and body.abandoned is not None and settles_reads(environ):
+            abandoned = body.abandoned
+            cut_off(environ, lambda: not abandoned.done())
             return _settled(answer, body)
         return answer
 

@@ -194,9 +194,10 @@ def test_usage_errors(cli):
     assert cli().returncode == 2                               # no command
     assert cli("bucket").returncode == 2                       # no action
     assert cli("serve", "--port", "http").returncode == 2
-    for seconds in ("0", "-1", "nan", "inf", "soon"):
-        refused = cli("serve", "--backend-timeout", seconds)
-        assert refused.returncode == 2 and "positive number of seconds" in refused.stderr
+    for option in ("--backend-timeout", "--send-timeout"):
+        for seconds in ("0", "-1", "nan", "inf", "soon"):
+            refused = cli("serve", option, seconds)
+            assert refused.returncode == 2 and "positive number of seconds" in refused.stderr
     result = cli("account", "list", db_url="memory")
     assert_error(result, 2, "need a database")
     assert_error(cli("serve", "--region", "Not A Region"), 2, "invalid region")

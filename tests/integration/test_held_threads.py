@@ -3,7 +3,8 @@
 A body that stops arriving is ``400 RequestTimeout`` after ``--idle-timeout``
 seconds, as S3 answers it, wherever it is read -- an upload (here
 CreateBucket's), an unsigned ListMetrics -- where granian's own
-``wsgi.input`` waits with no limit.
+``wsgi.input`` waits with no limit; and its thread is freed when the
+client's address tells its connection apart.
 
 The bucket limit: an account creates at most ``--max-buckets`` buckets (S3's
 10,000 by default), which also bounds the longest ListBuckets answer a slow
@@ -19,6 +20,8 @@ from __future__ import annotations
 
 import socket
 import time
+
+import pytest
 
 from tests.helpers.cliserver import start_server  # noqa: F401 (a fixture)
 from tests.helpers.signing import signed_headers
@@ -60,12 +63,19 @@ def test_chunked_put_without_length_is_missing_content_length(served):  # noqa: 
     assert status_of(send_signed(port, "HEAD", "/made-chunked")) == 404     # not created
 
 
-def send_signed(port: int, method: str, path: str) -> bytes:
+def request_head(port: int, method: str, path: str, close: bool = True) -> bytes:
+    """A signed request with no body."""
     url = f"http://127.0.0.1:{port}{path}"
-    lines = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Connection: close",
+    lines = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{port}",
              *(f"{k}: {v}" for k, v in signed_headers(method, url, KEY, SECRET))]
+    if close:
+        lines.append("Connection: close")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def send_signed(port: int, method: str, path: str) -> bytes:
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        sock.sendall(request_head(port, method, path))
         return read_all(sock)
 
 
@@ -97,14 +107,17 @@ def read_answer(sock: socket.socket) -> bytes:
     return head + b"\r\n\r\n" + body
 
 
-def stalled(port: int, method: str, path: str, signed: bool) -> socket.socket:
-    """A request declaring a 60,000-byte body and sending one byte of it."""
+def stalled(port: int, method: str, path: str, signed: bool, source: str = "127.0.0.1",
+            timeout: float = IDLE + 2 * SLACK) -> socket.socket:
+    """A request declaring a 60,000-byte body and sending one byte of it, from ``source``
+    (any address of 127.0.0.0/8 on Linux)."""
     url = f"http://127.0.0.1:{port}{path}"
     headers = signed_headers(method, url, KEY, SECRET, body=b"x" * 60_000) if signed else []
     lines = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{port}",
              *(f"{k}: {v}" for k, v in headers if k.lower() != "content-length"),
              "Content-Length: 60000"]
-    sock = socket.create_connection(("127.0.0.1", port), timeout=IDLE + 2 * SLACK)
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout,
+                                    source_address=(source, 0))
     sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + b"x")
     return sock
 
@@ -156,4 +169,66 @@ def test_stalled_bodies_once_answered_keep_no_one_else_waiting(tmp_path, start_s
         assert time.monotonic() - started < SLACK
     finally:
         for sock in clients:
+            sock.close()
+
+
+def test_stalled_bodies_free_their_threads(tmp_path, start_server):  # noqa: F811
+    """Twice as many stalled uploads as threads, each from its own address: each is
+    ``400 RequestTimeout`` and its connection closed, in turns of the idle bound, nothing is
+    stored, and a signed request after them is answered at once.  (Before, granian's read
+    of each stalled body held its thread until the client left: the last two uploads, and
+    the request after them, were never answered.)"""
+    server = start_server(seed(tmp_path / "freed.db", 3), "--workers", "1", "--threads", "2",
+                          "--idle-timeout", str(IDLE))
+    server.wait_ready()
+    port = server.port
+    count = 4
+    clients = [stalled(port, "PUT", f"/stalled-{i}", True, source=f"127.0.0.{10 + i}",
+                       timeout=count * IDLE + 2 * SLACK) for i in range(count)]
+    try:
+        started = time.monotonic()
+        for sock in clients:
+            answer = read_answer(sock)
+            assert status_of(answer) == 400 and b"<Code>RequestTimeout</Code>" in answer, answer
+            assert sock.recv(65536) == b""                      # then closed by the server
+        took = time.monotonic() - started
+        assert took < count / 2 * IDLE + SLACK, f"the stalled uploads took {took:.2f} s"
+        started = time.monotonic()
+        answer = send_signed(port, "GET", "/")
+        assert status_of(answer) == 200 and b"<Name>bucket-000000</Name>" in answer
+        assert time.monotonic() - started < SLACK
+        for i in range(count):
+            assert status_of(send_signed(port, "HEAD", f"/stalled-{i}")) == 404
+    finally:
+        for sock in clients:
+            sock.close()
+
+
+def test_a_stalled_body_sharing_its_address_cuts_off_nothing(tmp_path, start_server):  # noqa: F811
+    """A stalled upload whose address has another connection open (a kept-alive one):
+    the stall is still ``400 RequestTimeout``, the other connection is not touched (it is
+    answered on, as before), and a stalled upload from another address is still cut off."""
+    server = start_server(seed(tmp_path / "shared.db", 3), "--workers", "1", "--threads", "4",
+                          "--idle-timeout", str(IDLE))
+    server.wait_ready()
+    port = server.port
+    kept = socket.create_connection(("127.0.0.1", port), timeout=10,
+                                    source_address=("127.0.0.30", 0))
+    shared = stalled(port, "PUT", "/stalled-shared", True, source="127.0.0.30")
+    alone = stalled(port, "PUT", "/stalled-alone", True, source="127.0.0.31")
+    try:
+        for sock in (shared, alone):
+            answer = read_answer(sock)
+            assert status_of(answer) == 400 and b"<Code>RequestTimeout</Code>" in answer, answer
+        assert alone.recv(65536) == b""                 # told apart: cut off, and closed
+        shared.settimeout(SLACK)
+        with pytest.raises(socket.timeout):             # not told apart: left to its client
+            shared.recv(65536)
+        head = request_head(port, "GET", "/", close=False)
+        for _ in range(2):                               # the other connection still serves
+            kept.sendall(head)
+            answer = read_answer(kept)
+            assert status_of(answer) == 200 and b"<Name>bucket-000000</Name>" in answer
+    finally:
+        for sock in (kept, shared, alone):
             sock.close()

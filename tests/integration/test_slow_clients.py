@@ -3,7 +3,8 @@
 Clients trickling their request heads (slowloris) must not keep others
 waiting; nor must a client that keeps its socket open after reading its
 answer, nor a thousand sockets that never say anything; a slow reader of a
-long listing must get all of it, however long it takes; any ``Expect``
+long listing must get all of it if it reads on within the send bound, and be
+cut off, freeing its thread, if it does not; any ``Expect``
 value is accepted, as by S3, and ``100-continue`` still works.  A head that
 is never finished -- alone, after a whole request in the same packet, or
 longer than 64 KiB -- is cut off within serve's head-read bound, and holds
@@ -343,5 +344,61 @@ def test_stalled_readers_keep_no_one_waiting_and_then_get_everything(big_served)
             assert answer.count(b"<Bucket>") == BIG
     finally:
         loris.close()
+        for sock, _ in readers:
+            sock.close()
+
+
+# -- answers that stall ---------------------------------------------------------------------
+
+#: serve's --send-timeout in the stalled-answer test (seconds).
+SEND = 2.0
+
+
+@pytest.fixture
+def bounded_big_served(start_server):  # noqa: F811
+    """serve (1 worker, 2 threads, a SEND s send bound) on a memory store with BIG buckets."""
+    server = start_server("memory", "--workers", "1", "--threads", "2",
+                          "--send-timeout", str(SEND), module="big_listing",
+                          env={"BIG_LISTING_KEY": BIG_KEY, "BIG_LISTING_SECRET": BIG_SECRET,
+                               "BIG_LISTING_BUCKETS": str(BIG)})
+    server.wait_ready(timeout=60)
+    return server
+
+
+def test_stalled_readers_are_cut_off_and_free_their_threads(bounded_big_served):
+    """Twice as many readers as threads stop reading a long listing: the last two are
+    answered only once the first two were dropped, within the send bound; a boto3
+    ListBuckets behind them is answered once they are dropped in turn; and each reader,
+    reading on, gets part of the listing and a reset (a connection still open would give
+    all of it).  Before the bound, the first two held both threads until they left."""
+    from botocore.config import Config
+
+    from .conftest import _boto3_session
+
+    port = bounded_big_served.port
+    started = time.monotonic()
+    readers = [stalled_reader(port) for _ in range(4)]   # (each waits for its answer's start)
+    stalled_at = time.monotonic()
+    assert SEND <= stalled_at - started < SEND + SLACK, f"{stalled_at - started:.2f} s"
+    try:
+        s3 = _boto3_session().client(
+            "s3", endpoint_url=bounded_big_served.endpoint, region_name="us-east-1",
+            aws_access_key_id=BIG_KEY, aws_secret_access_key=BIG_SECRET,
+            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1},
+                          connect_timeout=5, read_timeout=SEND + 4 * SLACK))
+        listed = s3.list_buckets(MaxBuckets=5)
+        took = time.monotonic() - stalled_at
+        assert [b["Name"] for b in listed["Buckets"]] == [f"bucket-{i:07d}" for i in range(5)]
+        assert took < SEND + SLACK, f"ListBuckets took {took:.2f} s"
+        time.sleep(max(0.0, stalled_at + SEND + SLACK - time.monotonic()))
+        for sock, first in readers:
+            sock.settimeout(SLACK)
+            data = first
+            with pytest.raises(ConnectionResetError):
+                while chunk := sock.recv(65536):
+                    data += chunk
+            assert b"</ListAllMyBucketsResult>" not in data
+            assert 0 < data.count(b"<Bucket>") < BIG
+    finally:
         for sock, _ in readers:
             sock.close()
