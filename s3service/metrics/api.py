@@ -202,6 +202,12 @@ def _json_error(error: S3Error, exchange: envelope.Exchange) -> envelope.Reply:
                           json_error(error))
 
 
+def _carries_signature(environ: dict, params: dict[str, str]) -> bool:
+    """Whether the request says it is signed (a SigV4 header or presigned query)."""
+    return ("HTTP_AUTHORIZATION" in environ or "X-Amz-Signature" in params
+            or "X-Amz-Credential" in params)
+
+
 def read_body(environ: dict, limit: int = MAX_BODY) -> bytes:
     """The request body, by its ``Content-Length``, refused if over ``limit`` bytes.
 
@@ -286,24 +292,31 @@ class MetricsAPI:
         if (isinstance(authorization, str) and authorization.startswith("AWS ")) \
                 or "Signature" in params or "AWSAccessKeyId" in params:
             raise InvalidRequest(V4_ONLY)
-        body = read_body(environ, self.max_body)
-        digest = hashlib.sha256(body).hexdigest()
         claimed = environ.get("HTTP_X_AMZ_CONTENT_SHA256")
-        # Clients signing with a plain SigV4 signer send no x-amz-content-sha256:
-        # the body's own hash then goes into the canonical request, so the
-        # signature only matches if the body is the one that was signed.
-        identity = self.authenticator.identify(environ,
-                                               payload_hash=digest if claimed is None else None)
+        body: bytes | None = None
+        if claimed is None and _carries_signature(environ, params):
+            # Clients signing with a plain SigV4 signer send no x-amz-content-sha256:
+            # the body's own hash then goes into the canonical request, so the
+            # signature only matches if the body is the one that was signed.
+            body = read_body(environ, self.max_body)
+            identity = self.authenticator.identify(
+                environ, payload_hash=hashlib.sha256(body).hexdigest())
+        else:
+            # The signature covers the hash the client claims, not the body, and an
+            # anonymous caller has none: both are decided before the body is read.
+            identity = self.authenticator.identify(environ)
         if identity is None:
             raise AccessDenied()
         if exchange is not None:
             exchange.access_key = identity.access_key
         if identity.signature_version != "v4":
             raise InvalidRequest(V4_ONLY)
-        if claimed is not None and claimed != _UNSIGNED:
-            if claimed.startswith("STREAMING-"):
-                raise InvalidRequest("Streaming uploads are not accepted for this request.")
-            check_sha256(claimed, digest)
+        if claimed is not None and claimed.startswith("STREAMING-"):
+            raise InvalidRequest("Streaming uploads are not accepted for this request.")
+        if body is None:
+            body = read_body(environ, self.max_body)
+            if claimed is not None and claimed != _UNSIGNED:
+                check_sha256(claimed, hashlib.sha256(body).hexdigest())
         request = parse_request_body(body, action)
         level = request["level"]
         # Every entity is cleared before any is read: a refusal reveals no figures.

@@ -336,3 +336,42 @@ def test_the_log_line_names_the_callers_key(app, caplog):
         ["POST", target, "-", "200", "-", KEY],
         ["POST", target, "-", "400", "InvalidParameterValue", KEY]]
     assert all(re.fullmatch(r"\d+\.\d\dms", line[5]) for line in lines)
+
+
+class _NeverRead(io.RawIOBase):
+    """A body the server must not read (a client that sends it slowly, or never)."""
+
+    def read(self, size: int = -1) -> bytes:
+        raise AssertionError("the body was read before the signature was checked")
+
+
+def _unread_request(middleware, headers: dict[str, str]):
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/", "SERVER_NAME": HOST,
+               "SERVER_PORT": "80", "HTTP_HOST": HOST, "wsgi.url_scheme": "http",
+               "QUERY_STRING": "Action=ListMetrics&Version=20160815",
+               "CONTENT_LENGTH": "60000", "wsgi.input": _NeverRead()}
+    for name, value in headers.items():
+        environ["HTTP_" + name.upper().replace("-", "_")] = value
+    status, _, body = call(middleware, environ)
+    return status, json.loads(body)["code"]
+
+
+def test_an_anonymous_request_is_refused_unread(middleware):
+    assert _unread_request(middleware, {}) == ("403 Forbidden", "AccessDenied")
+
+
+def test_a_signature_over_a_claimed_hash_is_checked_before_the_body_is_read(middleware):
+    path = "/?Action=ListMetrics&Version=20160815"
+    headers = dict(signed_headers("POST", f"http://{HOST}{path}", KEY, "not-the-secret",
+                                  version="v4", body=b"{}"))
+    assert "x-amz-content-sha256" in {name.lower() for name in headers}
+    headers.pop("Host", None)
+    assert _unread_request(middleware, headers) == ("403 Forbidden", "SignatureDoesNotMatch")
+
+
+def test_a_body_unlike_its_claimed_hash_is_refused_after_the_signature(app):
+    body = json.dumps({"timeRange": current_range(), "service": ["s3"]}).encode()
+    path, headers = signed("POST", "/?Action=ListMetrics&Version=20160815", body, version="v4")
+    response = app.request(path, method="POST", headers=headers, body=body[:-1] + b" ",
+                           status=400)
+    assert_error(response, 400, "XAmzContentSHA256Mismatch")
