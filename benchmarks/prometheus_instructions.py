@@ -5,9 +5,9 @@ here; instruction counts do not.  Under valgrind's cachegrind, one process
 answers signed ListBuckets in-process (the WSGI app ``serve`` runs: the
 gateway behind the middleware, on SQLite with N = 10 buckets), plain or
 instrumented as a worker of ``serve --prometheus-port`` is (the app wrapped,
-the store's calls counted and one in 16 timed, and the tally added up and
-published every 500 requests -- more often than its thread does, each second).  Each is run for ``--few`` and
-``--many`` requests; the difference, divided, is the instructions one request
+each of the store's calls timed, and the tally added up and published every
+500 requests -- more often than its thread does, each second).  Each is run
+for ``--few`` and ``--many`` requests; the difference, divided, is the instructions one request
 costs, start-up excluded.  Printed: both, and the instrumentation's share.
 
     .venv/bin/python benchmarks/prometheus_instructions.py      # ~1 minute; needs valgrind
