@@ -142,11 +142,32 @@ def served_instructions(on: bool, count: int, db: str, tmp: Path) -> int:
             except ProcessLookupError:
                 break
             time.sleep(0.2)
+    names = glob.glob(f"{out}/cg.*")
+    if len(names) < (3 if on else 2):      # (the main process, the worker, the exporter)
+        # A process killed before valgrind wrote its counts (granian kills a
+        # worker that takes over STOP_TIMEOUT to stop, as one under valgrind may).
+        raise Lost(f"only {len(names)} of serve's processes left their counts")
     total = 0
-    for name in glob.glob(f"{out}/cg.*"):
+    for name in names:
         with open(name) as lines:
             total += sum(int(line.split()[1]) for line in lines if line.startswith("summary:"))
     return total
+
+
+class Lost(RuntimeError):
+    """A measurement lost a process's counts: to be run again."""
+
+
+def served_retried(on: bool, count: int, db: str, tmp: Path, attempts: int = 3) -> int:
+    """:func:`served_instructions`, run again (at most ``attempts`` times) when it lost a process."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return served_instructions(on, count, db, tmp)
+        except Lost as exc:
+            if attempt == attempts:
+                raise
+            print(f"({exc}: again)", file=sys.stderr)
+    raise AssertionError("unreachable")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -182,8 +203,8 @@ def main(argv: list[str] | None = None) -> int:
             per_request[variant] = (many - few) / (args.many - args.few)
         if args.http:
             for on in (False, True):
-                few = served_instructions(on, args.few, db, tmp)
-                many = served_instructions(on, args.many, db, tmp)
+                few = served_retried(on, args.few, db, tmp)
+                many = served_retried(on, args.many, db, tmp)
                 per_request["served " + ("on" if on else "off")] = \
                     (many - few) / (args.many - args.few)
     plain, instrumented = per_request["plain"], per_request["instrumented"]
