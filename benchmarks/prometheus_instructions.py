@@ -92,7 +92,6 @@ def instructions(variant: str, count: int, db: str, tmp: Path) -> int:
 
 def served_instructions(on: bool, count: int, db: str, tmp: Path) -> int:
     """(All the processes of) ``serve --workers 1`` answering ``count`` ListBuckets over HTTP."""
-    import glob
     import http.client
     import signal
     import time
@@ -135,23 +134,33 @@ def served_instructions(on: bool, count: int, db: str, tmp: Path) -> int:
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=300)
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:        # (each process writes its file as it leaves)
-            try:
-                os.killpg(proc.pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.2)
-    names = glob.glob(f"{out}/cg.*")
-    if len(names) < (3 if on else 2):      # (the main process, the worker, the exporter)
-        # A process killed before valgrind wrote its counts (granian kills a
-        # worker that takes over STOP_TIMEOUT to stop, as one under valgrind may).
+    # Each process writes its file as it leaves; the worker, in a process
+    # group of its own, may leave after the main process.
+    expected = 3 if on else 2           # (the main process, the worker, the exporter)
+    deadline = time.monotonic() + 120
+    while len(names := _finished(out)) < expected and time.monotonic() < deadline:
+        time.sleep(0.5)
+    if len(names) < expected:
+        # (granian kills a worker that takes over STOP_TIMEOUT to stop, as one
+        # under valgrind on a busy machine may: it leaves no counts)
         raise Lost(f"only {len(names)} of serve's processes left their counts")
     total = 0
     for name in names:
         with open(name) as lines:
             total += sum(int(line.split()[1]) for line in lines if line.startswith("summary:"))
     return total
+
+
+def _finished(out: Path) -> list[str]:
+    """The cachegrind files in ``out`` written whole (their summary line last)."""
+    import glob
+
+    names = []
+    for name in glob.glob(f"{out}/cg.*"):
+        with open(name) as lines:
+            if any(line.startswith("summary:") for line in lines):
+                names.append(name)
+    return names
 
 
 class Lost(RuntimeError):
