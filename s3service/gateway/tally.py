@@ -131,7 +131,8 @@ class Tally:
         self.enter: Callable[[], object] = self._begun.tick
 
     def call_timer(self, method: str) -> Callable[[float], None]:
-        """What a call of the store's ``method`` that took some seconds is given to."""
+        """The callable given how many seconds each call of the store's ``method`` took
+        (which counts the call: every call is timed)."""
         with self._taking:
             calls = self._calls.get(method)
             if calls is None:
