@@ -17,17 +17,17 @@ Both only add to plain counters; :mod:`.prometheus` publishes them.
 from __future__ import annotations
 
 import time
-from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from ..envelope import ERROR_CODE_KEY, IDENTITY_KEY, STATUS_KEY, StartResponse, WSGIApp
+from ..envelope import (ERROR_CODE_KEY, IDENTITY_KEY, STARTED_KEY, STATUS_KEY, StartResponse,
+                        WSGIApp)
 from ..hosts import ServiceHosts
 from ..identity import Identity
 from ..layers.metering import CountingInput, operation_of
 from ..layers.service import LISTED_KEY
 from ..metrics.operations import LIST_ALL_MY_BUCKETS
-from .tally import LATENCY_BOUNDS, Tally
+from .tally import Tally
 
 __all__ = ["LIST_METRICS", "OTHER", "STORE_METHODS", "InstrumentedApp", "instrument_store"]
 
@@ -53,7 +53,7 @@ class InstrumentedApp:
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         # (written for speed: this runs around every request)
-        started = _clock()
+        started = environ[STARTED_KEY] = _clock()     # (the envelope's start too: read once)
         tally = self.tally
         tally.enter()
         if (environ.get("PATH_INFO") == "/" and environ.get("REQUEST_METHOD") == "GET"
@@ -81,13 +81,11 @@ class InstrumentedApp:
             if listed is None:
                 listed = sum([chunk.count(_BUCKET) for chunk in result])
         identity = environ.get(IDENTITY_KEY)     # (_Request.finish(), written out)
-        seconds = _clock() - started
         tally.add_request((operation, status,
                            identity.account_id if type(identity) is Identity else None,
                            0 if reader is None else reader.count,
                            0 if environ.get("REQUEST_METHOD") == "HEAD" else sum(map(len, result)),
-                           environ.get(ERROR_CODE_KEY), listed,
-                           bisect_left(LATENCY_BOUNDS, seconds), seconds))
+                           environ.get(ERROR_CODE_KEY), listed, _clock() - started))
         return result
 
     def operation(self, environ: dict) -> str:
@@ -149,18 +147,15 @@ class _Request:
         environ = self.environ
         status = self.status or environ.get(STATUS_KEY, "000")
         identity = environ.get(IDENTITY_KEY)
-        seconds = _clock() - self.started
         self.add((self.operation, status,
                   identity.account_id if type(identity) is Identity else None,
                   0 if self.reader is None else self.reader.count,
                   0 if environ.get("REQUEST_METHOD") == "HEAD" else self.sent,
-                  environ.get(ERROR_CODE_KEY), self.listed,
-                  bisect_left(LATENCY_BOUNDS, seconds), seconds))
+                  environ.get(ERROR_CODE_KEY), self.listed, _clock() - self.started))
 
 
 def instrument_store(store: Any, tally: Tally) -> Any:
-    """Count and time each call of ``store``'s protocol methods into ``tally``, failures
-    by class.
+    """Time each call of ``store``'s protocol methods into ``tally``, failures by class.
 
     The methods are replaced on this very object (its instance attributes),
     in this process: a worker instruments its own copy of the store, which
@@ -200,21 +195,19 @@ STORE_METHODS = _protocol_methods()
 def _timed(name: str, method: Callable[..., Any], tally: Tally) -> Callable[..., Any]:
     from ..backends.base import BucketNameTaken
 
-    add, tick = tally.add_call, tally.call_counter(name)
+    took, failed = tally.call_timer(name), tally.add_error
 
     def call(*args: Any, **kwargs: Any) -> Any:
-        tick()
         started = _clock()
         try:
-            result = method(*args, **kwargs)
+            return method(*args, **kwargs)
         except (LookupError, BucketNameTaken):
-            add((name, _clock() - started, None))
             raise
         except Exception as exc:
-            add((name, _clock() - started, type(exc).__name__))
+            failed((name, type(exc).__name__))
             raise
-        add((name, _clock() - started, None))
-        return result
+        finally:
+            took(_clock() - started)
     call.__name__ = name
     call.__doc__ = method.__doc__
     call.__wrapped__ = method              # type: ignore[attr-defined]

@@ -1,19 +1,20 @@
 """What one server worker observed: plain counters, added to on the request path, taken in batches.
 
 A :class:`Tally` is the cheap half of ``serve --prometheus-port``: every
-request appends one tuple to it, and :mod:`.prometheus` takes them every
-second (:meth:`Tally.take`) to add them up and add the sums to
-``prometheus_client``'s shared files, whose every update costs several
-microseconds.  Histograms are kept as
-counts per bucket (upper bounds, as Prometheus's ``le``) and a sum.
+request appends one tuple to it, every store call its duration, and
+:mod:`.prometheus` takes them every second (:meth:`Tally.take`) to add them
+up and add the sums to ``prometheus_client``'s shared files, whose every
+update costs several microseconds.  Histograms are kept as counts per bucket
+(upper bounds, as Prometheus's ``le``) and a sum; a value is put in its
+bucket only when taken, with the others of its batch.
 """
 from __future__ import annotations
 
 import itertools
 import threading
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from operator import itemgetter
 from dataclasses import dataclass, field
@@ -21,10 +22,9 @@ from dataclasses import dataclass, field
 __all__ = ["AUTH_ERROR_CODES", "LATENCY_BOUNDS", "LISTING_BOUNDS", "REQUEST_FIELDS", "Histogram",
            "Snapshot", "Tally", "Ticks"]
 
-#: A request's tuple given to :attr:`Tally.add_request`: its fields, in order (``bucket``:
-#: the index in :data:`LATENCY_BOUNDS` of its duration's bucket, ``bisect_left``'s).
+#: A request's tuple given to :attr:`Tally.add_request`: its fields, in order.
 REQUEST_FIELDS = ("operation", "status", "account", "received", "sent", "code", "listed",
-                  "bucket", "seconds")
+                  "seconds")
 #: Seconds: upper bounds of the latency histograms (requests and store calls).
 LATENCY_BOUNDS: tuple[float, ...] = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                      0.25, 0.5, 1.0, 2.5, 5.0, 10.0, float("inf"))
@@ -53,6 +53,16 @@ class Histogram:
     def observe(self, value: float) -> None:
         self.counts[bisect_left(self.bounds, value)] += 1
         self.total += value
+
+    def observe_all(self, values: Iterable[float]) -> None:
+        """:meth:`observe` each of ``values``, counted by bucket all at once."""
+        ordered = sorted(values)
+        counts, below = self.counts, 0
+        for index, bound in enumerate(self.bounds):
+            upto = bisect_right(ordered, bound)
+            counts[index] += upto - below
+            below = upto
+        self.total += sum(ordered)
 
 
 class Ticks:
@@ -95,38 +105,39 @@ class Snapshot:
 class Tally:
     """One process's requests and store calls since the last :meth:`take`; many threads add.
 
-    Adding is one ``deque.append`` of a tuple (atomic, no lock): the request
-    path pays next to nothing, and :meth:`take` -- the publisher's thread,
-    once a second -- adds them up into a :class:`Snapshot`:
+    Adding is one ``deque.append`` (atomic, no lock): the request path pays
+    next to nothing, and :meth:`take` -- the publisher's thread, once a
+    second -- adds them up into a :class:`Snapshot`:
     ``requests[(operation, status)]``, ``durations[operation]`` (seconds),
-    ``store_call_counts[method]``, ``store_calls[method]`` (seconds, of the
-    calls timed), ``store_errors[(method, error class)]``,
-    ``listings`` (buckets per ListBuckets answer), ``auth_failures[code]``,
+    ``store_call_counts[method]``, ``store_calls[method]`` (seconds),
+    ``store_errors[(method, error class)]``, ``listings`` (buckets per
+    ListBuckets answer), ``auth_failures[code]``,
     ``accounts[account] = [requests, received, sent]``, and the requests
     ``in_flight`` now.
     """
 
     def __init__(self) -> None:
         self._requests: deque[tuple] = deque()
-        self._calls: deque[tuple] = deque()
+        self._calls: dict[str, deque[float]] = {}
+        self._errors: deque[tuple[str, str]] = deque()
         #: :meth:`request` taking its arguments as one tuple (no call of ours in between).
         self.add_request: Callable[[tuple], None] = self._requests.append
-        #: :meth:`store_call` taking its arguments as one tuple.
-        self.add_call: Callable[[tuple], None] = self._calls.append
+        #: :meth:`store_error` taking its arguments as one tuple.
+        self.add_error: Callable[[tuple[str, str]], None] = self._errors.append
         self._begun = Ticks()
         self._ended = 0
-        self._call_counts: dict[str, Ticks] = {}
-        self._counted: dict[str, int] = {}          # (what take() read of each, so far)
         self._taking = threading.Lock()
         #: A request begins (a C call).
         self.enter: Callable[[], object] = self._begun.tick
 
-    def call_counter(self, method: str) -> Callable[[], int]:
-        """The :attr:`Ticks.tick` counting the calls of the store's ``method`` (made once)."""
-        ticks = self._call_counts.get(method)
-        if ticks is None:
-            ticks = self._call_counts[method] = Ticks()
-        return ticks.tick
+    def call_timer(self, method: str) -> Callable[[float], None]:
+        """The callable given how many seconds each call of the store's ``method`` took
+        (which counts the call: every call is timed)."""
+        with self._taking:
+            calls = self._calls.get(method)
+            if calls is None:
+                calls = self._calls[method] = deque()
+        return calls.append
 
     def request(self, operation: str, status: str, seconds: float, account: str | None,
                 received: int, sent: int, code: str | None, listed: int | None = None
@@ -138,30 +149,36 @@ class Tally:
         :data:`REQUEST_FIELDS`.
         """
         self._requests.append((operation, status, account, received, sent, code, listed,
-                               bisect_left(LATENCY_BOUNDS, seconds), seconds))
+                               seconds))
 
     def store_call(self, method: str, seconds: float, error: str | None = None) -> None:
-        """A call of the store's ``method`` took ``seconds`` (``error``: the class it raised).
+        """A call of the store's ``method`` took ``seconds`` (``error``: the class it raised)."""
+        self.call_timer(method)(seconds)
+        if error is not None:
+            self.store_error(method, error)
 
-        The call itself is counted by :meth:`call_counter`'s tick.
-        """
-        self._calls.append((method, seconds, error))
+    def store_error(self, method: str, error: str) -> None:
+        """A call of the store's ``method`` failed with the exception class ``error``
+        (timed as any call, through :meth:`call_timer`)."""
+        self._errors.append((method, error))
 
     def take(self) -> Snapshot:
         """What was added since the last call, added up (and the requests in flight now)."""
         with self._taking:
             requests = _drain(self._requests)
-            calls = _drain(self._calls)
+            calls = {method: _drain(seconds) for method, seconds in self._calls.items()}
+            errors = _drain(self._errors)
             self._ended += len(requests)
             begun = self._begun.read()
-            taken = Snapshot(in_flight=max(0, begun - self._ended - len(self._requests)))
-            for method, ticks in list(self._call_counts.items()):
-                total = ticks.read()
-                if total > self._counted.get(method, 0):
-                    taken.store_call_counts[method] = total - self._counted.get(method, 0)
-                self._counted[method] = total
+        taken = Snapshot(in_flight=max(0, begun - self._ended - len(self._requests)))
         _add_requests(taken, requests)
-        _add_calls(taken, calls)
+        for method, seconds in calls.items():
+            if seconds:
+                taken.store_call_counts[method] = len(seconds)
+                histogram = taken.store_calls[method] = Histogram(LATENCY_BOUNDS)
+                histogram.observe_all(seconds)
+        for method_error, count in Counter(errors).items():
+            taken.store_errors[method_error] = count
         return taken
 
 
@@ -174,16 +191,12 @@ def _drain(queue: deque) -> list:
 def _add_requests(taken: Snapshot, requests: list[tuple]) -> None:
     # Requests alike but for their duration are many (a client repeating
     # itself): they are counted alike first, in C, then added once each way.
-    counts, durations, accounts = taken.requests, taken.durations, taken.accounts
+    counts, accounts = taken.requests, taken.accounts
     failures, listings = taken.auth_failures, taken.listings
-    for (operation, status, account, received, sent, code, listed, bucket), number in \
+    for (operation, status, account, received, sent, code, listed), number in \
             Counter(map(_ALL_BUT_SECONDS, requests)).items():
         key = (operation, status[:3])
         counts[key] = counts.get(key, 0) + number
-        histogram = durations.get(operation)
-        if histogram is None:
-            histogram = durations[operation] = Histogram(LATENCY_BOUNDS)
-        histogram.counts[bucket] += number
         if account is not None:
             totals = accounts.get(account)
             if totals is None:
@@ -196,20 +209,12 @@ def _add_requests(taken: Snapshot, requests: list[tuple]) -> None:
         if listed is not None:
             listings.counts[bisect_left(LISTING_BOUNDS, listed)] += number
             listings.total += listed * number
+    seconds: dict[str, list[float]] = {}
     for record in requests:
-        durations[record[0]].total += record[-1]
+        seconds.setdefault(record[0], []).append(record[-1])
+    for operation, values in seconds.items():
+        histogram = taken.durations[operation] = Histogram(LATENCY_BOUNDS)
+        histogram.observe_all(values)
 
 
 _ALL_BUT_SECONDS = itemgetter(slice(0, -1))
-
-
-def _add_calls(taken: Snapshot, calls: list[tuple]) -> None:
-    histograms, errors, bounds = taken.store_calls, taken.store_errors, LATENCY_BOUNDS
-    for method, seconds, error in calls:
-        if error is not None:
-            errors[(method, error)] = errors.get((method, error), 0) + 1
-        histogram = histograms.get(method)
-        if histogram is None:
-            histogram = histograms[method] = Histogram(bounds)
-        histogram.counts[bisect_left(bounds, seconds)] += 1
-        histogram.total += seconds

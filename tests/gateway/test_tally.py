@@ -5,8 +5,6 @@ import random
 import threading
 from collections import Counter
 
-from bisect import bisect_left
-
 from s3service.gateway.tally import LATENCY_BOUNDS, LISTING_BOUNDS, Histogram, Tally
 
 
@@ -21,18 +19,18 @@ def test_what_is_taken_is_what_was_added_from_many_threads():
     tally = Tally()
 
     def add(part):
-        tick = tally.call_counter("get_credential")
+        took = tally.call_timer("get_credential")
         for number, record in enumerate(part):
             tally.enter()
             if number % 2:
                 tally.request(*record)
             else:
                 operation, status, seconds, *rest = record
-                tally.add_request((operation, status, *rest,
-                                   bisect_left(LATENCY_BOUNDS, seconds), seconds))
-            tick()
+                tally.add_request((operation, status, *rest, seconds))
             if number % 3 == 0:
-                tally.store_call("get_credential", record[2] / 10)
+                tally.store_call("get_credential", record[2] / 10, "OperationalError")
+            else:
+                took(record[2] / 10)
     threads = [threading.Thread(target=add, args=(records[i::4],)) for i in range(4)]
     for thread in threads:
         thread.start()
@@ -63,11 +61,26 @@ def test_what_is_taken_is_what_was_added_from_many_threads():
             listings.observe(record[7])
     assert taken.listings == listings
     assert taken.store_call_counts == {"get_credential": len(records)}
-    assert sum(taken.store_calls["get_credential"].counts) == sum(
-        len(records[i::4][::3]) for i in range(4))
+    calls = Histogram(LATENCY_BOUNDS)
+    for record in records:
+        calls.observe(record[2] / 10)
+    assert taken.store_calls["get_credential"].counts == calls.counts
+    assert abs(taken.store_calls["get_credential"].total - calls.total) < 1e-9
+    assert taken.store_errors == {("get_credential", "OperationalError"): sum(
+        len(records[i::4][::3]) for i in range(4))}
     assert taken.in_flight == 1
     tally.request(*records[0])
     assert tally.take().in_flight == 0 and tally.take().requests == {}
-    tally.call_counter("get_credential")()
+    tally.call_timer("get_credential")(0.001)
     assert tally.take().store_call_counts == {"get_credential": 1}
-    assert tally.take().store_call_counts == {}
+    assert tally.take().store_call_counts == {} and tally.take().store_errors == {}
+
+
+def test_values_counted_all_at_once_fall_in_the_buckets_one_at_a_time_would():
+    values = [0.0, 0.0005, 0.00051, 0.001, 2.5, 10.0, 11.0, 0.3, 0.0005]
+    one_by_one, at_once = Histogram(LATENCY_BOUNDS), Histogram(LATENCY_BOUNDS)
+    for value in values:
+        one_by_one.observe(value)
+    at_once.observe_all(values)
+    at_once.observe_all([])
+    assert at_once == one_by_one
