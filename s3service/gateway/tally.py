@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
@@ -55,14 +55,9 @@ class Histogram:
         self.total += value
 
     def observe_all(self, values: Iterable[float]) -> None:
-        """:meth:`observe` each of ``values``, counted by bucket all at once."""
-        ordered = sorted(values)
-        counts, below = self.counts, 0
-        for index, bound in enumerate(self.bounds):
-            upto = bisect_right(ordered, bound)
-            counts[index] += upto - below
-            below = upto
-        self.total += sum(ordered)
+        """:meth:`observe` each of ``values``."""
+        for value in values:
+            self.observe(value)
 
 
 class Ticks:
