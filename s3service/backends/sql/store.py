@@ -149,8 +149,16 @@ def _no_looser_than(database: str, suffixes: Sequence[str]) -> None:
             pass
 
 
+#: An execution option: the SQLite transaction takes the write lock when it begins.
+#: Writers that first read (the schema's upgrade) then wait their turn for up to
+#: ``SQLITE_BUSY_MS``; begun deferred, two of them deadlock on upgrading their read
+#: locks, and SQLite fails one at once with "database is locked".
+SQLITE_IMMEDIATE = "s3service_sqlite_immediate"
+
+
 def _sqlite_on_begin(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN")
+    immediate = conn.get_execution_options().get(SQLITE_IMMEDIATE)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def _prefix_end(prefix: str) -> str | None:
@@ -389,6 +397,8 @@ class SQLBackend(SQLPolicies, SQLMetrics, SQLCORS):
         fail: roll back and look again, unless the connection itself was lost.
         """
         with engine.connect() as conn:       # a dead database fails here, once
+            conn.execution_options(**{SQLITE_IMMEDIATE: True})
+
             def upgrade() -> None:
                 with conn.begin():
                     schema.upgrade(conn)
