@@ -20,8 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from ..envelope import (ERROR_CODE_KEY, IDENTITY_KEY, STARTED_KEY, STATUS_KEY, StartResponse,
-                        WSGIApp)
+from ..envelope import ERROR_CODE_KEY, IDENTITY_KEY, STATUS_KEY, StartResponse, WSGIApp
 from ..hosts import ServiceHosts
 from ..identity import Identity
 from ..layers.metering import CountingInput, operation_of
@@ -53,7 +52,7 @@ class InstrumentedApp:
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         # (written for speed: this runs around every request)
-        started = environ[STARTED_KEY] = _clock()     # (the envelope's start too: read once)
+        started = _clock()
         tally = self.tally
         tally.enter()
         if (environ.get("PATH_INFO") == "/" and environ.get("REQUEST_METHOD") == "GET"
