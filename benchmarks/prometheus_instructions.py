@@ -51,7 +51,7 @@ def answer(variant: str, count: int, db: str) -> None:
     from s3service.auth.presign import presign
     from s3service.backends.sql import SQLBackend
     from s3service.gateway import prometheus
-    from s3service.gateway.instrumented import InstrumentedApp, instrument_store
+    from s3service.gateway.instrumented import InstrumentedApp
     from s3service.gateway.server import make_policed_app
     from s3service.gateway.tally import Tally
 
@@ -60,7 +60,8 @@ def answer(variant: str, count: int, db: str) -> None:
     if variant == "plain":
         app = make_policed_app(store)
     else:
-        app = make_policed_app(instrument_store(store, tally))
+        store.observe_database(tally)
+        app = make_policed_app(store)
         app = InstrumentedApp(app, app.hosts, tally)
     query = urlsplit(presign("GET", "http://127.0.0.1:8000/", account.ACCESS_KEY,
                              account.SECRET_KEY, region=account.REGION, expires=86400)).query

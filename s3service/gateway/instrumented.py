@@ -1,4 +1,4 @@
-"""Observing the gateway for ``serve --prometheus-port``: its requests, and its store's calls.
+"""Observing the gateway for ``serve --prometheus-port``: its requests.
 
 :class:`InstrumentedApp` goes around the whole gateway (the middleware and
 all): each request is added to a :class:`~.tally.Tally` under its S3 operation
@@ -9,10 +9,9 @@ of body read and answered for the caller's account (once a layer checked its
 signature), and its S3 error code when that is an authentication failure, and
 the buckets each ListBuckets answer lists (``environ["s3service.listed"]``;
 for a streamed listing, its ``<Bucket>`` elements counted in the bytes sent).
-:func:`instrument_store` counts and times each call of the store, and counts
-those that fail.
-
-Both only add to plain counters; :mod:`.prometheus` publishes them.
+It only adds to plain counters; :mod:`.prometheus` publishes them.  (The
+store's calls to its database are timed by the store itself:
+:mod:`s3service.backends.sql.observing`.)
 """
 from __future__ import annotations
 
@@ -28,7 +27,7 @@ from ..layers.service import LISTED_KEY
 from ..metrics.operations import LIST_ALL_MY_BUCKETS
 from .tally import Tally
 
-__all__ = ["LIST_METRICS", "OTHER", "STORE_METHODS", "InstrumentedApp", "instrument_store"]
+__all__ = ["LIST_METRICS", "OTHER", "InstrumentedApp"]
 
 #: The operation label of the Service Utilization API's ``POST /``.
 LIST_METRICS = "utapi:ListMetrics"
@@ -151,63 +150,3 @@ class _Request:
                   0 if self.reader is None else self.reader.count,
                   0 if environ.get("REQUEST_METHOD") == "HEAD" else self.sent,
                   environ.get(ERROR_CODE_KEY), self.listed, _clock() - self.started))
-
-
-def instrument_store(store: Any, tally: Tally) -> Any:
-    """Time each call of ``store``'s protocol methods into ``tally``, failures by class.
-
-    The methods are replaced on this very object (its instance attributes),
-    in this process: a worker instruments its own copy of the store, which
-    stays the same object for every ``isinstance`` check, at half the cost of
-    a proxy in front.  The errors a store's contract names (``LookupError``
-    such as an unknown bucket, a taken bucket name) are answers, not
-    failures: they are timed, not counted as errors.  Returns ``store``.
-    """
-    for name in STORE_METHODS:
-        method = getattr(store, name, None)
-        if callable(method):
-            try:
-                setattr(store, name, _timed(name, method, tally))
-            except AttributeError:          # (a store without instance attributes)
-                pass
-    return store
-
-
-def _protocol_methods() -> tuple[str, ...]:
-    from ..backends import protocols
-
-    names: dict[str, None] = {}
-    for protocol in (protocols.CredentialStore, protocols.BucketStore, protocols.PolicySource,
-                     protocols.PolicyStore,
-                     protocols.MetricsStore, protocols.BucketDirectory, protocols.AdminStore):
-        for name, value in vars(protocol).items():
-            if callable(value) and not name.startswith("_") and name != "close":
-                names[name] = None
-    names["bucket_owners"] = None           # (the meter's, when the store has it)
-    return tuple(names)
-
-
-#: The store methods :func:`instrument_store` observes.
-STORE_METHODS = _protocol_methods()
-
-
-def _timed(name: str, method: Callable[..., Any], tally: Tally) -> Callable[..., Any]:
-    from ..backends.base import BucketNameTaken
-
-    took, failed = tally.call_timer(name), tally.add_error
-
-    def call(*args: Any, **kwargs: Any) -> Any:
-        started = _clock()
-        try:
-            return method(*args, **kwargs)
-        except (LookupError, BucketNameTaken):
-            raise
-        except Exception as exc:
-            failed((name, type(exc).__name__))
-            raise
-        finally:
-            took(_clock() - started)
-    call.__name__ = name
-    call.__doc__ = method.__doc__
-    call.__wrapped__ = method              # type: ignore[attr-defined]
-    return call

@@ -3,9 +3,11 @@
 :class:`Monitoring` is made by :func:`~.server.serve` in its main process,
 before granian forks the workers: it names the multiprocess directory and
 forks the exporter (:mod:`.exporter`).  In each worker,
-:meth:`Monitoring.store` and :meth:`Monitoring.app` wrap the store and the
-gateway (:mod:`.instrumented`), whose counts a :class:`~.prometheus.Publisher`
-thread hands to ``prometheus_client`` (:mod:`.prometheus`).
+:meth:`Monitoring.app` wraps the gateway (:mod:`.instrumented`) and
+:meth:`Monitoring.store` has the store time its calls to its database
+(:mod:`s3service.backends.sql.observing`), both into one tally, whose counts a
+:class:`~.prometheus.Publisher` thread hands to ``prometheus_client``
+(:mod:`.prometheus`).
 """
 from __future__ import annotations
 
@@ -42,14 +44,17 @@ class Monitoring:
         self.publisher: Any = None
 
     def store(self, store: Any) -> Any:
-        """``store`` as this worker uses it: each call timed (call it once per worker)."""
-        from .instrumented import instrument_store
+        """``store`` as this worker uses it: its calls to its database timed, when it has one
+        (a SQL store; call it once per worker)."""
         from .prometheus import Publisher
 
         self.tally = Tally()
         self.publisher = Publisher(self.tally)
         self.publisher.start()
-        return instrument_store(store, self.tally)
+        observe = getattr(store, "observe_database", None)
+        if observe is not None:
+            observe(self.tally)
+        return store
 
     def app(self, app: Any) -> Any:
         """The gateway ``app`` (the middleware) as this worker serves it: each request counted."""

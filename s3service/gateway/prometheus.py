@@ -14,8 +14,9 @@ The metrics (``s3service_`` names; labels in brackets):
 * ``requests_total`` [operation, status], ``request_duration_seconds``
   [operation] (histogram), ``requests_in_flight``;
 * ``store_calls_total`` [call], ``store_call_duration_seconds`` [call]
-  (histogram),
-  ``store_errors_total`` [call, error];
+  (histogram), ``store_errors_total`` [call, error]: the SQL store's calls
+  to its database, ``read`` or ``transaction``
+  (:mod:`s3service.backends.sql.observing`);
 * ``listing_buckets`` (histogram: buckets per ListBuckets answer);
 * ``auth_failures_total`` [code];
 * ``account_requests_total``, ``account_received_bytes_total``,
@@ -76,14 +77,17 @@ def metrics() -> dict[str, Any]:
                                        ["operation"], buckets=latency, registry=None),
             "in_flight": Gauge(PREFIX + "requests_in_flight", "Requests being answered.",
                                multiprocess_mode="livesum", registry=None),
-            "store_call_counts": Counter(PREFIX + "store_calls", "Calls of the store, by "
-                                         "call.", ["call"], registry=None),
+            "store_call_counts": Counter(PREFIX + "store_calls", "Calls of the store to its "
+                                         "database, by kind: read, transaction.", ["call"],
+                                         registry=None),
             "store_calls": PromHistogram(PREFIX + "store_call_duration_seconds",
-                                         "Time the store took to answer, by call.",
+                                         "Time the database took to answer the store, by "
+                                         "kind of call.",
                                          ["call"], buckets=latency,
                                          registry=None),
-            "store_errors": Counter(PREFIX + "store_errors", "Store calls that failed, by "
-                                    "call and error.", ["call", "error"], registry=None),
+            "store_errors": Counter(PREFIX + "store_errors", "Calls of the store that found "
+                                    "its database unreachable, by kind and error.",
+                                    ["call", "error"], registry=None),
             "listings": PromHistogram(PREFIX + "listing_buckets",
                                       "Buckets listed per ListBuckets answer.",
                                       buckets=LISTING_BOUNDS, registry=None),

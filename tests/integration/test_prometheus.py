@@ -210,13 +210,14 @@ def test_a_scrape_reports_exactly_the_mix_the_workers_answered(served):
     listings = expected["listings"]
     assert samples["s3service_listing_buckets_count"] == {(): listings}
     assert samples["s3service_listing_buckets_sum"] == {(): listings * 2}   # two buckets each
-    calls = samples["s3service_store_calls_total"]
-    # each ListBuckets, and the bucket quota's check before each creation
-    assert calls[(("call", "list_buckets"),)] == listings + 2
-    assert calls[(("call", "add_bucket"),)] == 2
-    timed = samples["s3service_store_call_duration_seconds_count"]
-    assert timed[(("call", "list_buckets"),)] == listings + 2
-    assert timed[(("call", "add_bucket"),)] == 2
+    # The store's calls to its database: each ListBuckets reads at least its account's
+    # bucket version, and so does the bucket quota's check before each creation; each
+    # creation is a transaction (the meter's flushes and the credential look-ups add more).
+    for name in ("s3service_store_calls_total", "s3service_store_call_duration_seconds_count"):
+        calls = samples[name]
+        assert calls[(("call", "read"),)] >= listings + 2
+        assert calls[(("call", "transaction"),)] >= 2
+    assert not any(samples.get("s3service_store_errors_total", {}).values())
     assert get(port, "/healthz")[0] == 200 and get(port, "/readyz")[:1] == (200,)
     assert get(port, "/other")[0] == 404
 

@@ -35,6 +35,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import StaticPool
 
 from ..base import BackendUnavailable
+from .observing import READ, DatabaseObserver, failure
 
 # Connections a forked child inherited: kept referenced, never closed, so that
 # closing them does not end the parent's sessions (as engine.dispose(close=False)).
@@ -64,6 +65,13 @@ class Reader:
         self._kept: list[tuple[Any, Any]] = []      # (pool's proxy, cursor), idle, latest last
         self._held = 0                              # kept, idle or lent
         self._free = threading.Condition()
+        self._observer: DatabaseObserver | None = None
+        self._took: Callable[[float], object] | None = None
+
+    def observe(self, observer: DatabaseObserver | None) -> None:
+        """Tell ``observer`` of each :meth:`rows` (see :mod:`.observing`); ``None``: no one."""
+        self._observer = observer
+        self._took = None if observer is None else observer.call_timer(READ)
 
     def statement(self, sql: str) -> str:
         """``sql`` written with ``?`` placeholders, in the driver's own style."""
@@ -71,6 +79,19 @@ class Reader:
 
     def rows(self, statement: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
         """All rows of a :meth:`statement`; raises BackendUnavailable when the database is down."""
+        took = self._took
+        if took is None:
+            return self._rows(statement, params)
+        started = time.perf_counter()
+        try:
+            return self._rows(statement, params)
+        except BackendUnavailable as exc:
+            self._observer.store_error(READ, failure(exc))  # type: ignore[union-attr]
+            raise
+        finally:
+            took(time.perf_counter() - started)
+
+    def _rows(self, statement: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
         for attempt in (1, 2):
             connection, cursor, kept = self._borrow()
             try:

@@ -48,6 +48,7 @@ from .cors import SQLCORS
 from .metrics import SQLMetrics
 from .policies import SQLPolicies
 from .guard import DDL_ATTEMPTS, DDL_PAUSE, OutageGuard, retry
+from .observing import TRANSACTION, DatabaseObserver, failure
 from .reader import Reader
 from ..secretbox import SecretBox, open_secret, stored_secret
 
@@ -279,6 +280,8 @@ class SQLBackend(SQLPolicies, SQLMetrics, SQLCORS):
         self._negative_ttl = min(NEGATIVE_CACHE_SECONDS, self._cache_ttl / 5)
         self._engine_kwargs = engine_kwargs
         self._state: _ProcessState | None = None
+        self._observer: DatabaseObserver | None = None
+        self._transaction_took: Callable[[float], object] | None = None
         self._init_policies()
         self._init_metrics(self._transaction)
 
@@ -307,6 +310,7 @@ class SQLBackend(SQLPolicies, SQLMetrics, SQLCORS):
                     state.reader.abandon()
                 engine = self._create_engine()
                 state = _ProcessState(pid=pid, engine=engine, reader=self._reader(engine))
+                state.reader.observe(self._observer)
                 self._state = state
             return state
 
@@ -363,6 +367,18 @@ class SQLBackend(SQLPolicies, SQLMetrics, SQLCORS):
         keep = pool.size() if self.database_kind == "sqlite" else pool.size() - 1
         return Reader(engine, self._guard.unavailable, keep=keep, wait=pool.timeout())
 
+    def observe_database(self, observer: DatabaseObserver | None) -> None:
+        """Tell ``observer`` how long each of this process's calls to the database takes, and
+        which find it unreachable (see :mod:`.observing`); ``None``: tell no one.
+
+        Call it in each process that is to be observed (a forked worker: in the worker).
+        """
+        self._observer = observer
+        self._transaction_took = None if observer is None else observer.call_timer(TRANSACTION)
+        state = self._state
+        if state is not None and state.pid == os.getpid():
+            state.reader.observe(observer)
+
     @property
     def engine(self) -> Engine:
         """This process's SQLAlchemy engine (built on first use)."""
@@ -409,8 +425,17 @@ class SQLBackend(SQLPolicies, SQLMetrics, SQLCORS):
     @contextmanager
     def _transaction(self) -> Iterator[Connection]:
         """One short transaction on a pooled connection; an outage raises BackendUnavailable."""
-        with self._guard, self._ready_engine().begin() as conn:
-            yield conn
+        took, started = self._transaction_took, time.perf_counter()
+        try:
+            with self._guard, self._ready_engine().begin() as conn:
+                yield conn
+        except BackendUnavailable as exc:
+            if self._observer is not None:
+                self._observer.store_error(TRANSACTION, failure(exc))
+            raise
+        finally:
+            if took is not None:
+                took(time.perf_counter() - started)
 
     def _in_transaction(self, work: Callable[[Connection], T]) -> T:
         """``work(conn)`` in one :meth:`_transaction`."""
