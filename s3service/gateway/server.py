@@ -128,14 +128,19 @@ def create_app(db: str | None = None, region: str | None = None,
     return with_iam(make_policed_app(store, region=region, service_hosts=service_hosts), store)
 
 
-def with_iam(app: Any, store: AdminStore) -> Any:
+def with_iam(app: Any, store: AdminStore, middleware: Any = None) -> Any:
     """The IAM and STS APIs (:class:`~s3service.iam.IAMLayer`) in front of the middleware
-    ``app``, on the same store, region, hosts and authorizer."""
+    ``app``, on the same store, region, hosts and authorizer.
+
+    ``middleware``: the :class:`~s3service.S3ServiceMiddleware` to take those
+    from, when ``app`` wraps it (default: ``app`` itself).
+    """
     from ..iam import IAMLayer
 
-    return IAMLayer(app, store, region=app.region, authorizer=app.authorizer,
-                    clock_skew=app.clock_skew, service_hosts=app.service_hosts,
-                    idle_timeout=app.idle_timeout)
+    middleware = app if middleware is None else middleware
+    return IAMLayer(app, store, region=middleware.region, authorizer=middleware.authorizer,
+                    clock_skew=middleware.clock_skew, service_hosts=middleware.service_hosts,
+                    idle_timeout=middleware.idle_timeout)
 
 
 def make_policed_app(store: AdminStore, region: str = DEFAULT_REGION,
@@ -320,16 +325,17 @@ def serve(store: AdminStore, *, region: str = DEFAULT_REGION, service_hosts: Seq
         used = store if monitoring is None else monitoring.store(store)
         extra = {"metrics": used, "metrics_admins": list(metrics_admins),
                  "metrics_retention_days": metrics_retention_days} if metrics else {}
-        app = make_policed_app(used, region=region, service_hosts=service_hosts,
-                               max_buckets=max_buckets, idle_timeout=idle_timeout, **extra)
+        middleware = make_policed_app(used, region=region, service_hosts=service_hosts,
+                                      max_buckets=max_buckets, idle_timeout=idle_timeout, **extra)
+        app = middleware
         if monitoring is not None:
-            app = monitoring.app(app)
+            app = monitoring.app(middleware)
             at_worker_exit(monitoring.stop_worker)       # (exit callbacks run last first)
-        meter = getattr(app, "meter", None)
-        if meter is not None:
-            at_worker_exit(meter.close)
+        if middleware.meter is not None:
+            at_worker_exit(middleware.meter.close)
         at_worker_exit(logging.shutdown)          # (its lines are written in batches)
-        return with_send_timeout(with_iam(app, store), options.get("port", PORT), send_timeout)
+        return with_send_timeout(with_iam(app, store, middleware), options.get("port", PORT),
+                                 send_timeout)
 
     try:
         run_granian(factory, granian_options(**options))
