@@ -5,13 +5,15 @@ interpreter's virtualenv), on one SQLite store seeded with N buckets, run
 side by side on 127.0.0.1: ``off`` (``--db URL serve --port P``) and ``on``
 (the same with ``--prometheus-port Q``).  Both answers are checked first (200,
 the seeded names); then ``wrk`` replays one presigned ListBuckets URL (SigV4)
-against each in turn, the order swapped every round, for ``--rounds`` rounds
+against each in turn, the order turned every round, for ``--rounds`` rounds
 of ``--seconds``, after a warm-up.  Printed: requests/s (median of the
 rounds), each server's CPU µs per request (all its processes, from /proc),
 the per-round ratios on/off with their median, and PASS/FAIL against the
 target: instrumentation costs at most 3% of requests/s (median ratio >=
 0.97).  Finally ``/metrics`` of ``on`` must count at least the requests wrk
-saw answered (wrk does not count those cut off at the end of a run).
+saw answered (wrk does not count those cut off at the end of a run).  With
+``--control``, a third server, ``off2``, the same as ``off``: the median of
+off2/off is what the run's noise alone makes of two equal servers.
 
 Run from the project's root (``sh benchmarks/setup.sh`` installs wrk)::
 
@@ -69,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="wrk's (default: %(default)s)")
     parser.add_argument("--serve-args", default="", metavar="ARGS",
                         help="more flags for both servers, e.g. '--workers 2'")
+    parser.add_argument("--control", action="store_true",
+                        help="also a second server without the port, 'off2': off2/off is the "
+                             "run's own noise")
     parser.add_argument("--strict", action="store_true", help="exit 1 when the target is missed")
     args = parser.parse_args(argv)
 
@@ -85,7 +90,10 @@ def main(argv: list[str] | None = None) -> int:
             names = deployed.bucket_names(N)
             deployed.seed(db, names)
             metrics_port = deployed.free_port()
-            for name, flags in (("off", []), ("on", ["--prometheus-port", str(metrics_port)])):
+            kinds = [("off", []), ("on", ["--prometheus-port", str(metrics_port)])]
+            if args.control:
+                kinds.append(("off2", []))
+            for name, flags in kinds:
                 port = deployed.free_port()
                 server = deployed.Server(name, deployed.serve_command(
                     script, db, port, [*extra, *flags]), port, Path(tmp) / f"{name}.log")
@@ -99,15 +107,17 @@ def main(argv: list[str] | None = None) -> int:
                   f"{' '.join(extra) or '(none: as shipped)'}; "
                   f"workers: {servers['off'].worker_count()} per server")
             print(f"load: wrk, {args.threads} thread(s), {args.connections} connections; "
-                  f"{args.rounds} rounds of {args.seconds} s, order swapped each round; "
+                  f"{args.rounds} rounds of {args.seconds} s, order turned each round; "
                   f"machine: {os.getloadavg()[0]:.2f} load average (1 min) before, "
                   f"{os.cpu_count()} CPUs")
             for server in servers.values():
                 deployed.run_wrk(server.url, args.warmup, args.threads, args.connections)
-            runs: dict[str, list[deployed.WrkRun]] = {"off": [], "on": []}
+            runs: dict[str, list[deployed.WrkRun]] = {name: [] for name in servers}
+            names_in_turn = list(servers)
             for number in range(args.rounds):
-                order = ("off", "on") if number % 2 == 0 else ("on", "off")
-                for name in order:
+                turned = names_in_turn[number % len(names_in_turn):] + \
+                    names_in_turn[:number % len(names_in_turn)]
+                for name in turned if number % 2 == 0 else reversed(turned):
                     server = servers[name]
                     before = server.cpu_seconds()
                     run = deployed.run_wrk(server.url, args.seconds, args.threads,
@@ -124,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             for server in servers.values():
                 server.stop()
 
-    for name in ("off", "on"):
+    for name in runs:
         rps = statistics.median(run.rps for run in runs[name])
         cpu = statistics.median(run.cpu_us_per_request for run in runs[name])
         errors = sum(run.errors for run in runs[name])
@@ -138,6 +148,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  on/off requests/s: median {ratio:.3f} (rounds {min(ratios):.3f} .. "
           f"{max(ratios):.3f}); CPU per request {cpu_on - cpu_off:+.1f} µs "
           f"({(cpu_on / cpu_off - 1) * 100:+.1f}%)")
+    if "off2" in runs:
+        noise = [off2.rps / off.rps for off2, off in zip(runs["off2"], runs["off"])]
+        cpu_off2 = statistics.median(run.cpu_us_per_request for run in runs["off2"])
+        print(f"  off2/off requests/s (the noise): median {statistics.median(noise):.3f} (rounds "
+              f"{min(noise):.3f} .. {max(noise):.3f}); CPU per request "
+              f"{cpu_off2 - cpu_off:+.1f} µs ({(cpu_off2 / cpu_off - 1) * 100:+.1f}%)")
     answered = sum(run.requests for run in runs["on"])
     print(f"  /metrics counted {scraped:.0f} ListBuckets; wrk saw {answered} answered in the "
           f"timed rounds (plus the warm-up and the check)")
