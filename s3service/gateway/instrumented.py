@@ -6,9 +6,11 @@ all): each request is added to a :class:`~.tally.Tally` under its S3 operation
 the envelope answered with: ``environ["s3service.status"]``), how long the
 app took to answer (until the last byte was handed to the server), the bytes
 of body read and answered for the caller's account (once a layer checked its
-signature), and its S3 error code when that is an authentication failure, and
-the buckets each ListBuckets answer lists (``environ["s3service.listed"]``;
-for a streamed listing, its ``<Bucket>`` elements counted in the bytes sent).
+signature; the envelope answers ``HEAD`` with no body), and its S3 error code
+when that is an authentication failure, and the buckets each ListBuckets
+answer lists (``environ["s3service.listed"]``, which ListBuckets leaves for
+every answer it makes whole; for a streamed listing, its ``<Bucket>``
+elements counted in the bytes sent).
 It only adds to plain counters; :mod:`.prometheus` publishes them.  (The
 store's calls to its database are timed by the store itself:
 :mod:`s3service.backends.sql.observing`.)
@@ -70,18 +72,11 @@ class InstrumentedApp:
             raise
         if type(result) is not list:
             return _Request(self.add, environ, started, operation, reader, result)
-        status = environ.get(STATUS_KEY, "000")
-        listed = None
-        if operation is LIST_ALL_MY_BUCKETS and status.startswith("200"):
-            listed = environ.get(LISTED_KEY)
-            if listed is None:
-                listed = sum([chunk.count(_BUCKET) for chunk in result])
         identity = environ.get(IDENTITY_KEY)     # (_Request.finish(), written out)
-        self.add((operation, status,
+        self.add((operation, environ.get(STATUS_KEY, "000"),
                   identity.account_id if type(identity) is Identity else None,
-                  0 if reader is None else reader.count,
-                  0 if environ.get("REQUEST_METHOD") == "HEAD" else sum(map(len, result)),
-                  environ.get(ERROR_CODE_KEY), listed, _clock() - started))
+                  0 if reader is None else reader.count, sum(map(len, result)),
+                  environ.get(ERROR_CODE_KEY), environ.get(LISTED_KEY), _clock() - started))
         return result
 
     def operation(self, environ: dict) -> str:
@@ -145,6 +140,5 @@ class _Request:
         identity = environ.get(IDENTITY_KEY)
         self.add((self.operation, status,
                   identity.account_id if type(identity) is Identity else None,
-                  0 if self.reader is None else self.reader.count,
-                  0 if environ.get("REQUEST_METHOD") == "HEAD" else self.sent,
+                  0 if self.reader is None else self.reader.count, self.sent,
                   environ.get(ERROR_CODE_KEY), self.listed, _clock() - self.started))

@@ -36,8 +36,8 @@ __all__ = ["LISTED_KEY", "SERVICE_RESOURCE", "ListBuckets", "ServiceRoutes"]
 
 log = logging.getLogger("s3service")
 
-#: Where ListBuckets leaves how many buckets a whole answer lists (for observers, such as
-#: ``serve --prometheus-port``: they need not count them in the XML).
+#: Where ListBuckets leaves how many buckets an answer it makes whole lists (for observers,
+#: such as ``serve --prometheus-port``: they need not count them in the XML).
 LISTED_KEY = "s3service.listed"
 #: The resource ListBuckets is authorized on.
 SERVICE_RESOURCE = "arn:aws:s3:::*"
@@ -142,8 +142,7 @@ class ListBuckets:
         """Ask the store and render the first two chunks: the response body.
 
         The whole document when it is one chunk (with the number of buckets
-        it lists in ``environ["s3service.listed"]`` when the store gave a list),
-        else a :class:`_Stream`.
+        it lists in ``environ["s3service.listed"]``), else a :class:`_Stream`.
         """
         page = params.page_size
         found = self.buckets.list_buckets(identity.account_id, prefix=params.prefix or "",
@@ -154,8 +153,9 @@ class ListBuckets:
         first = next(chunks)
         second = next(chunks, None)
         if second is None:
-            if type(found) is list:
-                exchange.environ[LISTED_KEY] = len(found) if page is None else min(len(found), page)
+            exchange.environ[LISTED_KEY] = (
+                (len(found) if page is None else min(len(found), page)) if type(found) is list
+                else first.count(b"<Bucket>"))      # (a store's iterator, spent: counted)
             return first
         return _Stream(exchange.request_id, (first, second), chunks, found)
 

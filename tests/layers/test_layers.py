@@ -106,3 +106,30 @@ def test_list_buckets_alone():
     assert status == "200 OK" and b"<Name>photos</Name>" in body
     status, _, body = call(listing, {"REQUEST_METHOD": "GET", "PATH_INFO": "/"})
     assert status.startswith("403") and b"AccessDenied" in body
+
+
+class IteratingStore:
+    """A bucket store of a user's own, whose listings are iterators rather than lists."""
+
+    def __init__(self, inner: MemoryBackend) -> None:
+        self.inner = inner
+
+    def list_buckets(self, account_id, **options):
+        yield from self.inner.list_buckets(account_id, **options)
+
+
+def test_list_buckets_leaves_how_many_buckets_a_whole_answer_lists():
+    made = store()
+    made.add_bucket(ACCOUNT, "videos")
+    for buckets in (made, IteratingStore(made)):
+        listing = ListBuckets(Authenticator(made), buckets)
+        environ = signed_environ("GET", URL, "AKIDLAYER", "layersecret")
+        status, _, body = call(listing, environ)
+        assert status == "200 OK" and body.count(b"<Bucket>") == 2
+        assert environ["s3service.listed"] == 2
+        environ = signed_environ("GET", URL + "?max-buckets=1", "AKIDLAYER", "layersecret")
+        status, _, body = call(listing, environ)
+        assert status == "200 OK" and environ["s3service.listed"] == 1
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/"}
+    assert call(ListBuckets(Authenticator(made), made), environ)[0].startswith("403")
+    assert "s3service.listed" not in environ
