@@ -1,7 +1,8 @@
 """What one server worker observed: plain counters, added to on the request path, taken in batches.
 
 A :class:`Tally` is the cheap half of ``serve --prometheus-port``: every
-request appends one tuple to it, every store call its duration, and
+request appends one tuple to it, every call of the store to its database its
+duration (:mod:`s3service.backends.sql.observing`), and
 :mod:`.prometheus` takes them every second (:meth:`Tally.take`) to add them
 up and add the sums to ``prometheus_client``'s shared files, whose every
 update costs several microseconds.  Histograms are kept as counts per bucket
@@ -86,9 +87,9 @@ class Snapshot:
 
     requests: dict[tuple[str, str], int] = field(default_factory=dict)
     durations: dict[str, Histogram] = field(default_factory=dict)
-    #: method -> its calls
+    #: kind of call (``read``, ``transaction``) -> its calls
     store_call_counts: dict[str, int] = field(default_factory=dict)
-    #: method -> the durations of its calls
+    #: kind of call -> the durations of its calls
     store_calls: dict[str, Histogram] = field(default_factory=dict)
     store_errors: dict[tuple[str, str], int] = field(default_factory=dict)
     listings: Histogram = field(default_factory=lambda: Histogram(LISTING_BOUNDS))
@@ -105,8 +106,8 @@ class Tally:
     next to nothing, and :meth:`take` -- the publisher's thread, once a
     second -- adds them up into a :class:`Snapshot`:
     ``requests[(operation, status)]``, ``durations[operation]`` (seconds),
-    ``store_call_counts[method]``, ``store_calls[method]`` (seconds),
-    ``store_errors[(method, error class)]``, ``listings`` (buckets per
+    ``store_call_counts[call]``, ``store_calls[call]`` (seconds),
+    ``store_errors[(call, error class)]``, ``listings`` (buckets per
     ListBuckets answer), ``auth_failures[code]``,
     ``accounts[account] = [requests, received, sent]``, and the requests
     ``in_flight`` now.
@@ -118,8 +119,6 @@ class Tally:
         self._errors: deque[tuple[str, str]] = deque()
         #: :meth:`request` taking its arguments as one tuple (no call of ours in between).
         self.add_request: Callable[[tuple], None] = self._requests.append
-        #: :meth:`store_error` taking its arguments as one tuple.
-        self.add_error: Callable[[tuple[str, str]], None] = self._errors.append
         self._begun = Ticks()
         self._ended = 0
         self._taking = threading.Lock()
@@ -127,8 +126,8 @@ class Tally:
         self.enter: Callable[[], object] = self._begun.tick
 
     def call_timer(self, method: str) -> Callable[[float], None]:
-        """The callable given how many seconds each call of the store's ``method`` took
-        (which counts the call: every call is timed)."""
+        """The callable given how many seconds each of the store's calls of the kind
+        ``method`` took (which counts the call: every call is timed)."""
         with self._taking:
             calls = self._calls.get(method)
             if calls is None:
@@ -148,13 +147,14 @@ class Tally:
                                seconds))
 
     def store_call(self, method: str, seconds: float, error: str | None = None) -> None:
-        """A call of the store's ``method`` took ``seconds`` (``error``: the class it raised)."""
+        """A store's call of the kind ``method`` took ``seconds`` (``error``: the class it
+        failed with)."""
         self.call_timer(method)(seconds)
         if error is not None:
             self.store_error(method, error)
 
     def store_error(self, method: str, error: str) -> None:
-        """A call of the store's ``method`` failed with the exception class ``error``
+        """A store's call of the kind ``method`` failed with the exception class ``error``
         (timed as any call, through :meth:`call_timer`)."""
         self._errors.append((method, error))
 
