@@ -125,13 +125,13 @@ class Tally:
         #: A request begins (a C call).
         self.enter: Callable[[], object] = self._begun.tick
 
-    def call_timer(self, method: str) -> Callable[[float], None]:
+    def call_timer(self, call: str) -> Callable[[float], None]:
         """The callable given how many seconds each of the store's calls of the kind
-        ``method`` took (which counts the call: every call is timed)."""
+        ``call`` took (which counts the call: every call is timed)."""
         with self._taking:
-            calls = self._calls.get(method)
+            calls = self._calls.get(call)
             if calls is None:
-                calls = self._calls[method] = deque()
+                calls = self._calls[call] = deque()
         return calls.append
 
     def request(self, operation: str, status: str, seconds: float, account: str | None,
@@ -146,17 +146,17 @@ class Tally:
         self._requests.append((operation, status, account, received, sent, code, listed,
                                seconds))
 
-    def store_call(self, method: str, seconds: float, error: str | None = None) -> None:
-        """A store's call of the kind ``method`` took ``seconds`` (``error``: the class it
+    def store_call(self, call: str, seconds: float, error: str | None = None) -> None:
+        """A store's call of the kind ``call`` took ``seconds`` (``error``: the class it
         failed with)."""
-        self.call_timer(method)(seconds)
+        self.call_timer(call)(seconds)
         if error is not None:
-            self.store_error(method, error)
+            self.store_error(call, error)
 
-    def store_error(self, method: str, error: str) -> None:
-        """A store's call of the kind ``method`` failed with the exception class ``error``
+    def store_error(self, call: str, error: str) -> None:
+        """A store's call of the kind ``call`` failed with the exception class ``error``
         (timed as any call, through :meth:`call_timer`)."""
-        self._errors.append((method, error))
+        self._errors.append((call, error))
 
     def take(self) -> Snapshot:
         """What was added since the last call, added up (and the requests in flight now)."""

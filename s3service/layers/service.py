@@ -153,9 +153,11 @@ class ListBuckets:
         first = next(chunks)
         second = next(chunks, None)
         if second is None:
-            exchange.environ[LISTED_KEY] = (
-                (len(found) if page is None else min(len(found), page)) if type(found) is list
-                else first.count(b"<Bucket>"))      # (a store's iterator, spent: counted)
+            if type(found) is list:
+                listed = len(found) if page is None else min(len(found), page)
+            else:                                   # (a store's iterator, spent: counted)
+                listed = first.count(b"<Bucket>")
+            exchange.environ[LISTED_KEY] = listed
             return first
         return _Stream(exchange.request_id, (first, second), chunks, found)
 
