@@ -65,8 +65,9 @@ def test_a_loaded_server_holds_at_most_pool_size_connections_per_worker(
         deadline = time.monotonic() + SECONDS
         while time.monotonic() < deadline:
             counts.append(watcher.execute(
-                "SELECT count(*) FROM pg_stat_activity "
-                "WHERE datname = %s AND pid <> pg_backend_pid()", (u.database,)).fetchone()[0])
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
+                "AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
+                (u.database,)).fetchone()[0])
             time.sleep(0.01)
         stop.set()
         for thread in clients:
@@ -74,10 +75,13 @@ def test_a_loaded_server_holds_at_most_pool_size_connections_per_worker(
     assert statuses and set(statuses) <= {200, 204}, sorted(set(statuses))
     print(f"{len(statuses)} requests; connections seen: max {max(counts)}")
     assert max(counts) >= POOL, "the workers were busy"
-    # What a worker holds, not what it has just let go: a connection the store gave up on
-    # (a wait past its bound on a loaded machine) is replaced at once, while PostgreSQL may
-    # still list the closed one's backend for a moment.  So a count must last two samples.
-    held = max(min(pair) for pair in zip(counts, counts[1:]))
+    # Only the clients' sessions count (an autovacuum worker cleaning up after the creates
+    # and deletes is listed under the database too).  What a worker holds, not what it has
+    # just let go: a connection the store gave up on (a wait past its bound on a loaded
+    # machine) is replaced at once, while PostgreSQL may still list the closed one's
+    # backend for a moment.  So a count must last five samples (~50 ms; a connection held
+    # beyond the pool's size would be held all through the load).
+    held = max(min(counts[i:i + 5]) for i in range(len(counts) - 4))
     assert held <= 2 * POOL, f"{held} connections held for 2 workers x {POOL} ({max(counts)} seen)"
     log = server.err.read_text()
     assert f"database connections: at most {POOL} per worker, {2 * POOL} for this server" in log
