@@ -15,7 +15,7 @@ import itertools
 import threading
 from bisect import bisect_left
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from operator import itemgetter
 from dataclasses import dataclass, field
@@ -55,11 +55,10 @@ class Histogram:
         self.counts[bisect_left(self.bounds, value)] += 1
         self.total += value
 
-    def observe_all(self, values: Sequence[float]) -> None:
-        """:meth:`observe` each of ``values`` (counted per bucket all at once)."""
-        for index, number in Counter(map(partial(bisect_left, self.bounds), values)).items():
-            self.counts[index] += number
-        self.total += sum(values)
+    def observe_all(self, values: Iterable[float]) -> None:
+        """:meth:`observe` each of ``values``."""
+        for value in values:
+            self.observe(value)
 
 
 class Ticks:
@@ -205,11 +204,12 @@ def _add_requests(taken: Snapshot, requests: list[tuple]) -> None:
         if listed is not None:
             listings.counts[bisect_left(LISTING_BOUNDS, listed)] += number
             listings.total += listed * number
-    for operation, alike in itertools.groupby(sorted(requests, key=_OPERATION), key=_OPERATION):
+    seconds: dict[str, list[float]] = {}
+    for record in requests:
+        seconds.setdefault(record[0], []).append(record[-1])
+    for operation, values in seconds.items():
         histogram = taken.durations[operation] = Histogram(LATENCY_BOUNDS)
-        histogram.observe_all(list(map(_SECONDS, alike)))
+        histogram.observe_all(values)
 
 
 _ALL_BUT_SECONDS = itemgetter(slice(0, -1))
-_OPERATION = itemgetter(0)
-_SECONDS = itemgetter(-1)
