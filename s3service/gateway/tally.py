@@ -161,19 +161,19 @@ class Tally:
         """What was added since the last call, added up (and the requests in flight now)."""
         with self._taking:
             requests = _drain(self._requests)
-            calls = {method: _drain(seconds) for method, seconds in self._calls.items()}
+            calls = {call: _drain(seconds) for call, seconds in self._calls.items()}
             errors = _drain(self._errors)
             self._ended += len(requests)
             begun = self._begun.read()
         taken = Snapshot(in_flight=max(0, begun - self._ended - len(self._requests)))
         _add_requests(taken, requests)
-        for method, seconds in calls.items():
+        for call, seconds in calls.items():
             if seconds:
-                taken.store_call_counts[method] = len(seconds)
-                histogram = taken.store_calls[method] = Histogram(LATENCY_BOUNDS)
+                taken.store_call_counts[call] = len(seconds)
+                histogram = taken.store_calls[call] = Histogram(LATENCY_BOUNDS)
                 histogram.observe_all(seconds)
-        for method_error, count in Counter(errors).items():
-            taken.store_errors[method_error] = count
+        for call_error, count in Counter(errors).items():
+            taken.store_errors[call_error] = count
         return taken
 
 
