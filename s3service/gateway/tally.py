@@ -52,13 +52,14 @@ class Histogram:
             self.counts = [0] * len(self.bounds)
 
     def observe(self, value: float) -> None:
-        self.counts[bisect_left(self.bounds, value)] += 1
-        self.total += value
+        """Count ``value`` in its bucket."""
+        self.observe_all((value,))
 
     def observe_all(self, values: Iterable[float]) -> None:
-        """:meth:`observe` each of ``values``."""
+        """Count each of ``values`` in its bucket."""
         for value in values:
-            self.observe(value)
+            self.counts[bisect_left(self.bounds, value)] += 1
+            self.total += value
 
 
 class Ticks:

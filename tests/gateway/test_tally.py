@@ -76,7 +76,7 @@ def test_what_is_taken_is_what_was_added_from_many_threads():
     assert tally.take().store_call_counts == {} and tally.take().store_errors == {}
 
 
-def test_values_counted_all_at_once_fall_in_the_buckets_one_at_a_time_would():
+def test_each_value_is_counted_in_the_first_bucket_whose_bound_it_does_not_exceed():
     values = [0.0, 0.0005, 0.00051, 0.001, 2.5, 10.0, 11.0, 0.3, 0.0005]
     one_by_one, at_once = Histogram(LATENCY_BOUNDS), Histogram(LATENCY_BOUNDS)
     for value in values:
@@ -84,3 +84,8 @@ def test_values_counted_all_at_once_fall_in_the_buckets_one_at_a_time_would():
     at_once.observe_all(values)
     at_once.observe_all([])
     assert at_once == one_by_one
+    # (Prometheus's "le": a value equal to a bound is counted under it)
+    assert dict(zip(LATENCY_BOUNDS, at_once.counts)) == {
+        **dict.fromkeys(LATENCY_BOUNDS, 0), 0.0005: 3, 0.001: 2, 0.5: 1, 2.5: 1, 10.0: 1,
+        float("inf"): 1}
+    assert abs(at_once.total - sum(values)) < 1e-12
