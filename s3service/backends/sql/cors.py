@@ -26,7 +26,7 @@ class SQLCORS:
     Uses the backend's ``_transaction()``.
     """
 
-    _transaction: Callable[[], AbstractContextManager[Connection]]
+    _transaction: Callable[..., AbstractContextManager[Connection]]
 
     def bucket_cors(self, bucket: str) -> CORSConfiguration | None:
         """The bucket's CORS configuration, or ``None``."""
@@ -37,7 +37,7 @@ class SQLCORS:
 
     def _change_cors(self, bucket: str, owner: str | None, text: str | None) -> None:
         def work() -> None:
-            with self._transaction() as conn:
+            with self._transaction(writing=True) as conn:
                 found = conn.execute(select(buckets.c.owner)
                                      .where(buckets.c.name == bucket)).scalar()
                 if found is None or (owner is not None and found != owner):

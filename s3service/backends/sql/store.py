@@ -151,9 +151,9 @@ def _no_looser_than(database: str, suffixes: Sequence[str]) -> None:
 
 
 #: An execution option: the SQLite transaction takes the write lock when it begins.
-#: Writers that first read (the schema's upgrade) then wait their turn for up to
-#: ``SQLITE_BUSY_MS``; begun deferred, two of them deadlock on upgrading their read
-#: locks, and SQLite fails one at once with "database is locked".
+#: Writers that first read (the schema's upgrade, a bucket's CORS rules) then wait
+#: their turn for up to ``SQLITE_BUSY_MS``; begun deferred, one whose snapshot another
+#: writer changed meanwhile is failed at once with "database is locked".
 SQLITE_IMMEDIATE = "s3service_sqlite_immediate"
 
 
@@ -423,12 +423,19 @@ class SQLBackend(SQLPolicies, SQLMetrics, SQLCORS):
                   diagnose=lambda exc: not (conn.invalidated or exc.connection_invalidated))
 
     @contextmanager
-    def _transaction(self) -> Iterator[Connection]:
-        """One short transaction on a pooled connection; an outage raises BackendUnavailable."""
+    def _transaction(self, *, writing: bool = False) -> Iterator[Connection]:
+        """One short transaction on a pooled connection; an outage raises BackendUnavailable.
+
+        ``writing``: it reads, then writes what it read decided; on SQLite it
+        takes the write lock when it begins (see :data:`SQLITE_IMMEDIATE`).
+        """
         took, started = self._transaction_took, time.perf_counter()
         try:
-            with self._guard, self._ready_engine().begin() as conn:
-                yield conn
+            with self._guard, self._ready_engine().connect() as conn:
+                if writing:
+                    conn.execution_options(**{SQLITE_IMMEDIATE: True})
+                with conn.begin():
+                    yield conn
         except BackendUnavailable as exc:
             if self._observer is not None:
                 self._observer.store_error(TRANSACTION, failure(exc))
