@@ -43,7 +43,7 @@ class SQLPolicies:
     """
 
     _cache_ttl: float
-    _transaction: Callable[[], AbstractContextManager[Connection]]
+    _transaction: Callable[..., AbstractContextManager[Connection]]
     _write: Callable[..., Any]
     _check_revocations: Callable[[Any], None]
     _process_state: Callable[[], Any]

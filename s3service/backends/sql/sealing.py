@@ -70,7 +70,7 @@ def seal_all(store: SQLBackend) -> int:
                                   .order_by(access_keys.c.access_key)).scalars())
     done = 0
     for start in range(0, len(names), BATCH):
-        with store._transaction() as conn:
+        with store._transaction(writing=True) as conn:
             rows = conn.execute(select(access_keys.c.access_key, access_keys.c.secret_key)
                                 .where(access_keys.c.access_key.in_(names[start:start + BATCH])))
             for access_key, stored in rows.all():

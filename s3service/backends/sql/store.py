@@ -151,9 +151,10 @@ def _no_looser_than(database: str, suffixes: Sequence[str]) -> None:
 
 
 #: An execution option: the SQLite transaction takes the write lock when it begins.
-#: Writers that first read (the schema's upgrade, a bucket's CORS rules) then wait
-#: their turn for up to ``SQLITE_BUSY_MS``; begun deferred, one whose snapshot another
-#: writer changed meanwhile is failed at once with "database is locked".
+#: Writers that first read (the schema's upgrade, IAM changes, a bucket's CORS
+#: rules) then wait their turn for up to ``SQLITE_BUSY_MS``; begun deferred, one
+#: whose snapshot another writer changed meanwhile is failed at once with
+#: "database is locked".
 SQLITE_IMMEDIATE = "s3service_sqlite_immediate"
 
 
@@ -444,20 +445,21 @@ class SQLBackend(SQLPolicies, SQLMetrics, SQLCORS):
             if took is not None:
                 took(time.perf_counter() - started)
 
-    def _in_transaction(self, work: Callable[[Connection], T]) -> T:
-        """``work(conn)`` in one :meth:`_transaction`."""
-        with self._transaction() as conn:
+    def _in_transaction(self, work: Callable[[Connection], T], *, writing: bool = False) -> T:
+        """``work(conn)`` in one :meth:`_transaction` (``writing``: as it takes)."""
+        with self._transaction(writing=writing) as conn:
             return work(conn)
 
     def _write(self, work: Callable[[Connection], T], account_id: str) -> T:
-        """Run a write that starts with a write; retry on a race, diagnose a missing account."""
+        """Run a write (holding SQLite's write lock from its start, as it may read first);
+        retry on a race, diagnose a missing account."""
         def diagnose(exc: IntegrityError) -> bool:
             if not self._account_exists(account_id):
                 raise UnknownAccount(account_id) from None
             return True
 
-        return retry(lambda: self._in_transaction(work), on=IntegrityError, attempts=_RETRIES,
-                     diagnose=diagnose)
+        return retry(lambda: self._in_transaction(work, writing=True), on=IntegrityError,
+                     attempts=_RETRIES, diagnose=diagnose)
 
     def _account_exists(self, account_id: str) -> bool:
         with self._transaction() as conn:
@@ -790,7 +792,7 @@ class SQLBackend(SQLPolicies, SQLMetrics, SQLCORS):
             return result
 
         try:
-            return self._in_transaction(both)
+            return self._in_transaction(both, writing=True)      # (work may read first)
         finally:
             self._forget_cached()
 
