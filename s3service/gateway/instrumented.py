@@ -51,14 +51,9 @@ class InstrumentedApp:
         self.add = tally.add_request
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
-        # (written for speed: this runs around every request)
         started = _clock()
         self.enter()
-        if (environ.get("PATH_INFO") == "/" and environ.get("REQUEST_METHOD") == "GET"
-                and not self.hosts.names):
-            operation = LIST_ALL_MY_BUCKETS      # (the usual case, without a call)
-        else:
-            operation = self.operation(environ)
+        operation = self.operation(environ)
         reader = None
         length = environ.get("CONTENT_LENGTH")
         if (length and length != "0") or "HTTP_TRANSFER_ENCODING" in environ:
@@ -72,11 +67,8 @@ class InstrumentedApp:
             raise
         if type(result) is not list:
             return _Request(self.add, environ, started, operation, reader, result)
-        identity = environ.get(IDENTITY_KEY)     # (_Request.finish(), written out)
-        self.add((operation, environ.get(STATUS_KEY, "000"),
-                  identity.account_id if type(identity) is Identity else None,
-                  0 if reader is None else reader.count, sum(map(len, result)),
-                  environ.get(ERROR_CODE_KEY), environ.get(LISTED_KEY), _clock() - started))
+        self.add(_record(environ, started, operation, environ.get(STATUS_KEY, "000"), reader,
+                         sum(map(len, result)), environ.get(LISTED_KEY)))
         return result
 
     def operation(self, environ: dict) -> str:
@@ -135,10 +127,15 @@ class _Request:
         if self.done:
             return
         self.done = True
-        environ = self.environ
-        status = self.status or environ.get(STATUS_KEY, "000")
-        identity = environ.get(IDENTITY_KEY)
-        self.add((self.operation, status,
-                  identity.account_id if type(identity) is Identity else None,
-                  0 if self.reader is None else self.reader.count, self.sent,
-                  environ.get(ERROR_CODE_KEY), self.listed, _clock() - self.started))
+        status = self.status or self.environ.get(STATUS_KEY, "000")
+        self.add(_record(self.environ, self.started, self.operation, status, self.reader,
+                         self.sent, self.listed))
+
+
+def _record(environ: dict, started: float, operation: str, status: str,
+            reader: CountingInput | None, sent: int, listed: int | None) -> tuple:
+    """The tuple an ended request adds to the tally (:data:`~.tally.REQUEST_FIELDS`)."""
+    identity = environ.get(IDENTITY_KEY)
+    return (operation, status, identity.account_id if type(identity) is Identity else None,
+            0 if reader is None else reader.count, sent, environ.get(ERROR_CODE_KEY), listed,
+            _clock() - started)
