@@ -16,12 +16,14 @@ Example (``serve --prometheus-port`` gives it its worker's tally)::
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from types import TracebackType
 from typing import Protocol
 
 from ..base import BackendUnavailable
 
-__all__ = ["READ", "TRANSACTION", "DatabaseObserver", "failure"]
+__all__ = ["READ", "TRANSACTION", "DatabaseObserver", "Timed"]
 
 #: A statement read on the request path (the listing's reads).
 READ = "read"
@@ -40,7 +42,26 @@ class DatabaseObserver(Protocol):
         of the driver's exception)."""
 
 
-def failure(exc: BackendUnavailable) -> str:
-    """What a call that found the database unreachable is counted under: the class of the
-    driver's exception that told."""
-    return type(exc.__cause__ or exc).__name__
+class Timed:
+    """``with Timed(observer, call, took):`` gives ``took`` (``observer.call_timer(call)``) the
+    seconds the block took, and tells ``observer`` of a call of the kind ``call`` that
+    found the database unreachable (:class:`~..base.BackendUnavailable`), under the class
+    of the driver's exception that told."""
+
+    __slots__ = ("observer", "call", "took", "started")
+
+    def __init__(self, observer: DatabaseObserver, call: str,
+                 took: Callable[[float], object]) -> None:
+        self.observer = observer
+        self.call = call
+        self.took = took
+        self.started = 0.0
+
+    def __enter__(self) -> None:
+        self.started = time.perf_counter()
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.took(time.perf_counter() - self.started)
+        if isinstance(exc, BackendUnavailable):
+            self.observer.store_error(self.call, type(exc.__cause__ or exc).__name__)

@@ -35,7 +35,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import StaticPool
 
 from ..base import BackendUnavailable
-from .observing import READ, DatabaseObserver, failure
+from .observing import READ, DatabaseObserver, Timed
 
 # Connections a forked child inherited: kept referenced, never closed, so that
 # closing them does not end the parent's sessions (as engine.dispose(close=False)).
@@ -79,17 +79,10 @@ class Reader:
 
     def rows(self, statement: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
         """All rows of a :meth:`statement`; raises BackendUnavailable when the database is down."""
-        observer, took = self._observer, self._took
-        if observer is None or took is None:
+        if self._observer is None or self._took is None:
             return self._rows(statement, params)
-        started = time.perf_counter()
-        try:
+        with Timed(self._observer, READ, self._took):
             return self._rows(statement, params)
-        except BackendUnavailable as exc:
-            observer.store_error(READ, failure(exc))
-            raise
-        finally:
-            took(time.perf_counter() - started)
 
     def _rows(self, statement: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
         for attempt in (1, 2):

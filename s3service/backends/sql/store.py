@@ -18,7 +18,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import partial
@@ -48,7 +48,7 @@ from .cors import SQLCORS
 from .metrics import SQLMetrics
 from .policies import SQLPolicies
 from .guard import DDL_ATTEMPTS, DDL_PAUSE, OutageGuard, retry
-from .observing import TRANSACTION, DatabaseObserver, failure
+from .observing import TRANSACTION, DatabaseObserver, Timed
 from .reader import Reader
 from ..secretbox import SecretBox, open_secret, stored_secret
 
@@ -430,20 +430,14 @@ class SQLBackend(SQLPolicies, SQLMetrics, SQLCORS):
         ``writing``: it reads, then writes what it read decided; on SQLite it
         takes the write lock when it begins (see :data:`SQLITE_IMMEDIATE`).
         """
-        took, started = self._transaction_took, time.perf_counter()
-        try:
-            with self._guard, self._ready_engine().connect() as conn:
-                if writing:
-                    conn.execution_options(**{SQLITE_IMMEDIATE: True})
-                with conn.begin():
-                    yield conn
-        except BackendUnavailable as exc:
-            if self._observer is not None:
-                self._observer.store_error(TRANSACTION, failure(exc))
-            raise
-        finally:
-            if took is not None:
-                took(time.perf_counter() - started)
+        timed: AbstractContextManager[None] = nullcontext()
+        if self._observer is not None and self._transaction_took is not None:
+            timed = Timed(self._observer, TRANSACTION, self._transaction_took)
+        with timed, self._guard, self._ready_engine().connect() as conn:
+            if writing:
+                conn.execution_options(**{SQLITE_IMMEDIATE: True})
+            with conn.begin():
+                yield conn
 
     def _in_transaction(self, work: Callable[[Connection], T], *, writing: bool = False) -> T:
         """``work(conn)`` in one :meth:`_transaction` (``writing``: as it takes)."""
