@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import sqlite3
 import threading
 import time
 from collections import OrderedDict
@@ -109,13 +110,22 @@ def _sqlite_on_connect(dbapi_conn: Any, record: Any) -> None:
     cur = dbapi_conn.cursor()
     try:
         cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
-        cur.execute("PRAGMA journal_mode = WAL")
+        # Switching a new file to WAL needs its exclusive lock.  Connections
+        # racing to do it each hold a read lock the others wait on, so SQLite
+        # fails all but one at once with "database is locked" (the busy
+        # timeout does not apply to a wait that could deadlock): try again.
+        retry(partial(cur.execute, "PRAGMA journal_mode = WAL"), on=sqlite3.OperationalError,
+              attempts=DDL_ATTEMPTS, pause=DDL_PAUSE, diagnose=_locked)
         cur.execute("PRAGMA foreign_keys = ON")
         files = [row[2] for row in cur.execute("PRAGMA database_list") if row[1] == "main"]
     finally:
         cur.close()
     if files and files[0]:
         _no_looser_than(files[0], ("-wal", "-shm"))
+
+
+def _locked(exc: sqlite3.OperationalError) -> bool:
+    return "database is locked" in str(exc)
 
 
 def _create_private(path: str) -> None:
