@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from s3service.gateway.server import STOP_TIMEOUT
 from tests.helpers.cliserver import aws_command, command_env, free_port, run_cli, start_server  # noqa: F401
 from tests.helpers.cliserver import stop_process
 from tests.helpers.signing import presigned_url
@@ -215,10 +216,16 @@ def test_two_workers_share_nothing_but_the_database(tmp_path, start_server, pg_u
     backends = pg_backends(db, pids)
     assert backends and backends <= pids, (backends, pids)
 
+    began = time.monotonic()
     server.stop()
+    stopped_in = time.monotonic() - began
     assert server.proc.returncode == 0, server.err.read_text()
     err = server.err.read_text()
-    assert "Traceback" not in err and "Killing worker" not in err, err
+    # A worker that refused to stop would hold the stop for STOP_TIMEOUT before
+    # granian killed it.  granian also logs "Killing worker" for a worker already
+    # exiting, when the kernel takes over 1 ms to reap it after its join returns
+    # (seen once on a busy CI machine, 18 ms into the stop): the time tells them apart.
+    assert "Traceback" not in err and stopped_in < STOP_TIMEOUT / 3, (stopped_in, err)
     counted = listed_count(db)
     assert counted == requests, f"{counted} of {requests} ListBuckets metered"
 
