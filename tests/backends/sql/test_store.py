@@ -199,8 +199,9 @@ def test_newer_schema_is_refused(sql_url, backends):
         backends(sql_url).list_accounts()
 
 
-def test_schema_creation_race(sql_url, backends):
-    stores = [backends(sql_url) for _ in range(8)]
+def first_used_together(stores: list[SQLBackend]) -> list[BaseException]:
+    """What ``stores`` raised, each first used (``list_accounts``) in a thread of its own at
+    one moment."""
     barrier = threading.Barrier(len(stores))
     errors: list[BaseException] = []
 
@@ -208,7 +209,7 @@ def test_schema_creation_race(sql_url, backends):
         try:
             barrier.wait()
             store.list_accounts()
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:  # noqa: BLE001 - reported by the caller
             errors.append(exc)
 
     threads = [threading.Thread(target=first_use, args=(s,)) for s in stores]
@@ -216,7 +217,11 @@ def test_schema_creation_race(sql_url, backends):
         t.start()
     for t in threads:
         t.join()
-    assert errors == []
+    return errors
+
+
+def test_schema_creation_race(sql_url, backends):
+    assert first_used_together([backends(sql_url) for _ in range(8)]) == []
     peek = _peek(sql_url)
     with peek.connect() as conn:
         assert conn.execute(select(schema.schema_version)).all() == [(1, schema.SCHEMA_VERSION)]
@@ -227,24 +232,9 @@ def test_stores_switching_one_new_sqlite_file_to_wal_together_all_succeed(tmp_pa
     # Each new file is switched to WAL by whichever connection gets its
     # exclusive lock first; SQLite fails the others at once rather than have
     # them wait on each other.  Without the store's retry, one round of eight
-    # stores lost that race about one time in ten; thirty rounds failed 3 of 4 runs.
-    errors: list[BaseException] = []
-
-    def first_use(store: SQLBackend, barrier: threading.Barrier) -> None:
-        try:
-            barrier.wait()
-            store.list_accounts()
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    for round_ in range(30):
-        stores = [backends(f"sqlite:///{tmp_path / f'new-{round_}.db'}") for _ in range(8)]
-        barrier = threading.Barrier(len(stores))
-        threads = [threading.Thread(target=first_use, args=(s, barrier)) for s in stores]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+    # stores lost that race about one time in ten; thirty rounds failed 4 of 7 runs.
+    errors = [exc for round_ in range(30) for exc in first_used_together(
+        [backends(f"sqlite:///{tmp_path / f'new-{round_}.db'}") for _ in range(8)])]
     assert errors == []
 
 
